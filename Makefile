@@ -1,0 +1,83 @@
+# DAMNIT file handler. `make` builds into build/, `make test` runs every test,
+# `make bench` prints the performance figures, `make run` starts the demo.
+
+PKGS      := json-c zlib
+CC        ?= cc
+OPT       ?= -O2
+CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
+             -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
+             -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+# SANITIZE=1 builds the same programs with AddressSanitizer and
+# UndefinedBehaviorSanitizer into build/asan/.
+ifeq ($(SANITIZE),1)
+BUILD     ?= build/asan
+CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=address,undefined
+else
+BUILD     ?= build
+endif
+
+COMMON_SRC    := $(wildcard common/*.c)
+WATCHERD_SRC  := $(wildcard watcherd/*.c)
+WATCHERCTL_SRC:= $(wildcard watcherctl/*.c)
+UNIT_SRC      := $(wildcard tests/unit/test_*.c)
+TOOL_SRC      := $(wildcard tests/tools/*.c)
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+PROGRAMS := $(BUILD)/watcherd $(BUILD)/watcherctl
+UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+
+.PHONY: all deps test unit asan bench run clean
+all: $(PROGRAMS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(BUILD)/libcommon.a: $(call obj,$(COMMON_SRC))
+	$(AR) rcs $@ $^
+
+$(BUILD)/watcherd: $(call obj,$(WATCHERD_SRC)) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/watcherctl: $(call obj,$(WATCHERCTL_SRC)) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
+
+unit: $(UNITS)
+tools: $(TOOLS)
+
+# Installs missing Debian packages (as root) or prints the command that does.
+deps:
+	@tests/deps.sh
+
+# Every test, once on the plain build and once under ASan+UBSan; the last
+# line is "N passed, N failed".
+test: deps
+	@tests/run-all
+
+asan:
+	$(MAKE) SANITIZE=1 all unit tools
+
+bench: deps all tools
+	@tests/bench/run
+
+# The demo: watcherd on the embedded data tree, in the foreground.
+run: deps all
+	@tests/demo
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,369 @@
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "common/proto.h"
+
+#define VERSION_TEXT "watcherd 1.0 (protocol 1)"
+
+static const char usage_text[] =
+"usage: watcherd [--config FILE] [--socket PATH] [--data-root DIR]\n"
+"                [--idle-timeout SECONDS] [--watch-mode auto|inotify|poll]\n"
+"                [--poll-interval MS] [--settle-time MS] [--max-file-size BYTES]\n"
+"                [--cache-size BYTES] [--max-watches N] [--max-clients N]\n"
+"                [--allow PATTERN]... [--foreground] [--verbose] [--version]";
+
+static const char *const default_allow[] = {
+	"context.py", "*.log", "process_logs/*.out",
+};
+
+const char *
+config_watch_mode_name(enum watch_mode m)
+{
+	return m == WATCH_MODE_INOTIFY ? "inotify" :
+	    m == WATCH_MODE_POLL ? "poll" : "auto";
+}
+
+static void
+clear_allow(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_allow; i++)
+		free(c->allow[i]);
+	c->n_allow = 0;
+}
+
+static char *
+xstrdup(const char *s)
+{
+	char *d = strdup(s);
+
+	if (d == NULL) {
+		perror("strdup");
+		exit(1);
+	}
+	return d;
+}
+
+static void
+set_string(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = xstrdup(value);
+}
+
+void
+config_defaults(struct config *c)
+{
+	const char *root = getenv("XFEL_DATA_ROOT");
+	size_t i;
+
+	memset(c, 0, sizeof(*c));
+	c->socket_path = xstrdup(PROTO_DEFAULT_SOCKET);
+	c->data_root = xstrdup(root && *root ? root : "/gpfs/exfel/exp");
+	c->idle_timeout_s = 30;
+	c->watch_mode = WATCH_MODE_AUTO;
+	c->poll_interval_ms = 1000;
+	c->settle_time_ms = 20;
+	c->max_file_size = 16u << 20;
+	c->cache_size = 64u << 20;
+	c->max_watches = 100000;
+	c->max_clients = 1024;
+	for (i = 0; i < sizeof(default_allow) / sizeof(default_allow[0]); i++)
+		c->allow[c->n_allow++] = xstrdup(default_allow[i]);
+}
+
+void
+config_free(struct config *c)
+{
+	clear_allow(c);
+	free(c->config_file);
+	free(c->socket_path);
+	free(c->data_root);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Parses a whole unsigned number within [min, max], with an optional
+   k/M/G suffix when suffixes is set. */
+static int
+parse_number(const char *s, unsigned long long min, unsigned long long max,
+    int suffixes, unsigned long long *out)
+{
+	unsigned long long v, mult = 1;
+	char *end;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno)
+		return -1;
+	if (suffixes && *end) {
+		switch (*end++) {
+		case 'k': case 'K': mult = 1ULL << 10; break;
+		case 'm': case 'M': mult = 1ULL << 20; break;
+		case 'g': case 'G': mult = 1ULL << 30; break;
+		default: return -1;
+		}
+	}
+	if (*end || v > max / mult || v * mult < min)
+		return -1;
+	*out = v * mult;
+	return 0;
+}
+
+static int
+parse_bool(const char *s, int *out)
+{
+	if (!strcmp(s, "1") || !strcmp(s, "yes") || !strcmp(s, "true") ||
+	    !strcmp(s, "on"))
+		*out = 1;
+	else if (!strcmp(s, "0") || !strcmp(s, "no") || !strcmp(s, "false") ||
+	    !strcmp(s, "off"))
+		*out = 0;
+	else
+		return -1;
+	return 0;
+}
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW };
+
+static const struct config_key {
+	const char		*name;
+	enum key_type		 type;
+	size_t			 offset;
+	unsigned long long	 min, max;
+} config_keys[] = {
+	{ "socket", KEY_STRING, offsetof(struct config, socket_path), 0, 0 },
+	{ "data-root", KEY_STRING, offsetof(struct config, data_root), 0, 0 },
+	{ "idle-timeout", KEY_UINT, offsetof(struct config, idle_timeout_s), 1, 86400 * 365 },
+	{ "watch-mode", KEY_MODE, offsetof(struct config, watch_mode), 0, 0 },
+	{ "poll-interval", KEY_UINT, offsetof(struct config, poll_interval_ms), 10, 3600000 },
+	{ "settle-time", KEY_UINT, offsetof(struct config, settle_time_ms), 0, 10000 },
+	{ "max-file-size", KEY_SIZE, offsetof(struct config, max_file_size), 1, 1ULL << 32 },
+	{ "cache-size", KEY_SIZE, offsetof(struct config, cache_size), 0, 1ULL << 36 },
+	{ "max-watches", KEY_UINT, offsetof(struct config, max_watches), 1, 10000000 },
+	{ "max-clients", KEY_UINT, offsetof(struct config, max_clients), 1, 1000000 },
+	{ "allow", KEY_ALLOW, 0, 0, 0 },
+	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
+	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
+};
+
+static const struct config_key *
+find_key(const char *key)
+{
+	char norm[64];
+	size_t i;
+
+	for (i = 0; key[i] && i < sizeof(norm) - 1; i++)
+		norm[i] = key[i] == '_' ? '-' : key[i];
+	norm[i] = '\0';
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++)
+		if (strcmp(norm, config_keys[i].name) == 0)
+			return &config_keys[i];
+	return NULL;
+}
+
+int
+config_set(struct config *c, const char *key, const char *value, char *err,
+    size_t errlen)
+{
+	const struct config_key *k = find_key(key);
+	unsigned long long v;
+	char *slot = (char *)c;
+	int b;
+
+	if (k == NULL) {
+		snprintf(err, errlen, "unknown setting '%s'", key);
+		return -1;
+	}
+	switch (k->type) {
+	case KEY_STRING:
+		if (*value == '\0')
+			goto bad;
+		set_string((char **)(slot + k->offset), value);
+		return 0;
+	case KEY_UINT:
+		if (parse_number(value, k->min, k->max, 0, &v) == -1)
+			goto bad;
+		*(unsigned *)(slot + k->offset) = (unsigned)v;
+		return 0;
+	case KEY_SIZE:
+		if (parse_number(value, k->min, k->max, 1, &v) == -1)
+			goto bad;
+		*(size_t *)(slot + k->offset) = (size_t)v;
+		return 0;
+	case KEY_BOOL:
+		if (parse_bool(value, &b) == -1)
+			goto bad;
+		*(int *)(slot + k->offset) = b;
+		return 0;
+	case KEY_MODE:
+		if (!strcmp(value, "auto"))
+			c->watch_mode = WATCH_MODE_AUTO;
+		else if (!strcmp(value, "inotify"))
+			c->watch_mode = WATCH_MODE_INOTIFY;
+		else if (!strcmp(value, "poll"))
+			c->watch_mode = WATCH_MODE_POLL;
+		else
+			goto bad;
+		return 0;
+	case KEY_ALLOW:
+		if (*value == '\0')
+			goto bad;
+		if (c->n_allow == CONFIG_MAX_ALLOW) {
+			snprintf(err, errlen, "more than %d allow patterns",
+			    CONFIG_MAX_ALLOW);
+			return -1;
+		}
+		c->allow[c->n_allow++] = xstrdup(value);
+		return 0;
+	}
+bad:
+	if (k->type == KEY_UINT || k->type == KEY_SIZE)
+		snprintf(err, errlen, "bad value '%s' for %s (a whole number "
+		    "from %llu to %llu%s)", value, k->name, k->min, k->max,
+		    k->type == KEY_SIZE ? ", k/M/G suffixes allowed" : "");
+	else
+		snprintf(err, errlen, "bad value '%s' for %s", value, k->name);
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+/* Reads "key = value" lines. allow lines replace the defaults as a whole. */
+static int
+load_file(struct config *c, const char *path, char *err, size_t errlen)
+{
+	char line[4096], msg[512], *key, *value, *eq;
+	int lineno = 0, saw_allow = 0;
+	FILE *f;
+
+	if ((f = fopen(path, "re")) == NULL) {
+		snprintf(err, errlen, "cannot read config file %s: %s", path,
+		    strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		lineno++;
+		if (strchr(line, '\n') == NULL && !feof(f)) {
+			snprintf(err, errlen, "%s:%d: line too long", path, lineno);
+			goto fail;
+		}
+		key = trim(line);
+		if (*key == '#' || *key == '\0')
+			continue;
+		if ((eq = strchr(key, '=')) == NULL) {
+			snprintf(err, errlen, "%s:%d: expected 'key = value'",
+			    path, lineno);
+			goto fail;
+		}
+		*eq = '\0';
+		key = trim(key);
+		value = trim(eq + 1);
+		if (find_key(key) && find_key(key)->type == KEY_ALLOW && !saw_allow) {
+			clear_allow(c);
+			saw_allow = 1;
+		}
+		if (config_set(c, key, value, msg, sizeof(msg)) == -1) {
+			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
+			goto fail;
+		}
+	}
+	fclose(f);
+	return 0;
+fail:
+	fclose(f);
+	return -1;
+}
+
+int
+config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
+{
+	const struct config_key *k;
+	const char *env, *opt, *value;
+	char name[64], msg[512];
+	int i, pass, saw_allow = 0;
+
+	config_defaults(c);
+	/* Pass 0 finds --config, --help and --version; pass 1 applies the
+	   other flags over the file. */
+	for (pass = 0; pass < 2; pass++) {
+		for (i = 1; i < argc; i++) {
+			opt = argv[i];
+			if (!strcmp(opt, "--help") || !strcmp(opt, "-h")) {
+				snprintf(err, errlen, "%s", usage_text);
+				return 1;
+			}
+			if (!strcmp(opt, "--version")) {
+				snprintf(err, errlen, "%s", VERSION_TEXT);
+				return 1;
+			}
+			if (strncmp(opt, "--", 2) != 0) {
+				snprintf(err, errlen, "unexpected argument '%s'\n%s",
+				    opt, usage_text);
+				return -1;
+			}
+			opt += 2;
+			value = strchr(opt, '=');
+			snprintf(name, sizeof(name), "%.*s",
+			    value ? (int)(value - opt) : (int)strlen(opt), opt);
+			if (strcmp(name, "config") != 0 && find_key(name) == NULL) {
+				snprintf(err, errlen, "unknown option '--%s'\n%s",
+				    name, usage_text);
+				return -1;
+			}
+			k = find_key(name);
+			if (value)
+				value++;
+			else if (k && k->type == KEY_BOOL)
+				value = "1";
+			else if (i + 1 < argc)
+				value = argv[++i];
+			else {
+				snprintf(err, errlen, "option '--%s' needs a value",
+				    name);
+				return -1;
+			}
+			if (strcmp(name, "config") == 0) {
+				if (pass == 0)
+					set_string(&c->config_file, value);
+				continue;
+			}
+			if (pass == 0)
+				continue;
+			if (k->type == KEY_ALLOW && !saw_allow) {
+				clear_allow(c);
+				saw_allow = 1;
+			}
+			if (config_set(c, name, value, msg, sizeof(msg)) == -1) {
+				snprintf(err, errlen, "%s", msg);
+				return -1;
+			}
+		}
+		if (pass == 0) {
+			if (c->config_file &&
+			    load_file(c, c->config_file, err, errlen) == -1)
+				return -1;
+			if ((env = getenv("WATCHERD_SOCKET")) && *env)
+				set_string(&c->socket_path, env);
+		}
+	}
+	return 0;
+}

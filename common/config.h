@@ -1,0 +1,53 @@
+/*
+ * watcherd's configuration: built-in defaults, then the config file
+ * ("key = value" lines, '#' comments, keys named like the long options),
+ * then $WATCHERD_SOCKET for the socket, then the command line.
+ */
+#ifndef CONFIG_H
+#define CONFIG_H
+
+#include <stddef.h>
+
+#define CONFIG_MAX_ALLOW 64
+
+enum watch_mode { WATCH_MODE_AUTO, WATCH_MODE_INOTIFY, WATCH_MODE_POLL };
+
+struct config {
+	char		*config_file;	/* NULL: none */
+	char		*socket_path;
+	char		*data_root;
+	unsigned	 idle_timeout_s;
+	enum watch_mode	 watch_mode;
+	unsigned	 poll_interval_ms;
+	unsigned	 settle_time_ms;
+	size_t		 max_file_size;
+	size_t		 cache_size;	/* bytes of the content cache */
+	unsigned	 max_watches;
+	unsigned	 max_clients;
+	char		*allow[CONFIG_MAX_ALLOW];
+	size_t		 n_allow;
+	int		 foreground;
+	int		 verbose;
+};
+
+/* Fills in the defaults of DESIGN.md section 4 (data_root from
+   $XFEL_DATA_ROOT, else /gpfs/exfel/exp). */
+void	config_defaults(struct config *);
+/* Frees every string the config owns and zeroes it. */
+void	config_free(struct config *);
+/*
+ * Builds the whole configuration from argv: defaults, the file named by
+ * --config, $WATCHERD_SOCKET, then the other flags. Returns 0; -1 with a
+ * message in err for a bad flag, value or file; 1 when --help or --version
+ * was asked (the text is in err).
+ */
+int	config_load(struct config *, int argc, char **argv, char *err,
+	    size_t errlen);
+/* Sets one key ("idle-timeout" or "idle_timeout") to a value, as the file
+   and flags do. Returns 0, or -1 with a message in err. */
+int	config_set(struct config *, const char *key, const char *value,
+	    char *err, size_t errlen);
+/* "auto", "inotify" or "poll". */
+const char *config_watch_mode_name(enum watch_mode);
+
+#endif

@@ -1,0 +1,181 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <glob.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <linux/openat2.h>
+
+#include "common/policy.h"
+
+int
+policy_parse_proposal(const char *s, size_t len, unsigned *out)
+{
+	unsigned v = 0;
+	size_t i;
+
+	if (len < 1 || len > 6)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	*out = v;
+	return 0;
+}
+
+int
+policy_check_name(const char *name, size_t len, const char **why)
+{
+	size_t i, seg;
+
+	if (len == 0) {
+		*why = "file_name is empty";
+		return -1;
+	}
+	if (len > POLICY_MAX_NAME) {
+		*why = "file_name is longer than 255 bytes";
+		return -1;
+	}
+	if (name[0] == '/') {
+		*why = "file_name must be relative to the DAMNIT folder";
+		return -1;
+	}
+	for (i = 0; i < len; i++) {
+		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
+			*why = "file_name contains a NUL or control byte";
+			return -1;
+		}
+	}
+	for (i = 0; i <= len; i = seg + 1) {
+		seg = i;
+		while (seg < len && name[seg] != '/')
+			seg++;
+		if (seg == i) {
+			*why = "file_name has an empty path component";
+			return -1;
+		}
+		if ((seg - i == 1 && name[i] == '.') ||
+		    (seg - i == 2 && name[i] == '.' && name[i + 1] == '.')) {
+			*why = "file_name must not contain '.' or '..' components";
+			return -1;
+		}
+	}
+	return 0;
+}
+
+int
+policy_allowed(char *const *patterns, size_t n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (fnmatch(patterns[i], name, FNM_PATHNAME) == 0)
+			return 1;
+	return 0;
+}
+
+static int
+is_directory(const char *path)
+{
+	struct stat st;
+
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int
+policy_find_folder(const char *data_root, unsigned proposal, char *out,
+    size_t outlen)
+{
+	static const char *const subdirs[] = {
+		"usr/Shared/amore", "usr/Shared/amore-online",
+	};
+	char pattern[4096];
+	glob_t g;
+	size_t i, j;
+	int n, too_long = 0;
+
+	if (proposal > POLICY_MAX_PROPOSAL) {
+		errno = ENOENT;
+		return -1;
+	}
+	n = snprintf(pattern, sizeof(pattern), "%s/*/*/p%06u", data_root,
+	    proposal);
+	if (n < 0 || (size_t)n >= sizeof(pattern)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	/* "First match" is glob's sorted order. */
+	if (glob(pattern, GLOB_ONLYDIR, NULL, &g) != 0) {
+		errno = ENOENT;
+		return -1;
+	}
+	for (i = 0; i < g.gl_pathc; i++) {
+		for (j = 0; j < sizeof(subdirs) / sizeof(subdirs[0]); j++) {
+			n = snprintf(out, outlen, "%s/%s", g.gl_pathv[i],
+			    subdirs[j]);
+			if (n < 0 || (size_t)n >= outlen) {
+				too_long = 1;
+				continue;
+			}
+			if (is_directory(out)) {
+				globfree(&g);
+				return 0;
+			}
+		}
+		/* The first proposal match decides, as DESIGN.md says. */
+		break;
+	}
+	globfree(&g);
+	errno = too_long ? ENAMETOOLONG : ENOENT;
+	return -1;
+}
+
+int
+policy_open_beneath(int folder_fd, const char *name, int flags)
+{
+	struct open_how how = {
+		.flags = (unsigned long long)(flags | O_CLOEXEC),
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS,
+	};
+	long fd;
+
+	do
+		fd = syscall(SYS_openat2, folder_fd, name, &how, sizeof(how));
+	while (fd == -1 && (errno == EINTR || errno == EAGAIN));
+	return (int)fd;
+}
+
+enum proto_error
+policy_open_error(int err, const char **why)
+{
+	switch (err) {
+	case ENOENT:
+	case ENOTDIR:
+		*why = "file not found";
+		return PROTO_NOT_FOUND;
+	case EXDEV:
+	case ELOOP:
+		*why = "file_name resolves outside the DAMNIT folder";
+		return PROTO_FORBIDDEN;
+	case EACCES:
+	case EPERM:
+		*why = "file is not readable";
+		return PROTO_FORBIDDEN;
+	case ENAMETOOLONG:
+		*why = "file_name is too long";
+		return PROTO_BAD_REQUEST;
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+		*why = "watcherd is out of resources";
+		return PROTO_UNAVAILABLE;
+	default:
+		*why = "cannot open the file";
+		return PROTO_INTERNAL;
+	}
+}

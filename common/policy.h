@@ -1,0 +1,52 @@
+/*
+ * The file-access policy: which proposal numbers and file names are valid,
+ * where a proposal's DAMNIT folder is, which names may be served, and how a
+ * file is opened so that its resolution never leaves that folder.
+ */
+#ifndef POLICY_H
+#define POLICY_H
+
+#include <stddef.h>
+#include "common/proto.h"
+
+#define POLICY_MAX_NAME		255	/* bytes of a file_name */
+#define POLICY_MAX_PROPOSAL	999999
+
+/* Parses a proposal number: 1 to 6 decimal digits, leading zeros allowed.
+   Returns 0 and sets *out, or -1. */
+int	policy_parse_proposal(const char *s, size_t len, unsigned *out);
+
+/*
+ * Checks a file_name's syntax: 1 to 255 bytes, relative, no NUL or control
+ * bytes, no empty, "." or ".." component, no trailing slash. Returns 0, or
+ * -1 with *why set to a static message for a person.
+ */
+int	policy_check_name(const char *name, size_t len, const char **why);
+
+/* Returns 1 when name matches one of the allow patterns (fnmatch with
+   FNM_PATHNAME), else 0. */
+int	policy_allowed(char *const *patterns, size_t n, const char *name);
+
+/*
+ * Finds the DAMNIT folder of a proposal: the first match of
+ * <data_root>/ * / * /p%06d, then the first existing of usr/Shared/amore and
+ * usr/Shared/amore-online below it. Writes its path to out and returns 0,
+ * or returns -1 with errno ENOENT (no such proposal or no DAMNIT folder) or
+ * ENAMETOOLONG.
+ */
+int	policy_find_folder(const char *data_root, unsigned proposal,
+	    char *out, size_t outlen);
+
+/*
+ * Opens name beneath the folder descriptor with openat2(RESOLVE_BENEATH |
+ * RESOLVE_NO_MAGICLINKS): symlinks are followed only while they stay inside.
+ * flags are open(2) flags (O_CLOEXEC is added). Returns the descriptor, or
+ * -1 with errno (EXDEV or ELOOP for an escape, ENOENT, EACCES, ...).
+ */
+int	policy_open_beneath(int folder_fd, const char *name, int flags);
+
+/* The protocol error and a message for a person for an errno left by
+   policy_open_beneath() or a read. */
+enum proto_error policy_open_error(int err, const char **why);
+
+#endif

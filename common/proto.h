@@ -1,0 +1,112 @@
+/*
+ * The watcherd socket protocol, version 1: newline-delimited JSON over a
+ * UNIX stream socket. Each request is one JSON object on one line with a
+ * "cmd"; each reply is one JSON object on one line with "ok". A reply may
+ * announce "payload":N, and then exactly N raw bytes follow its newline.
+ * Everything that frames or unframes these lines lives here.
+ */
+#ifndef PROTO_H
+#define PROTO_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+struct json_object;
+
+#define PROTO_VERSION   1
+#define PROTO_MAX_LINE  65536		/* bytes of one line, newline excluded */
+#define PROTO_MAX_PAYLOAD (1LL << 32)	/* bytes a client accepts after a reply */
+
+/* The error codes of a failed reply, and the HTTP status each maps to. */
+enum proto_error {
+	PROTO_OK = 0,
+	PROTO_BAD_REQUEST,	/* 400 */
+	PROTO_FORBIDDEN,	/* 403 */
+	PROTO_NOT_FOUND,	/* 404 */
+	PROTO_TOO_LARGE,	/* 413 */
+	PROTO_UNAVAILABLE,	/* 503 */
+	PROTO_INTERNAL,		/* 500 */
+};
+
+/* "bad_request", "forbidden", ...; "ok" for PROTO_OK. */
+const char	*proto_error_code(enum proto_error);
+/* The enum for a code string; PROTO_INTERNAL for an unknown one. */
+enum proto_error proto_error_from_code(const char *);
+/* 200, 400, 403, 404, 413, 503 or 500. */
+int		 proto_error_http_status(enum proto_error);
+
+/*
+ * A bounded line reader for a non-blocking peer. Bytes go in through
+ * proto_reader_space() and proto_reader_commit(); complete lines come out of
+ * proto_reader_next(). The buffer grows on demand up to PROTO_MAX_LINE + 1.
+ */
+struct proto_reader {
+	char	*buf;
+	size_t	 len;		/* bytes held */
+	size_t	 cap;
+	size_t	 start;		/* first byte not yet returned */
+	int	 discarding;	/* skipping the rest of an overlong line;
+				   2: and its -1 is not returned yet */
+};
+
+/* Frees the buffer; the reader may be reused after proto_reader_init(). */
+void	proto_reader_init(struct proto_reader *);
+void	proto_reader_free(struct proto_reader *);
+/* Room for at least one more byte: sets *space and returns its size, or 0
+   when memory is exhausted or when the buffer is full of complete lines
+   (take them with proto_reader_next() first). */
+size_t	proto_reader_space(struct proto_reader *, char **space);
+/* Records that n bytes were written into the space. */
+void	proto_reader_commit(struct proto_reader *, size_t n);
+/*
+ * Takes the next line. Returns 1 with *line (NUL-terminated in place, valid
+ * until the next call that changes the reader) and *len set; 0 when no
+ * complete line is held; -1 once for each line longer than PROTO_MAX_LINE,
+ * whose bytes are then skipped up to and including its newline.
+ */
+int	proto_reader_next(struct proto_reader *, char **line, size_t *len);
+/* Takes up to n raw bytes that follow a line (a payload); returns how many
+   were copied into dst. */
+size_t	proto_reader_take(struct proto_reader *, char *dst, size_t n);
+
+/*
+ * A blocking client connection, as watcherctl and filehandler.fcgi use it.
+ * Every read and write is bounded by timeout_ms (a negative value waits for
+ * ever), retried on EINTR, and written with MSG_NOSIGNAL. On failure a call
+ * returns -1 and leaves a message for a person in errstr.
+ */
+struct proto_client {
+	int			 fd;
+	int			 timeout_ms;
+	struct proto_reader	 reader;
+	char			 errstr[256];
+};
+
+/* Connects to the socket at path. Returns 0, or -1 with errstr set (and
+   errno from connect, ENOENT or ECONNREFUSED when no daemon runs). */
+int	proto_client_connect(struct proto_client *, const char *path,
+	    int timeout_ms);
+/* Closes the connection and frees its buffers. */
+void	proto_client_close(struct proto_client *);
+/* Sends one request line: the object serialised plus "\n". */
+int	proto_client_send(struct proto_client *, struct json_object *request);
+/* Sends a raw line; it must not contain a newline (one is appended). */
+int	proto_client_send_line(struct proto_client *, const char *line,
+	    size_t len);
+/*
+ * Reads one line and parses it as a JSON object into *reply (the caller
+ * puts it). When the object announces "payload":N and payload is not NULL,
+ * also reads the N bytes into a malloc()ed, NUL-terminated *payload (the
+ * caller frees it) and sets *payload_len.
+ */
+int	proto_client_read(struct proto_client *, struct json_object **reply,
+	    char **payload, size_t *payload_len);
+/* Sends a request and reads its reply: proto_client_send + _read. */
+int	proto_client_call(struct proto_client *, struct json_object *request,
+	    struct json_object **reply, char **payload, size_t *payload_len);
+
+/* The default socket path: $WATCHERD_SOCKET, else PROTO_DEFAULT_SOCKET. */
+#define PROTO_DEFAULT_SOCKET "/run/watcherd/watcherd.sock"
+const char *proto_default_socket(void);
+
+#endif

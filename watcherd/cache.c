@@ -1,0 +1,132 @@
+#include <stdlib.h>
+
+#include "common/text.h"
+#include "watcherd/cache.h"
+
+void
+cache_init(struct cache *c, size_t limit)
+{
+	c->limit = limit;
+	c->used = 0;
+	c->head = c->tail = NULL;
+}
+
+static size_t
+entry_cost(const struct cache_entry *e)
+{
+	return e->len + e->literal_len;
+}
+
+static void
+unlink_entry(struct cache *c, struct cache_entry *e)
+{
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		c->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		c->tail = e->prev;
+	e->prev = e->next = NULL;
+}
+
+static void
+push_front(struct cache *c, struct cache_entry *e)
+{
+	e->prev = NULL;
+	e->next = c->head;
+	if (c->head)
+		c->head->prev = e;
+	c->head = e;
+	if (c->tail == NULL)
+		c->tail = e;
+}
+
+static void
+free_entry(struct cache *c, struct cache_entry *e)
+{
+	unlink_entry(c, e);
+	c->used -= entry_cost(e);
+	*e->slot = NULL;
+	free(e->data);
+	free(e->literal);
+	free(e);
+}
+
+/* Evicts from the cold end until used fits, sparing keep. */
+static void
+evict(struct cache *c, const struct cache_entry *keep)
+{
+	struct cache_entry *e = c->tail;
+
+	while (c->used > c->limit && e) {
+		struct cache_entry *prev = e->prev;
+
+		if (e != keep)
+			free_entry(c, e);
+		e = prev;
+	}
+}
+
+void
+cache_clear(struct cache *c)
+{
+	while (c->head)
+		free_entry(c, c->head);
+}
+
+void
+cache_set_limit(struct cache *c, size_t limit)
+{
+	c->limit = limit;
+	evict(c, NULL);
+}
+
+void
+cache_drop(struct cache *c, struct cache_entry **slot)
+{
+	if (*slot)
+		free_entry(c, *slot);
+}
+
+struct cache_entry *
+cache_put(struct cache *c, struct cache_entry **slot, char *data, size_t len)
+{
+	struct cache_entry *e;
+
+	cache_drop(c, slot);
+	if (len > c->limit || (e = calloc(1, sizeof(*e))) == NULL)
+		return NULL;
+	e->data = data;
+	e->len = len;
+	e->slot = slot;
+	*slot = e;
+	push_front(c, e);
+	c->used += len;
+	evict(c, e);
+	return e;
+}
+
+void
+cache_touch(struct cache *c, struct cache_entry *e)
+{
+	if (c->head != e) {
+		unlink_entry(c, e);
+		push_front(c, e);
+	}
+}
+
+const char *
+cache_literal(struct cache *c, struct cache_entry *e)
+{
+	if (e->literal == NULL) {
+		e->literal = text_content_literal(e->data, e->len,
+		    &e->literal_len, &e->is_base64);
+		if (e->literal == NULL)
+			return NULL;
+		c->used += e->literal_len;
+		evict(c, e);
+	}
+	return e->literal;
+}

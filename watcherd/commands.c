@@ -1,0 +1,355 @@
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "common/crc.h"
+#include "common/log.h"
+#include "common/policy.h"
+#include "common/proto.h"
+#include "common/text.h"
+#include "watcherd/commands.h"
+#include "watcherd/daemon.h"
+#include "watcherd/server.h"
+#include "watcherd/watch.h"
+
+/* A parsed request, as the handlers see it. */
+struct request {
+	struct daemon		*d;
+	struct client		*c;
+	struct json_object	*obj;
+	unsigned		 proposal;
+	const char		*file_name;
+	size_t			 file_name_len;
+};
+
+#define NEEDS_FILE	0x1	/* proposal and file_name */
+#define OWNER_ONLY	0x2	/* peer with the daemon's uid or root */
+
+struct command {
+	const char	*name;
+	void		(*fn)(struct request *);
+	int		 flags;
+};
+
+/* Writes the state fields ("checksum":...,"mtime":...) of a file into buf. */
+static int
+state_fields(char *buf, size_t len, const struct watch_state *st)
+{
+	char crc[CRC_HEX_LEN + 1];
+
+	crc_format(st->crc, crc);
+	return snprintf(buf, len, "\"checksum\":\"%s\",\"size\":%lld,"
+	    "\"mtime\":%lld.%06ld", crc, (long long)st->size,
+	    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
+}
+
+/* Gets the watch a file request names, replying with the error if any. */
+static struct watch_name *
+request_watch(struct request *r)
+{
+	struct watch_name *n;
+	enum proto_error e;
+	const char *why = "";
+
+	e = watch_get(r->d->watches, r->proposal, r->file_name,
+	    r->file_name_len, &n, &why);
+	if (e != PROTO_OK) {
+		client_reply_error(r->c, e, why);
+		return NULL;
+	}
+	return n;
+}
+
+static void
+cmd_ping(struct request *r)
+{
+	static const char line[] = "{\"ok\":true,\"version\":\"" WATCHERD_VERSION
+	    "\",\"protocol\":1}";
+
+	client_reply(r->c, line, sizeof(line) - 1);
+}
+
+static void
+reply_state(struct request *r, struct watch_name *n)
+{
+	char line[512];
+	int len;
+
+	len = snprintf(line, sizeof(line), "{\"ok\":true,");
+	len += state_fields(line + len, sizeof(line) - len, watch_name_state(n));
+	len += snprintf(line + len, sizeof(line) - len, ",\"mode\":\"%s\"}",
+	    watch_name_mode(n));
+	client_reply(r->c, line, (size_t)len);
+}
+
+static void
+cmd_checksum(struct request *r)
+{
+	struct watch_name *n;
+
+	if ((n = request_watch(r)) != NULL)
+		reply_state(r, n);
+}
+
+static void
+cmd_content(struct request *r)
+{
+	struct watch_content wc;
+	struct json_object *fmt;
+	struct watch_name *n;
+	enum proto_error e;
+	const char *why = "", *format = "raw";
+	char line[512];
+	int json, len;
+
+	if (json_object_object_get_ex(r->obj, "format", &fmt)) {
+		if (!json_object_is_type(fmt, json_type_string)) {
+			client_reply_error(r->c, PROTO_BAD_REQUEST,
+			    "format must be \"raw\" or \"json\"");
+			return;
+		}
+		format = json_object_get_string(fmt);
+	}
+	if (strcmp(format, "raw") != 0 && strcmp(format, "json") != 0) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST,
+		    "format must be \"raw\" or \"json\"");
+		return;
+	}
+	json = format[0] == 'j';
+	if ((n = request_watch(r)) == NULL)
+		return;
+	if ((e = watch_content(r->d->watches, n, json, &wc, &why)) != PROTO_OK) {
+		client_reply_error(r->c, e, why);
+		return;
+	}
+	len = snprintf(line, sizeof(line), "{\"ok\":true,");
+	len += state_fields(line + len, sizeof(line) - len, &wc.st);
+	len += snprintf(line + len, sizeof(line) - len, ",\"mode\":\"%s\","
+	    "\"encoding\":\"%s\",\"payload\":%zu}", watch_name_mode(n),
+	    wc.is_base64 ? "base64" : "utf-8", json ? wc.literal_len : wc.len);
+	client_reply(r->c, line, (size_t)len);
+	if (json)
+		client_write(r->c, wc.literal, wc.literal_len);
+	else
+		client_write(r->c, wc.data, wc.len);
+	watch_content_release(&wc);
+}
+
+static void
+cmd_subscribe(struct request *r)
+{
+	struct watch_name *n;
+
+	if ((n = request_watch(r)) == NULL)
+		return;
+	if (client_subscribe(r->c, n) == -1) {
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return;
+	}
+	reply_state(r, n);
+}
+
+static void
+cmd_unwatch(struct request *r)
+{
+	struct watch_name *n;
+	char line[128];
+	size_t dropped;
+	int len;
+
+	if ((n = request_watch(r)) == NULL)
+		return;
+	dropped = watch_unwatch(r->d->watches, n);
+	len = snprintf(line, sizeof(line), "{\"ok\":true,"
+	    "\"subscribers_dropped\":%zu}", dropped);
+	client_reply(r->c, line, (size_t)len);
+}
+
+static void
+list_row(void *arg, const struct watch_info *wi)
+{
+	struct json_object *arr = arg, *o = json_object_new_object();
+	char crc[CRC_HEX_LEN + 1], mtime[32];
+
+	json_object_object_add(o, "proposal", json_object_new_int64(wi->proposal));
+	json_object_object_add(o, "file_name", json_object_new_string(wi->file_name));
+	if (wi->st->exists && !wi->st->too_large) {
+		crc_format(wi->st->crc, crc);
+		json_object_object_add(o, "checksum", json_object_new_string(crc));
+	} else
+		json_object_object_add(o, "checksum", NULL);
+	if (wi->st->exists) {
+		json_object_object_add(o, "size", json_object_new_int64(wi->st->size));
+		snprintf(mtime, sizeof(mtime), "%lld.%06ld",
+		    (long long)wi->st->mtime.tv_sec, wi->st->mtime.tv_nsec / 1000);
+		json_object_object_add(o, "mtime",
+		    json_object_new_double_s(0, mtime));
+	} else {
+		json_object_object_add(o, "size", NULL);
+		json_object_object_add(o, "mtime", NULL);
+	}
+	json_object_object_add(o, "mode", json_object_new_string(wi->mode));
+	json_object_object_add(o, "idle_s", json_object_new_int64(wi->idle_ms / 1000));
+	json_object_object_add(o, "subscribers", json_object_new_int64(wi->subscribers));
+	json_object_object_add(o, "changes", json_object_new_int64((int64_t)wi->changes));
+	json_object_object_add(o, "names", json_object_new_int64((int64_t)wi->n_names));
+	json_object_array_add(arr, o);
+}
+
+static void
+reply_object(struct request *r, struct json_object *o)
+{
+	size_t len;
+	const char *s = json_object_to_json_string_length(o,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
+
+	client_reply(r->c, s, len);
+}
+
+static void
+cmd_list(struct request *r)
+{
+	struct json_object *o = json_object_new_object(), *arr;
+
+	arr = json_object_new_array();
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	watch_table_list(r->d->watches, list_row, arr);
+	json_object_object_add(o, "watches", arr);
+	reply_object(r, o);
+	json_object_put(o);
+}
+
+static void
+cmd_status(struct request *r)
+{
+	struct json_object *o = json_object_new_object();
+	struct watch_stats ws;
+
+#define ADD_INT(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
+	watch_table_stats(r->d->watches, &ws);
+	json_object_object_add(o, "ok", json_object_new_boolean(1));
+	json_object_object_add(o, "version", json_object_new_string(WATCHERD_VERSION));
+	ADD_INT("protocol", PROTO_VERSION);
+	ADD_INT("uptime_s", (loop_now(r->d->loop) - r->d->started_ms) / 1000);
+	ADD_INT("watches", ws.watches);
+	ADD_INT("clients", server_client_count(r->d->server));
+	ADD_INT("requests", r->d->requests);
+	ADD_INT("changes", ws.changes);
+	ADD_INT("inotify_overflows", ws.inotify_overflows);
+	ADD_INT("inotify_watches", ws.inotify_watches);
+	ADD_INT("poll_watches", ws.poll_watches);
+	ADD_INT("inotify_fallbacks", ws.inotify_fallbacks);
+	ADD_INT("directories", ws.directories);
+	ADD_INT("cache_bytes", ws.cache_bytes);
+	ADD_INT("cache_entries", ws.cache_entries);
+	ADD_INT("cache_limit", r->d->cfg.cache_size);
+	ADD_INT("max_watches", r->d->cfg.max_watches);
+	ADD_INT("max_clients", r->d->cfg.max_clients);
+	json_object_object_add(o, "watch_mode",
+	    json_object_new_string(config_watch_mode_name(r->d->cfg.watch_mode)));
+#undef ADD_INT
+	reply_object(r, o);
+	json_object_put(o);
+}
+
+static const struct command commands[] = {
+	{ "ping",	cmd_ping,	0 },
+	{ "checksum",	cmd_checksum,	NEEDS_FILE },
+	{ "content",	cmd_content,	NEEDS_FILE },
+	{ "subscribe",	cmd_subscribe,	NEEDS_FILE },
+	{ "unwatch",	cmd_unwatch,	NEEDS_FILE | OWNER_ONLY },
+	{ "list",	cmd_list,	0 },
+	{ "status",	cmd_status,	0 },
+};
+
+/* Reads "proposal" (a number, or a string of 1 to 6 digits) and
+   "file_name". Returns 0, or -1 with *why. */
+static int
+parse_file_args(struct request *r, const char **why)
+{
+	struct json_object *p, *f;
+	int64_t v;
+
+	if (!json_object_object_get_ex(r->obj, "proposal", &p)) {
+		*why = "proposal is missing";
+		return -1;
+	}
+	if (json_object_is_type(p, json_type_int)) {
+		v = json_object_get_int64(p);
+		if (v < 0 || v > POLICY_MAX_PROPOSAL) {
+			*why = "proposal must be a number of 1 to 6 digits";
+			return -1;
+		}
+		r->proposal = (unsigned)v;
+	} else if (!json_object_is_type(p, json_type_string) ||
+	    policy_parse_proposal(json_object_get_string(p),
+	    (size_t)json_object_get_string_len(p), &r->proposal) == -1) {
+		*why = "proposal must be a number of 1 to 6 digits";
+		return -1;
+	}
+	if (!json_object_object_get_ex(r->obj, "file_name", &f)) {
+		*why = "file_name is missing";
+		return -1;
+	}
+	if (!json_object_is_type(f, json_type_string)) {
+		*why = "file_name must be a string";
+		return -1;
+	}
+	r->file_name = json_object_get_string(f);
+	r->file_name_len = (size_t)json_object_get_string_len(f);
+	return 0;
+}
+
+void
+commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
+{
+	struct request r = { .d = d, .c = c };
+	struct json_tokener *tok = d->tokener;
+	struct json_object *cmd;
+	const char *name, *why;
+	size_t i;
+
+	d->requests++;
+	json_tokener_reset(tok);
+	r.obj = json_tokener_parse_ex(tok, line, (int)len);
+	if (r.obj == NULL || json_tokener_get_parse_end(tok) != len) {
+		client_reply_error(c, PROTO_BAD_REQUEST,
+		    "request is not valid JSON (one object per line)");
+		goto done;
+	}
+	if (!json_object_is_type(r.obj, json_type_object)) {
+		client_reply_error(c, PROTO_BAD_REQUEST,
+		    "request must be a JSON object");
+		goto done;
+	}
+	if (!json_object_object_get_ex(r.obj, "cmd", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string)) {
+		client_reply_error(c, PROTO_BAD_REQUEST,
+		    "request has no \"cmd\" string");
+		goto done;
+	}
+	name = json_object_get_string(cmd);
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			break;
+	if (i == sizeof(commands) / sizeof(commands[0])) {
+		client_reply_error(c, PROTO_BAD_REQUEST, "unknown cmd; known: ping, "
+		    "checksum, content, subscribe, unwatch, list, status");
+		goto done;
+	}
+	if ((commands[i].flags & OWNER_ONLY) && !client_is_owner(c)) {
+		client_reply_error(c, PROTO_FORBIDDEN, "this command is for "
+		    "watcherd's own user or root");
+		goto done;
+	}
+	if ((commands[i].flags & NEEDS_FILE) && parse_file_args(&r, &why) == -1) {
+		client_reply_error(c, PROTO_BAD_REQUEST, why);
+		goto done;
+	}
+	log_debug("request", "cmd=%s proposal=%u", name, r.proposal);
+	commands[i].fn(&r);
+done:
+	json_object_put(r.obj);
+}

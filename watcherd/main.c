@@ -1,0 +1,157 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+
+#include <json-c/json.h>
+
+#include "common/config.h"
+#include "common/log.h"
+#include "watcherd/daemon.h"
+#include "watcherd/server.h"
+#include "watcherd/watch.h"
+
+/* SIGHUP: read the config file again; what needs a restart says so. */
+static void
+reload(struct daemon *d)
+{
+	struct config fresh;
+	char err[1024];
+
+	if (config_load(&fresh, d->argc, d->argv, err, sizeof(err)) != 0) {
+		log_error("reload_failed", "reason=\"%s\" action=kept_old_config",
+		    err);
+		config_free(&fresh);
+		return;
+	}
+	if (strcmp(fresh.socket_path, d->cfg.socket_path) != 0)
+		log_warn("reload_socket_ignored", "socket=%s "
+		    "reason=\"the socket changes only on restart\"",
+		    fresh.socket_path);
+	free(fresh.socket_path);
+	fresh.socket_path = d->cfg.socket_path;
+	d->cfg.socket_path = NULL;
+	config_free(&d->cfg);
+	d->cfg = fresh;
+	log_init("watcherd", d->cfg.verbose);
+	watch_table_reconfigure(d->watches);
+	log_info("reloaded", "config=%s data_root=%s idle_timeout=%u "
+	    "watch_mode=%s", d->cfg.config_file ? d->cfg.config_file : "-",
+	    d->cfg.data_root, d->cfg.idle_timeout_s,
+	    config_watch_mode_name(d->cfg.watch_mode));
+}
+
+static void
+signal_event(void *arg, uint32_t events)
+{
+	struct daemon *d = arg;
+	struct signalfd_siginfo si;
+
+	(void)events;
+	while (read(d->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP)
+			reload(d);
+		else {
+			log_info("stopping", "signal=%s",
+			    si.ssi_signo == SIGTERM ? "TERM" : "INT");
+			loop_stop(d->loop);
+		}
+	}
+}
+
+static void
+setup_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	signal(SIGPIPE, SIG_IGN);
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) == -1 ||
+	    (d->signal_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC)) == -1)
+		log_fatal("signals: %s", strerror(errno));
+	d->signal_io = (struct loop_io){ .fd = d->signal_fd, .events = EPOLLIN,
+	    .fn = signal_event, .arg = d };
+	if (loop_add(d->loop, &d->signal_io) == -1)
+		log_fatal("epoll: %s", strerror(errno));
+}
+
+/* Goes to the background once the socket answers, so that a script that
+   starts watcherd can use it as soon as the command returns. */
+static void
+detach(void)
+{
+	pid_t pid;
+	int fd;
+
+	if ((pid = fork()) == -1)
+		log_fatal("fork: %s", strerror(errno));
+	if (pid > 0)
+		_exit(0);
+	setsid();
+	/* stdin and stdout are not ours to keep; stderr carries the log. */
+	if ((fd = open("/dev/null", O_RDWR | O_CLOEXEC)) != -1) {
+		dup2(fd, STDIN_FILENO);
+		dup2(fd, STDOUT_FILENO);
+		if (fd > STDERR_FILENO)
+			close(fd);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	struct daemon d = { .argc = argc, .argv = argv, .signal_fd = -1 };
+	char err[2048];
+	int r;
+
+	log_init("watcherd", 0);
+	r = config_load(&d.cfg, argc, argv, err, sizeof(err));
+	if (r != 0) {
+		fprintf(r == 1 ? stdout : stderr, "%s%s\n",
+		    r == 1 ? "" : "watcherd: ", err);
+		config_free(&d.cfg);
+		return r == 1 ? 0 : 2;
+	}
+	log_init("watcherd", d.cfg.verbose);
+	if ((d.loop = loop_new()) == NULL)
+		log_fatal("epoll: %s", strerror(errno));
+	if ((d.tokener = json_tokener_new_ex(32)) == NULL)
+		log_fatal("out of memory");
+	setup_signals(&d);
+	if ((d.server = server_new(&d, err, sizeof(err))) == NULL)
+		log_fatal("%s", err);
+	d.watches = watch_table_new(d.loop, &d.cfg,
+	    server_watch_callbacks(d.server));
+	if (d.watches == NULL) {
+		server_free(d.server);
+		log_fatal("inotify: %s (raise fs.inotify.max_user_instances?)",
+		    strerror(errno));
+	}
+	d.started_ms = loop_now(d.loop);
+	log_info("started", "version=%s socket=%s data_root=%s watch_mode=%s "
+	    "idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
+	    WATCHERD_VERSION, d.cfg.socket_path, d.cfg.data_root,
+	    config_watch_mode_name(d.cfg.watch_mode), d.cfg.idle_timeout_s,
+	    d.cfg.poll_interval_ms, d.cfg.settle_time_ms, (int)getpid());
+	if (!d.cfg.foreground)
+		detach();
+	r = loop_run(d.loop);
+	if (r == -1)
+		log_error("loop_failed", "reason=\"%s\"", strerror(errno));
+	server_free(d.server);
+	watch_table_free(d.watches);
+	loop_free(d.loop);
+	close(d.signal_fd);
+	json_tokener_free(d.tokener);
+	config_free(&d.cfg);
+	log_info("stopped", "%s", "");
+	return r == -1 ? 1 : 0;
+}

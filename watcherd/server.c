@@ -1,0 +1,553 @@
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+
+#include "common/crc.h"
+#include "common/log.h"
+#include "common/policy.h"
+#include "common/text.h"
+#include "watcherd/commands.h"
+#include "watcherd/daemon.h"
+#include "watcherd/server.h"
+
+#define ACCEPT_BATCH	64
+#define ACCEPT_PAUSE_MS	100
+#define OUT_SOFT	(1u << 20)	/* stop reading requests above this */
+#define OUT_EVENTS_MAX	(8u << 20)	/* a subscriber this far behind is cut */
+#define LISTEN_BACKLOG	1024
+
+struct client_sub {
+	struct watch_subscriber	 ws;
+	struct client_sub	*next;
+};
+
+struct client {
+	struct loop_io		 io;
+	struct server		*server;
+	struct client		*prev, *next;
+	struct proto_reader	 in;
+	char			*out;
+	size_t			 out_len, out_off, out_cap;
+	uid_t			 uid;
+	pid_t			 pid;
+	int			 closing;
+	int			 paused;	/* output backlog: not reading */
+	struct client_sub	*subs;
+};
+
+struct server {
+	struct daemon		*d;
+	struct loop_io		 io;
+	struct loop_timer	 accept_timer;
+	struct client		*clients;
+	size_t			 n_clients;
+	char			*path;
+};
+
+static void	client_flush(struct client *);
+static void	client_process(struct client *);
+
+/* Output. */
+
+static int
+out_reserve(struct client *c, size_t n)
+{
+	size_t need, cap;
+	char *nout;
+
+	if (c->out_off > 0 && c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	need = c->out_len + n;
+	if (need <= c->out_cap)
+		return 0;
+	if (c->out_off > 0) {
+		memmove(c->out, c->out + c->out_off, c->out_len - c->out_off);
+		c->out_len -= c->out_off;
+		c->out_off = 0;
+		need = c->out_len + n;
+		if (need <= c->out_cap)
+			return 0;
+	}
+	cap = c->out_cap ? c->out_cap : 4096;
+	while (cap < need)
+		cap *= 2;
+	if ((nout = realloc(c->out, cap)) == NULL)
+		return -1;
+	c->out = nout;
+	c->out_cap = cap;
+	return 0;
+}
+
+static void
+client_close(struct client *c, const char *why)
+{
+	struct server *s = c->server;
+	struct client_sub *sub;
+
+	if (c->closing)
+		return;
+	c->closing = 1;
+	if (why)
+		log_debug("client_closed", "pid=%d reason=\"%s\"", (int)c->pid, why);
+	while ((sub = c->subs) != NULL) {
+		c->subs = sub->next;
+		watch_unsubscribe(s->d->watches, &sub->ws);
+		free(sub);
+	}
+	loop_remove(s->d->loop, &c->io);
+	close(c->io.fd);
+	if (c->prev)
+		c->prev->next = c->next;
+	else
+		s->clients = c->next;
+	if (c->next)
+		c->next->prev = c->prev;
+	s->n_clients--;
+	loop_defer_free(s->d->loop, c, free);
+	proto_reader_free(&c->in);
+	free(c->out);
+	c->out = NULL;
+}
+
+void
+client_write(struct client *c, const char *data, size_t len)
+{
+	if (c->closing)
+		return;
+	if (out_reserve(c, len) == -1) {
+		client_close(c, "out of memory");
+		return;
+	}
+	memcpy(c->out + c->out_len, data, len);
+	c->out_len += len;
+}
+
+void
+client_reply(struct client *c, const char *line, size_t len)
+{
+	if (c->closing)
+		return;
+	if (out_reserve(c, len + 1) == -1) {
+		client_close(c, "out of memory");
+		return;
+	}
+	memcpy(c->out + c->out_len, line, len);
+	c->out[c->out_len + len] = '\n';
+	c->out_len += len + 1;
+}
+
+void
+client_reply_error(struct client *c, enum proto_error e, const char *detail)
+{
+	char line[1024], lit[512];
+	size_t dlen = strlen(detail);
+	int n;
+
+	/* Details are our own short texts; the bound is only a guard. */
+	if (dlen > (sizeof(lit) - 2) / 6)
+		dlen = (sizeof(lit) - 2) / 6;
+	lit[text_json_escape(detail, dlen, lit)] = '\0';
+	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\","
+	    "\"detail\":%s}", proto_error_code(e), lit);
+	client_reply(c, line, (size_t)n);
+}
+
+int
+client_is_owner(const struct client *c)
+{
+	return c->uid == 0 || c->uid == geteuid();
+}
+
+int
+client_subscribe(struct client *c, struct watch_name *n)
+{
+	struct client_sub *sub;
+
+	for (sub = c->subs; sub; sub = sub->next)
+		if (sub->ws.name == n)
+			return 0;
+	if ((sub = calloc(1, sizeof(*sub))) == NULL)
+		return -1;
+	sub->ws.owner = c;
+	sub->next = c->subs;
+	c->subs = sub;
+	watch_subscribe(c->server->d->watches, n, &sub->ws);
+	return 0;
+}
+
+/* Writes what the socket takes now; waits for EPOLLOUT for the rest. */
+static void
+client_flush(struct client *c)
+{
+	ssize_t n;
+
+	while (!c->closing && c->out_off < c->out_len) {
+		n = send(c->io.fd, c->out + c->out_off, c->out_len - c->out_off,
+		    MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			client_close(c, strerror(errno));
+			return;
+		}
+		c->out_off += (size_t)n;
+	}
+	if (c->closing)
+		return;
+	if (c->out_off == c->out_len)
+		c->out_off = c->out_len = 0;
+	c->paused = c->out_len - c->out_off > OUT_SOFT;
+	loop_set_events(c->server->d->loop, &c->io,
+	    (c->paused ? 0 : EPOLLIN) |
+	    (c->out_off < c->out_len ? EPOLLOUT : 0));
+}
+
+/* Runs every complete request held, while the output backlog allows. */
+static void
+client_process(struct client *c)
+{
+	char *line;
+	size_t len;
+	int r;
+
+	while (!c->closing && c->out_len - c->out_off <= OUT_SOFT) {
+		r = proto_reader_next(&c->in, &line, &len);
+		if (r == 0)
+			break;
+		if (r == -1) {
+			client_reply_error(c, PROTO_BAD_REQUEST,
+			    "request line longer than 65536 bytes");
+			continue;
+		}
+		if (len == 0)
+			continue;
+		commands_dispatch(c->server->d, c, line, len);
+	}
+	client_flush(c);
+}
+
+static void
+client_readable(struct client *c)
+{
+	char *space;
+	size_t room;
+	ssize_t n;
+	int rounds;
+
+	/* A few reads per wake-up, so that one busy client cannot starve
+	   the others. */
+	for (rounds = 0; rounds < 4 && !c->closing && !c->paused; rounds++) {
+		if ((room = proto_reader_space(&c->in, &space)) == 0) {
+			client_close(c, "out of memory");
+			return;
+		}
+		n = recv(c->io.fd, space, room, MSG_DONTWAIT);
+		if (n == 0) {
+			client_close(c, "peer closed");
+			return;
+		}
+		if (n == -1) {
+			if (errno == EINTR)
+				continue;
+			if (errno != EAGAIN && errno != EWOULDBLOCK)
+				client_close(c, strerror(errno));
+			break;
+		}
+		proto_reader_commit(&c->in, (size_t)n);
+		client_process(c);
+	}
+}
+
+static void
+client_event(void *arg, uint32_t events)
+{
+	struct client *c = arg;
+
+	if (c->closing)
+		return;
+	if (events & EPOLLOUT) {
+		client_flush(c);
+		/* Drained below the backlog: take up held requests. */
+		if (!c->paused)
+			client_process(c);
+	}
+	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
+		client_readable(c);
+}
+
+/* Events pushed to subscribers. */
+
+static void
+server_event(void *arg, struct watch_subscriber *ws, const char *ev,
+    const struct watch_state *st)
+{
+	struct client *c = ws->owner;
+	char line[2048], name[POLICY_MAX_NAME * 6 + 3], crc[CRC_HEX_LEN + 1];
+	const char *file = watch_name_file(ws->name);
+	int n;
+
+	(void)arg;
+	if (c->closing)
+		return;
+	if (c->out_len - c->out_off > OUT_EVENTS_MAX) {
+		log_warn("subscriber_dropped", "pid=%d reason=\"not reading "
+		    "its events\"", (int)c->pid);
+		client_close(c, "event backlog");
+		return;
+	}
+	name[text_json_escape(file, strlen(file), name)] = '\0';
+	if (st->exists && !st->too_large) {
+		crc_format(st->crc, crc);
+		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
+		    "\"file_name\":%s,\"checksum\":\"%s\",\"size\":%lld,"
+		    "\"mtime\":%lld.%06ld}", ev, watch_name_proposal(ws->name),
+		    name, crc, (long long)st->size, (long long)st->mtime.tv_sec,
+		    st->mtime.tv_nsec / 1000);
+	} else if (st->exists)
+		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
+		    "\"file_name\":%s,\"checksum\":null,\"size\":%lld,"
+		    "\"mtime\":%lld.%06ld,\"too_large\":true}", ev,
+		    watch_name_proposal(ws->name), name, (long long)st->size,
+		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
+	else
+		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
+		    "\"file_name\":%s,\"checksum\":null,\"size\":null,"
+		    "\"mtime\":null}", ev, watch_name_proposal(ws->name), name);
+	client_reply(c, line, (size_t)n);
+	client_flush(c);
+}
+
+static void
+server_dropped(void *arg, struct watch_subscriber *ws)
+{
+	struct client *c = ws->owner;
+	struct client_sub **p;
+
+	(void)arg;
+	for (p = &c->subs; *p; p = &(*p)->next)
+		if (&(*p)->ws == ws) {
+			struct client_sub *sub = *p;
+
+			*p = sub->next;
+			free(sub);
+			return;
+		}
+}
+
+struct watch_callbacks
+server_watch_callbacks(struct server *s)
+{
+	return (struct watch_callbacks){ .event = server_event,
+	    .dropped = server_dropped, .arg = s };
+}
+
+/* Accepting. */
+
+static void
+refuse(int fd, const char *detail)
+{
+	char line[256];
+	int n;
+
+	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"unavailable\","
+	    "\"detail\":\"%s\"}\n", detail);
+	(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	close(fd);
+}
+
+static void
+accept_resume(void *arg)
+{
+	struct server *s = arg;
+
+	loop_set_events(s->d->loop, &s->io, EPOLLIN);
+}
+
+static void
+server_accept(void *arg, uint32_t events)
+{
+	struct server *s = arg;
+	struct ucred cred;
+	socklen_t clen;
+	struct client *c;
+	int fd, i;
+
+	(void)events;
+	for (i = 0; i < ACCEPT_BATCH; i++) {
+		fd = accept4(s->io.fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EINTR || errno == ECONNABORTED)
+				continue;
+			if (errno == EMFILE || errno == ENFILE ||
+			    errno == ENOBUFS || errno == ENOMEM) {
+				/* Out of descriptors: pause accepting rather
+				   than spin on a listening socket that stays
+				   readable. */
+				log_warn("accept_paused", "reason=\"%s\"",
+				    strerror(errno));
+				loop_set_events(s->d->loop, &s->io, 0);
+				loop_timer_arm(s->d->loop, &s->accept_timer,
+				    ACCEPT_PAUSE_MS);
+			}
+			return;
+		}
+		if (s->n_clients >= s->d->cfg.max_clients) {
+			refuse(fd, "too many clients (max-clients); try again later");
+			continue;
+		}
+		if ((c = calloc(1, sizeof(*c))) == NULL) {
+			refuse(fd, "watcherd is out of memory");
+			continue;
+		}
+		clen = sizeof(cred);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen) == 0) {
+			c->uid = cred.uid;
+			c->pid = cred.pid;
+		} else
+			c->uid = (uid_t)-1;
+		c->server = s;
+		proto_reader_init(&c->in);
+		c->io = (struct loop_io){ .fd = fd, .events = EPOLLIN,
+		    .fn = client_event, .arg = c };
+		if (loop_add(s->d->loop, &c->io) == -1) {
+			free(c);
+			refuse(fd, "watcherd cannot take more clients");
+			continue;
+		}
+		c->next = s->clients;
+		if (s->clients)
+			s->clients->prev = c;
+		s->clients = c;
+		s->n_clients++;
+	}
+}
+
+/* The socket file. */
+
+static int
+socket_is_live(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	int fd, r;
+
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return 0;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	r = connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0;
+	close(fd);
+	return r;
+}
+
+static int
+make_parent(const char *path)
+{
+	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char *slash;
+
+	snprintf(dir, sizeof(dir), "%s", path);
+	if ((slash = strrchr(dir, '/')) == NULL || slash == dir)
+		return 0;
+	*slash = '\0';
+	if (mkdir(dir, 0755) == -1 && errno != EEXIST)
+		return -1;
+	return 0;
+}
+
+struct server *
+server_new(struct daemon *d, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	const char *path = d->cfg.socket_path;
+	struct server *s;
+	struct stat sb;
+	mode_t old;
+	int fd;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "socket path too long (at most %zu "
+		    "bytes): %s", sizeof(sun.sun_path) - 1, path);
+		return NULL;
+	}
+	if (lstat(path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			snprintf(err, errlen, "%s exists and is not a socket; "
+			    "remove it or choose another --socket", path);
+			return NULL;
+		}
+		if (socket_is_live(path)) {
+			snprintf(err, errlen, "already running: a watcherd "
+			    "answers at %s", path);
+			return NULL;
+		}
+		log_info("stale_socket_replaced", "path=%s", path);
+		unlink(path);
+	}
+	if (make_parent(path) == -1) {
+		snprintf(err, errlen, "cannot create the directory of %s: %s",
+		    path, strerror(errno));
+		return NULL;
+	}
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC,
+	    0)) == -1) {
+		snprintf(err, errlen, "socket: %s", strerror(errno));
+		return NULL;
+	}
+	strcpy(sun.sun_path, path);
+	old = umask(0117);
+	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1) {
+		umask(old);
+		snprintf(err, errlen, "cannot bind %s: %s", path, strerror(errno));
+		close(fd);
+		return NULL;
+	}
+	umask(old);
+	if (chmod(path, 0660) == -1 || listen(fd, LISTEN_BACKLOG) == -1 ||
+	    (s = calloc(1, sizeof(*s))) == NULL ||
+	    (s->path = strdup(path)) == NULL) {
+		snprintf(err, errlen, "cannot listen on %s: %s", path,
+		    strerror(errno));
+		unlink(path);
+		close(fd);
+		return NULL;
+	}
+	s->d = d;
+	s->io = (struct loop_io){ .fd = fd, .events = EPOLLIN,
+	    .fn = server_accept, .arg = s };
+	s->accept_timer = (struct loop_timer){ .fn = accept_resume, .arg = s };
+	if (loop_add(d->loop, &s->io) == -1) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		server_free(s);
+		return NULL;
+	}
+	return s;
+}
+
+void
+server_free(struct server *s)
+{
+	if (s == NULL)
+		return;
+	while (s->clients)
+		client_close(s->clients, NULL);
+	loop_timer_disarm(s->d->loop, &s->accept_timer);
+	if (s->io.fn)
+		loop_remove(s->d->loop, &s->io);
+	close(s->io.fd);
+	unlink(s->path);
+	free(s->path);
+	free(s);
+}
+
+size_t
+server_client_count(const struct server *s)
+{
+	return s->n_clients;
+}

@@ -1,0 +1,43 @@
+/*
+ * The listening socket and its clients: bounded per-client buffers, request
+ * lines handed to the commands, replies and pushed events written without
+ * ever blocking the loop, and subscriptions that end with their client.
+ */
+#ifndef SERVER_H
+#define SERVER_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "common/proto.h"
+#include "watcherd/watch.h"
+
+struct daemon;
+struct server;
+struct client;
+
+/*
+ * Creates the socket at d->cfg.socket_path (mode 0660; a stale socket of a
+ * dead daemon is replaced, a live one refused) and starts accepting.
+ * Returns NULL with a message for a person in err.
+ */
+struct server	*server_new(struct daemon *, char *err, size_t errlen);
+/* Closes every client and the socket, and removes the socket file. */
+void		 server_free(struct server *);
+size_t		 server_client_count(const struct server *);
+/* The callbacks through which the watch table reaches subscribers. */
+struct watch_callbacks server_watch_callbacks(struct server *);
+
+/* Appends a reply line (len bytes, no newline; one is added). */
+void	client_reply(struct client *, const char *line, size_t len);
+/* Appends {"ok":false,"error":code,"detail":detail}. */
+void	client_reply_error(struct client *, enum proto_error, const char *detail);
+/* Appends raw payload bytes after a reply that announced them. */
+void	client_write(struct client *, const char *data, size_t len);
+/* 1 when the peer runs as the daemon's user or root (SO_PEERCRED). */
+int	client_is_owner(const struct client *);
+/* Subscribes the client to name; 0, or -1 when memory is exhausted. A
+   second subscription to the same name is a no-op. */
+int	client_subscribe(struct client *, struct watch_name *);
+
+#endif

@@ -1,0 +1,146 @@
+/*
+ * The watch table: one watch per file (hard links, symlinks and repeated
+ * requests share it), its cached state and content, the inotify watches on
+ * the file and on its parent directories, polling where inotify cannot see,
+ * the settle time after a change, idle expiry, and the events sent to
+ * subscribers. The only code that reads proposal files.
+ */
+#ifndef WATCH_H
+#define WATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+#include <sys/types.h>
+
+#include "common/config.h"
+#include "common/proto.h"
+
+struct loop;
+struct watch_table;
+struct watch_name;
+
+/* What is known about a file's bytes. */
+struct watch_state {
+	int		 exists;
+	int		 too_large;	/* exists, larger than max-file-size */
+	dev_t		 dev;
+	ino_t		 ino;
+	off_t		 size;
+	struct timespec	 mtime;
+	struct timespec	 ctime;
+	uint32_t	 crc;		/* of exactly size bytes */
+};
+
+/* A subscription, owned by a client of the server and linked into the name
+   it subscribed through. */
+struct watch_subscriber {
+	struct watch_subscriber	*prev, *next;
+	struct watch_name	*name;
+	void			*owner;
+};
+
+/* What the table tells its user. */
+struct watch_callbacks {
+	/* The file a subscriber watches changed: event is "changed",
+	   "deleted" or "created", st the new state. */
+	void	(*event)(void *arg, struct watch_subscriber *, const char *event,
+		    const struct watch_state *st);
+	/* The subscription was ended by the table (unwatch); the owner frees
+	   it. */
+	void	(*dropped)(void *arg, struct watch_subscriber *);
+	void	 *arg;
+};
+
+/* The content of a file with the state it was read in. Either borrowed
+   from the cache (valid until the next call into the table) or owned by
+   the caller: release it with watch_content_release(). */
+struct watch_content {
+	struct watch_state	 st;
+	const char		*data;
+	size_t			 len;
+	const char		*literal;	/* JSON value; when asked for */
+	size_t			 literal_len;
+	int			 is_base64;
+	char			*owned_data;
+	char			*owned_literal;
+};
+
+/* One row of watch_table_list(). */
+struct watch_info {
+	unsigned		 proposal;
+	const char		*file_name;
+	const char		*mode;		/* "inotify" or "poll" */
+	const struct watch_state *st;
+	long long		 idle_ms;
+	unsigned		 subscribers;
+	unsigned long		 changes;
+	size_t			 n_names;
+};
+
+struct watch_stats {
+	size_t		watches;
+	size_t		inotify_watches;
+	size_t		poll_watches;
+	size_t		directories;
+	unsigned long	changes;
+	unsigned long	inotify_overflows;
+	unsigned long	inotify_fallbacks;	/* ENOSPC: polled instead */
+	size_t		cache_bytes;
+	size_t		cache_entries;
+};
+
+/*
+ * Returns a table that reads cfg (kept by reference: reconfigure after it
+ * changes), registers its inotify descriptor and timers in loop, and calls
+ * cb. NULL with errno on failure.
+ */
+struct watch_table *watch_table_new(struct loop *, const struct config *cfg,
+	    struct watch_callbacks cb);
+/* Frees every watch (subscriptions are dropped through cb.dropped). */
+void	watch_table_free(struct watch_table *);
+/* Applies a reloaded config: cache budget, timers, data root, allow list. */
+void	watch_table_reconfigure(struct watch_table *);
+
+/*
+ * Finds or starts the watch for (proposal, file_name), checks the file's
+ * stat and re-reads it when it changed, and marks the watch active.
+ * Returns PROTO_OK with *out set, or an error with *why (static text).
+ * PROTO_NOT_FOUND for a missing file, PROTO_TOO_LARGE when the file
+ * exceeds max-file-size (*out is still set for an existing watch).
+ */
+enum proto_error watch_get(struct watch_table *, unsigned proposal,
+	    const char *file_name, size_t len, struct watch_name **out,
+	    const char **why);
+/* The current state of the file behind a name. */
+const struct watch_state *watch_name_state(const struct watch_name *);
+/* "inotify" or "poll". */
+const char *watch_name_mode(const struct watch_name *);
+unsigned watch_name_proposal(const struct watch_name *);
+const char *watch_name_file(const struct watch_name *);
+
+/*
+ * The content of the file behind name, consistent with the state returned
+ * in out->st. With literal set, also its JSON "content" value. Returns
+ * PROTO_OK, or an error with *why.
+ */
+enum proto_error watch_content(struct watch_table *, struct watch_name *,
+	    int literal, struct watch_content *out, const char **why);
+void	watch_content_release(struct watch_content *);
+
+/* Links sub (owner set by the caller) to name; the watch is kept while
+   it has subscribers. */
+void	watch_subscribe(struct watch_table *, struct watch_name *,
+	    struct watch_subscriber *);
+/* Unlinks sub; the owner frees it. */
+void	watch_unsubscribe(struct watch_table *, struct watch_subscriber *);
+/* Ends the watch of name (and its other names) now. Returns the number
+   of subscriptions dropped. */
+size_t	watch_unwatch(struct watch_table *, struct watch_name *);
+
+/* Calls fn for every watch. */
+void	watch_table_list(struct watch_table *,
+	    void (*fn)(void *arg, const struct watch_info *), void *arg);
+void	watch_table_stats(struct watch_table *, struct watch_stats *);
+
+#endif
