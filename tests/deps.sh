@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# Installs the Debian packages that building and testing need, when they are
+# missing: with apt-get when run as root, else prints the one command to run.
+set -eu
+
+# "command-or-pkg-config-name package" pairs.
+needs=(
+	"cc gcc"
+	"make make"
+	"pkg-config pkg-config"
+	"pc:json-c libjson-c-dev"
+	"pc:zlib zlib1g-dev"
+	"bats bats"
+	"socat socat"
+	"jq jq"
+	"python3 python3"
+	"valgrind valgrind"
+)
+
+missing=()
+for pair in "${needs[@]}"; do
+	what=${pair% *}
+	pkg=${pair#* }
+	case $what in
+	pc:*)	command -v pkg-config >/dev/null 2>&1 &&
+		    pkg-config --exists "${what#pc:}" && continue ;;
+	*)	command -v "$what" >/dev/null 2>&1 && continue ;;
+	esac
+	missing+=("$pkg")
+done
+
+# The sanitizer runtimes come with gcc on Debian; check that they link.
+if command -v cc >/dev/null 2>&1; then
+	probe=$(mktemp -d)
+	trap 'rm -rf "$probe"' EXIT
+	echo 'int main(void){return 0;}' > "$probe/p.c"
+	cc -fsanitize=address,undefined "$probe/p.c" -o "$probe/p" 2>/dev/null ||
+	    missing+=(libasan8 libubsan1)
+fi
+
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -ne 0 ]; then
+	echo "missing packages; install them with:" >&2
+	echo "  sudo apt-get install -y ${missing[*]}" >&2
+	exit 1
+fi
+echo "installing: ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq >&2
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
