@@ -90,19 +90,18 @@ proto_reader_space(struct proto_reader *r, char **space)
 		r->start = 0;
 	}
 	if (r->len == r->cap) {
-		/* Full at the limit because lines were not taken in between:
-		   complete lines must be taken first, else what is held is
-		   one overlong line, whose -1 proto_reader_next() still owes
-		   unless the line is already being skipped. */
-		if (r->cap >= READER_MAX) {
-			if (memchr(r->buf, '\n', r->len) != NULL)
-				return 0;
+		/* Full at the limit with no newline held: one overlong line,
+		   dropped here; proto_reader_next() still owes its -1 unless
+		   the line is already being skipped. Complete lines that were
+		   not taken yet are never dropped: the buffer grows. */
+		if (r->cap >= READER_MAX &&
+		    memchr(r->buf + r->start, '\n', r->len - r->start) == NULL) {
 			if (!r->discarding)
 				r->discarding = 2;
 			r->len = r->start = 0;
 		} else {
 			want = r->cap ? r->cap * 2 : READER_MIN;
-			if (want > READER_MAX)
+			if (want > READER_MAX && r->cap < READER_MAX)
 				want = READER_MAX;
 			if ((nbuf = realloc(r->buf, want)) == NULL)
 				return 0;

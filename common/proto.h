@@ -38,7 +38,8 @@ int		 proto_error_http_status(enum proto_error);
 /*
  * A bounded line reader for a non-blocking peer. Bytes go in through
  * proto_reader_space() and proto_reader_commit(); complete lines come out of
- * proto_reader_next(). The buffer grows on demand up to PROTO_MAX_LINE + 1.
+ * proto_reader_next(). The buffer grows on demand up to PROTO_MAX_LINE + 1,
+ * and beyond only while it holds complete lines not taken yet.
  */
 struct proto_reader {
 	char	*buf;
@@ -53,8 +54,7 @@ struct proto_reader {
 void	proto_reader_init(struct proto_reader *);
 void	proto_reader_free(struct proto_reader *);
 /* Room for at least one more byte: sets *space and returns its size, or 0
-   when memory is exhausted or when the buffer is full of complete lines
-   (take them with proto_reader_next() first). */
+   when memory is exhausted. */
 size_t	proto_reader_space(struct proto_reader *, char **space);
 /* Records that n bytes were written into the space. */
 void	proto_reader_commit(struct proto_reader *, size_t n);

@@ -1,0 +1,352 @@
+/* watcherd's configuration: defaults, file, environment and flags. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "common/config.h"
+#include "tests/unit/fixture.h"
+#include "tests/unit/tap.h"
+
+#define MIB (1024 * 1024)
+
+static char tmpdir[PATH_MAX];
+static char err[1024];
+
+/* Runs config_load on a NULL-terminated argument list (argv[0] added). */
+static int
+load(struct config *c, const char *const *args)
+{
+	char *argv[32];
+	int argc = 0;
+
+	argv[argc++] = "watcherd";
+	while (*args && argc < 31)
+		argv[argc++] = (char *)*args++;
+	argv[argc] = NULL;
+	err[0] = '\0';
+	return config_load(c, argc, argv, err, sizeof(err));
+}
+
+#define LOAD(c, ...) load(c, (const char *const[]){ __VA_ARGS__, NULL })
+
+/* The allow list joined by spaces. */
+static const char *
+allow_list(const struct config *c)
+{
+	static char buf[1024];
+	size_t i, used = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < c->n_allow && used < sizeof(buf); i++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "%s%s",
+		    i ? " " : "", c->allow[i]);
+	return buf;
+}
+
+static const char *
+write_config(const char *name, const char *text)
+{
+	static char path[PATH_MAX];
+
+	fixture_path(path, sizeof(path), "%s/%s", tmpdir, name);
+	if (fixture_write(path, text, strlen(text)) == -1)
+		tap_ok(0, "write %s", path);
+	return path;
+}
+
+static void
+test_defaults(void)
+{
+	struct config c;
+
+	unsetenv("WATCHERD_SOCKET");
+	unsetenv("XFEL_DATA_ROOT");
+	tap_is_int(load(&c, (const char *const[]){ NULL }), 0,
+	    "no arguments load the defaults");
+	tap_is_str(c.socket_path, "/run/watcherd/watcherd.sock",
+	    "default socket is /run/watcherd/watcherd.sock");
+	tap_is_str(c.data_root, "/gpfs/exfel/exp",
+	    "default data root is /gpfs/exfel/exp");
+	tap_is_int(c.idle_timeout_s, 30, "default idle timeout is 30 s");
+	tap_is_int(c.watch_mode, WATCH_MODE_AUTO, "default watch mode is auto");
+	tap_is_str(config_watch_mode_name(c.watch_mode), "auto",
+	    "the default watch mode is named auto");
+	tap_is_int(c.poll_interval_ms, 1000, "default poll interval is 1000 ms");
+	tap_is_int((long long)c.max_file_size, 16 * MIB,
+	    "default max file size is 16 MiB");
+	tap_is_str(allow_list(&c), "context.py *.log process_logs/*.out",
+	    "default allow patterns are context.py, *.log, process_logs/*.out");
+	tap_ok(c.config_file == NULL && !c.foreground && !c.verbose,
+	    "no config file, not foreground, not verbose by default");
+	config_free(&c);
+
+	setenv("XFEL_DATA_ROOT", "/data/exp", 1);
+	LOAD(&c, "--foreground");
+	tap_is_str(c.data_root, "/data/exp", "XFEL_DATA_ROOT sets the data root");
+	config_free(&c);
+	setenv("XFEL_DATA_ROOT", "", 1);
+	LOAD(&c, "--foreground");
+	tap_is_str(c.data_root, "/gpfs/exfel/exp",
+	    "an empty XFEL_DATA_ROOT is ignored");
+	config_free(&c);
+	unsetenv("XFEL_DATA_ROOT");
+
+	tap_is_str(config_watch_mode_name(WATCH_MODE_INOTIFY), "inotify",
+	    "watch mode inotify is named inotify");
+	tap_is_str(config_watch_mode_name(WATCH_MODE_POLL), "poll",
+	    "watch mode poll is named poll");
+}
+
+static const char full_file[] =
+    "# watcherd configuration\n"
+    "\n"
+    "socket = /tmp/file.sock\n"
+    "   # an indented comment\n"
+    "data-root=/data/root\n"
+    "idle_timeout = 60\n"
+    "\twatch-mode\t=\tpoll  \n"
+    "poll-interval = 250\n"
+    "settle-time = 5\n"
+    "max-file-size = 1k\n"
+    "cache-size = 2M\n"
+    "max-watches = 500\n"
+    "max_clients = 7\n"
+    "allow = *.py\n"
+    "allow = logs/*.txt\n"
+    "foreground = yes\n"
+    "verbose = on\n"
+    "\n";
+
+static void
+test_file(void)
+{
+	const char *path = write_config("full.conf", full_file);
+	struct config c;
+
+	tap_is_int(LOAD(&c, "--config", path), 0,
+	    "a file with comments, blank lines and every key loads");
+	tap_is_str(c.config_file, path, "the config file's name is kept");
+	tap_is_str(c.socket_path, "/tmp/file.sock", "file sets socket");
+	tap_is_str(c.data_root, "/data/root", "file sets data-root");
+	tap_is_int(c.idle_timeout_s, 60, "file sets idle_timeout (underscore)");
+	tap_is_int(c.watch_mode, WATCH_MODE_POLL,
+	    "file sets watch-mode, tabs and spaces trimmed");
+	tap_is_int(c.poll_interval_ms, 250, "file sets poll-interval");
+	tap_is_int(c.settle_time_ms, 5, "file sets settle-time");
+	tap_is_int((long long)c.max_file_size, 1024,
+	    "file sets max-file-size with a k suffix");
+	tap_is_int((long long)c.cache_size, 2 * MIB,
+	    "file sets cache-size with an M suffix");
+	tap_is_int(c.max_watches, 500, "file sets max-watches");
+	tap_is_int(c.max_clients, 7, "file sets max_clients (underscore)");
+	tap_is_str(allow_list(&c), "*.py logs/*.txt",
+	    "allow lines in the file replace the default patterns");
+	tap_ok(c.foreground == 1 && c.verbose == 1,
+	    "file sets foreground = yes and verbose = on");
+	config_free(&c);
+
+	tap_is_int(LOAD(&c, "--verbose", "--config", path, "--idle-timeout",
+	    "5", "--watch-mode", "inotify", "--max-file-size=16M",
+	    "--verbose=no"), 0, "flags load on top of a file");
+	tap_is_int(c.idle_timeout_s, 5,
+	    "--idle-timeout overrides the file");
+	tap_is_int(c.watch_mode, WATCH_MODE_INOTIFY,
+	    "--watch-mode overrides the file");
+	tap_is_int((long long)c.max_file_size, 16 * MIB,
+	    "--max-file-size=16M overrides the file, as 16 MiB");
+	tap_is_int(c.poll_interval_ms, 250, "keys without a flag keep the file's value");
+	tap_is_int(c.verbose, 0, "the last of two flags wins (--verbose=no)");
+	tap_is_str(allow_list(&c), "*.py logs/*.txt",
+	    "without --allow, the file's patterns stay");
+	config_free(&c);
+
+	LOAD(&c, "--allow", "a.txt", "--config", path, "--allow=b/*.txt");
+	tap_is_str(allow_list(&c), "a.txt b/*.txt",
+	    "--allow flags replace the file's patterns, wherever --config is");
+	config_free(&c);
+}
+
+static void
+test_allow_flags(void)
+{
+	struct config c;
+
+	LOAD(&c, "--allow", "*.txt");
+	tap_is_str(allow_list(&c), "*.txt", "--allow replaces the default list");
+	config_free(&c);
+	LOAD(&c, "--allow", "*.txt", "--allow", "notes/*.md", "--allow=x.py");
+	tap_is_str(allow_list(&c), "*.txt notes/*.md x.py",
+	    "repeated --allow flags add up, in order");
+	config_free(&c);
+}
+
+static void
+test_socket_precedence(void)
+{
+	const char *path = write_config("socket.conf",
+	    "socket = /tmp/file.sock\n");
+	struct config c;
+
+	unsetenv("WATCHERD_SOCKET");
+	LOAD(&c, "--config", path);
+	tap_is_str(c.socket_path, "/tmp/file.sock",
+	    "the file's socket is used without environment or flag");
+	config_free(&c);
+
+	setenv("WATCHERD_SOCKET", "/tmp/env.sock", 1);
+	LOAD(&c, "--config", path);
+	tap_is_str(c.socket_path, "/tmp/env.sock",
+	    "WATCHERD_SOCKET overrides the file");
+	config_free(&c);
+	LOAD(&c, "--socket", "/tmp/flag.sock", "--config", path);
+	tap_is_str(c.socket_path, "/tmp/flag.sock",
+	    "--socket overrides WATCHERD_SOCKET");
+	config_free(&c);
+	LOAD(&c, "--foreground");
+	tap_is_str(c.socket_path, "/tmp/env.sock",
+	    "WATCHERD_SOCKET overrides the default");
+	config_free(&c);
+
+	setenv("WATCHERD_SOCKET", "", 1);
+	LOAD(&c, "--config", path);
+	tap_is_str(c.socket_path, "/tmp/file.sock",
+	    "an empty WATCHERD_SOCKET is ignored");
+	config_free(&c);
+	unsetenv("WATCHERD_SOCKET");
+}
+
+/* Loads args, expecting -1 and a message that contains w1 and, unless
+   it is NULL, w2. */
+static void
+expect_error(const char *what, const char *const *args, const char *w1,
+    const char *w2)
+{
+	struct config c;
+	int r = load(&c, args);
+
+	tap_ok(r == -1 && strstr(err, w1) && (w2 == NULL || strstr(err, w2)),
+	    "%s is refused, saying \"%.*s\"", what, (int)strcspn(err, "\n"),
+	    err);
+	config_free(&c);
+}
+
+#define BAD(what, w1, w2, ...) \
+	expect_error(what, (const char *const[]){ __VA_ARGS__, NULL }, w1, w2)
+
+static void
+test_errors(void)
+{
+	const char *path;
+	char want[PATH_MAX + 16];
+	struct config c;
+
+	BAD("--idle-timeout abc", "abc", "idle-timeout",
+	    "--idle-timeout", "abc");
+	BAD("--idle-timeout 0", "idle-timeout", "from 1",
+	    "--idle-timeout", "0");
+	BAD("--idle-timeout -1", "idle-timeout", NULL,
+	    "--idle-timeout", "-1");
+	BAD("--idle-timeout ' 5'", "idle-timeout", NULL,
+	    "--idle-timeout", " 5");
+	BAD("--idle-timeout 99999999999999999999999", "idle-timeout", NULL,
+	    "--idle-timeout", "99999999999999999999999");
+	BAD("--poll-interval 5 (below 10 ms)", "poll-interval", NULL,
+	    "--poll-interval", "5");
+	BAD("--watch-mode sometimes", "sometimes", "watch-mode",
+	    "--watch-mode", "sometimes");
+	BAD("--max-file-size 16MB", "16MB", "suffix",
+	    "--max-file-size", "16MB");
+	BAD("--max-file-size 5G (over 4 GiB)", "max-file-size", NULL,
+	    "--max-file-size", "5G");
+	BAD("--max-file-size 0", "max-file-size", NULL,
+	    "--max-file-size", "0");
+	BAD("--foreground=maybe", "maybe", "foreground",
+	    "--foreground=maybe");
+	BAD("--socket ''", "socket", NULL, "--socket", "");
+	BAD("--allow ''", "allow", NULL, "--allow", "");
+	BAD("unknown flag --bogus", "unknown option '--bogus'", "usage",
+	    "--bogus");
+	BAD("a bare argument", "unexpected argument 'stray'", NULL,
+	    "--foreground", "stray");
+	BAD("--socket without a value", "'--socket' needs a value", NULL,
+	    "--socket");
+
+	BAD("an empty --config=", "cannot read config file", NULL,
+	    "--config=");
+	fixture_path(want, sizeof(want), "%s/missing.conf", tmpdir);
+	BAD("a missing config file", "cannot read config file", "missing.conf",
+	    "--config", want);
+
+	path = write_config("unknown.conf",
+	    "# comment\n\nidle-timeout = 10\nbogus = 1\n");
+	fixture_path(want, sizeof(want), "%s:4:", path);
+	BAD("an unknown key in the file", want, "unknown setting 'bogus'",
+	    "--config", path);
+
+	path = write_config("noequals.conf", "socket /tmp/x.sock\n");
+	fixture_path(want, sizeof(want), "%s:1:", path);
+	BAD("a file line without '='", want, "key = value", "--config", path);
+
+	path = write_config("badvalue.conf", "\n\nwatch-mode = sometimes\n");
+	fixture_path(want, sizeof(want), "%s:3:", path);
+	BAD("a bad value in the file", want, "sometimes", "--config", path);
+
+	tap_is_int(LOAD(&c, "--help"), 1, "--help returns 1");
+	tap_ok(strstr(err, "usage: watcherd") != NULL,
+	    "--help leaves the usage text");
+	config_free(&c);
+	tap_is_int(LOAD(&c, "--foreground", "--version"), 1,
+	    "--version returns 1");
+	tap_ok(strstr(err, "watcherd") && strstr(err, "protocol 1"),
+	    "--version names the protocol (%s)", err);
+	config_free(&c);
+}
+
+static void
+test_set(void)
+{
+	struct config c;
+	char msg[256];
+	size_t i;
+	int r = 0;
+
+	config_defaults(&c);
+	tap_ok(config_set(&c, "idle_timeout", "45", msg, sizeof(msg)) == 0 &&
+	    c.idle_timeout_s == 45, "config_set takes idle_timeout");
+	tap_ok(config_set(&c, "max-file-size", "16M", msg, sizeof(msg)) == 0 &&
+	    c.max_file_size == 16 * MIB, "size suffix 16M is 16 MiB");
+	tap_ok(config_set(&c, "max-file-size", "2g", msg, sizeof(msg)) == 0 &&
+	    c.max_file_size == 2048LL * MIB, "size suffix 2g is 2 GiB");
+	tap_ok(config_set(&c, "max-file-size", "4G", msg, sizeof(msg)) == 0 &&
+	    c.max_file_size == 4096LL * MIB, "4G, the largest size, is taken");
+	tap_ok(config_set(&c, "cache-size", "512K", msg, sizeof(msg)) == 0 &&
+	    c.cache_size == 512 * 1024, "size suffix 512K is 512 KiB");
+	tap_ok(config_set(&c, "nope", "1", msg, sizeof(msg)) == -1 &&
+	    strstr(msg, "unknown setting 'nope'"),
+	    "config_set refuses an unknown key");
+
+	/* allow patterns are bounded. */
+	for (i = c.n_allow; i < CONFIG_MAX_ALLOW && r == 0; i++)
+		r = config_set(&c, "allow", "*.x", msg, sizeof(msg));
+	tap_ok(r == 0 && c.n_allow == CONFIG_MAX_ALLOW &&
+	    config_set(&c, "allow", "*.y", msg, sizeof(msg)) == -1 &&
+	    strstr(msg, "allow patterns"),
+	    "more than %d allow patterns are refused", CONFIG_MAX_ALLOW);
+	config_free(&c);
+	tap_ok(c.socket_path == NULL && c.n_allow == 0,
+	    "config_free leaves a zeroed config");
+}
+
+int
+main(void)
+{
+	fixture_tmpdir(tmpdir, sizeof(tmpdir));
+	test_defaults();
+	test_file();
+	test_allow_flags();
+	test_socket_precedence();
+	test_errors();
+	test_set();
+	fixture_rmtree(tmpdir);
+	return tap_done();
+}

@@ -1,0 +1,440 @@
+/* The file-access policy: names, allow patterns, proposals, folders, and
+   opening beneath a folder. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/policy.h"
+#include "tests/unit/fixture.h"
+#include "tests/unit/tap.h"
+
+static char *const default_allow[] = {
+	"context.py", "*.log", "process_logs/*.out",
+};
+#define N_DEFAULT_ALLOW (sizeof(default_allow) / sizeof(default_allow[0]))
+
+static void
+test_check_name(void)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;	/* 0: strlen(name) */
+		int		 ok;
+		const char	*what;
+	} cases[] = {
+		{ "context.py", 0, 1, "plain name is accepted" },
+		{ "process_logs/r0001-p1111.out", 0, 1,
+		    "name in a subfolder is accepted" },
+		{ "...", 0, 1, "'...' is a plain name, accepted" },
+		{ ".hidden.log", 0, 1, "name starting with a dot is accepted" },
+		{ "caf\xc3\xa9.log", 0, 1, "UTF-8 name is accepted" },
+		{ "%2e%2e/x", 0, 1,
+		    "literal %2e%2e/x is a plain name (decoding is the HTTP layer's)" },
+		{ "", 0, 0, "empty name is refused" },
+		{ ".", 0, 0, "name '.' is refused" },
+		{ "..", 0, 0, "name '..' is refused" },
+		{ "../x", 0, 0, "name starting with ../ is refused" },
+		{ "a/../b", 0, 0, "name with .. in the middle is refused" },
+		{ "a/..", 0, 0, "name ending in /.. is refused" },
+		{ "./x", 0, 0, "name starting with ./ is refused" },
+		{ "a/./b", 0, 0, "name with /./ is refused" },
+		{ "/etc/passwd", 0, 0, "absolute name is refused" },
+		{ "/", 0, 0, "name '/' is refused" },
+		{ "a//b", 0, 0, "name with an empty component is refused" },
+		{ "a/", 0, 0, "name with a trailing slash is refused" },
+		{ "context.py\0.log", 15, 0, "name with NUL in the middle is refused" },
+		{ "\0", 1, 0, "name that is a single NUL is refused" },
+		{ "a\nb.log", 0, 0, "name with a newline is refused" },
+		{ "a\rb.log", 0, 0, "name with a carriage return is refused" },
+		{ "a\tb.log", 0, 0, "name with a tab is refused" },
+		{ "\x1b[31mx.log", 0, 0, "name with an escape byte is refused" },
+		{ "x\x7f.log", 0, 0, "name with DEL is refused" },
+		{ "\x01", 0, 0, "name with byte 0x01 is refused" },
+	};
+	char name[POLICY_MAX_NAME + 2];
+	const char *why;
+	size_t i, len;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = cases[i].len ? cases[i].len : strlen(cases[i].name);
+		why = NULL;
+		r = policy_check_name(cases[i].name, len, &why);
+		if (cases[i].ok)
+			tap_ok(r == 0, "%s", cases[i].what);
+		else
+			tap_ok(r == -1 && why && *why, "%s, with a reason",
+			    cases[i].what);
+	}
+
+	/* The decoded form of %2e%2e/x, and the literal one against the
+	   allow list. */
+	tap_ok(policy_check_name("../x", 4, &why) == -1,
+	    "decoded %%2e%%2e/x (../x) is refused");
+	tap_ok(!policy_allowed(default_allow, N_DEFAULT_ALLOW, "%2e%2e/x") &&
+	    !policy_allowed(default_allow, N_DEFAULT_ALLOW, "%2e%2e"),
+	    "literal %%2e%%2e names match no default allow pattern");
+
+	memset(name, 'a', sizeof(name));
+	name[POLICY_MAX_NAME] = '\0';
+	tap_ok(policy_check_name(name, POLICY_MAX_NAME, &why) == 0,
+	    "255-byte name is accepted");
+	name[POLICY_MAX_NAME + 1] = '\0';
+	why = NULL;
+	tap_ok(policy_check_name(name, POLICY_MAX_NAME + 1, &why) == -1 &&
+	    why && strstr(why, "255"), "256-byte name is refused, saying 255");
+	why = NULL;
+	policy_check_name("a/../b", 6, &why);
+	tap_ok(why && strstr(why, ".."), "the reason for a/../b names '..'");
+	why = NULL;
+	policy_check_name("/etc/passwd", 11, &why);
+	tap_ok(why && strstr(why, "relative"),
+	    "the reason for an absolute name says it must be relative");
+}
+
+static void
+test_allowed(void)
+{
+	static const struct {
+		const char	*name;
+		int		 allowed;
+	} cases[] = {
+		{ "context.py", 1 },
+		{ "x.log", 1 },
+		{ "r0001.log", 1 },
+		{ "process_logs/r0001-p1111.out", 1 },
+		{ "sub/x.log", 0 },
+		{ "process_logs/a/b.out", 0 },
+		{ "process_logs/x.log", 0 },
+		{ "other/context.py", 0 },
+		{ "context.py.bak", 0 },
+		{ "Context.py", 0 },
+		{ "x.log.gz", 0 },
+		{ "x.out", 0 },
+		{ "secrets.txt", 0 },
+	};
+	char *const only_py[] = { "*.py" };
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tap_ok(policy_allowed(default_allow, N_DEFAULT_ALLOW,
+		    cases[i].name) == cases[i].allowed,
+		    "'%s' is %s by the default patterns", cases[i].name,
+		    cases[i].allowed ? "allowed" : "not allowed");
+	tap_ok(!policy_allowed(default_allow, 0, "context.py"),
+	    "an empty allow list allows nothing");
+	tap_ok(policy_allowed(only_py, 1, "setup.py") &&
+	    !policy_allowed(only_py, 1, "context.py/x"),
+	    "a custom pattern list is used as given");
+}
+
+static void
+test_parse_proposal(void)
+{
+	static const struct {
+		const char	*s;
+		size_t		 len;	/* 0: strlen(s) */
+		int		 ok;
+		unsigned	 value;
+	} cases[] = {
+		{ "1111", 0, 1, 1111 },
+		{ "001111", 0, 1, 1111 },
+		{ "0", 0, 1, 0 },	/* 1 to 6 digits: syntactically valid */
+		{ "7", 0, 1, 7 },
+		{ "999999", 0, 1, 999999 },
+		{ "1234567", 0, 0, 0 },
+		{ "0001111", 0, 0, 0 },
+		{ "", 0, 0, 0 },
+		{ "12a", 0, 0, 0 },
+		{ "-1", 0, 0, 0 },
+		{ "+1", 0, 0, 0 },
+		{ " 1", 0, 0, 0 },
+		{ "1 ", 0, 0, 0 },
+		{ "0x10", 0, 0, 0 },
+		{ "1\0" "2", 3, 0, 0 },
+	};
+	unsigned v;
+	size_t i, len;
+	int r;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		len = cases[i].len ? cases[i].len : strlen(cases[i].s);
+		v = 424242;
+		r = policy_parse_proposal(cases[i].s, len, &v);
+		if (cases[i].ok)
+			tap_ok(r == 0 && v == cases[i].value,
+			    "proposal '%s' is read as %u", cases[i].s,
+			    cases[i].value);
+		else
+			tap_ok(r == -1 && v == 424242,
+			    "proposal '%s' is refused and the output untouched",
+			    cases[i].len ? "1\\0002" : cases[i].s);
+	}
+	tap_ok(policy_parse_proposal("123456789", 4, &v) == 0 && v == 1234,
+	    "only len bytes of the proposal are read");
+}
+
+static int
+make_dir(const char *root, const char *rel)
+{
+	char path[PATH_MAX];
+
+	fixture_path(path, sizeof(path), "%s/%s", root, rel);
+	return fixture_mkdirs(path);
+}
+
+static void
+test_find_folder(void)
+{
+	char root[PATH_MAX], want[PATH_MAX], out[PATH_MAX], small[16];
+	char longroot[5000];
+	int r;
+
+	fixture_tmpdir(root, sizeof(root));
+	if (make_dir(root, "SPB/202601/p001111/usr/Shared/amore") == -1 ||
+	    make_dir(root, "FXE/202602/p002222/usr/Shared/amore-online") == -1 ||
+	    make_dir(root, "MID/202603/p003333/usr/Shared/amore") == -1 ||
+	    make_dir(root, "MID/202603/p003333/usr/Shared/amore-online") == -1 ||
+	    make_dir(root, "SQS/202604/p004444/usr/Shared") == -1 ||
+	    make_dir(root, "AAA/202601/p006666/usr") == -1 ||
+	    make_dir(root, "BBB/202601/p006666/usr/Shared/amore") == -1 ||
+	    make_dir(root, "HED/202605/p077777") == -1) {
+		tap_ok(0, "create the proposal tree in %s", root);
+		fixture_rmtree(root);
+		return;
+	}
+	/* A file, not a folder, named like a DAMNIT folder. */
+	fixture_path(out, sizeof(out), "%s/HED/202605/p077777/usr", root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out), "%s/HED/202605/p077777/usr/Shared", root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out), "%s/HED/202605/p077777/usr/Shared/amore",
+	    root);
+	fixture_write(out, "x", 1);
+
+	fixture_path(want, sizeof(want), "%s/SPB/202601/p001111/usr/Shared/amore",
+	    root);
+	r = policy_find_folder(root, 1111, out, sizeof(out));
+	tap_ok(r == 0, "proposal 1111 is found under <root>/SPB/202601");
+	tap_is_str(r == 0 ? out : NULL, want,
+	    "its DAMNIT folder is usr/Shared/amore");
+
+	fixture_path(want, sizeof(want),
+	    "%s/FXE/202602/p002222/usr/Shared/amore-online", root);
+	r = policy_find_folder(root, 2222, out, sizeof(out));
+	tap_is_str(r == 0 ? out : NULL, want,
+	    "amore-online is used when amore is missing");
+
+	fixture_path(want, sizeof(want), "%s/MID/202603/p003333/usr/Shared/amore",
+	    root);
+	r = policy_find_folder(root, 3333, out, sizeof(out));
+	tap_is_str(r == 0 ? out : NULL, want,
+	    "amore is preferred when amore-online exists too");
+
+	errno = 0;
+	r = policy_find_folder(root, 5555, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT, "unknown proposal gives ENOENT");
+
+	errno = 0;
+	r = policy_find_folder(root, 4444, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT,
+	    "proposal without a DAMNIT folder gives ENOENT");
+
+	errno = 0;
+	r = policy_find_folder(root, 77777, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT,
+	    "a regular file named amore is not a DAMNIT folder");
+
+	errno = 0;
+	r = policy_find_folder(root, 6666, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT,
+	    "the first proposal match decides, even without a DAMNIT folder");
+
+	errno = 0;
+	r = policy_find_folder(root, 1000000, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT,
+	    "proposal over 999999 gives ENOENT");
+
+	errno = 0;
+	r = policy_find_folder(root, 1111, small, sizeof(small));
+	tap_ok(r == -1 && errno == ENAMETOOLONG,
+	    "an output buffer too small for the folder gives ENAMETOOLONG");
+
+	memset(longroot, 'x', sizeof(longroot) - 1);
+	longroot[0] = '/';
+	longroot[sizeof(longroot) - 1] = '\0';
+	errno = 0;
+	r = policy_find_folder(longroot, 1111, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENAMETOOLONG,
+	    "a data root too long for a path gives ENAMETOOLONG");
+
+	errno = 0;
+	fixture_path(want, sizeof(want), "%s/does-not-exist", root);
+	r = policy_find_folder(want, 1111, out, sizeof(out));
+	tap_ok(r == -1 && errno == ENOENT, "a missing data root gives ENOENT");
+
+	fixture_rmtree(root);
+}
+
+/* Opens name beneath folder_fd; returns 0 on success (and closes the
+   descriptor), else the errno. */
+static int
+open_errno(int folder_fd, const char *name)
+{
+	int fd;
+
+	errno = 0;
+	if ((fd = policy_open_beneath(folder_fd, name, O_RDONLY)) == -1)
+		return errno ? errno : -1;
+	close(fd);
+	return 0;
+}
+
+static void
+test_open_beneath(void)
+{
+	char base[PATH_MAX], folder[PATH_MAX], path[PATH_MAX], buf[64];
+	int dfd, fd, e;
+	ssize_t n;
+
+	fixture_tmpdir(base, sizeof(base));
+	fixture_path(folder, sizeof(folder), "%s/amore", base);
+	fixture_path(path, sizeof(path), "%s/outside", base);
+	if (mkdir(folder, 0755) == -1 ||
+	    fixture_write(path, "secret\n", 7) == -1) {
+		tap_ok(0, "create the folder %s", folder);
+		fixture_rmtree(base);
+		return;
+	}
+	fixture_path(path, sizeof(path), "%s/context.py", folder);
+	fixture_write(path, "print(1)\n", 9);
+	fixture_path(path, sizeof(path), "%s/process_logs", folder);
+	mkdir(path, 0755);
+	fixture_path(path, sizeof(path), "%s/process_logs/r1.out", folder);
+	fixture_write(path, "run 1\n", 6);
+	dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+#define LINK(target, name) do {						\
+	fixture_path(path, sizeof(path), "%s/%s", folder, name);		\
+	if (symlink(target, path) == -1)				\
+		tap_ok(0, "symlink %s -> %s", name, target);		\
+} while (0)
+	LINK("/etc/passwd", "abs.log");
+	LINK("../outside", "rel.log");
+	LINK("context.py", "inner.log");
+	LINK("process_logs/r1.out", "deep.log");
+	LINK("/proc/self/root/etc/passwd", "proc.log");
+	LINK("/proc/self/cwd", "cwd");
+	LINK("..", "up");
+	LINK(folder, "self-abs");
+	LINK("loop.log", "loop.log");
+#undef LINK
+
+	fd = policy_open_beneath(dfd, "context.py", O_RDONLY);
+	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
+	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
+	    "a regular file in the folder opens and reads");
+	tap_ok(fd != -1 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
+	    "the descriptor is close-on-exec");
+	if (fd != -1)
+		close(fd);
+
+	tap_is_int(open_errno(dfd, "process_logs/r1.out"), 0,
+	    "a file in a subfolder opens");
+
+	fd = policy_open_beneath(dfd, "inner.log", O_RDONLY);
+	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
+	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
+	    "a symlink to a file inside the folder opens that file");
+	if (fd != -1)
+		close(fd);
+	tap_is_int(open_errno(dfd, "deep.log"), 0,
+	    "a symlink into a subfolder opens");
+
+	tap_is_int(open_errno(dfd, "../outside"), EXDEV,
+	    "../outside fails with EXDEV");
+	tap_is_int(open_errno(dfd, "process_logs/../../outside"), EXDEV,
+	    "a .. that climbs out through a subfolder fails with EXDEV");
+	tap_is_int(open_errno(dfd, "/etc/passwd"), EXDEV,
+	    "an absolute name fails with EXDEV");
+	e = open_errno(dfd, "abs.log");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "an absolute symlink to /etc/passwd fails (errno %d)", e);
+	e = open_errno(dfd, "rel.log");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "a relative symlink to ../outside fails (errno %d)", e);
+	e = open_errno(dfd, "up/outside");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "a symlink to .. used as a folder fails (errno %d)", e);
+	e = open_errno(dfd, "self-abs/context.py");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "an absolute symlink to the folder itself fails (errno %d)", e);
+	e = open_errno(dfd, "proc.log");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "a symlink to /proc/self/root/etc/passwd fails (errno %d)", e);
+	e = open_errno(dfd, "cwd/etc/passwd");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "a symlink to /proc/self/cwd fails (errno %d)", e);
+	e = open_errno(dfd, "/proc/self/root/etc/passwd");
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "the name /proc/self/root/etc/passwd fails (errno %d)", e);
+	e = open_errno(dfd, "loop.log");
+	tap_ok(e == ELOOP, "a symlink loop fails with ELOOP (errno %d)", e);
+	tap_is_int(open_errno(dfd, "missing.log"), ENOENT,
+	    "a missing file gives ENOENT");
+	tap_is_int(open_errno(dfd, "missing/x.out"), ENOENT,
+	    "a file in a missing subfolder gives ENOENT");
+
+	if (dfd != -1)
+		close(dfd);
+	fixture_rmtree(base);
+}
+
+static void
+test_open_error(void)
+{
+	static const struct {
+		int			 err;
+		enum proto_error	 want;
+		const char		*what;
+	} cases[] = {
+		{ ENOENT, PROTO_NOT_FOUND, "ENOENT is 'not found'" },
+		{ ENOTDIR, PROTO_NOT_FOUND, "ENOTDIR is 'not found'" },
+		{ EXDEV, PROTO_FORBIDDEN, "EXDEV (escape) is forbidden" },
+		{ ELOOP, PROTO_FORBIDDEN, "ELOOP (escape) is forbidden" },
+		{ EACCES, PROTO_FORBIDDEN, "EACCES is forbidden" },
+		{ EPERM, PROTO_FORBIDDEN, "EPERM is forbidden" },
+		{ ENAMETOOLONG, PROTO_BAD_REQUEST, "ENAMETOOLONG is a bad request" },
+		{ EMFILE, PROTO_UNAVAILABLE, "EMFILE is 'unavailable'" },
+		{ EIO, PROTO_INTERNAL, "EIO is internal" },
+	};
+	const char *why;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		why = NULL;
+		tap_ok(policy_open_error(cases[i].err, &why) == cases[i].want &&
+		    why && *why, "%s, with a reason", cases[i].what);
+	}
+	policy_open_error(EXDEV, &why);
+	tap_ok(strstr(why, "outside") != NULL,
+	    "the reason for an escape says it is outside the folder");
+	policy_open_error(ENOENT, &why);
+	tap_ok(strstr(why, "not found") != NULL,
+	    "the reason for ENOENT says not found");
+}
+
+int
+main(void)
+{
+	test_check_name();
+	test_allowed();
+	test_parse_proposal();
+	test_find_folder();
+	test_open_beneath();
+	test_open_error();
+	return tap_done();
+}
