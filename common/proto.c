@@ -309,7 +309,7 @@ proto_client_send(struct proto_client *c, struct json_object *request)
 {
 	size_t len;
 	const char *s = json_object_to_json_string_length(request,
-	    JSON_C_TO_STRING_PLAIN, &len);
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE, &len);
 
 	return proto_client_send_line(c, s, len);
 }

@@ -1,0 +1,753 @@
+/*
+ * watcherctl: the ops command line over watcherd's socket. One connection
+ * per run, one request per connection (subscribe then keeps reading events).
+ * Exit status: 0 success, 1 failure (daemon absent, error reply, timeout),
+ * 2 usage.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+
+#include <json-c/json.h>
+
+#include "common/policy.h"
+#include "common/proto.h"
+
+#define DEFAULT_TIMEOUT_MS	5000
+#define JSON_OUTPUT_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
+
+/* The file a command is about. */
+struct target {
+	unsigned	 proposal;
+	const char	*file_name;
+};
+
+/* Everything one run owns; ctl_free() releases all of it. */
+struct ctl {
+	const char		*socket;
+	int			 json;
+	int			 timeout_ms;
+	struct proto_client	 client;
+	struct json_object	*reply;
+	char			*payload;
+	size_t			 payload_len;
+	int			 signal_fd;
+	char			 errstr[512];
+};
+
+static int	cmd_ping(struct ctl *, const struct target *);
+static int	cmd_status(struct ctl *, const struct target *);
+static int	cmd_list(struct ctl *, const struct target *);
+static int	cmd_checksum(struct ctl *, const struct target *);
+static int	cmd_content(struct ctl *, const struct target *);
+static int	cmd_subscribe(struct ctl *, const struct target *);
+static int	cmd_unwatch(struct ctl *, const struct target *);
+
+static const struct command {
+	const char	*name;
+	int		 takes_target;	/* PROPOSAL FILE follow the name */
+	int		 (*run)(struct ctl *, const struct target *);
+} commands[] = {
+	{ "ping",	0, cmd_ping },
+	{ "status",	0, cmd_status },
+	{ "list",	0, cmd_list },
+	{ "checksum",	1, cmd_checksum },
+	{ "content",	1, cmd_content },
+	{ "subscribe",	1, cmd_subscribe },
+	{ "unwatch",	1, cmd_unwatch },
+};
+
+static void
+usage(FILE *fp)
+{
+	fprintf(fp,
+	    "usage: watcherctl [--socket PATH] [--json] [--timeout MS] COMMAND [PROPOSAL FILE]\n"
+	    "\n"
+	    "commands:\n"
+	    "  ping                     check that watcherd answers\n"
+	    "  status                   print watcherd's counters\n"
+	    "  list                     print every watch\n"
+	    "  checksum PROPOSAL FILE   print a file's checksum, size, mtime and watch mode\n"
+	    "  content PROPOSAL FILE    write a file's content to stdout\n"
+	    "  subscribe PROPOSAL FILE  print a file's changes as they happen, until interrupted\n"
+	    "  unwatch PROPOSAL FILE    end a file's watch\n"
+	    "\n"
+	    "options:\n"
+	    "  -s, --socket PATH  watcherd's socket (default: $WATCHERD_SOCKET, else %s)\n"
+	    "  -j, --json         print watcherd's replies as JSON, one object per line\n"
+	    "  -t, --timeout MS   how long to wait for an answer (default %d)\n"
+	    "  -h, --help         print this help\n",
+	    PROTO_DEFAULT_SOCKET, DEFAULT_TIMEOUT_MS);
+}
+
+static void
+ctl_init(struct ctl *ctl)
+{
+	memset(ctl, 0, sizeof(*ctl));
+	ctl->timeout_ms = DEFAULT_TIMEOUT_MS;
+	ctl->client.fd = -1;
+	ctl->signal_fd = -1;
+}
+
+static void
+ctl_free(struct ctl *ctl)
+{
+	proto_client_close(&ctl->client);
+	json_object_put(ctl->reply);
+	free(ctl->payload);
+	if (ctl->signal_fd != -1)
+		close(ctl->signal_fd);
+	ctl->reply = NULL;
+	ctl->payload = NULL;
+	ctl->signal_fd = -1;
+}
+
+/* Builds {"cmd":cmd[,"proposal":P,"file_name":F][,"format":format]}. */
+static struct json_object *
+request_new(const char *cmd, const struct target *t, const char *format)
+{
+	struct json_object *req;
+	int failed = 0;
+
+	if ((req = json_object_new_object()) == NULL)
+		return NULL;
+	failed |= json_object_object_add(req, "cmd", json_object_new_string(cmd));
+	if (t) {
+		failed |= json_object_object_add(req, "proposal",
+		    json_object_new_int((int)t->proposal));
+		failed |= json_object_object_add(req, "file_name",
+		    json_object_new_string(t->file_name));
+	}
+	if (format)
+		failed |= json_object_object_add(req, "format",
+		    json_object_new_string(format));
+	if (failed) {
+		json_object_put(req);
+		return NULL;
+	}
+	return req;
+}
+
+/* Fills errstr from a failed reply, or from a reply without "ok". */
+static int
+reply_check(struct ctl *ctl, struct json_object *reply)
+{
+	struct json_object *ok, *code, *detail;
+
+	if (!json_object_object_get_ex(reply, "ok", &ok) ||
+	    !json_object_is_type(ok, json_type_boolean)) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a reply without \"ok\"");
+		return -1;
+	}
+	if (json_object_get_boolean(ok))
+		return 0;
+	json_object_object_get_ex(reply, "error", &code);
+	if (!json_object_object_get_ex(reply, "detail", &detail))
+		detail = NULL;
+	snprintf(ctl->errstr, sizeof(ctl->errstr), "%s: %s",
+	    json_object_is_type(code, json_type_string) ?
+	    json_object_get_string(code) : "internal",
+	    json_object_is_type(detail, json_type_string) ?
+	    json_object_get_string(detail) : "(no detail)");
+	return -1;
+}
+
+static int
+ctl_connect(struct ctl *ctl)
+{
+	if (proto_client_connect(&ctl->client, ctl->socket,
+	    ctl->timeout_ms) == 0)
+		return 0;
+	if (errno == ENOENT || errno == ECONNREFUSED)
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd is not running at %s (start it with: "
+		    "watcherd --socket %s --data-root DIR)",
+		    ctl->socket, ctl->socket);
+	else
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
+		    ctl->client.errstr);
+	return -1;
+}
+
+/*
+ * Connects, sends one request and reads its reply (and payload, when
+ * want_payload) into ctl. Returns 0 for an "ok":true reply, else -1 with
+ * errstr set.
+ */
+static int
+ctl_request(struct ctl *ctl, const char *cmd, const struct target *t,
+    const char *format, int want_payload)
+{
+	struct json_object *req;
+	int r;
+
+	if ((req = request_new(cmd, t, format)) == NULL) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "out of memory");
+		return -1;
+	}
+	if (ctl_connect(ctl) == -1) {
+		json_object_put(req);
+		return -1;
+	}
+	r = proto_client_call(&ctl->client, req, &ctl->reply,
+	    want_payload ? &ctl->payload : NULL, &ctl->payload_len);
+	json_object_put(req);
+	if (r == -1) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
+		    ctl->client.errstr);
+		return -1;
+	}
+	return reply_check(ctl, ctl->reply);
+}
+
+/* Formatting of reply values. */
+
+/* A value as text: strings as they are, other values as JSON, "-" for
+   null. The result lives in buf or in v. */
+static const char *
+json_text(struct json_object *v, char *buf, size_t size)
+{
+	if (v == NULL)
+		return "-";
+	if (json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	snprintf(buf, size, "%s", json_object_to_json_string_ext(v,
+	    JSON_OUTPUT_FLAGS));
+	return buf;
+}
+
+/* A member as json_text(), "-" when absent. */
+static const char *
+value_text(struct json_object *obj, const char *key, char *buf, size_t size)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v))
+		return "-";
+	return json_text(v, buf, size);
+}
+
+/* An epoch time member as local "YYYY-MM-DD HH:MM:SS", "-" when absent. */
+static const char *
+time_text(struct json_object *obj, const char *key, char *buf, size_t size)
+{
+	struct json_object *v;
+	struct tm tm;
+	time_t t;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)))
+		return "-";
+	t = (time_t)json_object_get_double(v);
+	if (localtime_r(&t, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
+		return "-";
+	return buf;
+}
+
+static void
+print_json(struct json_object *obj)
+{
+	printf("%s\n", json_object_to_json_string_ext(obj, JSON_OUTPUT_FLAGS));
+}
+
+/* The commands. */
+
+static int
+cmd_ping(struct ctl *ctl, const struct target *t)
+{
+	char vbuf[64], pbuf[32];
+
+	if (ctl_request(ctl, "ping", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json) {
+		print_json(ctl->reply);
+		return 0;
+	}
+	printf("watcherd %s (protocol %s) is running at %s\n",
+	    value_text(ctl->reply, "version", vbuf, sizeof(vbuf)),
+	    value_text(ctl->reply, "protocol", pbuf, sizeof(pbuf)),
+	    ctl->socket);
+	return 0;
+}
+
+static int
+cmd_status(struct ctl *ctl, const struct target *t)
+{
+	char buf[256];
+	int width = 0, n;
+
+	if (ctl_request(ctl, "status", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json) {
+		print_json(ctl->reply);
+		return 0;
+	}
+	/* Every field in reply order, "ok" aside, values in one column. */
+	json_object_object_foreach(ctl->reply, key, val) {
+		(void)val;
+		if (strcmp(key, "ok") != 0 && (n = (int)strlen(key)) > width)
+			width = n;
+	}
+	json_object_object_foreach(ctl->reply, name, value) {
+		if (strcmp(name, "ok") == 0)
+			continue;
+		printf("%s:%*s %s\n", name, width - (int)strlen(name), "",
+		    json_text(value, buf, sizeof(buf)));
+	}
+	return 0;
+}
+
+enum cell_kind { CELL_TEXT, CELL_NUMBER, CELL_TIME, CELL_SECONDS };
+
+static const struct column {
+	const char	*title;
+	const char	*key;
+	enum cell_kind	 kind;
+} list_columns[] = {
+	{ "PROPOSAL",	"proposal",	CELL_TEXT },
+	{ "FILE",	"file_name",	CELL_TEXT },
+	{ "CHECKSUM",	"checksum",	CELL_TEXT },
+	{ "SIZE",	"size",		CELL_NUMBER },
+	{ "MTIME",	"mtime",	CELL_TIME },
+	{ "MODE",	"mode",		CELL_TEXT },
+	{ "IDLE",	"idle_s",	CELL_SECONDS },
+	{ "SUBS",	"subscribers",	CELL_NUMBER },
+	{ "CHANGES",	"changes",	CELL_NUMBER },
+};
+#define LIST_COLUMNS (sizeof(list_columns) / sizeof(list_columns[0]))
+
+static const char *
+cell_text(struct json_object *watch, const struct column *col, char *buf,
+    size_t size)
+{
+	struct json_object *v;
+
+	switch (col->kind) {
+	case CELL_TIME:
+		return time_text(watch, col->key, buf, size);
+	case CELL_SECONDS:
+		if (!json_object_object_get_ex(watch, col->key, &v) ||
+		    !(json_object_is_type(v, json_type_double) ||
+		    json_object_is_type(v, json_type_int)))
+			return "-";
+		snprintf(buf, size, "%.0fs", json_object_get_double(v));
+		return buf;
+	default:
+		return value_text(watch, col->key, buf, size);
+	}
+}
+
+/* One row of the table; the last column is not padded. */
+static void
+print_row(const char *const cells[], const int widths[])
+{
+	size_t i;
+	int right;
+
+	for (i = 0; i < LIST_COLUMNS; i++) {
+		right = list_columns[i].kind == CELL_NUMBER ||
+		    list_columns[i].kind == CELL_SECONDS;
+		if (i == LIST_COLUMNS - 1 && !right)
+			printf("%s", cells[i]);
+		else
+			printf(right ? "%*s" : "%-*s", widths[i], cells[i]);
+		printf(i == LIST_COLUMNS - 1 ? "\n" : "  ");
+	}
+}
+
+static int
+cmd_list(struct ctl *ctl, const struct target *t)
+{
+	char bufs[LIST_COLUMNS][512];
+	const char *cells[LIST_COLUMNS];
+	int widths[LIST_COLUMNS], n;
+	struct json_object *watches, *watch;
+	size_t i, row, rows;
+
+	if (ctl_request(ctl, "list", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json) {
+		print_json(ctl->reply);
+		return 0;
+	}
+	if (!json_object_object_get_ex(ctl->reply, "watches", &watches) ||
+	    !json_object_is_type(watches, json_type_array)) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a list reply without \"watches\"");
+		return -1;
+	}
+	if ((rows = json_object_array_length(watches)) == 0) {
+		printf("no watches\n");
+		return 0;
+	}
+	/* Two passes: the widths first, then the rows. */
+	for (i = 0; i < LIST_COLUMNS; i++) {
+		cells[i] = list_columns[i].title;
+		widths[i] = (int)strlen(cells[i]);
+	}
+	for (row = 0; row < rows; row++) {
+		watch = json_object_array_get_idx(watches, row);
+		for (i = 0; i < LIST_COLUMNS; i++) {
+			n = (int)strlen(cell_text(watch, &list_columns[i],
+			    bufs[i], sizeof(bufs[i])));
+			if (n > widths[i])
+				widths[i] = n;
+		}
+	}
+	print_row(cells, widths);
+	for (row = 0; row < rows; row++) {
+		watch = json_object_array_get_idx(watches, row);
+		for (i = 0; i < LIST_COLUMNS; i++)
+			cells[i] = cell_text(watch, &list_columns[i],
+			    bufs[i], sizeof(bufs[i]));
+		print_row(cells, widths);
+	}
+	return 0;
+}
+
+static int
+cmd_checksum(struct ctl *ctl, const struct target *t)
+{
+	char cbuf[64], sbuf[64], tbuf[64], mbuf[64];
+
+	if (ctl_request(ctl, "checksum", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json) {
+		print_json(ctl->reply);
+		return 0;
+	}
+	printf("%s  %s bytes  %s  %s\n",
+	    value_text(ctl->reply, "checksum", cbuf, sizeof(cbuf)),
+	    value_text(ctl->reply, "size", sbuf, sizeof(sbuf)),
+	    time_text(ctl->reply, "mtime", tbuf, sizeof(tbuf)),
+	    value_text(ctl->reply, "mode", mbuf, sizeof(mbuf)));
+	return 0;
+}
+
+/*
+ * With --json, one object: the reply's fields (less "payload", which framed
+ * the socket) and "content", the literal watcherd sent, inserted verbatim.
+ */
+static int
+print_content_json(struct ctl *ctl)
+{
+	const char *s;
+	size_t len;
+
+	if (ctl->payload_len < 2 || ctl->payload[0] != '"' ||
+	    ctl->payload[ctl->payload_len - 1] != '"') {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent content that is not a JSON string");
+		return -1;
+	}
+	json_object_object_del(ctl->reply, "payload");
+	s = json_object_to_json_string_length(ctl->reply, JSON_OUTPUT_FLAGS,
+	    &len);
+	/* s is "{...}": reopen it before the closing brace. */
+	printf("%.*s%s\"content\":", (int)(len - 1), s,
+	    json_object_object_length(ctl->reply) > 0 ? "," : "");
+	fwrite(ctl->payload, 1, ctl->payload_len, stdout);
+	printf("}\n");
+	return 0;
+}
+
+static int
+cmd_content(struct ctl *ctl, const struct target *t)
+{
+	if (ctl_request(ctl, "content", t, ctl->json ? "json" : "raw", 1) == -1)
+		return -1;
+	if (ctl->payload == NULL) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a content reply without a payload");
+		return -1;
+	}
+	if (ctl->json)
+		return print_content_json(ctl);
+	fwrite(ctl->payload, 1, ctl->payload_len, stdout);
+	return 0;
+}
+
+/* "<event> <proposal> <file_name> <checksum> <size>", or the line as
+   received with --json; flushed so that a pipe sees it at once. */
+static int
+print_event(struct ctl *ctl, const char *line, struct json_object *event)
+{
+	char b[5][256];
+
+	if (ctl->json)
+		printf("%s\n", line);
+	else
+		printf("%s %s %s %s %s\n",
+		    value_text(event, "event", b[0], sizeof(b[0])),
+		    value_text(event, "proposal", b[1], sizeof(b[1])),
+		    value_text(event, "file_name", b[2], sizeof(b[2])),
+		    value_text(event, "checksum", b[3], sizeof(b[3])),
+		    value_text(event, "size", b[4], sizeof(b[4])));
+	if (fflush(stdout) == EOF) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+/* Handles every complete line the reader holds. A line that is no event
+   is skipped, unless it is a failed reply, which ends the subscription. */
+static int
+subscribe_drain(struct ctl *ctl)
+{
+	struct json_object *obj, *v;
+	char *line;
+	size_t len;
+	int r;
+
+	while ((r = proto_reader_next(&ctl->client.reader, &line, &len)) != 0) {
+		if (r == -1) {
+			snprintf(ctl->errstr, sizeof(ctl->errstr),
+			    "event line longer than %d bytes", PROTO_MAX_LINE);
+			return -1;
+		}
+		obj = json_tokener_parse(line);
+		if (!json_object_is_type(obj, json_type_object)) {
+			json_object_put(obj);
+			snprintf(ctl->errstr, sizeof(ctl->errstr),
+			    "watcherd sent a line that is not a JSON object");
+			return -1;
+		}
+		r = 0;
+		if (json_object_object_get_ex(obj, "event", &v))
+			r = print_event(ctl, line, obj);
+		else if (json_object_object_get_ex(obj, "ok", &v))
+			r = reply_check(ctl, obj);
+		json_object_put(obj);
+		if (r == -1)
+			return -1;
+	}
+	return 0;
+}
+
+static int
+subscribe_fill(struct ctl *ctl)
+{
+	char *space;
+	size_t room;
+	ssize_t n;
+
+	if ((room = proto_reader_space(&ctl->client.reader, &space)) == 0) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "out of memory");
+		return -1;
+	}
+	while ((n = recv(ctl->client.fd, space, room, MSG_DONTWAIT)) == -1 &&
+	    errno == EINTR)
+		;
+	if (n > 0) {
+		proto_reader_commit(&ctl->client.reader, n);
+		return 0;
+	}
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		return 0;
+	if (n == 0)
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd closed the connection");
+	else
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "read from watcherd: %s", strerror(errno));
+	return -1;
+}
+
+/*
+ * Events arrive for ever, so the wait is our own poll over the socket and
+ * a signalfd: SIGINT and SIGTERM end the run with status 0, without a
+ * global flag or a race between checking it and sleeping. They are blocked
+ * only now; before, an interrupt ends the run as it does for any command.
+ */
+static int
+subscribe_loop(struct ctl *ctl)
+{
+	struct pollfd pfd[2];
+	sigset_t mask;
+
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	if (sigprocmask(SIG_BLOCK, &mask, NULL) == -1 ||
+	    (ctl->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) == -1) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "signalfd: %s",
+		    strerror(errno));
+		return -1;
+	}
+	for (;;) {
+		if (subscribe_drain(ctl) == -1)
+			return -1;
+		pfd[0] = (struct pollfd){ .fd = ctl->client.fd, .events = POLLIN };
+		pfd[1] = (struct pollfd){ .fd = ctl->signal_fd, .events = POLLIN };
+		if (poll(pfd, 2, -1) == -1) {
+			if (errno == EINTR)
+				continue;
+			snprintf(ctl->errstr, sizeof(ctl->errstr), "poll: %s",
+			    strerror(errno));
+			return -1;
+		}
+		if (pfd[1].revents)
+			return 0;
+		if (pfd[0].revents && subscribe_fill(ctl) == -1)
+			return -1;
+	}
+}
+
+static int
+cmd_subscribe(struct ctl *ctl, const struct target *t)
+{
+	char cbuf[64], sbuf[64];
+
+	if (ctl_request(ctl, "subscribe", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json)
+		print_json(ctl->reply);
+	else
+		printf("subscribed %u %s %s %s\n", t->proposal, t->file_name,
+		    value_text(ctl->reply, "checksum", cbuf, sizeof(cbuf)),
+		    value_text(ctl->reply, "size", sbuf, sizeof(sbuf)));
+	if (fflush(stdout) == EOF) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "write to stdout: %s", strerror(errno));
+		return -1;
+	}
+	return subscribe_loop(ctl);
+}
+
+static int
+cmd_unwatch(struct ctl *ctl, const struct target *t)
+{
+	if (ctl_request(ctl, "unwatch", t, NULL, 0) == -1)
+		return -1;
+	if (ctl->json)
+		print_json(ctl->reply);
+	else
+		printf("unwatched %u %s\n", t->proposal, t->file_name);
+	return 0;
+}
+
+/* Start-up. */
+
+static int
+parse_timeout(const char *s, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || end == s || *end != '\0' || v < 1 || v > INT_MAX)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+static const struct command *
+command_find(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+int
+main(int argc, char *argv[])
+{
+	static const struct option options[] = {
+		{ "socket",	required_argument,	NULL, 's' },
+		{ "json",	no_argument,		NULL, 'j' },
+		{ "timeout",	required_argument,	NULL, 't' },
+		{ "help",	no_argument,		NULL, 'h' },
+		{ NULL,		0,			NULL, 0 },
+	};
+	const struct command *cmd;
+	struct target target, *tp = NULL;
+	struct ctl ctl;
+	int ch, status;
+
+	ctl_init(&ctl);
+	while ((ch = getopt_long(argc, argv, "s:jt:h", options, NULL)) != -1) {
+		switch (ch) {
+		case 's':
+			ctl.socket = optarg;
+			break;
+		case 'j':
+			ctl.json = 1;
+			break;
+		case 't':
+			if (parse_timeout(optarg, &ctl.timeout_ms) == -1) {
+				fprintf(stderr, "watcherctl: --timeout wants "
+				    "a positive number of milliseconds, not "
+				    "'%s'\n", optarg);
+				return 2;
+			}
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	argc -= optind;
+	argv += optind;
+	if (argc < 1) {
+		fprintf(stderr, "watcherctl: no command given\n");
+		usage(stderr);
+		return 2;
+	}
+	if ((cmd = command_find(argv[0])) == NULL) {
+		fprintf(stderr, "watcherctl: unknown command '%s'\n", argv[0]);
+		usage(stderr);
+		return 2;
+	}
+	if (argc != (cmd->takes_target ? 3 : 1)) {
+		fprintf(stderr, "watcherctl: %s takes %s\n", cmd->name,
+		    cmd->takes_target ? "PROPOSAL FILE" : "no arguments");
+		usage(stderr);
+		return 2;
+	}
+	if (cmd->takes_target) {
+		if (policy_parse_proposal(argv[1], strlen(argv[1]),
+		    &target.proposal) == -1) {
+			fprintf(stderr, "watcherctl: '%s' is not a proposal "
+			    "number (1 to 6 digits)\n", argv[1]);
+			return 2;
+		}
+		target.file_name = argv[2];
+		tp = &target;
+	}
+	if (ctl.socket == NULL)
+		ctl.socket = proto_default_socket();
+
+	status = 0;
+	if (cmd->run(&ctl, tp) == -1) {
+		fflush(stdout);
+		fprintf(stderr, "watcherctl: %s\n", ctl.errstr);
+		status = 1;
+	} else if (fflush(stdout) == EOF || ferror(stdout)) {
+		fprintf(stderr, "watcherctl: write to stdout: %s\n",
+		    strerror(errno));
+		status = 1;
+	}
+	ctl_free(&ctl);
+	return status;
+}
