@@ -8,6 +8,7 @@ CFLAGS    += -std=c11 -D_GNU_SOURCE $(OPT) -g -Wall -Wextra -Werror \
              -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 \
              -I. $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+FCGI_LIBS := $(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
 
 # SANITIZE=1 builds the same programs with AddressSanitizer and
 # UndefinedBehaviorSanitizer into build/asan/.
@@ -22,12 +23,13 @@ endif
 COMMON_SRC    := $(wildcard common/*.c)
 WATCHERD_SRC  := $(wildcard watcherd/*.c)
 WATCHERCTL_SRC:= $(wildcard watcherctl/*.c)
+CGI_SRC       := $(wildcard cgi/*.c)
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 TOOL_SRC      := $(wildcard tests/tools/*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
-PROGRAMS := $(BUILD)/watcherd $(BUILD)/watcherctl
+PROGRAMS := $(BUILD)/watcherd $(BUILD)/watcherctl $(BUILD)/filehandler.fcgi
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
@@ -46,6 +48,9 @@ $(BUILD)/watcherd: $(call obj,$(WATCHERD_SRC)) $(BUILD)/libcommon.a
 
 $(BUILD)/watcherctl: $(call obj,$(WATCHERCTL_SRC)) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/filehandler.fcgi: $(call obj,$(CGI_SRC)) $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

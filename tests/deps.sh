@@ -10,11 +10,17 @@ needs=(
 	"pkg-config pkg-config"
 	"pc:json-c libjson-c-dev"
 	"pc:zlib zlib1g-dev"
+	"pc:fcgi libfcgi-dev"
 	"bats bats"
 	"socat socat"
 	"jq jq"
 	"python3 python3"
 	"valgrind valgrind"
+	"curl curl"
+	"lighttpd lighttpd"
+	"apache2 apache2"
+	"/usr/lib/apache2/modules/mod_fcgid.so libapache2-mod-fcgid"
+	"wrk wrk"
 )
 
 missing=()
@@ -24,6 +30,7 @@ for pair in "${needs[@]}"; do
 	case $what in
 	pc:*)	command -v pkg-config >/dev/null 2>&1 &&
 		    pkg-config --exists "${what#pc:}" && continue ;;
+	/*)	[ -e "$what" ] && continue ;;
 	*)	command -v "$what" >/dev/null 2>&1 && continue ;;
 	esac
 	missing+=("$pkg")

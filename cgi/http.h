@@ -1,0 +1,42 @@
+/*
+ * One HTTP exchange as FastCGI or plain CGI hands it over: its parameters
+ * and the one function that writes every answer's status line, headers
+ * and body.
+ */
+#ifndef HTTP_H
+#define HTTP_H
+
+#include <stddef.h>
+
+struct FCGX_Request;
+
+struct http_exchange {
+	struct FCGX_Request	*fcgi;		/* NULL: plain CGI, stdio */
+	int			 head;		/* HEAD: headers only */
+	char			 headers[1024];	/* extra header lines */
+	size_t			 headers_len;
+};
+
+/* A request parameter (REQUEST_METHOD, QUERY_STRING, HTTP_IF_NONE_MATCH...),
+   or NULL. */
+const char *http_param(const struct http_exchange *, const char *name);
+/* Adds "Name: value\r\n" to the answer's headers (dropped when full). */
+void	http_header(struct http_exchange *, const char *name, const char *value);
+
+/* A piece of a body, written in order. */
+struct http_chunk {
+	const char	*data;
+	size_t		 len;
+};
+
+/*
+ * Writes the answer: status, Content-Type application/json, Cache-Control
+ * (no-cache when revalidate, else no-store), Content-Length, the extra
+ * headers, then the chunks unless the request is HEAD or the status is 304.
+ */
+void	http_send(struct http_exchange *, int status, int revalidate,
+	    const struct http_chunk *chunks, size_t n);
+/* An error answer: {"detail":"<detail>"}; 503 adds Retry-After. */
+void	http_error(struct http_exchange *, int status, const char *detail);
+
+#endif

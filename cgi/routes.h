@@ -1,0 +1,15 @@
+/*
+ * The HTTP routes (DESIGN.md section 3), a table matched on the last
+ * segment(s) of the request path so that any mount prefix works.
+ */
+#ifndef ROUTES_H
+#define ROUTES_H
+
+struct http_exchange;
+struct upstream;
+
+/* Answers one request, asking watcherd through up. Never fails: every
+   problem becomes an HTTP status with a JSON detail. */
+void	routes_dispatch(struct http_exchange *, struct upstream *);
+
+#endif

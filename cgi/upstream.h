@@ -1,0 +1,35 @@
+/*
+ * The handler's connection to watcherd: kept open across requests,
+ * reconnected transparently when watcherd restarted, every call bounded by
+ * a timeout so that a request never hangs.
+ */
+#ifndef UPSTREAM_H
+#define UPSTREAM_H
+
+#include <stddef.h>
+
+#include "common/proto.h"
+
+struct json_object;
+
+struct upstream {
+	struct proto_client	 client;
+	int			 connected;
+	const char		*path;
+	int			 timeout_ms;
+};
+
+/* Prepares a connection to the socket at path (not connected yet). */
+void	upstream_init(struct upstream *, const char *path, int timeout_ms);
+void	upstream_close(struct upstream *);
+/*
+ * Sends one request line and reads its reply (and payload, when payload is
+ * not NULL; the caller frees it and puts the reply). A kept connection
+ * found dead is reconnected and the request sent once more: every request
+ * of the protocol may be repeated. Returns 0, or -1 when watcherd cannot
+ * be reached or does not answer in time (a message in u->client.errstr).
+ */
+int	upstream_call(struct upstream *, const char *line, size_t len,
+	    struct json_object **reply, char **payload, size_t *payload_len);
+
+#endif
