@@ -125,7 +125,6 @@ main(int argc, char **argv)
 		log_fatal("epoll: %s", strerror(errno));
 	if ((d.tokener = json_tokener_new_ex(32)) == NULL)
 		log_fatal("out of memory");
-	setup_signals(&d);
 	if ((d.server = server_new(&d, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
 	d.watches = watch_table_new(d.loop, &d.cfg,
@@ -143,6 +142,9 @@ main(int argc, char **argv)
 	    d.cfg.poll_interval_ms, d.cfg.settle_time_ms, (int)getpid());
 	if (!d.cfg.foreground)
 		detach();
+	/* After detaching: a signalfd wakes the epoll of the process that
+	   made it, not of a forked child. */
+	setup_signals(&d);
 	r = loop_run(d.loop);
 	if (r == -1)
 		log_error("loop_failed", "reason=\"%s\"", strerror(errno));

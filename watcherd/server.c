@@ -38,6 +38,8 @@ struct client {
 	pid_t			 pid;
 	int			 closing;
 	int			 paused;	/* output backlog: not reading */
+	int			 eof;		/* peer done sending: close once
+						   the replies are out */
 	struct client_sub	*subs;
 };
 
@@ -202,8 +204,13 @@ client_flush(struct client *c)
 	}
 	if (c->closing)
 		return;
-	if (c->out_off == c->out_len)
+	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
+		if (c->eof) {
+			client_close(c, "peer closed");
+			return;
+		}
+	}
 	c->paused = c->out_len - c->out_off > OUT_SOFT;
 	loop_set_events(c->server->d->loop, &c->io,
 	    (c->paused ? 0 : EPOLLIN) |
@@ -244,14 +251,17 @@ client_readable(struct client *c)
 
 	/* A few reads per wake-up, so that one busy client cannot starve
 	   the others. */
-	for (rounds = 0; rounds < 4 && !c->closing && !c->paused; rounds++) {
+	for (rounds = 0; rounds < 4 && !c->closing && !c->paused && !c->eof;
+	    rounds++) {
 		if ((room = proto_reader_space(&c->in, &space)) == 0) {
 			client_close(c, "out of memory");
 			return;
 		}
 		n = recv(c->io.fd, space, room, MSG_DONTWAIT);
 		if (n == 0) {
-			client_close(c, "peer closed");
+			/* A half-close still gets every reply it asked for. */
+			c->eof = 1;
+			client_process(c);
 			return;
 		}
 		if (n == -1) {
@@ -278,6 +288,10 @@ client_event(void *arg, uint32_t events)
 		/* Drained below the backlog: take up held requests. */
 		if (!c->paused)
 			client_process(c);
+	}
+	if ((events & (EPOLLHUP | EPOLLERR)) && c->eof) {
+		client_close(c, "peer gone");
+		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		client_readable(c);
