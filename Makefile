@@ -60,6 +60,11 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lm
 
+# The HTTP benchmark's FastCGI floor also needs libfcgi.
+$(BUILD)/tools/fcgi_floor: $(BUILD)/obj/tests/tools/fcgi_floor.o $(BUILD)/libcommon.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
+
 unit: $(UNITS)
 tools: $(TOOLS)
 
