@@ -314,24 +314,21 @@ proto_client_send(struct proto_client *c, struct json_object *request)
 	return proto_client_send_line(c, s, len);
 }
 
-/* Reads more bytes into the reader; -1 on error, timeout or EOF. */
-static int
-client_fill(struct proto_client *c, long long deadline)
+/* Receives up to room bytes into space once some arrive; returns the
+   count, or -1 on error, timeout or EOF. A request's reply is rarely there
+   before it is asked for, so poll first rather than try recv in vain. */
+static ssize_t
+client_recv(struct proto_client *c, char *space, size_t room,
+    long long deadline)
 {
-	char *space;
-	size_t room;
 	ssize_t n;
 
-	if ((room = proto_reader_space(&c->reader, &space)) == 0) {
-		snprintf(c->errstr, sizeof(c->errstr), "out of memory");
-		return -1;
-	}
 	for (;;) {
+		if (client_wait(c, POLLIN, deadline) == -1)
+			return -1;
 		n = recv(c->fd, space, room, MSG_DONTWAIT);
-		if (n > 0) {
-			proto_reader_commit(&c->reader, n);
-			return 0;
-		}
+		if (n > 0)
+			return n;
 		if (n == 0) {
 			snprintf(c->errstr, sizeof(c->errstr),
 			    "watcherd closed the connection");
@@ -345,9 +342,25 @@ client_fill(struct proto_client *c, long long deadline)
 			    "read from watcherd: %s", strerror(errno));
 			return -1;
 		}
-		if (client_wait(c, POLLIN, deadline) == -1)
-			return -1;
 	}
+}
+
+/* Reads more bytes into the reader; -1 on error, timeout or EOF. */
+static int
+client_fill(struct proto_client *c, long long deadline)
+{
+	char *space;
+	size_t room;
+	ssize_t n;
+
+	if ((room = proto_reader_space(&c->reader, &space)) == 0) {
+		snprintf(c->errstr, sizeof(c->errstr), "out of memory");
+		return -1;
+	}
+	if ((n = client_recv(c, space, room, deadline)) == -1)
+		return -1;
+	proto_reader_commit(&c->reader, (size_t)n);
+	return 0;
 }
 
 int
@@ -398,14 +411,17 @@ proto_client_read(struct proto_client *c, struct json_object **reply,
 			snprintf(c->errstr, sizeof(c->errstr), "out of memory");
 			return -1;
 		}
-		got = 0;
+		/* What the reader holds, then the rest straight into place. */
+		got = proto_reader_take(&c->reader, buf, want);
 		while (got < want) {
-			got += proto_reader_take(&c->reader, buf + got, want - got);
-			if (got < want && client_fill(c, deadline) == -1) {
+			ssize_t n = client_recv(c, buf + got, want - got, deadline);
+
+			if (n == -1) {
 				free(buf);
 				json_object_put(obj);
 				return -1;
 			}
+			got += (size_t)n;
 		}
 		buf[want] = '\0';
 		*payload = buf;
