@@ -28,27 +28,27 @@ policy_parse_proposal(const char *s, size_t len, unsigned *out)
 	return 0;
 }
 
-int
+enum proto_error
 policy_check_name(const char *name, size_t len, const char **why)
 {
 	size_t i, seg;
 
 	if (len == 0) {
 		*why = "file_name is empty";
-		return -1;
+		return PROTO_BAD_REQUEST;
 	}
 	if (len > POLICY_MAX_NAME) {
 		*why = "file_name is longer than 255 bytes";
-		return -1;
+		return PROTO_BAD_REQUEST;
 	}
 	if (name[0] == '/') {
 		*why = "file_name must be relative to the DAMNIT folder";
-		return -1;
+		return PROTO_FORBIDDEN;
 	}
 	for (i = 0; i < len; i++) {
 		if ((unsigned char)name[i] < 0x20 || name[i] == 0x7f) {
 			*why = "file_name contains a NUL or control byte";
-			return -1;
+			return PROTO_BAD_REQUEST;
 		}
 	}
 	for (i = 0; i <= len; i = seg + 1) {
@@ -57,15 +57,15 @@ policy_check_name(const char *name, size_t len, const char **why)
 			seg++;
 		if (seg == i) {
 			*why = "file_name has an empty path component";
-			return -1;
+			return PROTO_BAD_REQUEST;
 		}
 		if ((seg - i == 1 && name[i] == '.') ||
 		    (seg - i == 2 && name[i] == '.' && name[i + 1] == '.')) {
 			*why = "file_name must not contain '.' or '..' components";
-			return -1;
+			return PROTO_FORBIDDEN;
 		}
 	}
-	return 0;
+	return PROTO_OK;
 }
 
 int

@@ -18,10 +18,13 @@ int	policy_parse_proposal(const char *s, size_t len, unsigned *out);
 
 /*
  * Checks a file_name's syntax: 1 to 255 bytes, relative, no NUL or control
- * bytes, no empty, "." or ".." component, no trailing slash. Returns 0, or
- * -1 with *why set to a static message for a person.
+ * bytes, no empty, "." or ".." component, no trailing slash. Returns
+ * PROTO_OK; PROTO_FORBIDDEN for a name that leaves the folder (absolute,
+ * "." or ".."); PROTO_BAD_REQUEST for a malformed one. *why is set to a
+ * static message for a person.
  */
-int	policy_check_name(const char *name, size_t len, const char **why);
+enum proto_error policy_check_name(const char *name, size_t len,
+	    const char **why);
 
 /* Returns 1 when name matches one of the allow patterns (fnmatch with
    FNM_PATHNAME), else 0. */

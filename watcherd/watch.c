@@ -1128,8 +1128,8 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 	int fd;
 
 	*out = NULL;
-	if (policy_check_name(file_name, len, why) == -1)
-		return PROTO_BAD_REQUEST;
+	if ((e = policy_check_name(file_name, len, why)) != PROTO_OK)
+		return e;
 	if (!policy_allowed(t->cfg->allow, t->cfg->n_allow, file_name)) {
 		*why = "file_name is not one of the files that may be served";
 		return PROTO_FORBIDDEN;

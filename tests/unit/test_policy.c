@@ -22,37 +22,37 @@ test_check_name(void)
 	static const struct {
 		const char	*name;
 		size_t		 len;	/* 0: strlen(name) */
-		int		 ok;
+		int		 want;	/* PROTO_OK, or the error refusing it */
 		const char	*what;
 	} cases[] = {
-		{ "context.py", 0, 1, "plain name is accepted" },
-		{ "process_logs/r0001-p1111.out", 0, 1,
+		{ "context.py", 0, PROTO_OK, "plain name is accepted" },
+		{ "process_logs/r0001-p1111.out", 0, PROTO_OK,
 		    "name in a subfolder is accepted" },
-		{ "...", 0, 1, "'...' is a plain name, accepted" },
-		{ ".hidden.log", 0, 1, "name starting with a dot is accepted" },
-		{ "caf\xc3\xa9.log", 0, 1, "UTF-8 name is accepted" },
-		{ "%2e%2e/x", 0, 1,
+		{ "...", 0, PROTO_OK, "'...' is a plain name, accepted" },
+		{ ".hidden.log", 0, PROTO_OK, "name starting with a dot is accepted" },
+		{ "caf\xc3\xa9.log", 0, PROTO_OK, "UTF-8 name is accepted" },
+		{ "%2e%2e/x", 0, PROTO_OK,
 		    "literal %2e%2e/x is a plain name (decoding is the HTTP layer's)" },
-		{ "", 0, 0, "empty name is refused" },
-		{ ".", 0, 0, "name '.' is refused" },
-		{ "..", 0, 0, "name '..' is refused" },
-		{ "../x", 0, 0, "name starting with ../ is refused" },
-		{ "a/../b", 0, 0, "name with .. in the middle is refused" },
-		{ "a/..", 0, 0, "name ending in /.. is refused" },
-		{ "./x", 0, 0, "name starting with ./ is refused" },
-		{ "a/./b", 0, 0, "name with /./ is refused" },
-		{ "/etc/passwd", 0, 0, "absolute name is refused" },
-		{ "/", 0, 0, "name '/' is refused" },
-		{ "a//b", 0, 0, "name with an empty component is refused" },
-		{ "a/", 0, 0, "name with a trailing slash is refused" },
-		{ "context.py\0.log", 15, 0, "name with NUL in the middle is refused" },
-		{ "\0", 1, 0, "name that is a single NUL is refused" },
-		{ "a\nb.log", 0, 0, "name with a newline is refused" },
-		{ "a\rb.log", 0, 0, "name with a carriage return is refused" },
-		{ "a\tb.log", 0, 0, "name with a tab is refused" },
-		{ "\x1b[31mx.log", 0, 0, "name with an escape byte is refused" },
-		{ "x\x7f.log", 0, 0, "name with DEL is refused" },
-		{ "\x01", 0, 0, "name with byte 0x01 is refused" },
+		{ "", 0, PROTO_BAD_REQUEST, "empty name is refused" },
+		{ ".", 0, PROTO_FORBIDDEN, "name '.' is refused" },
+		{ "..", 0, PROTO_FORBIDDEN, "name '..' is refused" },
+		{ "../x", 0, PROTO_FORBIDDEN, "name starting with ../ is refused" },
+		{ "a/../b", 0, PROTO_FORBIDDEN, "name with .. in the middle is refused" },
+		{ "a/..", 0, PROTO_FORBIDDEN, "name ending in /.. is refused" },
+		{ "./x", 0, PROTO_FORBIDDEN, "name starting with ./ is refused" },
+		{ "a/./b", 0, PROTO_FORBIDDEN, "name with /./ is refused" },
+		{ "/etc/passwd", 0, PROTO_FORBIDDEN, "absolute name is refused" },
+		{ "/", 0, PROTO_FORBIDDEN, "name '/' is refused" },
+		{ "a//b", 0, PROTO_BAD_REQUEST, "name with an empty component is refused" },
+		{ "a/", 0, PROTO_BAD_REQUEST, "name with a trailing slash is refused" },
+		{ "context.py\0.log", 15, PROTO_BAD_REQUEST, "name with NUL in the middle is refused" },
+		{ "\0", 1, PROTO_BAD_REQUEST, "name that is a single NUL is refused" },
+		{ "a\nb.log", 0, PROTO_BAD_REQUEST, "name with a newline is refused" },
+		{ "a\rb.log", 0, PROTO_BAD_REQUEST, "name with a carriage return is refused" },
+		{ "a\tb.log", 0, PROTO_BAD_REQUEST, "name with a tab is refused" },
+		{ "\x1b[31mx.log", 0, PROTO_BAD_REQUEST, "name with an escape byte is refused" },
+		{ "x\x7f.log", 0, PROTO_BAD_REQUEST, "name with DEL is refused" },
+		{ "\x01", 0, PROTO_BAD_REQUEST, "name with byte 0x01 is refused" },
 	};
 	char name[POLICY_MAX_NAME + 2];
 	const char *why;
@@ -63,16 +63,17 @@ test_check_name(void)
 		len = cases[i].len ? cases[i].len : strlen(cases[i].name);
 		why = NULL;
 		r = policy_check_name(cases[i].name, len, &why);
-		if (cases[i].ok)
-			tap_ok(r == 0, "%s", cases[i].what);
+		if (cases[i].want == PROTO_OK)
+			tap_ok(r == PROTO_OK, "%s", cases[i].what);
 		else
-			tap_ok(r == -1 && why && *why, "%s, with a reason",
-			    cases[i].what);
+			tap_ok(r == cases[i].want && why && *why,
+			    "%s as %s, with a reason", cases[i].what,
+			    proto_error_code(cases[i].want));
 	}
 
 	/* The decoded form of %2e%2e/x, and the literal one against the
 	   allow list. */
-	tap_ok(policy_check_name("../x", 4, &why) == -1,
+	tap_ok(policy_check_name("../x", 4, &why) == PROTO_FORBIDDEN,
 	    "decoded %%2e%%2e/x (../x) is refused");
 	tap_ok(!policy_allowed(default_allow, N_DEFAULT_ALLOW, "%2e%2e/x") &&
 	    !policy_allowed(default_allow, N_DEFAULT_ALLOW, "%2e%2e"),
@@ -80,11 +81,12 @@ test_check_name(void)
 
 	memset(name, 'a', sizeof(name));
 	name[POLICY_MAX_NAME] = '\0';
-	tap_ok(policy_check_name(name, POLICY_MAX_NAME, &why) == 0,
+	tap_ok(policy_check_name(name, POLICY_MAX_NAME, &why) == PROTO_OK,
 	    "255-byte name is accepted");
 	name[POLICY_MAX_NAME + 1] = '\0';
 	why = NULL;
-	tap_ok(policy_check_name(name, POLICY_MAX_NAME + 1, &why) == -1 &&
+	tap_ok(policy_check_name(name, POLICY_MAX_NAME + 1, &why) ==
+	    PROTO_BAD_REQUEST &&
 	    why && strstr(why, "255"), "256-byte name is refused, saying 255");
 	why = NULL;
 	policy_check_name("a/../b", 6, &why);
