@@ -277,17 +277,24 @@ static void
 route_context_content(struct route_request *rr)
 {
 	struct reply r;
-	const char *mtime;
+	const char *mtime, *enc;
 	size_t mlen;
 
 	if (file_args(rr, "proposal_number", "context.py") == -1 ||
 	    ask(rr, "content", ",\"format\":\"json\"", &r) == -1)
 		return;
+	/* DAMNIT-web's shape, plus "encoding": a context.py that is not
+	   UTF-8 comes as base64, and must say so. */
 	mtime = reply_json(&r, "mtime", &mlen);
+	enc = reply_string(&r, "encoding");
+	if (enc && strcmp(enc, "base64") == 0)
+		enc = ",\"encoding\":\"base64\"}";
+	else
+		enc = ",\"encoding\":\"utf-8\"}";
 	http_send(rr->x, 200, 0, (struct http_chunk[]){
 	    { "{\"lastModified\":", 16 }, { mtime, mlen },
 	    { ",\"fileContent\":", 15 }, { r.payload, r.payload_len },
-	    { "}", 1 } }, 5);
+	    { enc, strlen(enc) } }, 5);
 	reply_free(&r);
 }
 

@@ -1,0 +1,325 @@
+#!/usr/bin/env bats
+# The HTTP routes (DESIGN.md section 3) through a real lighttpd, started
+# with lighttpd.conf.sample as shipped, on a free loopback port, in front of
+# a real watcherd: what a browser or a script sees.
+
+load web_helpers
+
+setup_file() {
+	web_setup_file
+	# Links in the DAMNIT folder that lead out of it, to files that must
+	# never be served: the secret marker outside the data tree, and passwd.
+	ln -s "$SECRET" "$DAMNIT/evil.log"
+	ln -s "$SECRET" "$DAMNIT/process_logs/evil.out"
+	ln -s /etc/passwd "$DAMNIT/passwd.log"
+	start_watcherd
+	start_lighttpd
+}
+
+teardown_file() {
+	web_teardown_file
+}
+
+setup() {
+	web_setup
+}
+
+teardown() {
+	local status=0
+	ensure_default_watcherd || status=1
+	web_teardown || status=1
+	return "$status"
+}
+
+Q="proposal=1111&file_name=context.py"
+
+@test "file_content answers every field of the contract" {
+	f="$DAMNIT/context.py"
+	http "/file_content?$Q"
+	expect_status 200
+	crc=$(crc32 "$f")
+	[ "$(header Content-Type)" = application/json ]
+	[ "$(header Cache-Control)" = no-cache ]
+	[ "$(header ETag)" = "\"$crc\"" ]
+	[ "$(header X-Checksum)" = "$crc" ]
+	[ "$(header Content-Length)" = "$(stat -c %s "$T/b")" ]
+	jq -e 'keys == ["checksum","content","encoding","file_name","mtime","proposal","size"]' "$T/b"
+	jq -e '.proposal == 1111 and .file_name == "context.py" and
+	    .encoding == "utf-8" and (.checksum | test("^[0-9a-f]{8}$")) and
+	    (.size | type) == "number" and (.mtime | type) == "number"' "$T/b"
+	[ "$(jqb .checksum)" = "$crc" ]
+	[ "$(jqb .size)" = "$(stat -c %s "$f")" ]
+	[ "$(jqb '.mtime | floor')" = "$(stat -c %Y "$f")" ]
+	decode_content "$T/got" >/dev/null
+	cmp "$T/got" "$f"
+}
+
+@test "the checksum is the CRC-32 of the content it comes with" {
+	for name in context.py damnit.log process_logs/r0012-p1111.out; do
+		http "/file_content?proposal=1111&file_name=$name"
+		expect_status 200
+		crc=$(decode_content "$T/got")
+		[ "$(jqb .checksum)" = "$crc" ] ||
+		    fail "$name: served $(jqb .checksum), content's CRC-32 is $crc"
+		[ "$(header X-Checksum)" = "$crc" ]
+		cmp "$T/got" "$DAMNIT/$name"
+	done
+}
+
+@test "has_new_checksum is false for the current checksum and true for another" {
+	crc=$(crc32 "$DAMNIT/context.py")
+	http "/has_new_checksum?$Q&checksum=$crc"
+	expect_status 200
+	[ "$(body)" = false ]
+	[ "$(header X-Checksum)" = "$crc" ]
+	[ "$(header Cache-Control)" = no-store ]
+	[ "$(header Content-Type)" = application/json ]
+	http "/has_new_checksum?$Q&checksum=00000000"
+	expect_status 200
+	[ "$(body)" = true ]
+	[ "$(header X-Checksum)" = "$crc" ]
+}
+
+@test "If-None-Match with the current checksum is 304 without a body" {
+	crc=$(crc32 "$DAMNIT/context.py")
+	http -H "If-None-Match: \"$crc\"" "/file_content?$Q"
+	expect_status 304
+	[ ! -s "$T/b" ]
+	[ "$(header ETag)" = "\"$crc\"" ]
+	http -H 'If-None-Match: "00000000"' "/file_content?$Q"
+	expect_status 200
+	[ "$(jqb .checksum)" = "$crc" ]
+}
+
+@test "/health is 200 with watcherd's status" {
+	http /health
+	expect_status 200
+	[ "$(header Cache-Control)" = no-store ]
+	jq -e '.status == "ok" and (.watcherd.version | type) == "string" and
+	    (.watcherd.uptime_s | type) == "number"' "$T/b"
+}
+
+@test "contextfile/content and contextfile/last_modified answer as DAMNIT-web" {
+	f="$DAMNIT/context.py"
+	http "/contextfile/content?proposal_number=1111"
+	expect_status 200
+	[ "$(header Cache-Control)" = no-store ]
+	jq -e 'keys == ["encoding","fileContent","lastModified"]' "$T/b"
+	[ "$(jqb '.lastModified | floor')" = "$(stat -c %Y "$f")" ]
+	jq -j .fileContent "$T/b" >"$T/got"
+	cmp "$T/got" "$f"
+	want=$(jqb .lastModified)
+	http "/contextfile/last_modified?proposal_number=1111"
+	expect_status 200
+	jq -e 'keys == ["lastModified"]' "$T/b"
+	[ "$(jqb .lastModified)" = "$want" ]
+}
+
+@test "routes below the mount point match on their last segments" {
+	http /a/b/health
+	expect_status 200
+	http "/x/file_content/?$Q"
+	expect_status 200
+}
+
+@test "HEAD answers GET's headers and Content-Length without a body" {
+	http "/file_content?$Q"
+	length=$(header Content-Length)
+	raw_http HEAD "/file_content?$Q"
+	expect_status 200
+	[ "$(header Content-Length)" = "$length" ]
+	[ "$(header ETag)" = "\"$(crc32 "$DAMNIT/context.py")\"" ]
+	[ ! -s "$T/b" ] || fail "HEAD has a body: $(head -c 100 "$T/b")"
+	raw_http GET "/file_content?$Q"
+	expect_status 200
+	[ "$(stat -c %s "$T/b")" = "$length" ]
+}
+
+# has_new QUERY CRC: has_new_checksum for CRC answers true.
+has_new() {
+	http "/has_new_checksum?$1&checksum=$2" && [ "$STATUS" = 200 ] &&
+	    [ "$(body)" = true ]
+}
+
+# edit_flips FILE CRC: has_new_checksum turns true for CRC within 2 s, and
+# file_content then serves the file's new bytes and their checksum.
+edit_flips() {
+	local q="proposal=1111&file_name=$1" new
+	new=$(crc32 "$DAMNIT/$1")
+	[ "$new" != "$2" ] || fail "the edit did not change the CRC-32" || return 1
+	wait_until 2000 has_new "$q" "$2" ||
+	    fail "has_new_checksum stayed $STATUS $(body) for 2 s" || return 1
+	[ "$(header X-Checksum)" = "$new" ]
+	http "/file_content?$q"
+	expect_status 200
+	[ "$(jqb .checksum)" = "$new" ]
+	[ "$(header ETag)" = "\"$new\"" ]
+	[ "$(decode_content "$T/got")" = "$new" ]
+	cmp "$T/got" "$DAMNIT/$1"
+}
+
+@test "an edit in place flips has_new_checksum and the new content is served" {
+	f="$DAMNIT/edit-in-place.log"
+	printf 'version one\n' >"$f"
+	http "/file_content?proposal=1111&file_name=edit-in-place.log"
+	old=$(jqb .checksum)
+	http "/has_new_checksum?proposal=1111&file_name=edit-in-place.log&checksum=$old"
+	[ "$(body)" = false ]
+	# Same size, same inode: only the bytes change.
+	printf 'version two\n' 1<>"$f"
+	edit_flips edit-in-place.log "$old"
+}
+
+@test "a rename-over save flips has_new_checksum and the new content is served" {
+	f="$DAMNIT/edit-rename.log"
+	printf 'first save\n' >"$f"
+	http "/file_content?proposal=1111&file_name=edit-rename.log"
+	old=$(jqb .checksum)
+	http "/has_new_checksum?proposal=1111&file_name=edit-rename.log&checksum=$old"
+	[ "$(body)" = false ]
+	printf 'second save, longer\n' >"$DAMNIT/.edit-rename.log.swp"
+	mv -f "$DAMNIT/.edit-rename.log.swp" "$f"
+	edit_flips edit-rename.log "$old"
+}
+
+@test "400 for a missing or malformed parameter, with a detail" {
+	http "/file_content?file_name=context.py"
+	expect_error 400 "proposal is missing"
+	http "/file_content?proposal=1234567&file_name=context.py"
+	expect_error 400 "proposal must be a number"
+	http "/file_content?proposal=abc&file_name=context.py"
+	expect_error 400 "proposal must be a number"
+	http "/file_content?proposal=1111"
+	expect_error 400 "file_name is missing"
+	http "/file_content?$Q&proposal=1111"
+	expect_error 400 "proposal.*more than once"
+	http "/file_content?proposal=1111&file_name="
+	expect_error 400 "file_name is missing"
+	http "/has_new_checksum?$Q&checksum=xyz"
+	expect_error 400 "checksum must be"
+	http "/contextfile/content"
+	expect_error 400 "proposal_number is missing"
+}
+
+@test "403 for a file not allowed or a symlink out of the folder" {
+	http "/file_content?proposal=1111&file_name=notes.txt"
+	expect_error 403 "."
+	http "/file_content?proposal=1111&file_name=evil.log"
+	expect_error 403 "."
+	! grep -q "$SECRET_MARKER" "$T/b"
+}
+
+@test "404 for an unknown proposal, a missing file and an unknown route" {
+	http "/file_content?proposal=2222&file_name=context.py"
+	expect_error 404 "proposal"
+	http "/file_content?proposal=1111&file_name=missing.log"
+	expect_error 404 "."
+	http "/nope?$Q"
+	expect_error 404 "unknown route"
+	http "/contextfile/last_modified?proposal_number=999999"
+	expect_error 404 "proposal"
+}
+
+@test "405 for POST, with Allow: GET, HEAD" {
+	http -X POST --data 'proposal=1111&file_name=context.py' "/file_content?$Q"
+	expect_error 405 "GET and HEAD"
+	[ "$(header Allow)" = "GET, HEAD" ]
+	http -X DELETE "/health"
+	expect_error 405 "GET and HEAD"
+}
+
+@test "413 for a file larger than --max-file-size" {
+	restart_watcherd --max-file-size 1k
+	head -c 4096 /dev/zero | tr '\0' x >"$DAMNIT/big.log"
+	http "/file_content?proposal=1111&file_name=big.log"
+	expect_error 413 "."
+	http "/has_new_checksum?proposal=1111&file_name=big.log&checksum=00000000"
+	expect_error 413 "."
+	printf 'small\n' >"$DAMNIT/small.log"
+	http "/file_content?proposal=1111&file_name=small.log"
+	expect_status 200
+}
+
+@test "hostile file names never leak a byte" {
+	up7=../../../../../../..
+	for name in "$up7/secret.log" "..%2f..%2f..%2f..%2f..%2f..%2f..%2fsecret.log" \
+	    "%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret.log" \
+	    "%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fsecret.log" \
+	    "process_logs/$up7/../secret.log" "process_logs%2f..%2f$up7%2fsecret.log" \
+	    "$T/secret.log" "%2F${T#/}%2Fsecret.log" /etc/passwd %2Fetc%2Fpasswd \
+	    "$up7/../../../../etc/passwd" \
+	    evil.log process_logs/evil.out passwd.log ./evil.log "evil.log/" \
+	    "evil.log%00" "context.py%00.log" "%00" "%00evil.log" \
+	    "evil.log%0a" "/proc/self/root$SECRET" "/proc/self/cwd/evil.log" \
+	    "process_logs/%2e%2e/evil.log"; do
+		http "/file_content?proposal=1111&file_name=$name"
+		[ "$STATUS" -ge 400 ] && [ "$STATUS" -le 499 ] ||
+		    fail "file_name=$name: status $STATUS"
+		! grep -q "$SECRET_MARKER" "$T/b" ||
+		    fail "file_name=$name leaked the secret: $(body)"
+		! grep -q 'root:' "$T/b" ||
+		    fail "file_name=$name leaked /etc/passwd: $(body)"
+		http "/has_new_checksum?proposal=1111&file_name=$name&checksum=00000000"
+		[ "$STATUS" -ge 400 ] && [ "$STATUS" -le 499 ] ||
+		    fail "has_new_checksum, file_name=$name: status $STATUS"
+		[ -z "$(header X-Checksum)" ] ||
+		    fail "file_name=$name got a checksum: $(header X-Checksum)"
+	done
+	for p in "..%2F1111" "1111%2F.." "%2e%2e" "$up7/1111"; do
+		http "/file_content?proposal=$p&file_name=context.py"
+		expect_error 400 "proposal" || fail "for proposal=$p"
+	done
+	# lighttpd itself refuses %00 and control bytes in a URL (its own
+	# 400 page), and passes an invalid %-escape on as a literal '%'.
+	for q in "proposal=1111%00&file_name=context.py" \
+	    "proposal=1111&file_name=%zz%2e%2e%2fsecret.log"; do
+		http "/file_content?$q"
+		[ "$STATUS" -ge 400 ] && [ "$STATUS" -le 499 ] || fail "$q: status $STATUS"
+		! grep -q "$SECRET_MARKER" "$T/b" || fail "$q leaked the secret"
+	done
+}
+
+@test "a file that is not UTF-8 comes back as the base64 of its exact bytes" {
+	printf '\xff\xfe\x00abc' >"$DAMNIT/bin.log"
+	http "/file_content?proposal=1111&file_name=bin.log"
+	expect_status 200
+	[ "$(jqb .encoding)" = base64 ]
+	[ "$(jqb .size)" = 6 ]
+	crc=$(decode_content "$T/got")
+	cmp "$T/got" "$DAMNIT/bin.log"
+	[ "$(jqb .checksum)" = "$crc" ]
+	[ "$crc" = "$(crc32 "$DAMNIT/bin.log")" ]
+}
+
+@test "parallel requests all get the whole answer" {
+	url="http://127.0.0.1:$PORT$PREFIX/file_content?$Q"
+	crc=$(crc32 "$DAMNIT/context.py")
+	seq 24 | xargs -P 12 -I{} curl -sS --max-time 5 -o "$T/par.{}" "$url"
+	for i in $(seq 24); do
+		[ "$(jq -r .checksum "$T/par.$i")" = "$crc" ] ||
+		    fail "request $i: $(head -c 200 "$T/par.$i")"
+	done
+	rm -f "$T"/par.*
+}
+
+@test "watcherd killed: 503 within 1 s; restarted: 200 again, lighttpd untouched" {
+	http /health
+	expect_status 200
+	lighttpd=$(lighttpd_pid)
+	kill_watcherd_hard
+	http "/file_content?$Q"
+	expect_error 503 "watcherd is not available"
+	[ "$(header Retry-After)" -ge 1 ]
+	[ "$TIME_MS" -lt 1000 ] || fail "the 503 took $TIME_MS ms"
+	http /health
+	expect_error 503 "watcherd"
+	[ "$TIME_MS" -lt 1000 ] || fail "the 503 took $TIME_MS ms"
+	start_watcherd
+	answers() {
+		http "/file_content?$Q" && [ "$STATUS" = 200 ]
+	}
+	wait_until 2000 answers || fail "still $STATUS 2 s after watcherd's restart"
+	[ "$(jqb .checksum)" = "$(crc32 "$DAMNIT/context.py")" ]
+	[ "$(lighttpd_pid)" = "$lighttpd" ]
+	pid_alive "$lighttpd"
+}
