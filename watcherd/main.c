@@ -134,17 +134,17 @@ main(int argc, char **argv)
 		log_fatal("inotify: %s (raise fs.inotify.max_user_instances?)",
 		    strerror(errno));
 	}
+	if (!d.cfg.foreground)
+		detach();
+	/* After detaching: a signalfd wakes the epoll of the process that
+	   made it, not of a forked child. */
+	setup_signals(&d);
 	d.started_ms = loop_now(d.loop);
 	log_info("started", "version=%s socket=%s data_root=%s watch_mode=%s "
 	    "idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
 	    WATCHERD_VERSION, d.cfg.socket_path, d.cfg.data_root,
 	    config_watch_mode_name(d.cfg.watch_mode), d.cfg.idle_timeout_s,
 	    d.cfg.poll_interval_ms, d.cfg.settle_time_ms, (int)getpid());
-	if (!d.cfg.foreground)
-		detach();
-	/* After detaching: a signalfd wakes the epoll of the process that
-	   made it, not of a forked child. */
-	setup_signals(&d);
 	r = loop_run(d.loop);
 	if (r == -1)
 		log_error("loop_failed", "reason=\"%s\"", strerror(errno));

@@ -1,0 +1,980 @@
+/*
+ * The load generator behind `make bench` (tests/bench/run). Each subcommand
+ * measures one thing against a running watcherd and prints one line of
+ * key=value pairs for the script to format:
+ *
+ *   bench wait     --socket S [--timeout-ms T]
+ *   bench populate --dir AMORE --files N
+ *   bench rps      --socket S --proposal P --file F [--seconds X]
+ *                  [--requests N] [--depth D] [--new-conn]
+ *   bench latency  --socket S --proposal P --file F --path PATH
+ *                  --style inplace|rename [--count N] [--quiet-ms Q]
+ *                  [--timeout-ms T]
+ *   bench lat-many --socket S --proposal P --files N [--requests R]
+ *                  [--rounds K] [--baseline-socket S1]
+ *   bench floor    [--seconds X]
+ *
+ * The hot loops write preformatted request lines and only look at the
+ * first bytes of each reply, so that the client is not what is measured.
+ * Exit status: 0, or 1 with a message on stderr when something could not
+ * be run (a refused request, a lost connection, a bad flag).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <json-c/json.h>
+
+#include "common/crc.h"
+#include "common/proto.h"
+
+#define BENCH_READ_BUF		(PROTO_MAX_LINE + 2)
+#define BENCH_MAX_DEPTH		1024
+#define BENCH_MAX_FILES		1000000
+#define BENCH_REPLY_TIMEOUT_S	10
+#define BENCH_REQUEST_MAX	512
+#define BENCH_OK_PREFIX		"{\"ok\":true"
+
+struct options {
+	const char	*socket_path;
+	const char	*file;
+	const char	*path;
+	const char	*dir;
+	const char	*style;
+	unsigned	 proposal;
+	double		 seconds;
+	unsigned long	 requests;
+	unsigned	 depth;
+	int		 new_conn;
+	unsigned	 count;
+	unsigned	 quiet_ms;
+	unsigned	 timeout_ms;
+	unsigned	 files;
+	unsigned	 rounds;
+	const char	*baseline_socket;
+};
+
+/* One client connection with its own line buffer. */
+struct conn {
+	int	 fd;
+	size_t	 off;		/* first byte not yet taken as a line */
+	size_t	 len;		/* bytes held */
+	char	 buf[BENCH_READ_BUF];
+};
+
+static void fatal(const char *, ...)
+    __attribute__((format(printf, 1, 2), noreturn));
+
+static void
+fatal(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("bench: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	exit(1);
+}
+
+static long long
+now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long long)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static int
+compare_ll(const void *a, const void *b)
+{
+	long long x = *(const long long *)a, y = *(const long long *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The nearest-rank percentile p (0 < p <= 1) of n sorted values. */
+static long long
+percentile(const long long *sorted, size_t n, double p)
+{
+	size_t rank = (size_t)ceil(p * (double)n);
+
+	if (n == 0)
+		return 0;
+	if (rank < 1)
+		rank = 1;
+	if (rank > n)
+		rank = n;
+	return sorted[rank - 1];
+}
+
+static long long
+mean(const long long *v, size_t n)
+{
+	long double sum = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		sum += v[i];
+	return n ? (long long)(sum / n) : 0;
+}
+
+/* Connects a blocking socket whose reads give up after
+   BENCH_REPLY_TIMEOUT_S, so that a daemon that stops answering ends the
+   run instead of hanging it. Returns the descriptor or -1 with errno. */
+static int
+connect_socket(const char *path)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct timeval tv = { .tv_sec = BENCH_REPLY_TIMEOUT_S };
+	int fd, saved;
+
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path) + 1);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		return -1;
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) == -1 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) == -1) {
+		saved = errno;
+		close(fd);
+		errno = saved;
+		return -1;
+	}
+	return fd;
+}
+
+static void
+conn_open(struct conn *c, const char *path)
+{
+	c->off = c->len = 0;
+	if ((c->fd = connect_socket(path)) == -1)
+		fatal("cannot connect to watcherd at %s: %s", path,
+		    strerror(errno));
+}
+
+static void
+conn_close(struct conn *c)
+{
+	if (c->fd != -1)
+		close(c->fd);
+	c->fd = -1;
+}
+
+static void
+conn_write(struct conn *c, const char *buf, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(c->fd, buf, len, MSG_NOSIGNAL);
+		if (n == -1 && errno == EINTR)
+			continue;
+		if (n == -1)
+			fatal("write to watcherd: %s", strerror(errno));
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Takes the next complete line held, NUL-terminated in place without its
+   newline. Returns 1, or 0 when none is held. */
+static int
+conn_next_line(struct conn *c, char **line, size_t *len)
+{
+	char *nl;
+
+	if (c->off == c->len)
+		return 0;
+	if ((nl = memchr(c->buf + c->off, '\n', c->len - c->off)) == NULL)
+		return 0;
+	*nl = '\0';
+	*line = c->buf + c->off;
+	*len = (size_t)(nl - *line);
+	c->off += *len + 1;
+	return 1;
+}
+
+/* Reads once, blocking (bounded by the socket's receive timeout). */
+static void
+conn_fill(struct conn *c)
+{
+	ssize_t n;
+
+	if (c->off == c->len)
+		c->off = c->len = 0;
+	else if (c->off > 0 && c->len == sizeof(c->buf)) {
+		memmove(c->buf, c->buf + c->off, c->len - c->off);
+		c->len -= c->off;
+		c->off = 0;
+	}
+	if (c->len == sizeof(c->buf))
+		fatal("reply line longer than %d bytes", PROTO_MAX_LINE);
+	do
+		n = read(c->fd, c->buf + c->len, sizeof(c->buf) - c->len);
+	while (n == -1 && errno == EINTR);
+	if (n == -1 && (errno == EAGAIN || errno == EWOULDBLOCK))
+		fatal("no reply from watcherd within %d s",
+		    BENCH_REPLY_TIMEOUT_S);
+	if (n == -1)
+		fatal("read from watcherd: %s", strerror(errno));
+	if (n == 0)
+		fatal("watcherd closed the connection");
+	c->len += (size_t)n;
+}
+
+/* Waits up to deadline_ns for bytes. Returns 1 when some were read, 0 at
+   the deadline. */
+static int
+conn_fill_until(struct conn *c, long long deadline_ns)
+{
+	struct pollfd pfd = { .fd = c->fd, .events = POLLIN };
+	long long left;
+	int r;
+
+	for (;;) {
+		left = deadline_ns - now_ns();
+		if (left <= 0)
+			return 0;
+		/* Rounded up, so that poll never wakes just short of the
+		   deadline and spins. */
+		r = poll(&pfd, 1, (int)((left + 999999) / 1000000));
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			fatal("poll: %s", strerror(errno));
+		if (r > 0) {
+			conn_fill(c);
+			return 1;
+		}
+	}
+}
+
+/* Reads the next line, however many reads it takes. */
+static void
+conn_read_line(struct conn *c, char **line, size_t *len)
+{
+	while (!conn_next_line(c, line, len))
+		conn_fill(c);
+}
+
+static void
+check_reply(const char *line, const char *what)
+{
+	if (strncmp(line, BENCH_OK_PREFIX, sizeof(BENCH_OK_PREFIX) - 1) != 0)
+		fatal("%s: watcherd answered %s", what, line);
+}
+
+/* Formats a request line (newline included) for a file. Returns its
+   length. */
+static size_t
+format_request(char *out, size_t outlen, const char *cmd, unsigned proposal,
+    const char *file)
+{
+	int n;
+
+	n = snprintf(out, outlen,
+	    "{\"cmd\":\"%s\",\"proposal\":%u,\"file_name\":\"%s\"}\n",
+	    cmd, proposal, file);
+	if (n < 0 || (size_t)n >= outlen)
+		fatal("file name too long: %s", file);
+	return (size_t)n;
+}
+
+static void
+check_file_name(const char *file)
+{
+	const unsigned char *p;
+
+	if (file == NULL || *file == '\0')
+		fatal("--file is required");
+	/* The request lines are formatted, not serialised. */
+	for (p = (const unsigned char *)file; *p; p++)
+		if (*p == '"' || *p == '\\' || *p < 0x20)
+			fatal("file name needs JSON escaping, not supported: %s",
+			    file);
+}
+
+/* wait: pings until the daemon answers or the time is up. */
+static int
+cmd_wait(const struct options *o)
+{
+	long long deadline = now_ns() + o->timeout_ms * 1000000LL;
+	struct proto_client pc;
+	struct json_object *reply, *ok;
+	const char ping[] = "{\"cmd\":\"ping\"}";
+	char errstr[sizeof(pc.errstr)] = "not tried";
+	int up;
+
+	for (;;) {
+		up = 0;
+		if (proto_client_connect(&pc, o->socket_path, 1000) == 0 &&
+		    proto_client_send_line(&pc, ping, sizeof(ping) - 1) == 0 &&
+		    proto_client_read(&pc, &reply, NULL, NULL) == 0) {
+			up = json_object_object_get_ex(reply, "ok", &ok) &&
+			    json_object_get_boolean(ok);
+			json_object_put(reply);
+		}
+		if (!up)
+			memcpy(errstr, pc.errstr, sizeof(errstr));
+		proto_client_close(&pc);
+		if (up) {
+			printf("wait up=1\n");
+			return 0;
+		}
+		if (now_ns() >= deadline)
+			fatal("watcherd did not answer on %s within %u ms: %s",
+			    o->socket_path, o->timeout_ms, errstr);
+		usleep(10000);
+	}
+}
+
+/* The name of the i-th of many files, below the DAMNIT folder. */
+static void
+many_name(unsigned i, char *out, size_t outlen)
+{
+	snprintf(out, outlen, "bench/d%02u/f%03u.log", i / 100, i % 100);
+}
+
+/* populate: creates the many small files that lat-many asks about. */
+static int
+cmd_populate(const struct options *o)
+{
+	char rel[64], path[PATH_MAX], line[64];
+	unsigned i;
+	int fd, n;
+
+	if (o->dir == NULL)
+		fatal("populate: --dir is required");
+	snprintf(path, sizeof(path), "%s/bench", o->dir);
+	if (mkdir(path, 0755) == -1 && errno != EEXIST)
+		fatal("mkdir %s: %s", path, strerror(errno));
+	for (i = 0; i < o->files; i++) {
+		if (i % 100 == 0) {
+			snprintf(path, sizeof(path), "%s/bench/d%02u", o->dir,
+			    i / 100);
+			if (mkdir(path, 0755) == -1 && errno != EEXIST)
+				fatal("mkdir %s: %s", path, strerror(errno));
+		}
+		many_name(i, rel, sizeof(rel));
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, rel) >=
+		    sizeof(path))
+			fatal("path too long below %s", o->dir);
+		n = snprintf(line, sizeof(line), "bench file %u\n", i);
+		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644)) == -1)
+			fatal("create %s: %s", path, strerror(errno));
+		if (write(fd, line, (size_t)n) != n)
+			fatal("write %s: %s", path, strerror(errno));
+		close(fd);
+	}
+	printf("populate files=%u\n", o->files);
+	return 0;
+}
+
+/* rps over one connection: depth requests in flight, refilled as replies
+   come; depth 1 is ping-pong. */
+static unsigned long
+rps_persistent(const struct options *o, const char *req, size_t reqlen,
+    long long end_ns)
+{
+	struct conn *c;
+	char *reqs, *line;
+	size_t len, k;
+	unsigned long sent = 0, done = 0;
+	unsigned outstanding = 0, free_slots;
+
+	if ((c = malloc(sizeof(*c))) == NULL ||
+	    (reqs = malloc(reqlen * o->depth)) == NULL)
+		fatal("out of memory");
+	for (k = 0; k < o->depth; k++)
+		memcpy(reqs + k * reqlen, req, reqlen);
+	conn_open(c, o->socket_path);
+	for (;;) {
+		free_slots = o->depth - outstanding;
+		if (o->requests && free_slots > o->requests - sent)
+			free_slots = (unsigned)(o->requests - sent);
+		/* The clock is read once per batch: cheap, and the batch is
+		   at most depth requests long. */
+		if (free_slots > 0 && now_ns() < end_ns) {
+			conn_write(c, reqs, reqlen * free_slots);
+			sent += free_slots;
+			outstanding += free_slots;
+		}
+		if (outstanding == 0)
+			break;
+		conn_fill(c);
+		while (conn_next_line(c, &line, &len)) {
+			check_reply(line, "checksum");
+			outstanding--;
+			done++;
+		}
+	}
+	conn_close(c);
+	free(reqs);
+	free(c);
+	return done;
+}
+
+/* rps with a new connection for each request. */
+static unsigned long
+rps_new_conn(const struct options *o, const char *req, size_t reqlen,
+    long long end_ns)
+{
+	struct conn *c;
+	char *line;
+	size_t len;
+	unsigned long done = 0;
+
+	if ((c = malloc(sizeof(*c))) == NULL)
+		fatal("out of memory");
+	while ((!o->requests || done < o->requests) && now_ns() < end_ns) {
+		conn_open(c, o->socket_path);
+		conn_write(c, req, reqlen);
+		conn_read_line(c, &line, &len);
+		check_reply(line, "checksum");
+		conn_close(c);
+		done++;
+	}
+	free(c);
+	return done;
+}
+
+static int
+cmd_rps(const struct options *o)
+{
+	char req[BENCH_REQUEST_MAX];
+	size_t reqlen;
+	long long start, end;
+	unsigned long done;
+	double secs;
+
+	check_file_name(o->file);
+	if (o->depth < 1 || o->depth > BENCH_MAX_DEPTH)
+		fatal("--depth must be 1 to %d", BENCH_MAX_DEPTH);
+	reqlen = format_request(req, sizeof(req), "checksum", o->proposal,
+	    o->file);
+	start = now_ns();
+	end = start + (long long)(o->seconds * 1e9);
+	if (o->new_conn)
+		done = rps_new_conn(o, req, reqlen, end);
+	else
+		done = rps_persistent(o, req, reqlen, end);
+	secs = (double)(now_ns() - start) / 1e9;
+	printf("rps requests=%lu seconds=%.3f per_s=%.0f depth=%u new_conn=%d\n",
+	    done, secs, done / secs, o->new_conn ? 1 : o->depth, o->new_conn);
+	return 0;
+}
+
+/* The "checksum":"xxxxxxxx" member of an event line, or NULL. */
+static const char *
+event_checksum(const char *line)
+{
+	const char key[] = "\"checksum\":\"";
+	const char *p;
+
+	if (strncmp(line, "{\"event\":", 9) != 0 ||
+	    (p = strstr(line, key)) == NULL)
+		return NULL;
+	return p + sizeof(key) - 1;
+}
+
+/* Saves content to path the way an editor does; *t0 is the time just
+   before the save's first syscall on path (the rename, or the open that
+   truncates). */
+static void
+save_file(const char *path, const char *tmp, const char *content,
+    size_t len, int rename_over, long long *t0)
+{
+	int fd;
+
+	if (rename_over) {
+		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+		    0644)) == -1)
+			fatal("create %s: %s", tmp, strerror(errno));
+		if (write(fd, content, len) != (ssize_t)len)
+			fatal("write %s: %s", tmp, strerror(errno));
+		close(fd);
+		*t0 = now_ns();
+		if (rename(tmp, path) == -1)
+			fatal("rename %s: %s", tmp, strerror(errno));
+		return;
+	}
+	*t0 = now_ns();
+	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
+		fatal("open %s: %s", path, strerror(errno));
+	if (write(fd, content, len) != (ssize_t)len)
+		fatal("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
+/* latency: subscribes to a file, saves it count times, and times each
+   save until the event that carries the new content's checksum. */
+static int
+cmd_latency(const struct options *o)
+{
+	struct conn *c;
+	char req[BENCH_REQUEST_MAX], tmp[PATH_MAX], content[256];
+	char hex[CRC_HEX_LEN + 1];
+	char *line;
+	const char *sum;
+	long long *lat, *save, *after, t0, t1, deadline;
+	size_t reqlen, len, n = 0;
+	unsigned i, missed = 0, extra = 0;
+	int rename_over, clen, seen;
+
+	check_file_name(o->file);
+	if (o->path == NULL || o->style == NULL)
+		fatal("latency: --path and --style are required");
+	if (strcmp(o->style, "inplace") == 0)
+		rename_over = 0;
+	else if (strcmp(o->style, "rename") == 0)
+		rename_over = 1;
+	else
+		fatal("--style must be inplace or rename");
+	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.bench-tmp", o->path) >=
+	    sizeof(tmp))
+		fatal("path too long: %s", o->path);
+	if ((c = malloc(sizeof(*c))) == NULL ||
+	    (lat = calloc(o->count ? o->count : 1, sizeof(*lat))) == NULL ||
+	    (save = calloc(o->count ? o->count : 1, sizeof(*save))) == NULL ||
+	    (after = calloc(o->count ? o->count : 1, sizeof(*after))) == NULL)
+		fatal("out of memory");
+	conn_open(c, o->socket_path);
+	reqlen = format_request(req, sizeof(req), "subscribe", o->proposal,
+	    o->file);
+	conn_write(c, req, reqlen);
+	conn_read_line(c, &line, &len);
+	check_reply(line, "subscribe");
+
+	for (i = 0; i < o->count; i++) {
+		/* Every save has new content, so that every save is a change
+		   and its event is told apart by its checksum. */
+		clen = snprintf(content, sizeof(content),
+		    "# watcherd bench: %s save %u of %u at %lld\n",
+		    o->style, i + 1, o->count, now_ns());
+		crc_format(crc_buffer(content, (size_t)clen), hex);
+		save_file(o->path, tmp, content, (size_t)clen, rename_over,
+		    &t0);
+		/* How long the save itself took: under I/O load, ext4 can
+		   stall a truncate or rename-over (auto_da_alloc), and that
+		   counts in the latency too. */
+		save[i] = now_ns() - t0;
+		deadline = t0 + o->timeout_ms * 1000000LL;
+		seen = 0;
+		while (!seen) {
+			while (!seen && conn_next_line(c, &line, &len)) {
+				sum = event_checksum(line);
+				if (sum && strncmp(sum, hex, CRC_HEX_LEN) == 0) {
+					t1 = now_ns();
+					after[n] = t1 - t0 - save[i];
+					lat[n++] = t1 - t0;
+					seen = 1;
+				} else
+					extra++;
+			}
+			if (!seen && !conn_fill_until(c, deadline))
+				break;
+		}
+		if (!seen)
+			missed++;
+		/* Lets the daemon settle completely, and counts any event
+		   that comes late, before the next save. */
+		deadline = now_ns() + o->quiet_ms * 1000000LL;
+		do
+			while (conn_next_line(c, &line, &len))
+				extra++;
+		while (conn_fill_until(c, deadline));
+	}
+	conn_close(c);
+	unlink(tmp);
+
+	qsort(lat, n, sizeof(*lat), compare_ll);
+	qsort(after, n, sizeof(*after), compare_ll);
+	qsort(save, o->count, sizeof(*save), compare_ll);
+	printf("latency style=%s count=%u missed=%u extra=%u min_ms=%.3f "
+	    "median_ms=%.3f p99_ms=%.3f max_ms=%.3f save_p99_ms=%.3f "
+	    "save_max_ms=%.3f after_median_ms=%.3f after_p99_ms=%.3f\n",
+	    o->style, o->count,
+	    missed, extra, n ? lat[0] / 1e6 : NAN,
+	    n ? percentile(lat, n, 0.5) / 1e6 : NAN,
+	    n ? percentile(lat, n, 0.99) / 1e6 : NAN,
+	    n ? lat[n - 1] / 1e6 : NAN,
+	    percentile(save, o->count, 0.99) / 1e6,
+	    o->count ? save[o->count - 1] / 1e6 : NAN,
+	    n ? percentile(after, n, 0.5) / 1e6 : NAN,
+	    n ? percentile(after, n, 0.99) / 1e6 : NAN);
+	free(after);
+	free(save);
+	free(lat);
+	free(c);
+	return 0;
+}
+
+/* One daemon's side of lat-many: its connection, the requests it is sent
+   round-robin, and the latencies measured. */
+struct lat_target {
+	struct conn	*c;
+	unsigned	 files;
+	unsigned long	 next;		/* requests sent: round-robin index */
+	unsigned long	 n;		/* latencies held */
+	long long	*lat;
+	unsigned	 polled;
+};
+
+static void
+lat_target_open(struct lat_target *lt, const char *path, unsigned files,
+    unsigned long requests)
+{
+	memset(lt, 0, sizeof(*lt));
+	lt->files = files;
+	if ((lt->c = malloc(sizeof(*lt->c))) == NULL ||
+	    (lt->lat = calloc(requests, sizeof(*lt->lat))) == NULL)
+		fatal("out of memory");
+	conn_open(lt->c, path);
+}
+
+static void
+lat_target_close(struct lat_target *lt)
+{
+	conn_close(lt->c);
+	free(lt->c);
+	free(lt->lat);
+}
+
+/* Sends count requests one at a time; records their latencies when
+   record is set. */
+static void
+lat_target_run(struct lat_target *lt, const char *reqs, const size_t *offs,
+    unsigned long count, int record)
+{
+	char *line;
+	size_t len, k;
+	long long t0, t1;
+	unsigned long i;
+
+	for (i = 0; i < count; i++) {
+		k = lt->next++ % lt->files;
+		t0 = now_ns();
+		conn_write(lt->c, reqs + offs[k], offs[k + 1] - offs[k]);
+		conn_read_line(lt->c, &line, &len);
+		t1 = now_ns();
+		check_reply(line, "checksum");
+		if (record)
+			lt->lat[lt->n++] = t1 - t0;
+	}
+}
+
+/* Asks for each file once, which starts its watch. */
+static void
+lat_target_warm(struct lat_target *lt, const char *reqs, const size_t *offs)
+{
+	char *line;
+	size_t len;
+	unsigned i;
+
+	for (i = 0; i < lt->files; i++) {
+		conn_write(lt->c, reqs + offs[i], offs[i + 1] - offs[i]);
+		conn_read_line(lt->c, &line, &len);
+		check_reply(line, "checksum");
+		if (strstr(line, "\"mode\":\"poll\""))
+			lt->polled++;
+	}
+}
+
+static void
+lat_target_print(struct lat_target *lt, const char *prefix)
+{
+	qsort(lt->lat, lt->n, sizeof(*lt->lat), compare_ll);
+	printf(" %sfiles=%u %spolled=%u %smean_us=%.1f %smedian_us=%.1f "
+	    "%sp99_us=%.1f %smax_us=%.1f", prefix, lt->files, prefix,
+	    lt->polled, prefix, mean(lt->lat, lt->n) / 1e3, prefix,
+	    percentile(lt->lat, lt->n, 0.5) / 1e3, prefix,
+	    percentile(lt->lat, lt->n, 0.99) / 1e3, prefix,
+	    lt->n ? lt->lat[lt->n - 1] / 1e3 : 0);
+}
+
+/*
+ * lat-many: asks the daemon at --socket about each of --files files once
+ * (which starts their watches), then times requests one at a time,
+ * round-robin over them. With --baseline-socket, a second daemon is asked
+ * about the first file only, and the two are measured in alternating
+ * rounds, so that a drift of the machine's speed during the run (common on
+ * virtual machines) shows in both figures and not in their ratio.
+ */
+static int
+cmd_lat_many(const struct options *o)
+{
+	struct lat_target many, one;
+	char name[64], *reqs;
+	size_t *offs;
+	unsigned long per_round, left, chunk;
+	unsigned i, round;
+	int baseline = o->baseline_socket != NULL;
+
+	if (o->files < 1 || o->files > BENCH_MAX_FILES)
+		fatal("--files must be 1 to %d", BENCH_MAX_FILES);
+	if (o->requests < 1 || o->rounds < 1)
+		fatal("--requests and --rounds must be at least 1");
+	if ((reqs = malloc((size_t)o->files * BENCH_REQUEST_MAX)) == NULL ||
+	    (offs = calloc((size_t)o->files + 1, sizeof(*offs))) == NULL)
+		fatal("out of memory");
+	for (i = 0; i < o->files; i++) {
+		many_name(i, name, sizeof(name));
+		offs[i + 1] = offs[i] + format_request(reqs + offs[i],
+		    BENCH_REQUEST_MAX, "checksum", o->proposal, name);
+	}
+	lat_target_open(&many, o->socket_path, o->files, o->requests);
+	lat_target_warm(&many, reqs, offs);
+	if (baseline) {
+		lat_target_open(&one, o->baseline_socket, 1, o->requests);
+		lat_target_warm(&one, reqs, offs);
+	}
+	/* An unrecorded round first: page faults, caches, CPU frequency. */
+	per_round = (o->requests + o->rounds - 1) / o->rounds;
+	lat_target_run(&many, reqs, offs, per_round, 0);
+	if (baseline)
+		lat_target_run(&one, reqs, offs, per_round, 0);
+	for (round = 0, left = o->requests; left > 0; round++, left -= chunk) {
+		chunk = left < per_round ? left : per_round;
+		/* Alternating which goes first evens out any order effect. */
+		if (baseline && round % 2 == 0)
+			lat_target_run(&one, reqs, offs, chunk, 1);
+		lat_target_run(&many, reqs, offs, chunk, 1);
+		if (baseline && round % 2 == 1)
+			lat_target_run(&one, reqs, offs, chunk, 1);
+	}
+
+	printf("lat-many requests=%lu rounds=%u", o->requests, round);
+	lat_target_print(&many, baseline ? "many_" : "");
+	if (baseline)
+		lat_target_print(&one, "one_");
+	printf("\n");
+	lat_target_close(&many);
+	if (baseline)
+		lat_target_close(&one);
+	free(offs);
+	free(reqs);
+	return 0;
+}
+
+/*
+ * floor: the round trips per second of a trivial epoll echo over a UNIX
+ * socket pair, the best any daemon could do for ping-pong on this machine
+ * (the time is the two wake-ups, not the work).
+ */
+static int
+cmd_floor(const struct options *o)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+	char buf[BENCH_REQUEST_MAX] = { 0 };
+	const size_t msg = 90;	/* about a checksum request */
+	long long start, end, t;
+	unsigned long done = 0;
+	size_t got;
+	ssize_t n;
+	pid_t pid;
+	int sv[2], ep, status;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) == -1)
+		fatal("socketpair: %s", strerror(errno));
+	if ((pid = fork()) == -1)
+		fatal("fork: %s", strerror(errno));
+	if (pid == 0) {
+		close(sv[0]);
+		if ((ep = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
+		    epoll_ctl(ep, EPOLL_CTL_ADD, sv[1], &ev) == -1)
+			_exit(1);
+		for (;;) {
+			if (epoll_wait(ep, &ev, 1, -1) == -1 && errno != EINTR)
+				_exit(1);
+			if ((n = read(sv[1], buf, sizeof(buf))) <= 0)
+				_exit(n == 0 ? 0 : 1);
+			if (write(sv[1], buf, (size_t)n) != n)
+				_exit(1);
+		}
+	}
+	close(sv[1]);
+	start = t = now_ns();
+	end = start + (long long)(o->seconds * 1e9);
+	while (t < end) {
+		if (write(sv[0], buf, msg) != (ssize_t)msg)
+			fatal("floor: write: %s", strerror(errno));
+		for (got = 0; got < msg; got += (size_t)n)
+			if ((n = read(sv[0], buf, msg - got)) <= 0)
+				fatal("floor: the echo process died");
+		done++;
+		t = now_ns();
+	}
+	close(sv[0]);
+	if (waitpid(pid, &status, 0) == -1 || !WIFEXITED(status) ||
+	    WEXITSTATUS(status) != 0)
+		fatal("floor: the echo process failed");
+	printf("floor requests=%lu seconds=%.3f per_s=%.0f\n", done,
+	    (t - start) / 1e9, done / ((t - start) / 1e9));
+	return 0;
+}
+
+static unsigned long
+parse_unsigned(const char *flag, const char *s, unsigned long max)
+{
+	unsigned long v;
+	char *end;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v > max)
+		fatal("%s: not a number up to %lu: %s", flag, max, s);
+	return v;
+}
+
+static void usage(void) __attribute__((noreturn));
+
+static void
+usage(void)
+{
+	fputs("usage: bench wait --socket S [--timeout-ms T]\n"
+	    "       bench populate --dir AMORE --files N\n"
+	    "       bench rps --socket S --proposal P --file F [--seconds X]\n"
+	    "                 [--requests N] [--depth D] [--new-conn]\n"
+	    "       bench latency --socket S --proposal P --file F --path PATH\n"
+	    "                 --style inplace|rename [--count N] [--quiet-ms Q]\n"
+	    "                 [--timeout-ms T]\n"
+	    "       bench lat-many --socket S --proposal P --files N"
+	    " [--requests R]\n"
+	    "                 [--rounds K] [--baseline-socket S1]\n"
+	    "       bench floor [--seconds X]\n", stderr);
+	exit(2);
+}
+
+static const struct {
+	const char	*name;
+	int		(*run)(const struct options *);
+	int		 needs_socket;
+} commands[] = {
+	{ "wait",	cmd_wait,	1 },
+	{ "populate",	cmd_populate,	0 },
+	{ "rps",	cmd_rps,	1 },
+	{ "latency",	cmd_latency,	1 },
+	{ "lat-many",	cmd_lat_many,	1 },
+	{ "floor",	cmd_floor,	0 },
+};
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "socket",	required_argument, NULL, 's' },
+		{ "proposal",	required_argument, NULL, 'p' },
+		{ "file",	required_argument, NULL, 'f' },
+		{ "path",	required_argument, NULL, 'P' },
+		{ "dir",	required_argument, NULL, 'd' },
+		{ "style",	required_argument, NULL, 'S' },
+		{ "seconds",	required_argument, NULL, 't' },
+		{ "requests",	required_argument, NULL, 'r' },
+		{ "depth",	required_argument, NULL, 'D' },
+		{ "new-conn",	no_argument,	   NULL, 'n' },
+		{ "count",	required_argument, NULL, 'c' },
+		{ "quiet-ms",	required_argument, NULL, 'q' },
+		{ "timeout-ms",	required_argument, NULL, 'T' },
+		{ "files",	required_argument, NULL, 'F' },
+		{ "rounds",	required_argument, NULL, 'R' },
+		{ "baseline-socket", required_argument, NULL, 'B' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct options o = {
+		.socket_path = NULL, .seconds = 3, .depth = 1, .count = 200,
+		.quiet_ms = 30, .timeout_ms = 5000, .files = 1,
+		.requests = 0, .rounds = 20,
+	};
+	size_t i;
+	char *end;
+	int ch, lat_many;
+
+	if (argc < 2)
+		usage();
+	lat_many = strcmp(argv[1], "lat-many") == 0;
+	if (lat_many)
+		o.requests = 20000;
+	/* The subcommand is argv[1]; its flags follow. */
+	while ((ch = getopt_long(argc - 1, argv + 1, "", longopts,
+	    NULL)) != -1) {
+		switch (ch) {
+		case 's': o.socket_path = optarg; break;
+		case 'p':
+			o.proposal = (unsigned)parse_unsigned("--proposal",
+			    optarg, 999999);
+			break;
+		case 'f': o.file = optarg; break;
+		case 'P': o.path = optarg; break;
+		case 'd': o.dir = optarg; break;
+		case 'S': o.style = optarg; break;
+		case 't':
+			o.seconds = strtod(optarg, &end);
+			if (*end || !(o.seconds > 0 && o.seconds < 3600))
+				fatal("--seconds: not a duration: %s", optarg);
+			break;
+		case 'r':
+			o.requests = parse_unsigned("--requests", optarg,
+			    100000000);
+			break;
+		case 'D':
+			o.depth = (unsigned)parse_unsigned("--depth", optarg,
+			    BENCH_MAX_DEPTH);
+			break;
+		case 'n': o.new_conn = 1; break;
+		case 'c':
+			o.count = (unsigned)parse_unsigned("--count", optarg,
+			    1000000);
+			break;
+		case 'q':
+			o.quiet_ms = (unsigned)parse_unsigned("--quiet-ms",
+			    optarg, 600000);
+			break;
+		case 'T':
+			o.timeout_ms = (unsigned)parse_unsigned("--timeout-ms",
+			    optarg, 3600000);
+			break;
+		case 'F':
+			o.files = (unsigned)parse_unsigned("--files", optarg,
+			    BENCH_MAX_FILES);
+			break;
+		case 'R':
+			o.rounds = (unsigned)parse_unsigned("--rounds", optarg,
+			    100000);
+			break;
+		case 'B': o.baseline_socket = optarg; break;
+		default:
+			usage();
+		}
+	}
+	if (optind + 1 != argc)
+		usage();
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		if (strcmp(argv[1], commands[i].name) != 0)
+			continue;
+		if (commands[i].needs_socket && o.socket_path == NULL)
+			o.socket_path = proto_default_socket();
+		return commands[i].run(&o);
+	}
+	usage();
+}
