@@ -83,7 +83,8 @@ asan:
 bench: deps all tools
 	@tests/bench/run
 
-# The demo: watcherd on the embedded data tree, in the foreground.
+# The demo: watcherd and lighttpd on the embedded data tree, on
+# http://127.0.0.1:8080/filehandler/, in the foreground until Ctrl-C.
 run: deps all
 	@tests/demo
 
