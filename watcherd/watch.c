@@ -585,7 +585,7 @@ set_inode_key(struct watch_table *t, struct watch *w,
 }
 
 static void
-name_detach(struct watch_table *t, struct watch_name *n)
+name_detach(struct watch_name *n)
 {
 	struct watch *w = n->w;
 	struct watch_name **p;
@@ -599,7 +599,6 @@ name_detach(struct watch_table *t, struct watch_name *n)
 	w->n_subs -= n->n_subs;
 	n->w = NULL;
 	n->next = NULL;
-	(void)t;
 }
 
 static void
@@ -763,7 +762,7 @@ settle_name(struct watch_table *t, struct watch_name *n,
 	prev_t = target == w || target->n_names == 0 ? prev_n : target->st;
 	if (target != w) {
 		if (w) {
-			name_detach(t, n);
+			name_detach(n);
 			if (w->n_names == 0)
 				watch_free(t, w);
 		}
