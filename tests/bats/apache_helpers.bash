@@ -8,82 +8,14 @@
 #
 # State shared between setup_file, the tests and teardown_file lives in
 # exported variables and, for what a test may change (watcherd's pid), in
-# files under $T.
+# files under $T. What all suites share is in common.bash.
 
-REPO_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-build}"
-case "$BUILD_DIR" in
-/*) BUILD_PATH="$BUILD_DIR" ;;
-*) BUILD_PATH="$REPO_ROOT/$BUILD_DIR" ;;
-esac
-WATCHERD="$BUILD_PATH/watcherd"
-HANDLER="$BUILD_PATH/filehandler.fcgi"
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
 APACHE_CONF="$REPO_ROOT/apache-fcgid.conf.sample"
-DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
 # The account Apache runs the handler as when started by root (the
 # sample's User and Group).
 APACHE_USER=www-data
-
-SANITIZED=0
-case "$BUILD_DIR" in
-*asan*) SANITIZED=1 ;;
-esac
-
-fail() {
-	printf '%s\n' "$*" >&2
-	return 1
-}
-
-now_ms() {
-	local ns
-	ns=$(date +%s%N)
-	echo $((ns / 1000000))
-}
-
-# wait_until TIMEOUT_MS CMD...: runs CMD every 20 ms until it succeeds or
-# the time is up.
-wait_until() {
-	local timeout_ms=$1 deadline
-	shift
-	deadline=$(($(now_ms) + timeout_ms))
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.02
-	done
-}
-
-# 0 while pid runs (a zombie does not count).
-pid_alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
-}
-
-pid_gone() {
-	! pid_alive "$1"
-}
-
-# A loopback port nobody listens on right now.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
-}
-
-# crc32 FILE: zlib's CRC-32 as 8 lowercase hex digits, computed without
-# watcherd.
-crc32() {
-	python3 -c 'import sys, zlib
-print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$1"
-}
-
-# The sanitizer reports nothing in FILE.
-no_sanitizer_report() {
-	! grep -q -e 'AddressSanitizer' -e 'LeakSanitizer' -e 'runtime error' "$1"
-}
 
 # watcherd.
 
@@ -91,49 +23,17 @@ no_sanitizer_report() {
 # the socket answers. As root it runs with the group of Apache's user, so
 # that the socket (0660) lets the handler in.
 start_watcherd() {
-	local asan="detect_leaks=1:abort_on_error=0:exitcode=99" pid deadline
-	local -a as_group=()
-	[ "$(id -u)" = 0 ] && as_group=(setpriv --regid "$APACHE_USER" --clear-groups)
-	ASAN_OPTIONS=$asan UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1" \
-	    "${as_group[@]}" "$WATCHERD" --foreground --socket "$SOCK" \
-	    --data-root "$T/data" </dev/null >/dev/null 2>>"$T/watcherd.log" 3>&- &
-	pid=$!
-	echo "$pid" >"$T/watcherd.pid"
-	deadline=$(($(now_ms) + 5000))
-	until [ -S "$SOCK" ] && python3 - "$SOCK" <<'EOF' 2>/dev/null
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(1)
-s.connect(sys.argv[1])
-s.sendall(b'{"cmd":"ping"}\n')
-sys.exit(0 if b'"ok":true' in s.recv(4096) else 1)
-EOF
-	do
-		if pid_gone "$pid" || [ "$(now_ms)" -ge "$deadline" ]; then
-			tail -n 20 "$T/watcherd.log" >&2
-			fail "watcherd did not answer a ping within 5 s"
-			return 1
-		fi
-		sleep 0.02
-	done
-}
-
-watcherd_pid() {
-	cat "$T/watcherd.pid" 2>/dev/null
+	local rc=0
+	local -a WATCHERD_WRAP=()
+	[ "$(id -u)" = 0 ] && WATCHERD_WRAP=(setpriv --regid "$APACHE_USER" --clear-groups)
+	launch_watcherd "$T/watcherd.log" || rc=$?
+	[ -n "$LAUNCHED_PID" ] && echo "$LAUNCHED_PID" >"$T/watcherd.pid"
+	return "$rc"
 }
 
 # stop_watcherd [SIGNAL]: TERM (or SIGNAL) and a bounded wait for the exit.
 stop_watcherd() {
-	local pid sig=${1:-TERM}
-	pid=$(watcherd_pid)
-	[ -n "$pid" ] || return 0
-	rm -f "$T/watcherd.pid"
-	kill "-$sig" "$pid" 2>/dev/null || true
-	if ! wait_until 15000 pid_gone "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		fail "watcherd did not exit within 15 s of SIG$sig"
-		return 1
-	fi
+	stop_recorded_watcherd "$@"
 }
 
 # Restarts watcherd when a test left it stopped.
@@ -205,12 +105,7 @@ stop_apache() {
 	pid=$(cat "$T/apache.pid" 2>/dev/null)
 	[ -n "$pid" ] || return 0
 	rm -f "$T/apache.pid"
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_until 10000 pid_gone "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		fail "Apache did not exit within 10 s of SIGTERM"
-		return 1
-	fi
+	end_pid "$pid" 10000 TERM Apache || return 1
 	if ! wait_until 5000 no_handler_left; then
 		fail "filehandler.fcgi processes left after Apache stopped:" \
 		    "$(handler_pids | tr '\n' ' ')"
@@ -223,8 +118,8 @@ stop_apache() {
 
 apache_setup_file() {
 	local who=$APACHE_USER
-	[ -x "$WATCHERD" ] || { fail "no watcherd at $WATCHERD (run make)"; return 1; }
-	[ -x "$HANDLER" ] || { fail "no handler at $HANDLER (run make)"; return 1; }
+	need_executable "$WATCHERD" watcherd || return 1
+	need_executable "$HANDLER" handler || return 1
 	command -v apache2 >/dev/null || { fail "apache2 is not installed"; return 1; }
 	if [ "$(id -u)" = 0 ] && ! setpriv --reuid "$who" --regid "$who" \
 	    --clear-groups test -x "$HANDLER" 2>/dev/null; then
@@ -232,10 +127,9 @@ apache_setup_file() {
 		    "make its directories searchable"
 		return 1
 	fi
-	T="$(mktemp -d "${TMPDIR:-/tmp}/apache-bats.XXXXXX")" || return 1
-	SOCK="$T/w.sock"
 	export T SOCK
-	cp -a "$REPO_ROOT/data" "$T/data"
+	make_fixture_dir apache-bats || return 1
+	SOCK="$T/w.sock"
 	mkdir "$T/run"
 	: >"$T/watcherd.log"
 	# As root, Apache's user must reach the socket (and nothing else here).

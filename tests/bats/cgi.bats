@@ -157,12 +157,7 @@ Q="proposal=1111&file_name=context.py"
 	cgi GET "/file_content?$Q"
 	expect_status 200
 	crc=$(crc32 "$f")
-	[ "$(header Content-Type)" = application/json ]
-	[ "$(header Cache-Control)" = no-cache ]
-	[ "$(header ETag)" = "\"$crc\"" ]
-	[ "$(header X-Checksum)" = "$crc" ]
-	[ "$(header Content-Length)" = "$(stat -c %s "$T/b")" ]
-	jq -e 'keys == ["checksum","content","encoding","file_name","mtime","proposal","size"]' "$T/b"
+	expect_file_content_head "$crc"
 	jq -e '(.proposal | type) == "number" and (.size | type) == "number" and
 	    (.mtime | type) == "number" and (.content | type) == "string"' "$T/b"
 	[ "$(jqb .proposal)" = 1111 ]

@@ -1,77 +1,31 @@
-# Shared by every suite: a private copy of the demo tree per test, a real
-# watcherd on a UNIX socket in it, small clients (socat, jq), bounded waits,
-# and a teardown that ends every process the test started.
+# Shared by the watcherd suites (lifecycle, protocol, saves, watches,
+# watcherctl): a private copy of the demo tree per test, a real watcherd on a
+# UNIX socket in it, small clients (socat, jq), and a teardown that ends
+# every process the test started. What all suites share is in common.bash.
 #
 # Environment: BUILD_DIR (default "build", "build/asan" for the sanitizer
 # run), relative to the repository root.
 
-REPO_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-BUILD_DIR="${BUILD_DIR:-build}"
-case "$BUILD_DIR" in
-/*) BUILD_PATH="$BUILD_DIR" ;;
-*) BUILD_PATH="$REPO_ROOT/$BUILD_DIR" ;;
-esac
-WATCHERD="$BUILD_PATH/watcherd"
-WATCHERCTL="$BUILD_PATH/watcherctl"
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
 PROPOSAL=1111
-DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
 
-# Under the sanitizer build every leak or error turns into a failed test.
-SANITIZED=0
-case "$BUILD_DIR" in
-*asan*)
-	SANITIZED=1
-	export ASAN_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
-	export UBSAN_OPTIONS="print_stacktrace=1:halt_on_error=1"
-	;;
-esac
+# Under the sanitizer build every leak or error turns into a failed test:
+# the options reach every binary a test runs (watcherd, watcherctl).
+if [ "$SANITIZED" = 1 ]; then
+	export ASAN_OPTIONS="$ASAN_EXIT_OPTIONS"
+	export UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS"
+fi
 
-fail() {
-	printf '%s\n' "$*" >&2
-	return 1
-}
-
-# Wall-clock milliseconds: fine for latencies and bounds of a few seconds.
-now_ms() {
-	local ns
-	ns=$(date +%s%N)
-	echo $((ns / 1000000))
-}
-
-# Runs "$@" every 20 ms until it succeeds or timeout_ms have passed.
-wait_until() {
-	local timeout_ms=$1 deadline
-	shift
-	deadline=$(($(now_ms) + timeout_ms))
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.02
-	done
-}
-
-# 0 while pid runs (a zombie does not count).
-pid_alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
-}
-
-pid_gone() {
-	! pid_alive "$1"
-}
-
+# Per test: T with the demo tree, the socket and log paths, no daemon yet.
 common_setup() {
-	T="$(mktemp -d "${TMPDIR:-/tmp}/watcherd-bats.XXXXXX")"
+	WATCHERD_PID=
+	need_executable "$WATCHERD" watcherd || return 1
+	make_fixture_dir watcherd-bats || return 1
 	SOCK="$T/w.sock"
 	LOG="$T/watcherd.log"
-	cp -a "$REPO_ROOT/data" "$T/data"
-	DAMNIT="$T/data/$DAMNIT_REL"
-	WATCHERD_PID=
 	: >"$T/pids"
 	: >"$LOG"
-	[ -x "$WATCHERD" ] || fail "no watcherd at $WATCHERD (run make first)"
 }
 
 # Starts "$@" in a process group of its own, stdin from /dev/null unless
@@ -104,68 +58,37 @@ kill_spawned() {
 
 # The log shows no sanitizer report.
 log_is_clean() {
-	! grep -q -e 'ERROR: AddressSanitizer' -e 'runtime error:' \
-	    -e 'LeakSanitizer' "$LOG"
+	no_sanitizer_report "$LOG"
 }
 
+# The end of the log on stderr.
 show_log() {
-	echo "--- $LOG ---" >&2
-	tail -n 60 "$LOG" >&2
+	show_tail "$LOG"
 }
 
 # start_watcherd [flags...]: starts watcherd in the foreground on the test's
 # socket and data tree, and waits (at most 5 s) until it answers a ping.
+# Sets WATCHERD_PID.
 start_watcherd() {
-	"$WATCHERD" --foreground --socket "$SOCK" --data-root "$T/data" "$@" \
-	    </dev/null >/dev/null 2>>"$LOG" 3>&- &
-	WATCHERD_PID=$!
-	local deadline=$(($(now_ms) + 5000))
-	until watcherd_answers; do
-		if ! pid_alive "$WATCHERD_PID"; then
-			wait "$WATCHERD_PID" 2>/dev/null || true
-			WATCHERD_PID=
-			show_log
-			fail "watcherd $* exited at start-up"
-			return 1
-		fi
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			show_log
-			fail "watcherd $* did not answer a ping within 5 s"
-			return 1
-		fi
-		sleep 0.02
-	done
+	local rc=0
+	launch_watcherd "$LOG" "$@" || rc=$?
+	WATCHERD_PID=$LAUNCHED_PID
+	return "$rc"
 }
 
-watcherd_answers() {
-	[ -S "$SOCK" ] || return 1
-	send '{"cmd":"ping"}' 2>/dev/null | grep -q '"ok":true'
-}
-
-# Sends SIGTERM and waits for the exit: 0, the socket removed and, under
+# Sends SIGTERM and waits (bounded) for the exit: status 0 and, under
 # the sanitizers, a clean log.
 stop_watcherd() {
-	local pid=$WATCHERD_PID rc=0 bound=5000
+	local pid=$WATCHERD_PID
 	[ -n "$pid" ] || return 0
 	WATCHERD_PID=
-	[ "$SANITIZED" = 1 ] && bound=15000
-	# A test that failed while the daemon was stopped leaves it stopped.
-	# SIGCONT goes first: sent later it would discard the SIGSTOP with
-	# which LeakSanitizer's exit-time check suspends the process, and
-	# that check would then wait for ever.
-	kill -CONT "$pid" 2>/dev/null || true
-	kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_until "$bound" pid_gone "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait "$pid" 2>/dev/null || true
+	if ! end_pid "$pid" "$WATCHERD_STOP_MS" TERM watcherd; then
 		show_log
-		fail "watcherd did not exit within $((bound / 1000)) s of SIGTERM"
 		return 1
 	fi
-	wait "$pid" || rc=$?
-	if [ "$rc" != 0 ]; then
+	if [ "$END_PID_STATUS" != 0 ]; then
 		show_log
-		fail "watcherd exited with status $rc after SIGTERM"
+		fail "watcherd exited with status $END_PID_STATUS after SIGTERM"
 		return 1
 	fi
 	if ! log_is_clean; then
@@ -179,8 +102,7 @@ stop_watcherd() {
 kill_watcherd_hard() {
 	local pid=$WATCHERD_PID
 	WATCHERD_PID=
-	kill -KILL "$pid"
-	wait "$pid" 2>/dev/null || true
+	end_pid "$pid" 2000 KILL watcherd
 }
 
 common_teardown() {
@@ -235,12 +157,6 @@ json_get() {
 # daemon_checksum FILE: watcherd's checksum of FILE in the test proposal.
 daemon_checksum() {
 	json_get "$(send "$(req checksum "$PROPOSAL" "$1")")" .checksum
-}
-
-# crc32 FILE: zlib's CRC-32, computed independently of watcherd (gzip's
-# trailer holds the CRC of the uncompressed bytes).
-crc32() {
-	gzip -c <"$1" | tail -c 8 | od -An -N4 -tx4 | tr -d ' \n'
 }
 
 # content_to FILE OUT [FORMAT]: the content reply's line in OUT.hdr and its

@@ -38,12 +38,7 @@ Q="proposal=1111&file_name=context.py"
 	http "/file_content?$Q"
 	expect_status 200
 	crc=$(crc32 "$f")
-	[ "$(header Content-Type)" = application/json ]
-	[ "$(header Cache-Control)" = no-cache ]
-	[ "$(header ETag)" = "\"$crc\"" ]
-	[ "$(header X-Checksum)" = "$crc" ]
-	[ "$(header Content-Length)" = "$(stat -c %s "$T/b")" ]
-	jq -e 'keys == ["checksum","content","encoding","file_name","mtime","proposal","size"]' "$T/b"
+	expect_file_content_head "$crc"
 	jq -e '.proposal == 1111 and .file_name == "context.py" and
 	    .encoding == "utf-8" and (.checksum | test("^[0-9a-f]{8}$")) and
 	    (.size | type) == "number" and (.mtime | type) == "number"' "$T/b"

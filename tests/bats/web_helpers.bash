@@ -2,107 +2,40 @@
 # temporary directory per test file with a copy of the demo tree, a real
 # watcherd on a UNIX socket in it, the handler run as plain CGI or under a
 # real lighttpd (lighttpd.conf.sample, verbatim) on a free loopback port,
-# bounded waits, and a teardown that ends every process it started, checks
-# that no handler process is left behind and fails on any sanitizer report.
+# and a teardown that ends every process it started, checks that no handler
+# process is left behind and fails on any sanitizer report.
+#
+# What all suites share is in common.bash.
 #
 # Environment: BUILD_DIR (default "build"; "build/asan" for the sanitizer
 # run), relative to the repository root unless absolute.
 
-WEB_ROOT="$(cd "$BATS_TEST_DIRNAME/../.." && pwd)"
-case "${BUILD_DIR:-build}" in
-/*) WEB_BUILD="${BUILD_DIR}" ;;
-*) WEB_BUILD="$WEB_ROOT/${BUILD_DIR:-build}" ;;
-esac
-WATCHERD_BIN="$WEB_BUILD/watcherd"
-HANDLER_BIN="$WEB_BUILD/filehandler.fcgi"
-LIGHTTPD_CONF="$WEB_ROOT/lighttpd.conf.sample"
+source "$(dirname "${BASH_SOURCE[0]}")/common.bash"
+
+LIGHTTPD_CONF="$REPO_ROOT/lighttpd.conf.sample"
 PREFIX=/filehandler
-DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
-SANITIZER_PATTERN='AddressSanitizer|LeakSanitizer|runtime error'
 
 # Under the sanitizer build: watcherd and the handler run as CGI check for
-# leaks at exit; the handler under lighttpd is killed by lighttpd, so its
-# leak check is off, but its reports still reach lighttpd's stderr
-# ($T/lighttpd.out), which is checked like every log.
-case "${BUILD_DIR:-build}" in
-*asan*) WEB_SANITIZED=1 ;;
-*) WEB_SANITIZED=0 ;;
-esac
-WEB_ASAN_EXIT="detect_leaks=1:abort_on_error=0:exitcode=99"
-WEB_ASAN_KILLED="detect_leaks=0:abort_on_error=0:exitcode=99"
-WEB_UBSAN="print_stacktrace=1:halt_on_error=1"
-
-fail() {
-	printf '%s\n' "$*" >&2
-	return 1
-}
-
-now_ms() {
-	local us=${EPOCHREALTIME/./}
-	echo $((us / 1000))
-}
-
-# wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 20 ms until it
-# succeeds (0) or the time is up (1).
-wait_until() {
-	local deadline=$(($(now_ms) + $1))
-	shift
-	while :; do
-		"$@" && return 0
-		[ "$(now_ms)" -lt "$deadline" ] || return 1
-		sleep 0.02
-	done
-}
-
-# 0 while the process runs; a zombie counts as gone.
-pid_alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
-}
-
-pid_gone() {
-	! pid_alive "$1"
-}
-
-# TERM, at most timeout_ms to go, then KILL. Fails when KILL was needed.
-end_pid() {
-	local pid=$1 timeout_ms=${2:-5000}
-	[ -n "$pid" ] || return 0
-	kill -TERM "$pid" 2>/dev/null || return 0
-	if ! wait_until "$timeout_ms" pid_gone "$pid"; then
-		kill -KILL "$pid" 2>/dev/null || true
-		wait_until 2000 pid_gone "$pid" || true
-		wait "$pid" 2>/dev/null || true
-		fail "process $pid did not end within $((timeout_ms / 1000)) s of SIGTERM"
-		return 1
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-# A TCP port nobody listens on at the moment.
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+# leaks at exit (ASAN_EXIT_OPTIONS); the handler under lighttpd is killed by
+# lighttpd, so its leak check is off (ASAN_KILLED_OPTIONS), but its reports
+# still reach lighttpd's stderr ($T/lighttpd.out), which is checked like
+# every log.
 
 # The fixture: T (short, for socket paths), a copy of the demo tree, a file
 # outside it whose marker must never be served, and the directories lighttpd
 # needs. Everything is exported for the tests.
 web_setup_file() {
 	export T SOCK DAMNIT SECRET SECRET_MARKER
-	T="$(mktemp -d "${TMPDIR:-/tmp}/fh-web.XXXXXX")"
+	need_executable "$WATCHERD" watcherd || return 1
+	need_executable "$HANDLER" handler || return 1
+	make_fixture_dir fh-web || return 1
 	SOCK="$T/watcherd.sock"
-	cp -a "$WEB_ROOT/data" "$T/data"
-	DAMNIT="$T/data/$DAMNIT_REL"
 	SECRET="$T/secret.log"
 	SECRET_MARKER="SECRET-MARKER-$RANDOM$RANDOM"
 	printf '%s\n' "$SECRET_MARKER" >"$SECRET"
 	mkdir -m 0700 "$T/run" "$T/www"
 	: >"$T/watcherd.log"
 	: >"$T/cgi.log"
-	[ -x "$WATCHERD_BIN" ] || fail "no watcherd at $WATCHERD_BIN (run make first)" || return 1
-	[ -x "$HANDLER_BIN" ] || fail "no handler at $HANDLER_BIN (run make first)" || return 1
 }
 
 # Stops what runs, checks every log for sanitizer reports and removes T.
@@ -151,51 +84,21 @@ logs_clean() {
 
 # watcherd.
 
-watcherd_pid() {
-	cat "$T/watcherd.pid" 2>/dev/null
-}
-
-watcherd_answers() {
-	[ -S "$SOCK" ] || return 1
-	printf '{"cmd":"ping"}\n' | socat -t 1 - "UNIX-CONNECT:$SOCK" 2>/dev/null |
-	    grep -q '"ok":true'
-}
-
 # start_watcherd [flags...]: watcherd in the foreground on $SOCK and the
 # test's tree; waits at most 5 s for it to answer a ping. Its pid is kept in
 # a file, so that a test may restart it and teardown_file still ends it.
 start_watcherd() {
-	local pid deadline
-	ASAN_OPTIONS="$WEB_ASAN_EXIT" UBSAN_OPTIONS="$WEB_UBSAN" \
-	    "$WATCHERD_BIN" --foreground --socket "$SOCK" --data-root "$T/data" "$@" \
-	    </dev/null >>"$T/watcherd.log" 2>&1 3>&- &
-	pid=$!
-	echo "$pid" >"$T/watcherd.pid"
+	local rc=0
+	launch_watcherd "$T/watcherd.log" "$@" || rc=$?
+	[ -n "$LAUNCHED_PID" ] && echo "$LAUNCHED_PID" >"$T/watcherd.pid"
 	printf '%s' "$*" >"$T/watcherd.flags"
-	deadline=$(($(now_ms) + 5000))
-	until watcherd_answers; do
-		if pid_gone "$pid"; then
-			tail -n 20 "$T/watcherd.log" >&2
-			fail "watcherd $* exited at start-up"
-			return 1
-		fi
-		if [ "$(now_ms)" -ge "$deadline" ]; then
-			tail -n 20 "$T/watcherd.log" >&2
-			fail "watcherd $* did not answer a ping within 5 s"
-			return 1
-		fi
-		sleep 0.02
-	done
+	return "$rc"
 }
 
 # SIGTERM and a bounded wait (longer under the sanitizers, whose leak check
 # takes a moment).
 stop_watcherd() {
-	local pid bound=5000
-	pid=$(watcherd_pid) || return 0
-	rm -f "$T/watcherd.pid"
-	[ "$WEB_SANITIZED" = 1 ] && bound=15000
-	end_pid "$pid" "$bound"
+	stop_recorded_watcherd
 }
 
 # restart_watcherd [flags...]: the same, with other flags.
@@ -213,11 +116,7 @@ ensure_default_watcherd() {
 
 # SIGKILL: no clean-up, the socket file stays behind.
 kill_watcherd_hard() {
-	local pid
-	pid=$(watcherd_pid) || return 0
-	rm -f "$T/watcherd.pid"
-	kill -KILL "$pid"
-	wait_until 2000 pid_gone "$pid"
+	stop_recorded_watcherd KILL
 }
 
 # lighttpd.
@@ -240,10 +139,10 @@ start_lighttpd() {
 	for try in 1 2 3; do
 		PORT=$(free_port)
 		FILEHANDLER_BIND=127.0.0.1 FILEHANDLER_PORT="$PORT" \
-		    FILEHANDLER_BIN="$HANDLER_BIN" WATCHERD_SOCKET="$SOCK" \
+		    FILEHANDLER_BIN="$HANDLER" WATCHERD_SOCKET="$SOCK" \
 		    FILEHANDLER_RUN_DIR="$T/run" FILEHANDLER_DOCROOT="$T/www" \
 		    FILEHANDLER_ERROR_LOG="$T/lighttpd-error.log" \
-		    ASAN_OPTIONS="$WEB_ASAN_KILLED" UBSAN_OPTIONS="$WEB_UBSAN" \
+		    ASAN_OPTIONS="$ASAN_KILLED_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" \
 		    lighttpd -D -f "$LIGHTTPD_CONF" </dev/null >>"$T/lighttpd.out" 2>&1 3>&- &
 		pid=$!
 		echo "$pid" >"$T/lighttpd.pid.bats"
@@ -251,7 +150,7 @@ start_lighttpd() {
 		until lighttpd_answers; do
 			pid_alive "$pid" || break
 			if [ "$(now_ms)" -ge "$deadline" ]; then
-				tail -n 20 "$T/lighttpd.out" "$T/lighttpd-error.log" >&2
+				show_tail "$T/lighttpd.out" "$T/lighttpd-error.log"
 				fail "lighttpd did not answer /health within 5 s"
 				return 1
 			fi
@@ -262,7 +161,7 @@ start_lighttpd() {
 		rm -f "$T/lighttpd.pid.bats"
 		grep -qs bind "$T/lighttpd.out" "$T/lighttpd-error.log" || break
 	done
-	tail -n 20 "$T/lighttpd.out" "$T/lighttpd-error.log" >&2
+	show_tail "$T/lighttpd.out" "$T/lighttpd-error.log"
 	fail "lighttpd -f $LIGHTTPD_CONF did not start"
 }
 
@@ -273,7 +172,7 @@ stop_lighttpd() {
 	pid=$(lighttpd_pid) || return 0
 	rm -f "$T/lighttpd.pid.bats"
 	children=$(pgrep -P "$pid" || true)
-	end_pid "$pid" 5000 || failed=1
+	end_pid "$pid" 5000 TERM lighttpd || failed=1
 	for child in $children; do
 		if ! wait_until 2000 pid_gone "$child"; then
 			kill -KILL "$child" 2>/dev/null || true
@@ -332,6 +231,24 @@ expect_error() {
 	    fail "Content-Type is not application/json"
 }
 
+# expect_file_content_head CRC: the last answer (a file_content 200) has the
+# contract's headers for a file whose CRC-32 is CRC and exactly its keys.
+expect_file_content_head() {
+	local crc=$1
+	[ "$(header Content-Type)" = application/json ] ||
+	    fail "Content-Type is '$(header Content-Type)', not application/json" || return 1
+	[ "$(header Cache-Control)" = no-cache ] ||
+	    fail "Cache-Control is '$(header Cache-Control)', not no-cache" || return 1
+	[ "$(header ETag)" = "\"$crc\"" ] ||
+	    fail "ETag is '$(header ETag)', not \"$crc\"" || return 1
+	[ "$(header X-Checksum)" = "$crc" ] ||
+	    fail "X-Checksum is '$(header X-Checksum)', not $crc" || return 1
+	[ "$(header Content-Length)" = "$(stat -c %s "$T/b")" ] ||
+	    fail "Content-Length '$(header Content-Length)' is not the body's size" || return 1
+	jq -e 'keys == ["checksum","content","encoding","file_name","mtime","proposal","size"]' "$T/b" ||
+	    fail "not exactly the contract's keys: $(head -c 400 "$T/b")"
+}
+
 # split_answer FILE: splits a whole answer (CGI's "Status:" head or an HTTP
 # status line, then header lines, an empty line and the body) into $T/h and
 # $T/b, and sets STATUS. Answers are text (JSON): no NUL in them.
@@ -359,8 +276,8 @@ cgi() {
 	env -i PATH="$PATH" REQUEST_METHOD="$method" REQUEST_URI="$uri" \
 	    QUERY_STRING="$query" GATEWAY_INTERFACE=CGI/1.1 \
 	    SERVER_PROTOCOL=HTTP/1.1 WATCHERD_SOCKET="$SOCK" \
-	    ASAN_OPTIONS="$WEB_ASAN_EXIT" UBSAN_OPTIONS="$WEB_UBSAN" "$@" \
-	    "$HANDLER_BIN" </dev/null >"$T/out" 2>>"$T/cgi.log" || rc=$?
+	    ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" "$@" \
+	    "$HANDLER" </dev/null >"$T/out" 2>>"$T/cgi.log" || rc=$?
 	[ "$rc" = 0 ] || fail "filehandler.fcgi exited with status $rc" || return 1
 	split_answer "$T/out"
 }
@@ -405,9 +322,4 @@ else:
 open(sys.argv[2], "wb").write(data)
 print("%08x" % zlib.crc32(data))
 EOF
-}
-
-# crc32 FILE: the file's CRC-32, computed independently.
-crc32() {
-	python3 -c 'import sys, zlib; print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$1"
 }

@@ -1,0 +1,199 @@
+# Sourced by every helper library (helpers.bash for the watcherd suites,
+# web_helpers.bash for cgi.bats and lighttpd.bats, apache_helpers.bash for
+# apache.bats): where the binaries are, the sanitizer settings, bounded
+# waits, process handling, the private copy of the demo tree and starting
+# and stopping watcherd.
+#
+# Environment: BUILD_DIR (default "build"; "build/asan" for the sanitizer
+# run), relative to the repository root unless absolute.
+
+# Paths: the repository, the build and the binaries in it.
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+BUILD_DIR="${BUILD_DIR:-build}"
+case "$BUILD_DIR" in
+/*) BUILD_PATH="$BUILD_DIR" ;;
+*) BUILD_PATH="$REPO_ROOT/$BUILD_DIR" ;;
+esac
+WATCHERD="$BUILD_PATH/watcherd"
+WATCHERCTL="$BUILD_PATH/watcherctl"
+HANDLER="$BUILD_PATH/filehandler.fcgi"
+# The demo proposal's amore directory, relative to the data tree.
+DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
+
+# The sanitizers: SANITIZED=1 under the sanitizer build. A process that
+# exits by itself checks for leaks (ASAN_EXIT_OPTIONS); one that is killed
+# by its parent cannot (ASAN_KILLED_OPTIONS). Any report fails the test.
+SANITIZED=0
+case "$BUILD_DIR" in
+*asan*) SANITIZED=1 ;;
+esac
+ASAN_EXIT_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
+ASAN_KILLED_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=99"
+UBSAN_HALT_OPTIONS="print_stacktrace=1:halt_on_error=1"
+SANITIZER_PATTERN='AddressSanitizer|LeakSanitizer|runtime error'
+# How long watcherd may take to exit (its leak check takes a moment).
+WATCHERD_STOP_MS=5000
+[ "$SANITIZED" = 1 ] && WATCHERD_STOP_MS=15000
+
+# Prints its arguments on stderr and fails.
+fail() {
+	printf '%s\n' "$*" >&2
+	return 1
+}
+
+# Wall-clock milliseconds, without a fork: fine for latencies and bounds.
+now_ms() {
+	# EPOCHREALTIME's separator follows the locale: keep the digits only.
+	local us=${EPOCHREALTIME//[!0-9]/}
+	if [ -z "$us" ]; then
+		us=$(date +%s%N)
+		us=$((us / 1000))
+	fi
+	echo $((us / 1000))
+}
+
+# wait_until TIMEOUT_MS COMMAND...: runs COMMAND every 20 ms until it
+# succeeds (0) or the time is up (1).
+wait_until() {
+	local deadline=$(($(now_ms) + $1))
+	shift
+	while :; do
+		"$@" && return 0
+		[ "$(now_ms)" -lt "$deadline" ] || return 1
+		sleep 0.02
+	done
+}
+
+# pid_alive PID: 0 while the process runs; a zombie counts as gone.
+pid_alive() {
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
+	stat=${stat##*) }
+	[ "${stat:0:1}" != Z ]
+}
+
+# pid_gone PID: the opposite of pid_alive.
+pid_gone() {
+	! pid_alive "$1"
+}
+
+# end_pid PID [TIMEOUT_MS [SIGNAL [NAME]]]: SIGNAL (TERM), at most
+# TIMEOUT_MS (5000) to go, then KILL; fails when KILL was needed. Sets
+# END_PID_STATUS to the exit status (127 when PID is not our child).
+end_pid() {
+	local pid=$1 timeout_ms=${2:-5000} sig=${3:-TERM} name=${4:-process $1}
+	END_PID_STATUS=
+	[ -n "$pid" ] || return 0
+	# A test that failed while the process was stopped leaves it stopped.
+	# SIGCONT goes first: sent later it would discard the SIGSTOP with
+	# which LeakSanitizer's exit-time check suspends the process, and
+	# that check would then wait for ever.
+	kill -CONT "$pid" 2>/dev/null || true
+	kill "-$sig" "$pid" 2>/dev/null || true
+	if ! wait_until "$timeout_ms" pid_gone "$pid"; then
+		kill -KILL "$pid" 2>/dev/null || true
+		wait_until 2000 pid_gone "$pid" || true
+		wait "$pid" 2>/dev/null || true
+		fail "$name did not exit within $((timeout_ms / 1000)) s of SIG$sig"
+		return 1
+	fi
+	END_PID_STATUS=0
+	wait "$pid" 2>/dev/null || END_PID_STATUS=$?
+}
+
+# A TCP port nobody listens on at the moment on the loopback interface.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# crc32 FILE: zlib's CRC-32 as 8 lowercase hex digits, computed
+# independently of watcherd.
+crc32() {
+	python3 -c 'import sys, zlib
+print("%08x" % zlib.crc32(open(sys.argv[1], "rb").read()))' "$1"
+}
+
+# no_sanitizer_report FILE: FILE holds no sanitizer report.
+no_sanitizer_report() {
+	! grep -Eq -- "$SANITIZER_PATTERN" "$1"
+}
+
+# need_executable PATH WHAT: fails unless PATH is an executable (built).
+need_executable() {
+	[ -x "$1" ] || fail "no $2 at $1 (run make first)"
+}
+
+# make_fixture_dir NAME: a new temporary directory in T (short, for socket
+# paths) with a private copy of the demo tree; sets DAMNIT in it.
+make_fixture_dir() {
+	T="$(mktemp -d "${TMPDIR:-/tmp}/$1.XXXXXX")" ||
+	    fail "cannot create a temporary directory" || return 1
+	cp -a "$REPO_ROOT/data" "$T/data" ||
+	    fail "cannot copy $REPO_ROOT/data to $T" || return 1
+	DAMNIT="$T/data/$DAMNIT_REL"
+}
+
+# show_tail FILE...: the end of each FILE on stderr, for a failure report.
+show_tail() {
+	local f
+	for f in "$@"; do
+		echo "--- $f ---" >&2
+		tail -n 60 "$f" >&2 2>/dev/null
+	done
+	return 0
+}
+
+# watcherd_answers: the watcherd on $SOCK answers a ping.
+watcherd_answers() {
+	[ -S "$SOCK" ] || return 1
+	printf '{"cmd":"ping"}\n' | socat -t 1 - "UNIX-CONNECT:$SOCK" 2>/dev/null |
+	    grep -q '"ok":true'
+}
+
+# launch_watcherd LOG [FLAGS...]: starts watcherd in the foreground on $SOCK
+# and $T/data (through the command in the array WATCHERD_WRAP, if any; its
+# stderr appended to LOG) and waits at most 5 s until it answers a ping.
+# Sets LAUNCHED_PID (empty when it exited at start-up).
+launch_watcherd() {
+	local log=$1 deadline
+	shift
+	ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" \
+	    "${WATCHERD_WRAP[@]}" "$WATCHERD" --foreground --socket "$SOCK" \
+	    --data-root "$T/data" "$@" </dev/null >/dev/null 2>>"$log" 3>&- &
+	LAUNCHED_PID=$!
+	deadline=$(($(now_ms) + 5000))
+	until watcherd_answers; do
+		if pid_gone "$LAUNCHED_PID"; then
+			wait "$LAUNCHED_PID" 2>/dev/null || true
+			LAUNCHED_PID=
+			show_tail "$log"
+			fail "watcherd $* exited at start-up"
+			return 1
+		fi
+		if [ "$(now_ms)" -ge "$deadline" ]; then
+			show_tail "$log"
+			fail "watcherd $* did not answer a ping within 5 s"
+			return 1
+		fi
+		sleep 0.02
+	done
+}
+
+# watcherd_pid: the pid of the watcherd recorded in $T/watcherd.pid (the
+# suites that share one watcherd per file, restarted by tests).
+watcherd_pid() {
+	cat "$T/watcherd.pid" 2>/dev/null
+}
+
+# stop_recorded_watcherd [SIGNAL]: ends the watcherd of $T/watcherd.pid with
+# SIGNAL (TERM) and a bounded wait.
+stop_recorded_watcherd() {
+	local pid
+	pid=$(watcherd_pid)
+	[ -n "$pid" ] || return 0
+	rm -f "$T/watcherd.pid"
+	end_pid "$pid" "$WATCHERD_STOP_MS" "${1:-TERM}" watcherd
+}
