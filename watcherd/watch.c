@@ -204,17 +204,6 @@ folder_get(struct watch_table *t, unsigned proposal)
 
 /* Reading files. */
 
-static int
-same_stat(const struct stat *a, const struct stat *b)
-{
-	return a->st_dev == b->st_dev && a->st_ino == b->st_ino &&
-	    a->st_size == b->st_size &&
-	    a->st_mtim.tv_sec == b->st_mtim.tv_sec &&
-	    a->st_mtim.tv_nsec == b->st_mtim.tv_nsec &&
-	    a->st_ctim.tv_sec == b->st_ctim.tv_sec &&
-	    a->st_ctim.tv_nsec == b->st_ctim.tv_nsec;
-}
-
 static void
 state_from_stat(struct watch_state *st, const struct stat *sb)
 {
@@ -307,7 +296,8 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
 			goto fail_errno;
 		if (fstat(fd, &after) == -1)
 			goto fail_errno;
-		if ((len == before.st_size && same_stat(&before, &after)) ||
+		state_from_stat(st, &before);
+		if ((len == before.st_size && state_matches(st, &after)) ||
 		    attempt == READ_ATTEMPTS - 1)
 			break;
 		/* Written while we read: the bytes may mix two versions. */
@@ -825,17 +815,25 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 static void
 refresh_watch(struct watch_table *t, struct watch *w)
 {
-	struct watch_name *names[16], *n;
+	struct watch_name *few[8], **names = few, *n;
+	size_t i, count = 0, max = sizeof(few) / sizeof(few[0]);
 	const char *why;
-	size_t i, count = 0;
 
 	dirty_remove(t, w);
-	/* Refreshing a name may move it to another watch, or free w. */
-	for (n = w->names; n && count < sizeof(names) / sizeof(names[0]);
-	    n = n->next)
+	/* Refreshing a name may move it to another watch, or free w: take
+	   the list first. Most watches have one name; out of memory, the
+	   first few are still refreshed. */
+	if (w->n_names > max &&
+	    (names = calloc(w->n_names, sizeof(*names))) != NULL)
+		max = w->n_names;
+	else
+		names = few;
+	for (n = w->names; n && count < max; n = n->next)
 		names[count++] = n;
 	for (i = 0; i < count; i++)
 		refresh_name(t, names[i], &why);
+	if (names != few)
+		free(names);
 }
 
 /* inotify events. */
@@ -913,6 +911,11 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 	memcpy(key + sizeof(int), ev->name, blen);
 	n = table_get_all(t->by_entry, key, sizeof(int) + blen, found,
 	    sizeof(found) / sizeof(found[0]));
+	if (n > sizeof(found) / sizeof(found[0])) {
+		/* More names on one entry than we hold: re-check them all. */
+		mark_all_dirty(t);
+		return;
+	}
 	for (i = 0; i < n && i < sizeof(found) / sizeof(found[0]); i++)
 		mark_dirty(t, ((struct dir_link *)found[i])->name->w);
 }
