@@ -15,7 +15,6 @@ needs=(
 	"socat socat"
 	"jq jq"
 	"python3 python3"
-	"valgrind valgrind"
 	"curl curl"
 	"lighttpd lighttpd"
 	"apache2 apache2"
