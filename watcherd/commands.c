@@ -23,6 +23,9 @@ struct request {
 	size_t			 file_name_len;
 };
 
+#define TAIL_DEFAULT_BYTES	(1 << 20)
+#define TAIL_MAX_BYTES		(16 << 20)
+
 #define NEEDS_FILE	0x1	/* proposal and file_name */
 #define OWNER_ONLY	0x2	/* peer with the daemon's uid or root */
 
@@ -38,15 +41,20 @@ state_fields(char *buf, size_t len, const struct watch_state *st)
 {
 	char crc[CRC_HEX_LEN + 1];
 
+	if (st->too_large)
+		return snprintf(buf, len, "\"checksum\":null,\"too_large\":true,"
+		    "\"size\":%lld,\"mtime\":%lld.%06ld", (long long)st->size,
+		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
 	crc_format(st->crc, crc);
 	return snprintf(buf, len, "\"checksum\":\"%s\",\"size\":%lld,"
 	    "\"mtime\":%lld.%06ld", crc, (long long)st->size,
 	    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
 }
 
-/* Gets the watch a file request names, replying with the error if any. */
+/* Gets the watch a file request names, replying with the error if any;
+   with too_large_ok, a file over max-file-size is no error. */
 static struct watch_name *
-request_watch(struct request *r)
+request_watch(struct request *r, int too_large_ok)
 {
 	struct watch_name *n;
 	enum proto_error e;
@@ -54,6 +62,8 @@ request_watch(struct request *r)
 
 	e = watch_get(r->d->watches, r->proposal, r->file_name,
 	    r->file_name_len, &n, &why);
+	if (e == PROTO_TOO_LARGE && too_large_ok && n)
+		return n;
 	if (e != PROTO_OK) {
 		client_reply_error(r->c, e, why);
 		return NULL;
@@ -88,36 +98,66 @@ cmd_checksum(struct request *r)
 {
 	struct watch_name *n;
 
-	if ((n = request_watch(r)) != NULL)
+	if ((n = request_watch(r, 0)) != NULL)
 		reply_state(r, n);
+}
+
+/* Reads "format": 0 for "raw" (the default), 1 for "json"; -1 after
+   replying the error. */
+static int
+parse_format(struct request *r)
+{
+	struct json_object *fmt;
+	const char *format;
+
+	if (!json_object_object_get_ex(r->obj, "format", &fmt))
+		return 0;
+	format = json_object_is_type(fmt, json_type_string) ?
+	    json_object_get_string(fmt) : "";
+	if (strcmp(format, "raw") == 0)
+		return 0;
+	if (strcmp(format, "json") == 0)
+		return 1;
+	client_reply_error(r->c, PROTO_BAD_REQUEST,
+	    "format must be \"raw\" or \"json\"");
+	return -1;
+}
+
+/* Reads an optional integer field into *v (left alone when absent).
+   Returns 0, or -1 after replying the error. */
+static int
+parse_int(struct request *r, const char *key, int64_t min, int64_t max,
+    int64_t *v)
+{
+	struct json_object *o;
+	char msg[128];
+
+	if (!json_object_object_get_ex(r->obj, key, &o))
+		return 0;
+	if (json_object_is_type(o, json_type_int)) {
+		*v = json_object_get_int64(o);
+		if (*v >= min && *v <= max)
+			return 0;
+	}
+	snprintf(msg, sizeof(msg), "%s must be an integer from %lld to %lld",
+	    key, (long long)min, (long long)max);
+	client_reply_error(r->c, PROTO_BAD_REQUEST, msg);
+	return -1;
 }
 
 static void
 cmd_content(struct request *r)
 {
 	struct watch_content wc;
-	struct json_object *fmt;
 	struct watch_name *n;
 	enum proto_error e;
-	const char *why = "", *format = "raw";
+	const char *why = "";
 	char line[512];
 	int json, len;
 
-	if (json_object_object_get_ex(r->obj, "format", &fmt)) {
-		if (!json_object_is_type(fmt, json_type_string)) {
-			client_reply_error(r->c, PROTO_BAD_REQUEST,
-			    "format must be \"raw\" or \"json\"");
-			return;
-		}
-		format = json_object_get_string(fmt);
-	}
-	if (strcmp(format, "raw") != 0 && strcmp(format, "json") != 0) {
-		client_reply_error(r->c, PROTO_BAD_REQUEST,
-		    "format must be \"raw\" or \"json\"");
+	if ((json = parse_format(r)) == -1)
 		return;
-	}
-	json = format[0] == 'j';
-	if ((n = request_watch(r)) == NULL)
+	if ((n = request_watch(r, 0)) == NULL)
 		return;
 	if ((e = watch_content(r->d->watches, n, json, &wc, &why)) != PROTO_OK) {
 		client_reply_error(r->c, e, why);
@@ -136,12 +176,106 @@ cmd_content(struct request *r)
 	watch_content_release(&wc);
 }
 
+/*
+ * The bytes of a file from an offset on, for following a log: a client
+ * that names an old generation, or an offset past the end, is told to
+ * reset and gets the file from 0. A chunk never ends inside a UTF-8
+ * sequence; bytes that are not UTF-8 come as base64.
+ */
+static void
+cmd_tail(struct request *r)
+{
+	char line[768], gen[WATCH_GENERATION_LEN + 1], crc[CRC_HEX_LEN + 3];
+	struct json_object *g;
+	const struct watch_state *st;
+	struct watch_name *n;
+	enum proto_error e;
+	const char *why = "", *data, *given = NULL;
+	char *owned = NULL, *literal = NULL;
+	int64_t offset = 0, max = TAIL_DEFAULT_BYTES;
+	size_t len, chunk;
+	off_t size;
+	int json, reset, is_base64, attempt, lines;
+
+	if ((json = parse_format(r)) == -1 ||
+	    parse_int(r, "offset", 0, INT64_MAX, &offset) == -1 ||
+	    parse_int(r, "max_bytes", 4, TAIL_MAX_BYTES, &max) == -1)
+		return;
+	if (json_object_object_get_ex(r->obj, "generation", &g) &&
+	    !json_object_is_type(g, json_type_null)) {
+		if (!json_object_is_type(g, json_type_string)) {
+			client_reply_error(r->c, PROTO_BAD_REQUEST,
+			    "generation must be a string");
+			return;
+		}
+		given = json_object_get_string(g);
+	}
+	for (attempt = 0;; attempt++) {
+		e = watch_get(r->d->watches, r->proposal, r->file_name,
+		    r->file_name_len, &n, &why);
+		/* A log over max-file-size has no checksum, but a tail. */
+		if (e != PROTO_OK && (e != PROTO_TOO_LARGE || n == NULL)) {
+			client_reply_error(r->c, e, why);
+			return;
+		}
+		watch_name_generation(n, gen);
+		st = watch_name_state(n);
+		reset = (given && strcmp(given, gen) != 0) || offset > st->size;
+		if (reset)
+			offset = 0;
+		e = watch_read_range(r->d->watches, n, (off_t)offset, (size_t)max,
+		    &data, &len, &size, &owned, &why);
+		if (e == PROTO_OK && offset > size && attempt == 0) {
+			/* Shrunk since the stat: its truncation is being
+			   noticed; ask once more. */
+			free(owned);
+			owned = NULL;
+			continue;
+		}
+		if (e != PROTO_UNAVAILABLE || attempt > 0)
+			break;
+	}
+	if (e != PROTO_OK) {
+		client_reply_error(r->c, e, why);
+		return;
+	}
+	chunk = text_utf8_boundary(data, len);
+	is_base64 = !text_utf8_valid(data, chunk);
+	if (is_base64)
+		chunk = len;
+	if (json && (literal = text_content_literal(data, chunk, &len,
+	    &is_base64)) == NULL) {
+		free(owned);
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return;
+	}
+	if (st->exists && !st->too_large) {
+		crc[0] = '"';
+		crc_format(st->crc, crc + 1);
+		memcpy(crc + 1 + CRC_HEX_LEN, "\"", 2);
+	} else
+		memcpy(crc, "null", 5);
+	lines = snprintf(line, sizeof(line), "{\"ok\":true,\"offset\":%lld,"
+	    "\"next_offset\":%lld,\"size\":%lld,\"generation\":\"%s\","
+	    "\"reset\":%s,\"encoding\":\"%s\",\"checksum\":%s,"
+	    "\"mtime\":%lld.%06ld,\"mode\":\"%s\",\"payload\":%zu}",
+	    (long long)offset, (long long)offset + (long long)chunk,
+	    (long long)size, gen, reset ? "true" : "false",
+	    is_base64 ? "base64" : "utf-8", crc, (long long)st->mtime.tv_sec,
+	    st->mtime.tv_nsec / 1000, watch_name_mode(n), json ? len : chunk);
+	client_reply(r->c, line, (size_t)lines);
+	client_write(r->c, json ? literal : data, json ? len : chunk);
+	free(literal);
+	free(owned);
+}
+
 static void
 cmd_subscribe(struct request *r)
 {
 	struct watch_name *n;
 
-	if ((n = request_watch(r)) == NULL)
+	if ((n = request_watch(r, 1)) == NULL)
 		return;
 	if (client_subscribe(r->c, n) == -1) {
 		client_reply_error(r->c, PROTO_UNAVAILABLE,
@@ -159,7 +293,7 @@ cmd_unwatch(struct request *r)
 	size_t dropped;
 	int len;
 
-	if ((n = request_watch(r)) == NULL)
+	if ((n = request_watch(r, 1)) == NULL)
 		return;
 	dropped = watch_unwatch(r->d->watches, n);
 	len = snprintf(line, sizeof(line), "{\"ok\":true,"
@@ -258,6 +392,7 @@ static const struct command commands[] = {
 	{ "ping",	cmd_ping,	0 },
 	{ "checksum",	cmd_checksum,	NEEDS_FILE },
 	{ "content",	cmd_content,	NEEDS_FILE },
+	{ "tail",	cmd_tail,	NEEDS_FILE },
 	{ "subscribe",	cmd_subscribe,	NEEDS_FILE },
 	{ "unwatch",	cmd_unwatch,	NEEDS_FILE | OWNER_ONLY },
 	{ "list",	cmd_list,	0 },
@@ -336,7 +471,7 @@ commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		client_reply_error(c, PROTO_BAD_REQUEST, "unknown cmd; known: ping, "
-		    "checksum, content, subscribe, unwatch, list, status");
+		    "checksum, content, tail, subscribe, unwatch, list, status");
 		goto done;
 	}
 	if ((commands[i].flags & OWNER_ONLY) && !client_is_owner(c)) {

@@ -305,6 +305,7 @@ server_event(void *arg, struct watch_subscriber *ws, const char *ev,
 {
 	struct client *c = ws->owner;
 	char line[2048], name[POLICY_MAX_NAME * 6 + 3], crc[CRC_HEX_LEN + 1];
+	char gen[WATCH_GENERATION_LEN + 1];
 	const char *file = watch_name_file(ws->name);
 	int n;
 
@@ -318,19 +319,21 @@ server_event(void *arg, struct watch_subscriber *ws, const char *ev,
 		return;
 	}
 	name[text_json_escape(file, strlen(file), name)] = '\0';
+	watch_name_generation(ws->name, gen);
 	if (st->exists && !st->too_large) {
 		crc_format(st->crc, crc);
 		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
 		    "\"file_name\":%s,\"checksum\":\"%s\",\"size\":%lld,"
-		    "\"mtime\":%lld.%06ld}", ev, watch_name_proposal(ws->name),
-		    name, crc, (long long)st->size, (long long)st->mtime.tv_sec,
-		    st->mtime.tv_nsec / 1000);
+		    "\"mtime\":%lld.%06ld,\"generation\":\"%s\"}", ev,
+		    watch_name_proposal(ws->name), name, crc, (long long)st->size,
+		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000, gen);
 	} else if (st->exists)
 		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
 		    "\"file_name\":%s,\"checksum\":null,\"size\":%lld,"
-		    "\"mtime\":%lld.%06ld,\"too_large\":true}", ev,
-		    watch_name_proposal(ws->name), name, (long long)st->size,
-		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
+		    "\"mtime\":%lld.%06ld,\"too_large\":true,"
+		    "\"generation\":\"%s\"}", ev, watch_name_proposal(ws->name),
+		    name, (long long)st->size, (long long)st->mtime.tv_sec,
+		    st->mtime.tv_nsec / 1000, gen);
 	else
 		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
 		    "\"file_name\":%s,\"checksum\":null,\"size\":null,"

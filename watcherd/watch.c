@@ -67,6 +67,13 @@ struct watch_name {
 	struct dir_link		 links[2];	/* literal parent, real parent */
 	struct watch_subscriber	*subs;
 	unsigned		 n_subs;
+	/* What the generation is made of, and what changes it. */
+	int			 gen_known;
+	int			 gen_gone;	/* seen deleted since */
+	ino_t			 gen_ino;
+	unsigned		 gen_count;
+	off_t			 gen_size;
+	off_t			 change_mark;	/* the change callback's */
 };
 
 struct watch {
@@ -666,6 +673,32 @@ state_event(const struct watch_state *a, const struct watch_state *b)
 	return NULL;
 }
 
+/* Moves a name's generation on to state st; returns 1 when it changed. */
+static int
+generation_update(struct watch_name *n, const struct watch_state *st)
+{
+	int reset = 0;
+
+	if (!st->exists) {
+		n->gen_gone = n->gen_known;
+		return 0;
+	}
+	if (!n->gen_known) {
+		n->gen_known = 1;
+		n->change_mark = st->size;
+	} else if (st->ino != n->gen_ino) {
+		n->gen_count = 0;
+		reset = 1;
+	} else if (n->gen_gone || st->size < n->gen_size) {
+		n->gen_count++;
+		reset = 1;
+	}
+	n->gen_ino = st->ino;
+	n->gen_size = st->size;
+	n->gen_gone = 0;
+	return reset;
+}
+
 static void
 notify(struct watch_table *t, struct watch_name *n, const char *ev,
     const struct watch_state *st)
@@ -743,8 +776,9 @@ settle_name(struct watch_table *t, struct watch_name *n,
 	struct watch *w = n->w, *target;
 	struct watch_state prev_n, prev_t;
 	struct watch_name *m;
+	struct watch_change wc;
 	const char *ev;
-	int changed = 0;
+	int changed = 0, reset;
 
 	if ((target = choose_watch(t, n, st)) == NULL)
 		return NULL;
@@ -771,6 +805,7 @@ settle_name(struct watch_table *t, struct watch_name *n,
 		cache_drop(&t->cache, &target->content);
 	watch_inotify(t, target, n, fd);
 	for (m = target->names; m; m = m->next) {
+		reset = generation_update(m, st);
 		ev = state_event(m == n ? &prev_n : &prev_t, st);
 		if (ev == NULL)
 			continue;
@@ -779,6 +814,22 @@ settle_name(struct watch_table *t, struct watch_name *n,
 			log_debug("file_changed", "proposal=%u file=%s change=%s",
 			    m->proposal, m->file_name, ev);
 		notify(t, m, ev, st);
+		if (t->cb.change == NULL)
+			continue;
+		wc = (struct watch_change){
+			.proposal = m->proposal,
+			.file_name = m->file_name,
+			.folder = m->folder->path,
+			.event = ev,
+			.st = st,
+			.reset = reset,
+			.fd = fd,
+			.mark = &m->change_mark,
+		};
+		if (st->exists && !st->too_large)
+			wc.data = target->content ? target->content->data :
+			    data ? *data : NULL;
+		t->cb.change(t->cb.change_arg, &wc);
 	}
 	if (changed) {
 		target->changes++;
@@ -1157,8 +1208,10 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 		*why = "unknown proposal, or it has no DAMNIT folder";
 		return PROTO_NOT_FOUND;
 	}
+	/* A file over max-file-size is watched too: its size and a tail
+	   of it can still be served. */
 	e = read_file(t, f->fd, file_name, &st, &data, &fd, why);
-	if (e != PROTO_OK) {
+	if (e != PROTO_OK && e != PROTO_TOO_LARGE) {
 		if (fd != -1)
 			close(fd);
 		return e;
@@ -1186,7 +1239,7 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 	log_debug("watch_added", "proposal=%u file=%s mode=%s", proposal,
 	    file_name, n->w->poll ? "poll" : "inotify");
 	*out = n;
-	return PROTO_OK;
+	return e;
 }
 
 const struct watch_state *
@@ -1211,6 +1264,75 @@ const char *
 watch_name_file(const struct watch_name *n)
 {
 	return n->file_name;
+}
+
+void
+watch_name_generation(const struct watch_name *n, char *buf)
+{
+	snprintf(buf, WATCH_GENERATION_LEN + 1, "%llx-%x",
+	    (unsigned long long)n->gen_ino, n->gen_count);
+}
+
+enum proto_error
+watch_read_range(struct watch_table *t, struct watch_name *n, off_t offset,
+    size_t max, const char **data, size_t *len, off_t *size, char **owned,
+    const char **why)
+{
+	struct cache_entry *ce = n->w->content;
+	struct stat sb;
+	ssize_t got;
+	size_t want;
+	int fd;
+
+	*data = *owned = NULL;
+	*len = 0;
+	if (ce && n->w->st.exists && !n->w->st.too_large) {
+		/* watch_get() just compared the stat: the cache is current. */
+		cache_touch(&t->cache, ce);
+		*size = (off_t)ce->len;
+		if (offset < *size) {
+			*data = ce->data + offset;
+			*len = (size_t)(*size - offset) < max ?
+			    (size_t)(*size - offset) : max;
+		}
+		return PROTO_OK;
+	}
+	fd = policy_open_beneath(n->folder->fd, n->file_name,
+	    O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	if (fd == -1)
+		return policy_open_error(errno, why);
+	if (fstat(fd, &sb) == -1 || sb.st_ino != n->w->st.ino ||
+	    sb.st_dev != n->w->st.dev) {
+		close(fd);
+		mark_dirty(t, n->w);
+		*why = "the file was replaced while it was read; ask again";
+		return PROTO_UNAVAILABLE;
+	}
+	*size = sb.st_size;
+	want = offset < sb.st_size ? (size_t)(sb.st_size - offset) : 0;
+	if (want > max)
+		want = max;
+	if (want > 0) {
+		if ((*owned = malloc(want)) == NULL) {
+			close(fd);
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		do
+			got = pread(fd, *owned, want, offset);
+		while (got == -1 && errno == EINTR);
+		if (got == -1) {
+			free(*owned);
+			*owned = NULL;
+			close(fd);
+			*why = "cannot read the file";
+			return errno == EACCES ? PROTO_FORBIDDEN : PROTO_INTERNAL;
+		}
+		*data = *owned;
+		*len = (size_t)got;
+	}
+	close(fd);
+	return PROTO_OK;
 }
 
 enum proto_error

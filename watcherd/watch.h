@@ -40,6 +40,27 @@ struct watch_subscriber {
 	void			*owner;
 };
 
+/*
+ * A change of a watched file, for the change callback (hooks). Valid during
+ * the call only.
+ */
+struct watch_change {
+	unsigned		 proposal;
+	const char		*file_name;
+	const char		*folder;	/* the DAMNIT folder's path */
+	const char		*event;		/* "changed", "deleted", "created" */
+	const struct watch_state *st;		/* the new state */
+	int			 reset;		/* a new generation: truncated,
+						   replaced or recreated */
+	const char		*data;		/* the whole new content, when it
+						   was read whole; else NULL */
+	int			 fd;		/* the file, open; or -1 */
+	off_t			*mark;		/* the callback's own offset in
+						   this name's file: starts at the
+						   size when the watch began, then
+						   only the callback moves it */
+};
+
 /* What the table tells its user. */
 struct watch_callbacks {
 	/* The file a subscriber watches changed: event is "changed",
@@ -50,6 +71,9 @@ struct watch_callbacks {
 	   it. */
 	void	(*dropped)(void *arg, struct watch_subscriber *);
 	void	 *arg;
+	/* Optional: every change of every watched name, subscribed or not. */
+	void	(*change)(void *change_arg, const struct watch_change *);
+	void	 *change_arg;
 };
 
 /* The content of a file with the state it was read in. Either borrowed
@@ -118,6 +142,29 @@ const struct watch_state *watch_name_state(const struct watch_name *);
 const char *watch_name_mode(const struct watch_name *);
 unsigned watch_name_proposal(const struct watch_name *);
 const char *watch_name_file(const struct watch_name *);
+
+/*
+ * The generation of the file behind a name, written into buf (at least
+ * WATCH_GENERATION_LEN + 1 bytes): it changes when the file is replaced by
+ * another inode, truncated (seen shrinking), or deleted and recreated, and
+ * only then. Derived from the inode number and a count of truncations, so
+ * nodes sharing a file system agree on it until one of them sees a
+ * truncation the other did not.
+ */
+#define WATCH_GENERATION_LEN 32
+void	watch_name_generation(const struct watch_name *, char *buf);
+
+/*
+ * Up to max bytes of the file behind name from offset on, read after
+ * watch_get() vouched for the watch: borrowed from the cache, or read into
+ * *owned (the caller frees it). Sets *data, *len and *size (the file's size
+ * as read, which may have grown since the watch's state). Returns
+ * PROTO_OK, or an error with *why (PROTO_UNAVAILABLE when the file was
+ * replaced meanwhile: ask again).
+ */
+enum proto_error watch_read_range(struct watch_table *, struct watch_name *,
+	    off_t offset, size_t max, const char **data, size_t *len,
+	    off_t *size, char **owned, const char **why);
 
 /*
  * The content of the file behind name, consistent with the state returned
