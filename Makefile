@@ -50,7 +50,7 @@ $(BUILD)/watcherctl: $(call obj,$(WATCHERCTL_SRC)) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/filehandler.fcgi: $(call obj,$(CGI_SRC)) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) -pthread $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)

@@ -1,50 +1,162 @@
 /*
  * filehandler.fcgi: the HTTP face of watcherd. Started by a web server as
- * FastCGI it answers requests until the server stops it; run by hand (or
- * as plain CGI) it answers the one request its environment describes.
+ * FastCGI it answers requests on a pool of worker threads until the server
+ * stops it; run by hand (or as plain CGI) it answers the one request its
+ * environment describes.
+ *
+ * Each worker has its own request and its own watcherd connection. A
+ * long-poll or an event stream holds its worker, so at most max_held
+ * requests may be held at once and the other workers stay free for
+ * ordinary requests.
  */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
 #include "cgi/http.h"
+#include "cgi/route.h"
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/proto.h"
 
 /* A request never waits longer than this for watcherd. */
-#define WATCHERD_TIMEOUT_MS 1000
+#define WATCHERD_TIMEOUT_MS	1000
+#define DEFAULT_MAX_HELD	256
+#define ORDINARY_WORKERS	16	/* workers no held request may take */
+#define DEFAULT_HEARTBEAT_S	15
+#define WORKER_STACK		(256 * 1024)
+
+struct worker {
+	pthread_t		 thread;
+	FCGX_Request		 req;
+	struct upstream		 up;
+	struct route_limits	*limits;
+};
+
+/* Some platforms need accept() serialised; libfcgi's threaded example
+   does it, and it costs nothing here. */
+static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;
+
+static void *
+worker_run(void *arg)
+{
+	struct worker *w = arg;
+	struct http_exchange x;
+	int rc;
+
+	for (;;) {
+		pthread_mutex_lock(&accept_mutex);
+		rc = FCGX_Accept_r(&w->req);
+		pthread_mutex_unlock(&accept_mutex);
+		if (rc < 0)
+			break;
+		memset(&x, 0, sizeof(x));
+		x.fcgi = &w->req;
+		routes_dispatch(&x, &w->up, w->limits);
+		FCGX_Finish_r(&w->req);
+	}
+	upstream_close(&w->up);
+	return NULL;
+}
+
+/* An integer from the environment, def when unset; exits with a message
+   when it is not a number from min to max. */
+static long
+env_number(const char *name, long def, long min, long max)
+{
+	const char *s = getenv(name);
+	char *end;
+	long v;
+
+	if (s == NULL || *s == '\0')
+		return def;
+	v = strtol(s, &end, 10);
+	if (*end != '\0' || v < min || v > max) {
+		fprintf(stderr, "filehandler.fcgi: %s must be a number from %ld "
+		    "to %ld\n", name, min, max);
+		exit(1);
+	}
+	return v;
+}
 
 int
 main(void)
 {
+	struct route_limits limits;
 	struct http_exchange x;
-	struct upstream up;
-	FCGX_Request req;
+	struct worker *workers;
+	pthread_attr_t attr;
+	sigset_t stop;
+	long i, n;
+	int sig;
 
 	/* A web server that goes away mid-answer is no reason to die. */
 	signal(SIGPIPE, SIG_IGN);
-	upstream_init(&up, proto_default_socket(), WATCHERD_TIMEOUT_MS);
+	limits.max_held = (int)env_number("FILEHANDLER_MAX_HELD",
+	    DEFAULT_MAX_HELD, 0, 100000);
+	n = env_number("FILEHANDLER_THREADS", limits.max_held + ORDINARY_WORKERS,
+	    1, 100000);
+	limits.heartbeat_ms = 1000 * (int)env_number("FILEHANDLER_HEARTBEAT",
+	    DEFAULT_HEARTBEAT_S, 1, 3600);
+	atomic_init(&limits.held, 0);
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
 	}
 	if (FCGX_IsCGI()) {
+		struct upstream up;
+
+		upstream_init(&up, proto_default_socket(), WATCHERD_TIMEOUT_MS);
 		memset(&x, 0, sizeof(x));
-		routes_dispatch(&x, &up);
+		routes_dispatch(&x, &up, &limits);
 		upstream_close(&up);
 		return 0;
 	}
-	if (FCGX_InitRequest(&req, 0, 0) != 0)
+	if (limits.max_held >= n) {
+		fprintf(stderr, "filehandler.fcgi: FILEHANDLER_MAX_HELD (%d) must "
+		    "be less than FILEHANDLER_THREADS (%ld), so that ordinary "
+		    "requests always find a worker\n", limits.max_held, n);
 		return 1;
-	while (FCGX_Accept_r(&req) == 0) {
-		memset(&x, 0, sizeof(x));
-		x.fcgi = &req;
-		routes_dispatch(&x, &up);
-		FCGX_Finish_r(&req);
 	}
-	upstream_close(&up);
-	return 0;
+	if ((workers = calloc((size_t)n, sizeof(*workers))) == NULL) {
+		fprintf(stderr, "filehandler.fcgi: out of memory\n");
+		return 1;
+	}
+	/* The web server stops its FastCGI processes with a signal. Only one
+	   thread would see it (and libfcgi's handler only makes that
+	   thread's accept fail), so the workers block it and the main
+	   thread waits for it and ends the process. */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	pthread_attr_init(&attr);
+	pthread_attr_setstacksize(&attr, WORKER_STACK);
+	for (i = 0; i < n; i++) {
+		workers[i].limits = &limits;
+		upstream_init(&workers[i].up, proto_default_socket(),
+		    WATCHERD_TIMEOUT_MS);
+		if (FCGX_InitRequest(&workers[i].req, 0, 0) != 0) {
+			fprintf(stderr, "filehandler.fcgi: cannot set up a "
+			    "request\n");
+			return 1;
+		}
+		if (pthread_create(&workers[i].thread, &attr, worker_run,
+		    &workers[i]) != 0) {
+			fprintf(stderr, "filehandler.fcgi: cannot start worker "
+			    "%ld of %ld\n", i + 1, n);
+			return 1;
+		}
+	}
+	pthread_attr_destroy(&attr);
+	sigwait(&stop, &sig);
+	/* Held requests end with the process; the web server is going. */
+	_exit(0);
 }

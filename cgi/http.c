@@ -51,30 +51,57 @@ put(struct http_exchange *x, const char *data, size_t len)
 		fwrite(data, 1, len, stdout);
 }
 
+/* Writes the status line and headers; content_length < 0 leaves it out. */
+static void
+put_head(struct http_exchange *x, int status, const char *content_type,
+    int revalidate, long long content_length)
+{
+	char head[512];
+	int len;
+
+	len = snprintf(head, sizeof(head), "Status: %d %s\r\n"
+	    "Content-Type: %s\r\n"
+	    "Cache-Control: %s\r\n", status, status_text(status), content_type,
+	    revalidate ? "no-cache" : "no-store");
+	if (content_length >= 0)
+		len += snprintf(head + len, sizeof(head) - len,
+		    "Content-Length: %lld\r\n", content_length);
+	put(x, head, (size_t)len);
+	put(x, x->headers, x->headers_len);
+	put(x, "\r\n", 2);
+}
+
 void
 http_send(struct http_exchange *x, int status, int revalidate,
     const struct http_chunk *chunks, size_t n)
 {
-	char head[512];
 	size_t i, total = 0;
-	int len, body = !x->head && status != 304;
+	int body = !x->head && status != 304;
 
 	for (i = 0; i < n; i++)
 		total += chunks[i].len;
-	len = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Cache-Control: %s\r\n", status, status_text(status),
-	    revalidate ? "no-cache" : "no-store");
-	if (status != 304)
-		len += snprintf(head + len, sizeof(head) - len,
-		    "Content-Length: %zu\r\n", total);
-	put(x, head, (size_t)len);
-	put(x, x->headers, x->headers_len);
-	put(x, "\r\n", 2);
+	put_head(x, status, "application/json", revalidate,
+	    status == 304 ? -1 : (long long)total);
 	for (i = 0; body && i < n; i++)
 		put(x, chunks[i].data, chunks[i].len);
 	if (x->fcgi == NULL)
 		fflush(stdout);
+}
+
+void
+http_stream_begin(struct http_exchange *x, const char *content_type)
+{
+	put_head(x, 200, content_type, 0, -1);
+}
+
+int
+http_stream_write(struct http_exchange *x, const char *data, size_t len)
+{
+	if (x->fcgi)
+		return FCGX_PutStr(data, (int)len, x->fcgi->out) == (int)len &&
+		    FCGX_FFlush(x->fcgi->out) == 0 ? 0 : -1;
+	return fwrite(data, 1, len, stdout) == len && fflush(stdout) == 0 ?
+	    0 : -1;
 }
 
 void

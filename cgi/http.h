@@ -36,6 +36,14 @@ struct http_chunk {
  */
 void	http_send(struct http_exchange *, int status, int revalidate,
 	    const struct http_chunk *chunks, size_t n);
+/*
+ * Starts a streamed answer: 200 with content_type, Cache-Control: no-store
+ * and the extra headers, no Content-Length. Then http_stream_write().
+ */
+void	http_stream_begin(struct http_exchange *, const char *content_type);
+/* Writes a piece of a streamed answer and pushes it out now. Returns 0, or
+   -1 when the client (or the web server) is gone. */
+int	http_stream_write(struct http_exchange *, const char *data, size_t len);
 /* An error answer: {"detail":"<detail>"}; 503 adds Retry-After. */
 void	http_error(struct http_exchange *, int status, const char *detail);
 

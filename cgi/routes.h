@@ -6,10 +6,13 @@
 #define ROUTES_H
 
 struct http_exchange;
+struct route_limits;
 struct upstream;
 
-/* Answers one request, asking watcherd through up. Never fails: every
-   problem becomes an HTTP status with a JSON detail. */
-void	routes_dispatch(struct http_exchange *, struct upstream *);
+/* Answers one request, asking watcherd through up, within the limits the
+   process's workers share. Never fails: every problem becomes an HTTP
+   status with a JSON detail. */
+void	routes_dispatch(struct http_exchange *, struct upstream *,
+	    struct route_limits *);
 
 #endif

@@ -21,6 +21,30 @@ upstream_close(struct upstream *u)
 	u->connected = 0;
 }
 
+/* Whether a line from watcherd is a pushed event, not a reply. */
+static int
+is_event(struct json_object *o)
+{
+	return !json_object_object_get_ex(o, "ok", NULL) &&
+	    json_object_object_get_ex(o, "event", NULL);
+}
+
+static int
+read_reply(struct upstream *u, struct json_object **reply, char **payload,
+    size_t *payload_len)
+{
+	for (;;) {
+		if (proto_client_read(&u->client, reply, payload,
+		    payload_len) == -1)
+			return -1;
+		if (!is_event(*reply))
+			return 0;
+		u->events++;
+		json_object_put(*reply);
+		*reply = NULL;
+	}
+}
+
 static int
 call_once(struct upstream *u, const char *line, size_t len,
     struct json_object **reply, char **payload, size_t *payload_len)
@@ -33,7 +57,7 @@ call_once(struct upstream *u, const char *line, size_t len,
 		u->connected = 1;
 	}
 	if (proto_client_send_line(&u->client, line, len) == 0 &&
-	    proto_client_read(&u->client, reply, payload, payload_len) == 0)
+	    read_reply(u, reply, payload, payload_len) == 0)
 		return 0;
 	upstream_close(u);
 	return -1;
@@ -51,4 +75,27 @@ upstream_call(struct upstream *u, const char *line, size_t len,
 	if (!reused || errno == ETIMEDOUT)
 		return -1;
 	return call_once(u, line, len, reply, payload, payload_len);
+}
+
+int
+upstream_wait_event(struct upstream *u, int timeout_ms,
+    struct json_object **event)
+{
+	int r, saved;
+
+	*event = NULL;
+	if (!u->connected)
+		return -1;
+	u->client.timeout_ms = timeout_ms;
+	r = proto_client_read(&u->client, event, NULL, NULL);
+	saved = errno;
+	u->client.timeout_ms = u->timeout_ms;
+	if (r == 0 && is_event(*event))
+		return 1;
+	if (r == -1 && saved == ETIMEDOUT)
+		return 0;
+	json_object_put(*event);
+	*event = NULL;
+	upstream_close(u);
+	return -1;
 }

@@ -17,6 +17,8 @@ struct upstream {
 	int			 connected;
 	const char		*path;
 	int			 timeout_ms;
+	unsigned		 events;	/* event lines passed over by
+						   upstream_call() */
 };
 
 /* Prepares a connection to the socket at path (not connected yet). */
@@ -31,5 +33,14 @@ void	upstream_close(struct upstream *);
  */
 int	upstream_call(struct upstream *, const char *line, size_t len,
 	    struct json_object **reply, char **payload, size_t *payload_len);
+/*
+ * On a subscribed connection: waits up to timeout_ms for the next event
+ * line. Returns 1 with *event (the caller puts it), 0 when the time passed,
+ * -1 when the connection failed (it is closed then). Event lines that
+ * arrive while upstream_call() waits for a reply are counted in u->events
+ * and passed over: the caller asks again after such an event anyway.
+ */
+int	upstream_wait_event(struct upstream *, int timeout_ms,
+	    struct json_object **event);
 
 #endif
