@@ -101,6 +101,7 @@ main(void)
 	    DEFAULT_MAX_HELD, 0, 100000);
 	n = env_number("FILEHANDLER_THREADS", limits.max_held + ORDINARY_WORKERS,
 	    1, 100000);
+	limits.threads = 1;
 	limits.heartbeat_ms = 1000 * (int)env_number("FILEHANDLER_HEARTBEAT",
 	    DEFAULT_HEARTBEAT_S, 1, 3600);
 	atomic_init(&limits.held, 0);
@@ -123,6 +124,7 @@ main(void)
 		    "requests always find a worker\n", limits.max_held, n);
 		return 1;
 	}
+	limits.threads = (int)n;
 	if ((workers = calloc((size_t)n, sizeof(*workers))) == NULL) {
 		fprintf(stderr, "filehandler.fcgi: out of memory\n");
 		return 1;

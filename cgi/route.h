@@ -17,6 +17,7 @@ struct upstream;
 
 /* What every worker of a handler process shares. */
 struct route_limits {
+	int	threads;	/* workers of the process (1 as CGI) */
 	int	max_held;	/* requests held open at once; beyond, 503 */
 	atomic_int held;	/* held now */
 	int	heartbeat_ms;	/* between comments on an event stream */

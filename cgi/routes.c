@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -91,16 +92,22 @@ static void
 route_health(struct route_request *rr)
 {
 	struct reply r;
+	char handler[160];
 	size_t len;
 	const char *s;
+	int n;
 
 	if (route_ask(rr, "status", "", &r) == -1)
 		return;
 	json_object_object_del(r.obj, "ok");
 	s = json_object_to_json_string_length(r.obj, JSON_C_TO_STRING_PLAIN, &len);
+	n = snprintf(handler, sizeof(handler), ",\"handler\":{\"pid\":%ld,"
+	    "\"threads\":%d,\"held\":%d,\"max_held\":%d}}", (long)getpid(),
+	    rr->limits->threads, atomic_load(&rr->limits->held),
+	    rr->limits->max_held);
 	http_send(rr->x, 200, 0, (struct http_chunk[]){
-	    { "{\"status\":\"ok\",\"watcherd\":", 26 }, { s, len }, { "}", 1 } },
-	    3);
+	    { "{\"status\":\"ok\",\"watcherd\":", 26 }, { s, len },
+	    { handler, (size_t)n } }, 3);
 	reply_free(&r);
 }
 
