@@ -1,6 +1,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <limits.h>
+#include <regex.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,7 +16,10 @@ static const char usage_text[] =
 "                [--idle-timeout SECONDS] [--watch-mode auto|inotify|poll]\n"
 "                [--poll-interval MS] [--settle-time MS] [--max-file-size BYTES]\n"
 "                [--cache-size BYTES] [--max-watches N] [--max-clients N]\n"
-"                [--allow PATTERN]... [--foreground] [--verbose] [--version]";
+"                [--allow PATTERN]... [--hook 'PATTERN COMMAND [ARG]...']...\n"
+"                [--hook-match 'PATTERN REGEX']... [--hook-max-running N]\n"
+"                [--hook-queue N] [--hook-timeout SECONDS]\n"
+"                [--foreground] [--verbose] [--version]";
 
 static const char *const default_allow[] = {
 	"context.py", "*.log", "process_logs/*.out",
@@ -36,6 +40,40 @@ clear_allow(struct config *c)
 	for (i = 0; i < c->n_allow; i++)
 		free(c->allow[i]);
 	c->n_allow = 0;
+}
+
+static void
+clear_hooks(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_hooks; i++)
+		free(c->hooks[i].pattern);
+	memset(c->hooks, 0, sizeof(c->hooks));
+	c->n_hooks = 0;
+}
+
+static void
+clear_hook_matches(struct config *c)
+{
+	size_t i;
+
+	for (i = 0; i < c->n_hook_matches; i++)
+		free(c->hook_matches[i].pattern);
+	memset(c->hook_matches, 0, sizeof(c->hook_matches));
+	c->n_hook_matches = 0;
+}
+
+static void *
+xmalloc(size_t len)
+{
+	void *p = malloc(len);
+
+	if (p == NULL) {
+		perror("malloc");
+		exit(1);
+	}
+	return p;
 }
 
 static char *
@@ -73,7 +111,10 @@ config_defaults(struct config *c)
 	c->max_file_size = 16u << 20;
 	c->cache_size = 64u << 20;
 	c->max_watches = 100000;
-	c->max_clients = 1024;
+	c->max_clients = 4096;
+	c->hook_max_running = 4;
+	c->hook_queue = 64;
+	c->hook_timeout_s = 10;
 	for (i = 0; i < sizeof(default_allow) / sizeof(default_allow[0]); i++)
 		c->allow[c->n_allow++] = xstrdup(default_allow[i]);
 }
@@ -82,6 +123,8 @@ void
 config_free(struct config *c)
 {
 	clear_allow(c);
+	clear_hooks(c);
+	clear_hook_matches(c);
 	free(c->config_file);
 	free(c->socket_path);
 	free(c->data_root);
@@ -131,7 +174,160 @@ parse_bool(const char *s, int *out)
 	return 0;
 }
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW };
+/*
+ * Copies the next blank-separated word of *sp to *op, without its double
+ * quotes (which group blanks into the word; \" and \\ inside them stand
+ * for " and \), NUL-terminated, and moves both on. Returns 1, 0 when no
+ * word is left, -1 for an unterminated quote.
+ */
+static int
+next_word(const char **sp, char **op)
+{
+	const char *s = *sp;
+	char *o = *op;
+	int quoted = 0;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (*s == '\0') {
+		*sp = s;
+		return 0;
+	}
+	while (*s && (quoted || (*s != ' ' && *s != '\t'))) {
+		if (*s == '"') {
+			quoted = !quoted;
+			s++;
+			continue;
+		}
+		if (quoted && *s == '\\' && (s[1] == '"' || s[1] == '\\'))
+			s++;
+		*o++ = *s++;
+	}
+	if (quoted)
+		return -1;
+	*o++ = '\0';
+	*sp = s;
+	*op = o;
+	return 1;
+}
+
+/* "PATTERN COMMAND [ARG]..." into h. Returns 0, or -1 with a message. */
+static int
+parse_hook(const char *value, struct config_hook *h, char *err,
+    size_t errlen)
+{
+	const char *p = value;
+	char *buf, *out, *word;
+	int r;
+
+	memset(h, 0, sizeof(*h));
+	/* Every word shrinks or keeps its length, and owes its NUL to the
+	   blank or the end that closed it. */
+	out = buf = xmalloc(strlen(value) + 1);
+	for (;;) {
+		word = out;
+		if ((r = next_word(&p, &out)) == 0)
+			break;
+		if (r == -1) {
+			snprintf(err, errlen, "unterminated quote in hook '%s'",
+			    value);
+			goto fail;
+		}
+		if (h->pattern == NULL) {
+			h->pattern = word;
+			continue;
+		}
+		if (h->argc == CONFIG_MAX_HOOK_ARGS) {
+			snprintf(err, errlen, "more than %d arguments in hook "
+			    "'%s'", CONFIG_MAX_HOOK_ARGS - 1, value);
+			goto fail;
+		}
+		h->argv[h->argc++] = word;
+	}
+	if (h->pattern == NULL || *h->pattern == '\0' || h->argc == 0 ||
+	    *h->argv[0] == '\0') {
+		snprintf(err, errlen, "hook '%s' needs a file pattern and a "
+		    "command: hook = PATTERN COMMAND [ARG]...", value);
+		goto fail;
+	}
+	return 0;
+fail:
+	free(buf);
+	memset(h, 0, sizeof(*h));
+	return -1;
+}
+
+/* "PATTERN REGEX" into m, the regex checked. Returns 0, or -1 with a
+   message. */
+static int
+parse_hook_match(struct config *c, const char *value,
+    struct config_hook_match *m, char *err, size_t errlen)
+{
+	const char *p = value;
+	char *buf, *out, msg[256];
+	regex_t re;
+	size_t i;
+	int r;
+
+	memset(m, 0, sizeof(*m));
+	out = buf = xmalloc(strlen(value) + 2);
+	if ((r = next_word(&p, &out)) == -1) {
+		snprintf(err, errlen, "unterminated quote in hook-match '%s'",
+		    value);
+		goto fail;
+	}
+	while (*p == ' ' || *p == '\t')
+		p++;
+	if (r == 0 || *buf == '\0' || *p == '\0') {
+		snprintf(err, errlen, "hook-match '%s' needs a file pattern and "
+		    "a regex: hook-match = PATTERN REGEX", value);
+		goto fail;
+	}
+	m->pattern = buf;
+	m->regex = strcpy(out, p);
+	for (i = 0; i < c->n_hook_matches; i++)
+		if (strcmp(c->hook_matches[i].pattern, m->pattern) == 0) {
+			snprintf(err, errlen, "a second hook-match for '%s' "
+			    "(join the regexes with |)", m->pattern);
+			goto fail;
+		}
+	if ((r = regcomp(&re, m->regex, REG_EXTENDED | REG_NOSUB)) != 0) {
+		regerror(r, &re, msg, sizeof(msg));
+		snprintf(err, errlen, "bad regex '%s' in hook-match: %s",
+		    m->regex, msg);
+		goto fail;
+	}
+	regfree(&re);
+	return 0;
+fail:
+	free(buf);
+	memset(m, 0, sizeof(*m));
+	return -1;
+}
+
+/* Every hook-match restricts some hook: one that restricts none is a typo
+   that would silently never fire. */
+static int
+check_hook_matches(const struct config *c, char *err, size_t errlen)
+{
+	size_t i, j;
+
+	for (i = 0; i < c->n_hook_matches; i++) {
+		for (j = 0; j < c->n_hooks; j++)
+			if (strcmp(c->hooks[j].pattern,
+			    c->hook_matches[i].pattern) == 0)
+				break;
+		if (j == c->n_hooks) {
+			snprintf(err, errlen, "hook-match for '%s', but no hook "
+			    "has that pattern", c->hook_matches[i].pattern);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW,
+	KEY_HOOK, KEY_HOOK_MATCH };
 
 static const struct config_key {
 	const char		*name;
@@ -150,9 +346,33 @@ static const struct config_key {
 	{ "max-watches", KEY_UINT, offsetof(struct config, max_watches), 1, 10000000 },
 	{ "max-clients", KEY_UINT, offsetof(struct config, max_clients), 1, 1000000 },
 	{ "allow", KEY_ALLOW, 0, 0, 0 },
+	{ "hook", KEY_HOOK, 0, 0, 0 },
+	{ "hook-match", KEY_HOOK_MATCH, 0, 0, 0 },
+	{ "hook-max-running", KEY_UINT, offsetof(struct config, hook_max_running), 1, 1024 },
+	{ "hook-queue", KEY_UINT, offsetof(struct config, hook_queue), 0, 100000 },
+	{ "hook-timeout", KEY_UINT, offsetof(struct config, hook_timeout_s), 1, 86400 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };
+
+/* Repeatable keys: given as flags, or in the file over the defaults, their
+   first occurrence replaces the list. */
+static int
+is_list(enum key_type type)
+{
+	return type == KEY_ALLOW || type == KEY_HOOK || type == KEY_HOOK_MATCH;
+}
+
+static void
+clear_list(struct config *c, enum key_type type)
+{
+	if (type == KEY_ALLOW)
+		clear_allow(c);
+	else if (type == KEY_HOOK)
+		clear_hooks(c);
+	else if (type == KEY_HOOK_MATCH)
+		clear_hook_matches(c);
+}
 
 static const struct config_key *
 find_key(const char *key)
@@ -223,6 +443,27 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		}
 		c->allow[c->n_allow++] = xstrdup(value);
 		return 0;
+	case KEY_HOOK:
+		if (c->n_hooks == CONFIG_MAX_HOOKS) {
+			snprintf(err, errlen, "more than %d hooks",
+			    CONFIG_MAX_HOOKS);
+			return -1;
+		}
+		if (parse_hook(value, &c->hooks[c->n_hooks], err, errlen) == -1)
+			return -1;
+		c->n_hooks++;
+		return 0;
+	case KEY_HOOK_MATCH:
+		if (c->n_hook_matches == CONFIG_MAX_HOOKS) {
+			snprintf(err, errlen, "more than %d hook-match lines",
+			    CONFIG_MAX_HOOKS);
+			return -1;
+		}
+		if (parse_hook_match(c, value,
+		    &c->hook_matches[c->n_hook_matches], err, errlen) == -1)
+			return -1;
+		c->n_hook_matches++;
+		return 0;
 	}
 bad:
 	if (k->type == KEY_UINT || k->type == KEY_SIZE)
@@ -251,8 +492,10 @@ trim(char *s)
 static int
 load_file(struct config *c, const char *path, char *err, size_t errlen)
 {
+	const struct config_key *k;
 	char line[4096], msg[512], *key, *value, *eq;
-	int lineno = 0, saw_allow = 0;
+	unsigned saw = 0;
+	int lineno = 0;
 	FILE *f;
 
 	if ((f = fopen(path, "re")) == NULL) {
@@ -277,9 +520,10 @@ load_file(struct config *c, const char *path, char *err, size_t errlen)
 		*eq = '\0';
 		key = trim(key);
 		value = trim(eq + 1);
-		if (find_key(key) && find_key(key)->type == KEY_ALLOW && !saw_allow) {
-			clear_allow(c);
-			saw_allow = 1;
+		if ((k = find_key(key)) && is_list(k->type) &&
+		    !(saw & 1u << k->type)) {
+			clear_list(c, k->type);
+			saw |= 1u << k->type;
 		}
 		if (config_set(c, key, value, msg, sizeof(msg)) == -1) {
 			snprintf(err, errlen, "%s:%d: %s", path, lineno, msg);
@@ -299,7 +543,8 @@ config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 	const struct config_key *k;
 	const char *env, *opt, *value;
 	char name[64], msg[512];
-	int i, pass, saw_allow = 0;
+	unsigned saw = 0;
+	int i, pass;
 
 	config_defaults(c);
 	/* Pass 0 finds --config, --help and --version; pass 1 applies the
@@ -348,9 +593,9 @@ config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 			}
 			if (pass == 0)
 				continue;
-			if (k->type == KEY_ALLOW && !saw_allow) {
-				clear_allow(c);
-				saw_allow = 1;
+			if (is_list(k->type) && !(saw & 1u << k->type)) {
+				clear_list(c, k->type);
+				saw |= 1u << k->type;
 			}
 			if (config_set(c, name, value, msg, sizeof(msg)) == -1) {
 				snprintf(err, errlen, "%s", msg);
@@ -365,5 +610,5 @@ config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 				set_string(&c->socket_path, env);
 		}
 	}
-	return 0;
+	return check_hook_matches(c, err, errlen);
 }

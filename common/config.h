@@ -9,8 +9,28 @@
 #include <stddef.h>
 
 #define CONFIG_MAX_ALLOW 64
+#define CONFIG_MAX_HOOKS 32		/* hook lines, and hook-match lines */
+#define CONFIG_MAX_HOOK_ARGS 32		/* words of a hook's command line */
 
 enum watch_mode { WATCH_MODE_AUTO, WATCH_MODE_INOTIFY, WATCH_MODE_POLL };
+
+/*
+ * "hook = PATTERN COMMAND [ARG]...": words split on blanks, double quotes
+ * group words with blanks in them (\" and \\ inside quotes). pattern and
+ * the strings of argv point into one allocation that starts at pattern.
+ */
+struct config_hook {
+	char	*pattern;			/* fnmatch, on file_name */
+	char	*argv[CONFIG_MAX_HOOK_ARGS + 1];	/* NULL-terminated */
+	size_t	 argc;
+};
+
+/* "hook-match = PATTERN REGEX": the hooks with exactly this pattern fire
+   only for appended lines that match regex (POSIX extended). */
+struct config_hook_match {
+	char	*pattern;
+	char	*regex;				/* in the same allocation */
+};
 
 struct config {
 	char		*config_file;	/* NULL: none */
@@ -26,6 +46,13 @@ struct config {
 	unsigned	 max_clients;
 	char		*allow[CONFIG_MAX_ALLOW];
 	size_t		 n_allow;
+	struct config_hook hooks[CONFIG_MAX_HOOKS];
+	size_t		 n_hooks;
+	struct config_hook_match hook_matches[CONFIG_MAX_HOOKS];
+	size_t		 n_hook_matches;
+	unsigned	 hook_max_running;	/* hook processes at once */
+	unsigned	 hook_queue;		/* runs waiting for a slot */
+	unsigned	 hook_timeout_s;	/* then the hook is killed */
 	int		 foreground;
 	int		 verbose;
 };
@@ -37,9 +64,11 @@ void	config_defaults(struct config *);
 void	config_free(struct config *);
 /*
  * Builds the whole configuration from argv: defaults, the file named by
- * --config, $WATCHERD_SOCKET, then the other flags. Returns 0; -1 with a
- * message in err for a bad flag, value or file; 1 when --help or --version
- * was asked (the text is in err).
+ * --config, $WATCHERD_SOCKET, then the other flags. Repeatable keys (allow,
+ * hook, hook-match) given as flags replace the file's. Returns 0; -1 with a
+ * message in err for a bad flag, value or file, or a hook-match whose
+ * pattern no hook has; 1 when --help or --version was asked (the text is
+ * in err).
  */
 int	config_load(struct config *, int argc, char **argv, char *err,
 	    size_t errlen);

@@ -10,6 +10,7 @@
 #include "common/text.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
+#include "watcherd/hook.h"
 #include "watcherd/server.h"
 #include "watcherd/watch.h"
 
@@ -360,9 +361,11 @@ cmd_status(struct request *r)
 {
 	struct json_object *o = json_object_new_object();
 	struct watch_stats ws;
+	struct hook_stats hs;
 
 #define ADD_INT(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 	watch_table_stats(r->d->watches, &ws);
+	hooks_stats(r->d->hooks, &hs);
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "version", json_object_new_string(WATCHERD_VERSION));
 	ADD_INT("protocol", PROTO_VERSION);
@@ -381,6 +384,12 @@ cmd_status(struct request *r)
 	ADD_INT("cache_limit", r->d->cfg.cache_size);
 	ADD_INT("max_watches", r->d->cfg.max_watches);
 	ADD_INT("max_clients", r->d->cfg.max_clients);
+	ADD_INT("hooks_run", hs.run);
+	ADD_INT("hooks_failed", hs.failed);
+	ADD_INT("hooks_killed", hs.killed);
+	ADD_INT("hooks_dropped", hs.dropped);
+	ADD_INT("hooks_running", hs.running);
+	ADD_INT("hooks_queued", hs.queued);
 	json_object_object_add(o, "watch_mode",
 	    json_object_new_string(config_watch_mode_name(r->d->cfg.watch_mode)));
 #undef ADD_INT

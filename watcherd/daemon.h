@@ -7,6 +7,7 @@
 
 #define WATCHERD_VERSION "1.0.0"
 
+struct hooks;
 struct json_tokener;
 struct server;
 struct watch_table;
@@ -18,6 +19,7 @@ struct daemon {
 	struct loop		*loop;
 	struct watch_table	*watches;
 	struct server		*server;
+	struct hooks		*hooks;
 	long long		 started_ms;
 	unsigned long		 requests;
 	struct json_tokener	*tokener;	/* reused for every request */

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 
 #include <json-c/json.h>
@@ -13,6 +14,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "watcherd/daemon.h"
+#include "watcherd/hook.h"
 #include "watcherd/server.h"
 #include "watcherd/watch.h"
 
@@ -39,6 +41,8 @@ reload(struct daemon *d)
 	config_free(&d->cfg);
 	d->cfg = fresh;
 	log_init("watcherd", d->cfg.verbose);
+	/* Before the table: reconfiguring it may report changes. */
+	hooks_reconfigure(d->hooks);
 	watch_table_reconfigure(d->watches);
 	log_info("reloaded", "config=%s data_root=%s idle_timeout=%u "
 	    "watch_mode=%s", d->cfg.config_file ? d->cfg.config_file : "-",
@@ -105,10 +109,33 @@ detach(void)
 	}
 }
 
+/* Each client is a descriptor, and so are watched files while they are
+   read and hooks' pipes: take what the hard limit allows rather than the
+   customary soft 1024, and say so when it is still short of max-clients. */
+static void
+raise_fd_limit(const struct config *cfg)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		return;
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+		getrlimit(RLIMIT_NOFILE, &rl);
+	}
+	if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < cfg->max_clients + 64)
+		log_warn("fd_limit", "limit=%llu max_clients=%u reason=\"fewer "
+		    "descriptors than max-clients needs; raise LimitNOFILE or "
+		    "ulimit -n\"", (unsigned long long)rl.rlim_cur,
+		    cfg->max_clients);
+}
+
 int
 main(int argc, char **argv)
 {
 	struct daemon d = { .argc = argc, .argv = argv, .signal_fd = -1 };
+	struct watch_callbacks cb;
 	char err[2048];
 	int r;
 
@@ -121,16 +148,22 @@ main(int argc, char **argv)
 		return r == 1 ? 0 : 2;
 	}
 	log_init("watcherd", d.cfg.verbose);
+	raise_fd_limit(&d.cfg);
 	if ((d.loop = loop_new()) == NULL)
 		log_fatal("epoll: %s", strerror(errno));
 	if ((d.tokener = json_tokener_new_ex(32)) == NULL)
 		log_fatal("out of memory");
+	if ((d.hooks = hooks_new(d.loop, &d.cfg)) == NULL)
+		log_fatal("out of memory");
 	if ((d.server = server_new(&d, err, sizeof(err))) == NULL)
 		log_fatal("%s", err);
-	d.watches = watch_table_new(d.loop, &d.cfg,
-	    server_watch_callbacks(d.server));
+	cb = server_watch_callbacks(d.server);
+	cb.change = hooks_change;
+	cb.change_arg = d.hooks;
+	d.watches = watch_table_new(d.loop, &d.cfg, cb);
 	if (d.watches == NULL) {
 		server_free(d.server);
+		hooks_free(d.hooks);
 		log_fatal("inotify: %s (raise fs.inotify.max_user_instances?)",
 		    strerror(errno));
 	}
@@ -150,6 +183,7 @@ main(int argc, char **argv)
 		log_error("loop_failed", "reason=\"%s\"", strerror(errno));
 	server_free(d.server);
 	watch_table_free(d.watches);
+	hooks_free(d.hooks);
 	loop_free(d.loop);
 	close(d.signal_fd);
 	json_tokener_free(d.tokener);

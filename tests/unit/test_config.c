@@ -337,6 +337,133 @@ test_set(void)
 	    "config_free leaves a zeroed config");
 }
 
+/* The words of hook i joined by '|'. */
+static const char *
+hook_words(const struct config *c, size_t i)
+{
+	static char buf[1024];
+	size_t j, used;
+
+	used = (size_t)snprintf(buf, sizeof(buf), "%s", c->hooks[i].pattern);
+	for (j = 0; j < c->hooks[i].argc && used < sizeof(buf); j++)
+		used += (size_t)snprintf(buf + used, sizeof(buf) - used, "|%s",
+		    c->hooks[i].argv[j]);
+	return buf;
+}
+
+static const char hooks_file[] =
+    "hook = *.log /usr/local/bin/notify-errors\n"
+    "hook_match = *.log ERROR|Traceback \\(most recent\n"
+    "hook =\tprocess_logs/*.out   mail  --to \"ops team\" -s \"say \\\"hi\\\"\" \"\"\n"
+    "hook = context.py a\"b c\"d\n"
+    "hook-max-running = 2\n"
+    "hook_queue = 0\n"
+    "hook-timeout = 30\n";
+
+static void
+test_hooks(void)
+{
+	const char *path = write_config("hooks.conf", hooks_file);
+	struct config c;
+
+	LOAD(&c, "--foreground");
+	tap_ok(c.n_hooks == 0 && c.n_hook_matches == 0,
+	    "no hooks by default");
+	tap_is_int(c.hook_max_running, 4, "default hook-max-running is 4");
+	tap_is_int(c.hook_queue, 64, "default hook-queue is 64");
+	tap_is_int(c.hook_timeout_s, 10, "default hook-timeout is 10 s");
+	config_free(&c);
+
+	tap_is_int(LOAD(&c, "--config", path), 0, "a file with hooks loads");
+	tap_is_int((long long)c.n_hooks, 3, "three hooks");
+	tap_is_str(hook_words(&c, 0), "*.log|/usr/local/bin/notify-errors",
+	    "hook = PATTERN COMMAND");
+	tap_is_str(hook_words(&c, 1),
+	    "process_logs/*.out|mail|--to|ops team|-s|say \"hi\"|",
+	    "hook words split on blanks; quotes group them, \\\" inside "
+	    "quotes is a quote, \"\" is an empty argument");
+	tap_ok(c.hooks[1].argc == 6 && c.hooks[1].argv[6] == NULL,
+	    "a hook's argv is NULL-terminated");
+	tap_is_str(hook_words(&c, 2), "context.py|ab cd",
+	    "quotes inside a word join it with its neighbours");
+	tap_is_int((long long)c.n_hook_matches, 1, "one hook_match (underscore)");
+	tap_is_str(c.hook_matches[0].pattern, "*.log", "hook_match pattern");
+	tap_is_str(c.hook_matches[0].regex, "ERROR|Traceback \\(most recent",
+	    "hook_match regex is the rest of the line, blanks kept");
+	tap_ok(c.hook_max_running == 2 && c.hook_queue == 0 &&
+	    c.hook_timeout_s == 30,
+	    "file sets hook-max-running, hook_queue (0 allowed), hook-timeout");
+	config_free(&c);
+
+	LOAD(&c, "--config", path, "--hook", "*.log /bin/true",
+	    "--hook-match=*.log x+");
+	tap_ok(c.n_hooks == 1 && c.n_hook_matches == 1 &&
+	    strcmp(hook_words(&c, 0), "*.log|/bin/true") == 0 &&
+	    strcmp(c.hook_matches[0].regex, "x+") == 0,
+	    "--hook and --hook-match flags replace the file's");
+	config_free(&c);
+	LOAD(&c, "--hook", "a.log /bin/a", "--hook", "b.log /bin/b");
+	tap_ok(c.n_hooks == 2 && strcmp(c.hooks[1].pattern, "b.log") == 0,
+	    "repeated --hook flags add up");
+	config_free(&c);
+}
+
+static void
+test_hook_errors(void)
+{
+	char many[64 * 4], want[PATH_MAX + 16];
+	const char *path;
+	struct config c;
+	char msg[256];
+	size_t i;
+	int r = 0;
+
+	BAD("a hook without a command", "needs a file pattern and a command",
+	    NULL, "--hook", "*.log");
+	BAD("an empty hook", "hook", "needs a file pattern", "--hook", "");
+	BAD("a hook with an empty command", "needs a file pattern", NULL,
+	    "--hook", "*.log \"\"");
+	BAD("a hook with an unterminated quote", "unterminated quote", NULL,
+	    "--hook", "*.log /bin/echo \"oops");
+	BAD("a bad hook-match regex", "bad regex 'ERROR(' in hook-match", NULL,
+	    "--hook", "*.log /bin/true", "--hook-match", "*.log ERROR(");
+	BAD("a hook-match without a regex", "needs a file pattern and a regex",
+	    NULL, "--hook", "*.log /bin/true", "--hook-match", "*.log  ");
+	BAD("a second hook-match for one pattern", "a second hook-match for "
+	    "'*.log'", NULL, "--hook", "*.log /bin/true", "--hook-match",
+	    "*.log a", "--hook-match", "*.log b");
+	BAD("a hook-match that no hook's pattern has", "hook-match for "
+	    "'*.txt', but no hook has that pattern", NULL, "--hook",
+	    "*.log /bin/true", "--hook-match", "*.txt a");
+	BAD("--hook-max-running 0", "hook-max-running", "from 1",
+	    "--hook-max-running", "0");
+	BAD("--hook-timeout 0", "hook-timeout", "from 1",
+	    "--hook-timeout", "0");
+	BAD("--hook-queue -1", "hook-queue", NULL, "--hook-queue", "-1");
+
+	path = write_config("badregex.conf",
+	    "hook = *.log /bin/true\nhook_match = *.log [unclosed\n");
+	fixture_path(want, sizeof(want), "%s:2:", path);
+	BAD("a bad regex in the file", want, "bad regex", "--config", path);
+
+	strcpy(many, "*.log /bin/echo");
+	for (i = 0; i < CONFIG_MAX_HOOK_ARGS; i++)
+		strcat(many, " a");
+	BAD("a hook with too many arguments", "more than", "arguments",
+	    "--hook", many);
+
+	config_defaults(&c);
+	for (i = 0; i < CONFIG_MAX_HOOKS && r == 0; i++)
+		r = config_set(&c, "hook", "*.x /bin/true", msg, sizeof(msg));
+	tap_ok(r == 0 && c.n_hooks == CONFIG_MAX_HOOKS &&
+	    config_set(&c, "hook", "*.y /bin/true", msg, sizeof(msg)) == -1 &&
+	    strstr(msg, "hooks"), "more than %d hooks are refused",
+	    CONFIG_MAX_HOOKS);
+	config_free(&c);
+	tap_ok(c.n_hooks == 0 && c.hooks[0].pattern == NULL,
+	    "config_free frees the hooks");
+}
+
 int
 main(void)
 {
@@ -347,6 +474,8 @@ main(void)
 	test_socket_precedence();
 	test_errors();
 	test_set();
+	test_hooks();
+	test_hook_errors();
 	fixture_rmtree(tmpdir);
 	return tap_done();
 }
