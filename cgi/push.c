@@ -361,45 +361,59 @@ send_deleted(struct route_request *rr)
 }
 
 /*
- * Waits for watcherd to come back, a heartbeat at a time, then subscribes
- * again and catches the client up. Returns 0 subscribed, -1 when the
- * client went away.
+ * Subscribes again after watcherd went away or ended the subscription
+ * (unwatch), trying every RETRY_MS and saying "unavailable" while watcherd
+ * does not answer (then "available"), "deleted" while the file is gone;
+ * heartbeats go on meanwhile. Catches the client up once subscribed.
+ * Returns 0 subscribed, -1 when the client went away.
  */
 static int
 resubscribe(struct route_request *rr, char *last)
 {
-	static const char gone[] = "{\"detail\":\"watcherd is not available; "
-	    "retrying\"}";
+	static const char unavailable[] = "{\"detail\":\"watcherd is not "
+	    "available; retrying\"}";
+	struct timespec pause = { RETRY_MS / 1000, (RETRY_MS % 1000) * 1000000L };
 	struct json_object *state;
 	long long beat = now_ms() + rr->limits->heartbeat_ms;
-	int deleted = 0, r;
+	int announced = 0, deleted = 0, first, r;
 
-	if (send_event(rr, "unavailable", NULL, gone, sizeof(gone) - 1) == -1)
-		return -1;
-	for (;;) {
-		struct timespec pause = { RETRY_MS / 1000,
-		    (RETRY_MS % 1000) * 1000000L };
-
-		nanosleep(&pause, NULL);
+	for (first = 1;; first = 0) {
+		if (!first)
+			nanosleep(&pause, NULL);
 		if (now_ms() >= beat) {
 			if (http_stream_write(rr->x, ": heartbeat\n\n", 13) == -1)
 				return -1;
 			beat = now_ms() + rr->limits->heartbeat_ms;
 		}
-		if ((r = subscribe_quietly(rr, &state)) == -1)
+		if ((r = subscribe_quietly(rr, &state)) == -1) {
+			if (!announced && send_event(rr, "unavailable", NULL,
+			    unavailable, sizeof(unavailable) - 1) == -1)
+				return -1;
+			announced = 1;
 			continue;
+		}
 		if (r == 1) {
-			/* Back, but the file is not: say so once, look again. */
+			/* The file is gone: say so once, look again. */
 			if (!deleted && send_deleted(rr) == -1)
 				return -1;
 			deleted = 1;
 			continue;
 		}
-		r = send_event(rr, "available", NULL, "{}", 2) == -1 ||
-		    catch_up(rr, state, last) == -1 ? -1 : 0;
+		r = (announced && send_event(rr, "available", NULL, "{}",
+		    2) == -1) || catch_up(rr, state, last) == -1 ? -1 : 0;
 		json_object_put(state);
 		return r;
 	}
+}
+
+/* Whether watcherd ended the subscription (an operator's unwatch). */
+static int
+is_unwatched(struct json_object *ev)
+{
+	struct json_object *name;
+
+	return json_object_object_get_ex(ev, "event", &name) &&
+	    strcmp(json_object_get_string(name), "unwatched") == 0;
 }
 
 void
@@ -435,13 +449,15 @@ route_events(struct route_request *rr)
 	reply_free(&r);
 	for (;;) {
 		e = upstream_wait_event(rr->up, rr->limits->heartbeat_ms, &ev);
-		if (e == 1) {
+		if (e == 1 && is_unwatched(ev))
+			e = resubscribe(rr, last);
+		else if (e == 1)
 			e = forward_event(rr, ev, last);
-			json_object_put(ev);
-		} else if (e == 0)
+		else if (e == 0)
 			e = http_stream_write(rr->x, ": heartbeat\n\n", 13);
 		else
 			e = resubscribe(rr, last);
+		json_object_put(ev);
 		if (e == -1)
 			break;
 	}

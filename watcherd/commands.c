@@ -240,6 +240,8 @@ cmd_tail(struct request *r)
 		client_reply_error(r->c, e, why);
 		return;
 	}
+	if (data == NULL)
+		data = "";	/* nothing past offset */
 	chunk = text_utf8_boundary(data, len);
 	is_base64 = !text_utf8_valid(data, chunk);
 	if (is_base64)

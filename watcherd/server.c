@@ -120,7 +120,7 @@ client_close(struct client *c, const char *why)
 void
 client_write(struct client *c, const char *data, size_t len)
 {
-	if (c->closing)
+	if (c->closing || len == 0)
 		return;
 	if (out_reserve(c, len) == -1) {
 		client_close(c, "out of memory");
@@ -347,8 +347,24 @@ server_dropped(void *arg, struct watch_subscriber *ws)
 {
 	struct client *c = ws->owner;
 	struct client_sub **p;
+	char line[128 + POLICY_MAX_NAME * 6], name[POLICY_MAX_NAME * 6 + 3];
+	const char *file = watch_name_file(ws->name);
+	int n;
 
 	(void)arg;
+	/* Tell the subscriber, which would otherwise wait for ever; sent
+	   from the loop: a failed send here would close the client while the
+	   table walks the subscriptions. */
+	if (!c->closing) {
+		name[text_json_escape(file, strlen(file), name)] = '\0';
+		n = snprintf(line, sizeof(line), "{\"event\":\"unwatched\","
+		    "\"proposal\":%u,\"file_name\":%s}",
+		    watch_name_proposal(ws->name), name);
+		client_reply(c, line, (size_t)n);
+		loop_set_events(c->server->d->loop, &c->io,
+		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
+	}
+	ws->name = NULL;
 	for (p = &c->subs; *p; p = &(*p)->next)
 		if (&(*p)->ws == ws) {
 			struct client_sub *sub = *p;

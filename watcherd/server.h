@@ -32,7 +32,8 @@ struct watch_callbacks server_watch_callbacks(struct server *);
 void	client_reply(struct client *, const char *line, size_t len);
 /* Appends {"ok":false,"error":code,"detail":detail}. */
 void	client_reply_error(struct client *, enum proto_error, const char *detail);
-/* Appends raw payload bytes after a reply that announced them. */
+/* Appends raw payload bytes after a reply that announced them (none: a
+   no-op, data may be NULL). */
 void	client_write(struct client *, const char *data, size_t len);
 /* 1 when the peer runs as the daemon's user or root (SO_PEERCRED). */
 int	client_is_owner(const struct client *);

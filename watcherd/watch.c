@@ -616,9 +616,10 @@ name_free(struct watch_table *t, struct watch_name *n)
 	while ((s = n->subs) != NULL) {
 		n->subs = s->next;
 		s->prev = s->next = NULL;
-		s->name = NULL;
 		if (t->cb.dropped)
-			t->cb.dropped(t->cb.arg, s);
+			t->cb.dropped(t->cb.arg, s);	/* s->name still n */
+		else
+			s->name = NULL;
 	}
 	link_clear(t, &n->links[0]);
 	link_clear(t, &n->links[1]);

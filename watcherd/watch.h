@@ -67,8 +67,8 @@ struct watch_callbacks {
 	   "deleted" or "created", st the new state. */
 	void	(*event)(void *arg, struct watch_subscriber *, const char *event,
 		    const struct watch_state *st);
-	/* The subscription was ended by the table (unwatch); the owner frees
-	   it. */
+	/* The subscription was ended by the table (unwatch, shutdown); the
+	   owner frees it. Its name is still valid during the call. */
 	void	(*dropped)(void *arg, struct watch_subscriber *);
 	void	 *arg;
 	/* Optional: every change of every watched name, subscribed or not. */
