@@ -100,6 +100,39 @@ ctl() {
 	    fail "got: $(cat "$T/sub.out" "$T/sub.err")"
 }
 
+@test "watcherctl subscribe prints the unwatch that ends it and exits 0" {
+	start_watcherd
+	spawn "$WATCHERCTL" --socket "$SOCK" subscribe 1111 context.py \
+	    </dev/null >"$T/sub.out" 2>"$T/sub.err"
+	sub=$SPAWNED
+	wait_until 2000 grep -q '^subscribed' "$T/sub.out" ||
+	    fail "no subscription: $(cat "$T/sub.err")"
+	ctl --socket "$SOCK" --json unwatch 1111 context.py
+	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
+	[ "$(jq -r .subscribers_dropped "$T/ctl.out")" = 1 ]
+	wait_until 5000 pid_gone "$sub" ||
+	    fail "subscribe outlived its subscription: $(cat "$T/sub.out")"
+	end_pid "$sub" 1000
+	[ "$END_PID_STATUS" = 0 ] ||
+	    fail "subscribe exited with $END_PID_STATUS: $(cat "$T/sub.err")"
+	[ "$(tail -n 1 "$T/sub.out")" = "unwatched 1111 context.py - -" ] ||
+	    fail "got: $(cat "$T/sub.out")"
+	[ ! -s "$T/sub.err" ]
+	# With --json, the event as watcherd sent it.
+	spawn "$WATCHERCTL" --socket "$SOCK" --json subscribe 1111 context.py \
+	    </dev/null >"$T/sub.out" 2>"$T/sub.err"
+	sub=$SPAWNED
+	wait_until 2000 grep -q '"ok":true' "$T/sub.out" ||
+	    fail "no subscription: $(cat "$T/sub.err")"
+	ctl --socket "$SOCK" unwatch 1111 context.py
+	wait_until 5000 pid_gone "$sub" ||
+	    fail "subscribe --json outlived its subscription"
+	end_pid "$sub" 1000
+	[ "$END_PID_STATUS" = 0 ]
+	[ "$(tail -n 1 "$T/sub.out" | jq -c .)" = \
+	    '{"event":"unwatched","proposal":1111,"file_name":"context.py"}' ]
+}
+
 # tail.
 
 # has_bytes FILE FORMAT: FILE holds exactly the bytes of printf FORMAT.
@@ -217,6 +250,25 @@ with open(sys.argv[1], "w") as f:
 	follow_wait 'old 1\nold 2\nnew 1\nnew 2\n'
 	follow_stop
 	grep -q 'has appeared' "$T/tail.err"
+}
+
+@test "watcherctl tail -f keeps following when an unwatch ends its subscription" {
+	printf 'a\n' >"$DAMNIT/run.log"
+	start_watcherd
+	follow_start 'a\n' 1111 run.log
+	ctl --socket "$SOCK" --json unwatch 1111 run.log
+	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
+	[ "$(jq -r .subscribers_dropped "$T/ctl.out")" = 1 ]
+	printf 'b\n' >>"$DAMNIT/run.log"
+	follow_wait 'a\nb\n'
+	# The line came through the new subscription (or the catch-up right
+	# after it), which a second unwatch ends in turn.
+	ctl --socket "$SOCK" --json unwatch 1111 run.log
+	[ "$(jq -r .subscribers_dropped "$T/ctl.out")" = 1 ]
+	printf 'c\n' >>"$DAMNIT/run.log"
+	follow_wait 'a\nb\nc\n'
+	follow_stop
+	[ ! -s "$T/tail.err" ]
 }
 
 @test "watcherctl tail --match prints only the matching lines" {
