@@ -74,9 +74,10 @@ text_utf8_boundary(const char *buf, size_t len)
 		i = len - back;
 		if ((p[i] & 0xc0) == 0x80)
 			continue;
-		if (p[i] < 0x80)
+		/* ASCII, or a byte that never starts a sequence: no cut. */
+		if (p[i] < 0xc2 || p[i] > 0xf4)
 			return len;
-		need = p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : p[i] >= 0xc0 ? 2 : 1;
+		need = p[i] >= 0xf0 ? 4 : p[i] >= 0xe0 ? 3 : 2;
 		return back < need ? i : len;
 	}
 	return len;

@@ -71,6 +71,7 @@ struct watch_name {
 	int			 gen_known;
 	int			 gen_gone;	/* seen deleted since */
 	ino_t			 gen_ino;
+	struct timespec		 gen_btime;
 	unsigned		 gen_count;
 	off_t			 gen_size;
 	off_t			 change_mark;	/* the change callback's */
@@ -223,6 +224,20 @@ state_from_stat(struct watch_state *st, const struct stat *sb)
 	st->ctime = sb->st_ctim;
 }
 
+/* Adds the birth time of the open file fd to st, where the file system
+   keeps one. */
+static void
+state_birth(struct watch_state *st, int fd)
+{
+	struct statx sx;
+
+	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 &&
+	    (sx.stx_mask & STATX_BTIME)) {
+		st->btime.tv_sec = sx.stx_btime.tv_sec;
+		st->btime.tv_nsec = sx.stx_btime.tv_nsec;
+	}
+}
+
 /* Whether a stat shows the file the state describes, unchanged. */
 static int
 state_matches(const struct watch_state *st, const struct stat *sb)
@@ -289,6 +304,7 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
 		}
 		if ((size_t)before.st_size > t->cfg->max_file_size) {
 			state_from_stat(st, &before);
+			state_birth(st, fd);
 			st->too_large = 1;
 			*fdp = fd;
 			*why = "file is larger than max-file-size";
@@ -315,12 +331,14 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
 	if ((size_t)len > t->cfg->max_file_size) {
 		free(buf);
 		state_from_stat(st, &after);
+		state_birth(st, fd);
 		st->too_large = 1;
 		*fdp = fd;
 		*why = "file is larger than max-file-size";
 		return PROTO_TOO_LARGE;
 	}
 	state_from_stat(st, &after);
+	state_birth(st, fd);
 	st->size = len;
 	st->crc = crc_buffer(buf, (size_t)len);
 	*data = buf;
@@ -687,7 +705,9 @@ generation_update(struct watch_name *n, const struct watch_state *st)
 	if (!n->gen_known) {
 		n->gen_known = 1;
 		n->change_mark = st->size;
-	} else if (st->ino != n->gen_ino) {
+	} else if (st->ino != n->gen_ino ||
+	    st->btime.tv_sec != n->gen_btime.tv_sec ||
+	    st->btime.tv_nsec != n->gen_btime.tv_nsec) {
 		n->gen_count = 0;
 		reset = 1;
 	} else if (n->gen_gone || st->size < n->gen_size) {
@@ -695,6 +715,7 @@ generation_update(struct watch_name *n, const struct watch_state *st)
 		reset = 1;
 	}
 	n->gen_ino = st->ino;
+	n->gen_btime = st->btime;
 	n->gen_size = st->size;
 	n->gen_gone = 0;
 	return reset;
@@ -1270,8 +1291,11 @@ watch_name_file(const struct watch_name *n)
 void
 watch_name_generation(const struct watch_name *n, char *buf)
 {
-	snprintf(buf, WATCH_GENERATION_LEN + 1, "%llx-%x",
-	    (unsigned long long)n->gen_ino, n->gen_count);
+	uint64_t file[3] = { n->gen_ino, (uint64_t)n->gen_btime.tv_sec,
+	    (uint64_t)n->gen_btime.tv_nsec };
+
+	snprintf(buf, WATCH_GENERATION_LEN + 1, "%08x-%x",
+	    (unsigned)crc_buffer(file, sizeof(file)), n->gen_count);
 }
 
 enum proto_error

@@ -29,6 +29,7 @@ struct watch_state {
 	off_t		 size;
 	struct timespec	 mtime;
 	struct timespec	 ctime;
+	struct timespec	 btime;		/* birth; zero where unknown */
 	uint32_t	 crc;		/* of exactly size bytes */
 };
 
@@ -147,9 +148,10 @@ const char *watch_name_file(const struct watch_name *);
  * The generation of the file behind a name, written into buf (at least
  * WATCH_GENERATION_LEN + 1 bytes): it changes when the file is replaced by
  * another inode, truncated (seen shrinking), or deleted and recreated, and
- * only then. Derived from the inode number and a count of truncations, so
- * nodes sharing a file system agree on it until one of them sees a
- * truncation the other did not.
+ * only then. Derived from the inode number, the birth time (a reused
+ * inode number is another file) and a count of truncations, so nodes
+ * sharing a file system agree on it until one of them sees a truncation
+ * the other did not.
  */
 #define WATCH_GENERATION_LEN 32
 void	watch_name_generation(const struct watch_name *, char *buf);

@@ -169,6 +169,12 @@ test_utf8_boundary(void)
 	    "ASCII text is kept whole");
 	tap_is_int((long long)text_utf8_boundary("ab\xc3", 3), 2,
 	    "a 2-byte char cut after its lead byte is left out");
+	tap_is_int((long long)text_utf8_boundary("abc\xff", 4), 4,
+	    "a byte that never starts a character is not held back");
+	tap_is_int((long long)text_utf8_boundary("ab\xc0", 3), 3,
+	    "an overlong lead byte is not held back");
+	tap_is_int((long long)text_utf8_boundary("ab\xf5\x80", 4), 4,
+	    "a lead byte beyond U+10FFFF is not held back");
 
 	bad = 0;
 	for (i = 0; i <= sizeof(mixed) - 1; i++) {
