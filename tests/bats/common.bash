@@ -101,6 +101,35 @@ end_pid() {
 	wait "$pid" 2>/dev/null || END_PID_STATUS=$?
 }
 
+# Starts "$@" in a process group of its own, stdin from /dev/null unless
+# redirected by the caller, and records it in $T/pids for kill_spawned
+# (which teardown calls). Sets SPAWNED.
+spawn() {
+	setsid "$@" 3>&- &
+	SPAWNED=$!
+	echo "$SPAWNED" >>"$T/pids"
+}
+
+# Ends a spawned process group: TERM, a bounded wait, then KILL.
+kill_group() {
+	local pid=$1
+	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
+	if ! wait_until 2000 pid_gone "$pid"; then
+		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+	fi
+	wait "$pid" 2>/dev/null || true
+}
+
+# Ends every spawned process.
+kill_spawned() {
+	local pid
+	[ -f "$T/pids" ] || return 0
+	while read -r pid; do
+		[ -n "$pid" ] && kill_group "$pid"
+	done <"$T/pids"
+	: >"$T/pids"
+}
+
 # A TCP port nobody listens on at the moment on the loopback interface.
 free_port() {
 	python3 -c 'import socket

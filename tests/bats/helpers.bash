@@ -28,34 +28,6 @@ common_setup() {
 	: >"$LOG"
 }
 
-# Starts "$@" in a process group of its own, stdin from /dev/null unless
-# redirected by the caller, and records it for teardown. Sets SPAWNED.
-spawn() {
-	setsid "$@" 3>&- &
-	SPAWNED=$!
-	echo "$SPAWNED" >>"$T/pids"
-}
-
-# Ends a spawned process group: TERM, a bounded wait, then KILL.
-kill_group() {
-	local pid=$1
-	kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true
-	if ! wait_until 2000 pid_gone "$pid"; then
-		kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-	fi
-	wait "$pid" 2>/dev/null || true
-}
-
-# Ends every spawned process.
-kill_spawned() {
-	local pid
-	[ -f "$T/pids" ] || return 0
-	while read -r pid; do
-		[ -n "$pid" ] && kill_group "$pid"
-	done <"$T/pids"
-	: >"$T/pids"
-}
-
 # The log shows no sanitizer report.
 log_is_clean() {
 	no_sanitizer_report "$LOG"
