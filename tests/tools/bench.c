@@ -13,9 +13,14 @@
  *   bench lat-many --socket S --proposal P --files N [--requests R]
  *                  [--rounds K] [--baseline-socket S1]
  *   bench floor    [--seconds X]
+ *   bench push-latency --port PORT --proposal P --file F --path PATH
+ *                  [--prefix /filehandler] [--count N] [--wait-s W]
+ *                  [--poll-ms M] [--idle-ms I]
  *
- * The hot loops write preformatted request lines and only look at the
- * first bytes of each reply, so that the client is not what is measured.
+ * All but push-latency talk to watcherd's socket; push-latency talks HTTP
+ * to lighttpd on 127.0.0.1:PORT. The hot loops write preformatted request
+ * lines and only look at the first bytes of each reply, so that the client
+ * is not what is measured.
  * Exit status: 0, or 1 with a message on stderr when something could not
  * be run (a refused request, a lost connection, a bad flag).
  */
@@ -29,8 +34,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -38,6 +47,7 @@
 #include <sys/wait.h>
 
 #include <json-c/json.h>
+#include <zlib.h>
 
 #include "common/crc.h"
 #include "common/proto.h"
@@ -66,6 +76,11 @@ struct options {
 	unsigned	 files;
 	unsigned	 rounds;
 	const char	*baseline_socket;
+	unsigned	 port;
+	const char	*prefix;
+	unsigned	 wait_s;
+	unsigned	 poll_ms;
+	unsigned	 idle_ms;
 };
 
 /* One client connection with its own line buffer. */
@@ -778,6 +793,572 @@ cmd_lat_many(const struct options *o)
 }
 
 /*
+ * push-latency: how soon three HTTP clients, through lighttpd and
+ * filehandler.fcgi, learn that a file changed, while this process appends
+ * to it count times at irregular intervals and then leaves it idle:
+ *
+ *   long-poll  loops /has_new_checksum?wait=W with the checksum it last saw
+ *              (X-Checksum of the previous answer);
+ *   sse        holds one /events stream and takes each "changed" event;
+ *   poll       asks /has_new_checksum without wait every poll-ms, the way
+ *              DAMNIT-web does.
+ *
+ * Writes and answers are timed on one monotonic clock in one thread: a
+ * client's latency is from the first write it had not seen yet to the
+ * answer or event that carries a later checksum (for a client that catches
+ * every change, the write it reports). Each client's requests, connections
+ * and bytes are counted while the file changes and while it is idle.
+ */
+
+#define PUSH_BUF		16384
+#define PUSH_SSE_LINE		1024
+#define PUSH_GAP_MIN_MS		50
+#define PUSH_GAP_MAX_MS		150
+#define PUSH_WARMUP_MS		1000
+/* After the last write, before the idle part: time for the polling client
+   to see the last change, so that its answer counts as a change. */
+#define PUSH_CATCH_UP_MS	1500
+#define PUSH_MAX_CHANGES	100000
+
+enum push_kind { PUSH_LONG_POLL, PUSH_SSE, PUSH_POLL };
+enum push_phase { PHASE_WARMUP, PHASE_CHANGING, PHASE_IDLE, PHASE_COUNT };
+
+enum http_state { HTTP_HEAD, HTTP_BODY, HTTP_CHUNK_SIZE, HTTP_CHUNK_DATA,
+    HTTP_CHUNK_END, HTTP_TRAILER };
+
+/* What one client did in one phase. */
+struct push_count {
+	unsigned long	 requests;
+	unsigned long	 connections;
+	unsigned long	 bytes;		/* HTTP, both directions */
+	unsigned long	 heartbeats;
+};
+
+/* The writes: when each was made and the file's checksum after it. */
+struct push_writes {
+	long long	*t;
+	char		(*hex)[CRC_HEX_LEN + 1];
+	size_t		 n;		/* made so far */
+	char		 initial[CRC_HEX_LEN + 1];
+};
+
+/* One HTTP client with its connection, its response parser and its
+   figures. */
+struct push_client {
+	const char	*name;
+	enum push_kind	 kind;
+	int		 fd;
+	int		 in_flight;	/* a request is unanswered */
+	long long	 next_ns;	/* poll: when the next request is due */
+	char		 seen_hex[CRC_HEX_LEN + 1];
+	size_t		 seen;		/* writes seen: the first unseen one */
+	long long	*lat;		/* from the first unseen write */
+	long long	*caught;	/* from the write reported */
+	size_t		 nlat;
+	unsigned long	 coalesced;	/* writes reported by a later one */
+	unsigned long	 other;		/* checksums of no unseen write */
+
+	/* The response being read. */
+	enum http_state	 state;
+	long long	 left;		/* body or chunk bytes to come */
+	int		 status;
+	int		 close_after;
+	char		 checksum[CRC_HEX_LEN + 1];	/* X-Checksum */
+	char		 body[16];
+	size_t		 body_len;
+	size_t		 len;
+	char		 buf[PUSH_BUF];
+
+	/* The event stream being read. */
+	char		 line[PUSH_SSE_LINE];
+	size_t		 line_len;
+	char		 event[32];
+	char		 id[CRC_HEX_LEN + 1];
+
+	struct push_count count[PHASE_COUNT];
+};
+
+/* The run: where to connect, what to ask, and the phase boundaries. */
+struct push_run {
+	const struct options *o;
+	struct push_writes	 w;
+	long long		 first_write;	/* LLONG_MAX until made */
+	long long		 idle_start;	/* LLONG_MAX until known */
+};
+
+static enum push_phase
+push_phase(const struct push_run *r, long long t)
+{
+	if (t < r->first_write)
+		return PHASE_WARMUP;
+	return t < r->idle_start ? PHASE_CHANGING : PHASE_IDLE;
+}
+
+static void
+push_connect(struct push_run *r, struct push_client *pc)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	int one = 1;
+
+	sin.sin_port = htons((uint16_t)r->o->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if ((pc->fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1)
+		fatal("socket: %s", strerror(errno));
+	if (connect(pc->fd, (struct sockaddr *)&sin, sizeof(sin)) == -1)
+		fatal("%s: cannot connect to 127.0.0.1:%u: %s", pc->name,
+		    r->o->port, strerror(errno));
+	setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	pc->state = HTTP_HEAD;
+	pc->len = 0;
+	pc->count[push_phase(r, now_ns())].connections++;
+}
+
+/* Sends the client's next request, connecting first when needed. */
+static void
+push_send(struct push_run *r, struct push_client *pc)
+{
+	const struct options *o = r->o;
+	char req[BENCH_REQUEST_MAX + 256], wait[32] = "";
+	enum push_phase phase;
+	const char *path;
+	ssize_t n;
+	int len;
+
+	if (pc->fd == -1)
+		push_connect(r, pc);
+	path = pc->kind == PUSH_SSE ? "events" : "has_new_checksum";
+	if (pc->kind == PUSH_LONG_POLL)
+		snprintf(wait, sizeof(wait), "&wait=%u", o->wait_s);
+	len = snprintf(req, sizeof(req), "GET %s/%s?proposal=%u&file_name=%s"
+	    "%s%s%s HTTP/1.1\r\nHost: 127.0.0.1:%u\r\n"
+	    "User-Agent: watcherd-bench\r\nAccept: %s\r\n\r\n",
+	    o->prefix, path, o->proposal, o->file,
+	    pc->kind == PUSH_SSE ? "" : "&checksum=",
+	    pc->kind == PUSH_SSE ? "" : pc->seen_hex, wait, o->port,
+	    pc->kind == PUSH_SSE ? "text/event-stream" : "*/*");
+	if (len < 0 || (size_t)len >= sizeof(req))
+		fatal("request too long");
+	/* A request is far smaller than the socket buffer: one send. */
+	n = send(pc->fd, req, (size_t)len, MSG_NOSIGNAL);
+	if (n != len)
+		fatal("%s: send: %s", pc->name, n == -1 ? strerror(errno) :
+		    "short write");
+	pc->in_flight = 1;
+	phase = push_phase(r, now_ns());
+	pc->count[phase].requests++;
+	pc->count[phase].bytes += (unsigned long)len;
+}
+
+/* A client learnt that the file's checksum is hex at time t. */
+static void
+push_learned(struct push_client *pc, const struct push_writes *w,
+    const char *hex, long long t)
+{
+	size_t k;
+
+	memcpy(pc->seen_hex, hex, CRC_HEX_LEN + 1);
+	for (k = w->n; k > pc->seen; k--)
+		if (memcmp(w->hex[k - 1], hex, CRC_HEX_LEN) == 0)
+			break;
+	if (k == pc->seen) {
+		pc->other++;
+		return;
+	}
+	pc->caught[pc->nlat] = t - w->t[k - 1];
+	pc->lat[pc->nlat++] = t - w->t[pc->seen];
+	pc->coalesced += k - 1 - pc->seen;
+	pc->seen = k;
+}
+
+/* One line of the event stream (without its newline). */
+static void
+push_sse_line(struct push_run *r, struct push_client *pc, long long t)
+{
+	char *line = pc->line;
+
+	if (pc->line_len == 0) {
+		if (strcmp(pc->event, "changed") == 0 && pc->id[0] != '\0')
+			push_learned(pc, &r->w, pc->id, t);
+		pc->event[0] = pc->id[0] = '\0';
+	} else if (strncmp(line, "event: ", 7) == 0)
+		snprintf(pc->event, sizeof(pc->event), "%s", line + 7);
+	else if (strncmp(line, "id: ", 4) == 0 &&
+	    strlen(line + 4) == CRC_HEX_LEN)
+		memcpy(pc->id, line + 4, CRC_HEX_LEN + 1);
+	else if (strncmp(line, ": heartbeat", 11) == 0)
+		pc->count[push_phase(r, t)].heartbeats++;
+}
+
+/* Body bytes: kept (the start of it) for an answer, split into lines for
+   an event stream. Lines longer than the buffer are cut: only the short
+   event:, id: and comment lines matter. */
+static void
+push_body(struct push_run *r, struct push_client *pc, const char *p,
+    size_t n, long long t)
+{
+	size_t i, room;
+
+	if (pc->kind != PUSH_SSE) {
+		room = sizeof(pc->body) - 1 - pc->body_len;
+		memcpy(pc->body + pc->body_len, p, n < room ? n : room);
+		pc->body_len += n < room ? n : room;
+		pc->body[pc->body_len] = '\0';
+		return;
+	}
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\n') {
+			pc->line[pc->line_len] = '\0';
+			push_sse_line(r, pc, t);
+			pc->line_len = 0;
+		} else if (p[i] != '\r' && pc->line_len < sizeof(pc->line) - 1)
+			pc->line[pc->line_len++] = p[i];
+	}
+}
+
+/* Reads the status line and the headers that matter. Returns the body's
+   framing state. */
+static enum http_state
+push_head(struct push_client *pc, char *head, long long *length)
+{
+	char *line, *next, *value;
+	int chunked = 0;
+
+	*length = -1;
+	pc->checksum[0] = '\0';
+	pc->close_after = 0;
+	pc->body_len = 0;
+	if (sscanf(head, "HTTP/1.%*1d %3d", &pc->status) != 1)
+		fatal("%s: not an HTTP answer: %.60s", pc->name, head);
+	for (line = strstr(head, "\r\n"); line; line = next) {
+		line += 2;
+		if ((next = strstr(line, "\r\n")) != NULL)
+			*next = '\0';
+		if ((value = strchr(line, ':')) == NULL)
+			continue;
+		*value++ = '\0';
+		value += strspn(value, " \t");
+		if (strcasecmp(line, "Content-Length") == 0)
+			*length = strtoll(value, NULL, 10);
+		else if (strcasecmp(line, "Transfer-Encoding") == 0)
+			chunked = strcasecmp(value, "chunked") == 0;
+		else if (strcasecmp(line, "Connection") == 0)
+			pc->close_after = strcasecmp(value, "close") == 0;
+		else if (strcasecmp(line, "X-Checksum") == 0 &&
+		    strlen(value) == CRC_HEX_LEN)
+			memcpy(pc->checksum, value, CRC_HEX_LEN + 1);
+	}
+	if (chunked)
+		return HTTP_CHUNK_SIZE;
+	if (*length < 0)
+		fatal("%s: an answer with neither a length nor chunks",
+		    pc->name);
+	return HTTP_BODY;
+}
+
+/* Parses what the client holds. Returns 1 when a response is complete,
+   0 when more is needed. */
+static int
+push_parse(struct push_run *r, struct push_client *pc, long long t)
+{
+	size_t off = 0, avail, take;
+	char *p, *end;
+	int done = 0;
+
+	while (!done && off < pc->len) {
+		p = pc->buf + off;
+		avail = pc->len - off;
+		switch (pc->state) {
+		case HTTP_HEAD:
+			if ((end = memmem(p, avail, "\r\n\r\n", 4)) == NULL)
+				goto more;
+			end[2] = '\0';
+			pc->state = push_head(pc, p, &pc->left);
+			off += (size_t)(end - p) + 4;
+			done = pc->state == HTTP_BODY && pc->left == 0;
+			break;
+		case HTTP_BODY:
+		case HTTP_CHUNK_DATA:
+			take = (size_t)pc->left < avail ? (size_t)pc->left :
+			    avail;
+			push_body(r, pc, p, take, t);
+			pc->left -= (long long)take;
+			off += take;
+			if (pc->left == 0 && pc->state == HTTP_BODY)
+				done = 1;
+			else if (pc->left == 0)
+				pc->state = HTTP_CHUNK_END;
+			break;
+		case HTTP_CHUNK_SIZE:
+			if ((end = memmem(p, avail, "\r\n", 2)) == NULL)
+				goto more;
+			*end = '\0';
+			pc->left = strtoll(p, NULL, 16);
+			pc->state = pc->left > 0 ? HTTP_CHUNK_DATA : HTTP_TRAILER;
+			off += (size_t)(end - p) + 2;
+			break;
+		case HTTP_CHUNK_END:
+			if (avail < 2)
+				goto more;
+			off += 2;
+			pc->state = HTTP_CHUNK_SIZE;
+			break;
+		case HTTP_TRAILER:
+			if ((end = memmem(p, avail, "\r\n", 2)) == NULL)
+				goto more;
+			off += (size_t)(end - p) + 2;
+			done = end == p;
+			break;
+		}
+	}
+more:
+	if (pc->len - off == sizeof(pc->buf))
+		fatal("%s: an HTTP head or line longer than %d bytes", pc->name,
+		    PUSH_BUF);
+	memmove(pc->buf, pc->buf + off, pc->len - off);
+	pc->len -= off;
+	if (done)
+		pc->state = HTTP_HEAD;
+	return done;
+}
+
+/* A complete answer to /has_new_checksum. */
+static void
+push_answer(struct push_run *r, struct push_client *pc, long long t)
+{
+	pc->in_flight = 0;
+	if (pc->status != 200)
+		fatal("%s: HTTP %d: %s", pc->name, pc->status, pc->body);
+	if (pc->close_after) {
+		close(pc->fd);
+		pc->fd = -1;
+	}
+	if (strcmp(pc->body, "true") == 0) {
+		if (pc->checksum[0] == '\0')
+			fatal("%s: an answer without X-Checksum", pc->name);
+		push_learned(pc, &r->w, pc->checksum, t);
+	} else if (strcmp(pc->body, "false") != 0)
+		fatal("%s: neither true nor false: %s", pc->name, pc->body);
+	if (pc->kind == PUSH_LONG_POLL)
+		push_send(r, pc);
+}
+
+/* Reads what the client's connection has, timed as it is read. */
+static void
+push_read(struct push_run *r, struct push_client *pc)
+{
+	long long t;
+	ssize_t n;
+
+	do
+		n = read(pc->fd, pc->buf + pc->len, sizeof(pc->buf) - pc->len);
+	while (n == -1 && errno == EINTR);
+	t = now_ns();
+	if (n == -1)
+		fatal("%s: read: %s", pc->name, strerror(errno));
+	if (n == 0) {
+		if (pc->in_flight || pc->kind == PUSH_SSE)
+			fatal("%s: lighttpd closed the connection", pc->name);
+		close(pc->fd);
+		pc->fd = -1;
+		return;
+	}
+	pc->len += (size_t)n;
+	pc->count[push_phase(r, t)].bytes += (unsigned long)n;
+	while (push_parse(r, pc, t)) {
+		if (pc->kind == PUSH_SSE)
+			fatal("%s: the event stream ended", pc->name);
+		push_answer(r, pc, t);
+		if (pc->fd == -1)
+			break;
+	}
+}
+
+/* Appends one line to the file; records when and the checksum after. */
+static void
+push_write(struct push_run *r, int fd, uint32_t *crc, unsigned i)
+{
+	char line[128];
+	long long t;
+	int len;
+
+	len = snprintf(line, sizeof(line), "push-latency change %u of %u at "
+	    "%lld\n", i + 1, r->o->count, now_ns());
+	t = now_ns();
+	if (write(fd, line, (size_t)len) != len)
+		fatal("append to %s: %s", r->o->path, strerror(errno));
+	*crc = (uint32_t)crc32(*crc, (const Bytef *)line, (uInt)len);
+	r->w.t[i] = t;
+	crc_format(*crc, r->w.hex[i]);
+	r->w.n = i + 1;
+	if (i == 0)
+		r->first_write = t;
+}
+
+/* xorshift64: the gaps between writes, the same on every run. */
+static unsigned
+push_gap_ms(unsigned long long *state)
+{
+	*state ^= *state << 13;
+	*state ^= *state >> 7;
+	*state ^= *state << 17;
+	return PUSH_GAP_MIN_MS + (unsigned)(*state %
+	    (PUSH_GAP_MAX_MS - PUSH_GAP_MIN_MS + 1));
+}
+
+static double
+per_minute(unsigned long v, long long ns)
+{
+	return ns > 0 ? v * 60e9 / (double)ns : NAN;
+}
+
+static void
+push_print(const struct push_client *pc, const char *prefix,
+    long long changing_ns, long long idle_ns, size_t writes)
+{
+	const struct push_count *c = pc->count;
+	long long *lat = pc->lat;
+	size_t n = pc->nlat;
+
+	qsort(lat, n, sizeof(*lat), compare_ll);
+	qsort(pc->caught, n, sizeof(*pc->caught), compare_ll);
+	printf(" %scaught_median_ms=%.2f %scaught_p99_ms=%.2f", prefix,
+	    n ? percentile(pc->caught, n, 0.5) / 1e6 : NAN, prefix,
+	    n ? percentile(pc->caught, n, 0.99) / 1e6 : NAN);
+	printf(" %sn=%zu %smissed=%zu %scoalesced=%lu %sother=%lu"
+	    " %smedian_ms=%.2f %sp99_ms=%.2f %smax_ms=%.2f", prefix, n,
+	    prefix, writes - pc->seen, prefix, pc->coalesced, prefix,
+	    pc->other, prefix, n ? percentile(lat, n, 0.5) / 1e6 : NAN,
+	    prefix, n ? percentile(lat, n, 0.99) / 1e6 : NAN,
+	    prefix, n ? lat[n - 1] / 1e6 : NAN);
+	printf(" %sconnections=%lu %schanging_req_min=%.1f"
+	    " %schanging_bytes_min=%.0f %sidle_req_min=%.1f"
+	    " %sidle_bytes_min=%.0f %sidle_heartbeats=%lu", prefix,
+	    c[PHASE_WARMUP].connections + c[PHASE_CHANGING].connections +
+	    c[PHASE_IDLE].connections,
+	    prefix, per_minute(c[PHASE_CHANGING].requests, changing_ns),
+	    prefix, per_minute(c[PHASE_CHANGING].bytes, changing_ns),
+	    prefix, per_minute(c[PHASE_IDLE].requests, idle_ns),
+	    prefix, per_minute(c[PHASE_IDLE].bytes, idle_ns),
+	    prefix, c[PHASE_IDLE].heartbeats);
+}
+
+static int
+cmd_push_latency(const struct options *o)
+{
+	static const char *const prefixes[] = { "lp_", "sse_", "poll_" };
+	struct push_client *clients[3], *pc;
+	struct push_run r = { .o = o, .first_write = LLONG_MAX,
+	    .idle_start = LLONG_MAX };
+	struct pollfd pfd[3];
+	struct timespec ts;
+	unsigned long long seed = 0x9e3779b97f4a7c15ULL;
+	long long start, t, next_write, end = LLONG_MAX, wake;
+	uint32_t crc;
+	size_t len;
+	unsigned written = 0;
+	int fd, k;
+
+	check_file_name(o->file);
+	if (strspn(o->file, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+	    "0123456789._-/") != strlen(o->file))
+		fatal("push-latency: --file needs URL encoding, not supported");
+	if (o->path == NULL || o->port == 0)
+		fatal("push-latency: --path and --port are required");
+	if (o->count < 1 || o->count > PUSH_MAX_CHANGES)
+		fatal("--count must be 1 to %d", PUSH_MAX_CHANGES);
+	if (o->wait_s < 1 || o->wait_s > 30)
+		fatal("--wait-s must be 1 to 30");
+	if (o->poll_ms < 1)
+		fatal("--poll-ms must be at least 1");
+	if ((fd = open(o->path, O_RDWR | O_APPEND | O_CLOEXEC)) == -1)
+		fatal("open %s: %s", o->path, strerror(errno));
+	if (crc_fd(fd, &crc, &len) == -1)
+		fatal("read %s: %s", o->path, strerror(errno));
+	if ((r.w.t = calloc(o->count, sizeof(*r.w.t))) == NULL ||
+	    (r.w.hex = calloc(o->count, sizeof(*r.w.hex))) == NULL)
+		fatal("out of memory");
+	crc_format(crc, r.w.initial);
+
+	for (k = 0; k < 3; k++) {
+		if ((pc = clients[k] = calloc(1, sizeof(*pc))) == NULL ||
+		    (pc->lat = calloc(o->count, sizeof(*pc->lat))) == NULL ||
+		    (pc->caught = calloc(o->count, sizeof(*pc->caught))) ==
+		    NULL)
+			fatal("out of memory");
+		pc->kind = (enum push_kind)k;
+		pc->name = k == PUSH_LONG_POLL ? "long-poll" :
+		    k == PUSH_SSE ? "sse" : "poll";
+		pc->fd = -1;
+		memcpy(pc->seen_hex, r.w.initial, sizeof(pc->seen_hex));
+	}
+	start = now_ns();
+	push_send(&r, clients[PUSH_SSE]);
+	push_send(&r, clients[PUSH_LONG_POLL]);
+	clients[PUSH_POLL]->next_ns = start;
+	next_write = start + PUSH_WARMUP_MS * 1000000LL;
+
+	for (;;) {
+		t = now_ns();
+		if (written < o->count && t >= next_write) {
+			push_write(&r, fd, &crc, written++);
+			next_write += push_gap_ms(&seed) * 1000000LL;
+			if (written == o->count) {
+				r.idle_start = r.w.t[written - 1] +
+				    PUSH_CATCH_UP_MS * 1000000LL;
+				end = r.idle_start + o->idle_ms * 1000000LL;
+			}
+		}
+		pc = clients[PUSH_POLL];
+		if (!pc->in_flight && t >= pc->next_ns) {
+			push_send(&r, pc);
+			while (pc->next_ns <= t)
+				pc->next_ns += o->poll_ms * 1000000LL;
+		}
+		if (t >= end)
+			break;
+		wake = end;
+		if (written < o->count && next_write < wake)
+			wake = next_write;
+		if (!pc->in_flight && pc->next_ns < wake)
+			wake = pc->next_ns;
+		for (k = 0; k < 3; k++) {
+			pfd[k].fd = clients[k]->fd;
+			pfd[k].events = POLLIN;
+		}
+		t = wake - now_ns();
+		if (t < 0)
+			t = 0;
+		ts.tv_sec = (time_t)(t / 1000000000LL);
+		ts.tv_nsec = (long)(t % 1000000000LL);
+		if (ppoll(pfd, 3, &ts, NULL) == -1 && errno != EINTR)
+			fatal("poll: %s", strerror(errno));
+		for (k = 0; k < 3; k++)
+			if (pfd[k].fd != -1 && pfd[k].revents)
+				push_read(&r, clients[k]);
+	}
+	close(fd);
+
+	printf("push-latency changes=%u changing_s=%.2f idle_s=%.2f "
+	    "wait_s=%u poll_ms=%u", o->count,
+	    (r.idle_start - r.first_write) / 1e9, (end - r.idle_start) / 1e9,
+	    o->wait_s, o->poll_ms);
+	for (k = 0; k < 3; k++)
+		push_print(clients[k], prefixes[k], r.idle_start - r.first_write,
+		    end - r.idle_start, r.w.n);
+	printf("\n");
+	for (k = 0; k < 3; k++) {
+		if (clients[k]->fd != -1)
+			close(clients[k]->fd);
+		free(clients[k]->caught);
+		free(clients[k]->lat);
+		free(clients[k]);
+	}
+	free(r.w.hex);
+	free(r.w.t);
+	return 0;
+}
+
+/*
  * floor: the round trips per second of a trivial epoll echo over a UNIX
  * socket pair, the best any daemon could do for ping-pong on this machine
  * (the time is the two wake-ups, not the work).
@@ -862,7 +1443,11 @@ usage(void)
 	    "       bench lat-many --socket S --proposal P --files N"
 	    " [--requests R]\n"
 	    "                 [--rounds K] [--baseline-socket S1]\n"
-	    "       bench floor [--seconds X]\n", stderr);
+	    "       bench floor [--seconds X]\n"
+	    "       bench push-latency --port PORT --proposal P --file F"
+	    " --path PATH\n"
+	    "                 [--prefix /filehandler] [--count N] [--wait-s W]\n"
+	    "                 [--poll-ms M] [--idle-ms I]\n", stderr);
 	exit(2);
 }
 
@@ -877,6 +1462,7 @@ static const struct {
 	{ "latency",	cmd_latency,	1 },
 	{ "lat-many",	cmd_lat_many,	1 },
 	{ "floor",	cmd_floor,	0 },
+	{ "push-latency", cmd_push_latency, 0 },
 };
 
 int
@@ -899,12 +1485,18 @@ main(int argc, char **argv)
 		{ "files",	required_argument, NULL, 'F' },
 		{ "rounds",	required_argument, NULL, 'R' },
 		{ "baseline-socket", required_argument, NULL, 'B' },
+		{ "port",	required_argument, NULL, 'o' },
+		{ "prefix",	required_argument, NULL, 'x' },
+		{ "wait-s",	required_argument, NULL, 'W' },
+		{ "poll-ms",	required_argument, NULL, 'L' },
+		{ "idle-ms",	required_argument, NULL, 'I' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = {
 		.socket_path = NULL, .seconds = 3, .depth = 1, .count = 200,
 		.quiet_ms = 30, .timeout_ms = 5000, .files = 1,
-		.requests = 0, .rounds = 20,
+		.requests = 0, .rounds = 20, .prefix = "/filehandler",
+		.wait_s = 30, .poll_ms = 1000, .idle_ms = 32000,
 	};
 	size_t i;
 	char *end;
@@ -963,6 +1555,23 @@ main(int argc, char **argv)
 			    100000);
 			break;
 		case 'B': o.baseline_socket = optarg; break;
+		case 'o':
+			o.port = (unsigned)parse_unsigned("--port", optarg,
+			    65535);
+			break;
+		case 'x': o.prefix = optarg; break;
+		case 'W':
+			o.wait_s = (unsigned)parse_unsigned("--wait-s", optarg,
+			    30);
+			break;
+		case 'L':
+			o.poll_ms = (unsigned)parse_unsigned("--poll-ms", optarg,
+			    600000);
+			break;
+		case 'I':
+			o.idle_ms = (unsigned)parse_unsigned("--idle-ms", optarg,
+			    600000);
+			break;
 		default:
 			usage();
 		}
