@@ -146,12 +146,16 @@ answer_tail(struct route_request *rr, const struct reply *r)
 	route_name_literal(rr, name);
 	n = snprintf(head, sizeof(head), "{\"proposal\":%u,\"file_name\":%s",
 	    rr->proposal, name);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	/* Bounded even should a reply carry values longer than any
+	   watcherd writes: past the buffer, the answer is a 500. */
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) &&
+	    (size_t)n < sizeof(head); i++) {
 		v = reply_json(r, keys[i], &vlen);
 		n += snprintf(head + n, sizeof(head) - (size_t)n, ",\"%s\":%.*s",
 		    keys[i], (int)vlen, v);
 	}
-	n += snprintf(head + n, sizeof(head) - (size_t)n, ",\"data\":");
+	if ((size_t)n < sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, ",\"data\":");
 	if (r->payload == NULL || (size_t)n >= sizeof(head)) {
 		http_error(rr->x, 500, "watcherd sent an incomplete reply");
 		return;

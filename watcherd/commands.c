@@ -196,7 +196,7 @@ cmd_tail(struct request *r)
 	int64_t offset = 0, max = TAIL_DEFAULT_BYTES;
 	size_t len, chunk;
 	off_t size;
-	int json, reset, is_base64, attempt, lines;
+	int json, reset, is_base64, attempt, n_line;
 
 	if ((json = parse_format(r)) == -1 ||
 	    parse_int(r, "offset", 0, INT64_MAX, &offset) == -1 ||
@@ -259,7 +259,7 @@ cmd_tail(struct request *r)
 		memcpy(crc + 1 + CRC_HEX_LEN, "\"", 2);
 	} else
 		memcpy(crc, "null", 5);
-	lines = snprintf(line, sizeof(line), "{\"ok\":true,\"offset\":%lld,"
+	n_line = snprintf(line, sizeof(line), "{\"ok\":true,\"offset\":%lld,"
 	    "\"next_offset\":%lld,\"size\":%lld,\"generation\":\"%s\","
 	    "\"reset\":%s,\"encoding\":\"%s\",\"checksum\":%s,"
 	    "\"mtime\":%lld.%06ld,\"mode\":\"%s\",\"payload\":%zu}",
@@ -267,7 +267,7 @@ cmd_tail(struct request *r)
 	    (long long)size, gen, reset ? "true" : "false",
 	    is_base64 ? "base64" : "utf-8", crc, (long long)st->mtime.tv_sec,
 	    st->mtime.tv_nsec / 1000, watch_name_mode(n), json ? len : chunk);
-	client_reply(r->c, line, (size_t)lines);
+	client_reply(r->c, line, (size_t)n_line);
 	client_write(r->c, json ? literal : data, json ? len : chunk);
 	free(literal);
 	free(owned);
