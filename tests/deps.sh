@@ -20,6 +20,10 @@ needs=(
 	"apache2 apache2"
 	"/usr/lib/apache2/modules/mod_fcgid.so libapache2-mod-fcgid"
 	"wrk wrk"
+	"clang clang"
+	"valgrind valgrind"
+	"haproxy haproxy"
+	"setpriv util-linux"
 )
 
 missing=()
@@ -35,13 +39,22 @@ for pair in "${needs[@]}"; do
 	missing+=("$pkg")
 done
 
+probe=$(mktemp -d)
+trap 'rm -rf "$probe"' EXIT
 # The sanitizer runtimes come with gcc on Debian; check that they link.
 if command -v cc >/dev/null 2>&1; then
-	probe=$(mktemp -d)
-	trap 'rm -rf "$probe"' EXIT
 	echo 'int main(void){return 0;}' > "$probe/p.c"
 	cc -fsanitize=address,undefined "$probe/p.c" -o "$probe/p" 2>/dev/null ||
 	    missing+=(libasan8 libubsan1)
+fi
+# libFuzzer (make fuzz) is clang's, in Debian's libclang-rt-14-dev.
+if command -v clang >/dev/null 2>&1; then
+	echo 'int LLVMFuzzerTestOneInput(const char *d, long n){(void)d;(void)n;return 0;}' \
+	    > "$probe/f.c"
+	clang -fsanitize=fuzzer "$probe/f.c" -o "$probe/f" 2>/dev/null ||
+	    missing+=(libclang-rt-14-dev)
+else
+	missing+=(libclang-rt-14-dev)
 fi
 
 [ ${#missing[@]} -eq 0 ] && exit 0
