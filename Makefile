@@ -83,8 +83,9 @@ asan:
 bench: deps all tools
 	@tests/bench/run
 
-# The demo: watcherd and lighttpd on the embedded data tree, on
-# http://127.0.0.1:8080/filehandler/, in the foreground until Ctrl-C.
+# The demo: watcherd and lighttpd on the embedded data tree, the file page
+# on http://127.0.0.1:8080/ and the API below it at /filehandler/, in the
+# foreground until Ctrl-C.
 run: deps all
 	@tests/demo
 

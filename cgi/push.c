@@ -432,8 +432,10 @@ route_events(struct route_request *rr)
 
 	if (route_file_args(rr, "proposal", NULL) == -1)
 		return;
-	if (((id = query_get(&rr->q, "last_event_id", NULL)) != NULL ||
-	    (id = http_param(rr->x, "HTTP_LAST_EVENT_ID")) != NULL) &&
+	/* A reconnecting EventSource sends Last-Event-ID with the URL of its
+	   first connection: the header is the newer of the two. */
+	if (((id = http_param(rr->x, "HTTP_LAST_EVENT_ID")) != NULL ||
+	    (id = query_get(&rr->q, "last_event_id", NULL)) != NULL) &&
 	    strlen(id) == CRC_HEX_LEN && strspn(id, "0123456789abcdef") ==
 	    CRC_HEX_LEN)
 		memcpy(last, id, sizeof(last));

@@ -24,6 +24,9 @@ needs=(
 	"valgrind valgrind"
 	"haproxy haproxy"
 	"setpriv util-linux"
+	"/usr/bin/chromium chromium"
+	"node nodejs"
+	"npm npm"
 )
 
 missing=()

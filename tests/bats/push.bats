@@ -471,6 +471,20 @@ x_checksum() {
 	[ "$(sse_count "$old_stream" '.event != null')" = 1 ] || fail "$(cat "$old_stream")"
 }
 
+@test "/events: a reconnection's Last-Event-ID wins over the first connection's last_event_id" {
+	f="$DAMNIT/sse2b.log"
+	printf 'first\n' >"$f"
+	first=$(x_checksum sse2b.log)
+	printf 'second\n' >>"$f"
+	second=$(crc32 "$f")
+	# Seen "second" on the stream, reconnecting while the file is back
+	# at "first": the browser's URL still says first.
+	printf 'first\n' >"$f"
+	[ "$(x_checksum sse2b.log)" = "$first" ]
+	sse_start "proposal=1111&file_name=sse2b.log&last_event_id=$first" -H "Last-Event-ID: $second"
+	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$first\"" 2000
+}
+
 @test "/events sends deleted (no id) for a deleted file and created when it is back" {
 	f="$DAMNIT/sse3.log"
 	printf 'here\n' >"$f"

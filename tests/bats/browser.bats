@@ -1,0 +1,175 @@
+#!/usr/bin/env bats
+# The file page (www/) in headless Chromium: Debian's chromium driven by
+# playwright-core (tests/browser/, installed with npm ci on first use), on
+# a real watcherd and a real lighttpd (lighttpd.conf.sample, serving the
+# repository's www/ at /) on a free loopback port, over a private copy of
+# the demo tree. Each test is a script of tests/browser/ that asks this
+# file, line by line, for the real changes: saves, appends, deletions,
+# watcherd stopped and started (see tests/browser/lib.mjs).
+#
+# Where Chromium cannot be installed, every test says so and is skipped.
+
+load web_helpers
+
+BROWSER_DIR="$REPO_ROOT/tests/browser"
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+
+# Why the browser tests cannot run here; empty when they can.
+browser_missing() {
+	if [ ! -x "$CHROMIUM" ]; then
+		echo "Chromium is not installed ($CHROMIUM; apt-get install chromium)"
+	elif ! command -v node >/dev/null 2>&1; then
+		echo "node is not installed (apt-get install nodejs)"
+	fi
+}
+
+# playwright-core as package-lock.json pins it, installed once.
+browser_install() {
+	local want have
+	want=$(jq -r '.packages["node_modules/playwright-core"].version' "$BROWSER_DIR/package-lock.json")
+	have=$(jq -r .version "$BROWSER_DIR/node_modules/playwright-core/package.json" 2>/dev/null)
+	[ "$have" = "$want" ] && return 0
+	command -v npm >/dev/null 2>&1 || fail "npm is not installed (apt-get install npm)" || return 1
+	if ! (cd "$BROWSER_DIR" && npm ci --no-audit --no-fund --loglevel=error) \
+	    >"$T/npm.log" 2>&1 3>&-; then
+		show_tail "$T/npm.log"
+		fail "npm ci in tests/browser failed"
+		return 1
+	fi
+	echo "# installed playwright-core $want into tests/browser/node_modules" >&3
+}
+
+setup_file() {
+	export BROWSER_MISSING
+	BROWSER_MISSING=$(browser_missing)
+	if [ -n "$BROWSER_MISSING" ]; then
+		echo "# browser tests skipped: $BROWSER_MISSING" >&3
+		return 0
+	fi
+	web_setup_file || return 1
+	browser_install || return 1
+	# The repository's page itself, not a copy.
+	rmdir "$T/www" && ln -s "$REPO_ROOT/www" "$T/www" || return 1
+	start_watcherd || return 1
+	start_lighttpd
+}
+
+teardown_file() {
+	web_teardown_file
+}
+
+setup() {
+	[ -z "$BROWSER_MISSING" ] || skip "$BROWSER_MISSING"
+	web_setup
+	: >"$T/pids"
+}
+
+teardown() {
+	[ -z "$BROWSER_MISSING" ] || return 0
+	kill_spawned
+	rm -f "$T"/browser-* "$T/to-node" "$T/from-node"
+	ensure_default_watcherd
+	web_teardown
+}
+
+# The actions a test script asks for (ACTION ARG...), on the test's copy of
+# proposal 1111's DAMNIT folder. Files named by scripts are relative to it;
+# SRC is a file of the script's with the new content.
+
+# An editor's save: the new content written beside, then renamed over.
+act_rename_over() {
+	cp "$2" "$DAMNIT/.$(basename "$1").tmp" && mv -f "$DAMNIT/.$(basename "$1").tmp" "$DAMNIT/$1"
+}
+
+act_append() {
+	local file=$1
+	shift
+	printf '%s\n' "$*" >>"$DAMNIT/$file"
+}
+
+act_delete() {
+	rm "$DAMNIT/$1"
+}
+
+# A new file with SRC's content (cp writes it in place).
+act_create() {
+	cp "$2" "$DAMNIT/$1"
+}
+
+act_stop_watcherd() {
+	stop_watcherd
+}
+
+act_start_watcherd() {
+	start_watcherd
+}
+
+# browser TEST [ARG...]: runs tests/browser/TEST.mjs against the page,
+# doing the actions it asks for, its "# ..." lines passed on to the TAP
+# output; fails unless it ends with "ok". Bounded: the script's own waits,
+# and 150 s without a line from it.
+browser() {
+	local name=$1 line result="" to from pid
+	shift
+	mkfifo "$T/to-node" "$T/from-node"
+	BASE_URL="http://127.0.0.1:$PORT/" DAMNIT="$DAMNIT" T="$T" OUT_DIR="$T" \
+	    CHROMIUM="$CHROMIUM" setsid node "$BROWSER_DIR/$name.mjs" "$@" \
+	    <"$T/to-node" >"$T/from-node" 2>>"$T/browser.err" 3>&- &
+	pid=$!
+	echo "$pid" >>"$T/pids"
+	exec {to}>"$T/to-node" {from}<"$T/from-node"
+	while IFS= read -r -t 150 line <&"$from"; do
+		case $line in
+		"do "*)
+			# shellcheck disable=SC2086 # the words are the arguments
+			if act_${line#do } >>"$T/actions.log" 2>&1; then
+				echo done >&"$to"
+			else
+				echo "failed: see $T/actions.log" >&"$to"
+			fi ;;
+		"# "*) echo "$line" >&3 ;;
+		ok) result=ok ;;
+		"fail "*) result=$line ;;
+		*) echo "# $name: $line" >&3 ;;
+		esac
+	done
+	exec {to}>&- {from}<&-
+	wait "$pid" 2>/dev/null || true
+	if [ "$result" != ok ]; then
+		show_tail "$T/browser.err" "$T/actions.log"
+		fail "$name: ${result:-ended without a result}"
+		return 1
+	fi
+}
+
+@test "the page loads the demo context.py: numbered, highlighted, its metadata, live" {
+	browser load
+}
+
+@test "a rename-over save shows on the page within 2 s without a reload, changed lines marked" {
+	browser save
+}
+
+@test "the long-poll fallback: a rename-over save shows within 2 s" {
+	browser save poll
+}
+
+@test "a log: appends appear at the end and are followed unless scrolled up; a replaced log reloads" {
+	browser log
+}
+
+@test "deleting the file shows the deleted state; recreating it recovers" {
+	browser deleted
+}
+
+@test "stopping watcherd shows service unavailable; restarting it recovers, live again" {
+	browser unavailable
+}
+
+@test "an unknown proposal and a missing file have their states; a created file appears" {
+	browser missing
+}
+
+@test "a 2 MB log and a 200 KB context.py: rows in view only, no long freeze, far changes found" {
+	browser big
+}

@@ -1,0 +1,213 @@
+// What the browser tests share: headless Chromium (Debian's, driven by
+// playwright-core), the page, bounded waits, and the line protocol with
+// tests/bats/browser.bats, which makes the real changes on disk and to the
+// servers:
+//
+//   test -> bats   "do ACTION [ARG]"   bats runs the action, answers "done"
+//                                      (or "failed MESSAGE")
+//   test -> bats   "# text"            shown in the TAP output
+//   test -> bats   "ok" / "fail MSG"   the end of the test
+//
+// Environment: BASE_URL (the page, e.g. http://127.0.0.1:PORT/), DAMNIT
+// (the test's copy of proposal 1111's DAMNIT folder), T (a scratch
+// directory for the actions' files), OUT_DIR (where a failing test leaves
+// its screenshot).
+
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import readline from "node:readline";
+import zlib from "node:zlib";
+import { chromium } from "playwright-core";
+
+export const CHROMIUM = process.env.CHROMIUM || "/usr/bin/chromium";
+export const BASE_URL = process.env.BASE_URL || "http://127.0.0.1:8080/";
+
+// The flags a closed network needs: without the background networking ones
+// Chromium stalls on requests that never answer.
+const ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+	"--disable-background-networking", "--disable-component-update", "--disable-sync"];
+
+const input = readline.createInterface({ input: process.stdin });
+const answers = [];
+let waiter = null;
+input.on("line", (line) => {
+	if (waiter) {
+		const w = waiter;
+		waiter = null;
+		w(line);
+	} else {
+		answers.push(line);
+	}
+});
+
+export function note(text) {
+	process.stdout.write(`# ${text}\n`);
+}
+
+// Asks bats to do ACTION; resolves once it is done.
+export async function act(action, ...args) {
+	process.stdout.write(`do ${[action, ...args].join(" ")}\n`);
+	const line = answers.length ? answers.shift() :
+	    await new Promise((resolve, reject) => {
+		    const t = setTimeout(() => reject(new Error(`no answer to "${action}" within 60 s`)), 60000);
+		    waiter = (l) => {
+			    clearTimeout(t);
+			    resolve(l);
+		    };
+	    });
+	if (line !== "done")
+		throw new Error(`${action}: ${line}`);
+}
+
+// A fresh browser with a fresh profile, and a page whose console errors
+// and failed scripts are collected (a test fails on them).
+export async function launch({ width = 1280, height = 800 } = {}) {
+	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "fh-chromium-"));
+	const context = await chromium.launchPersistentContext(profile, {
+		executablePath: CHROMIUM,
+		headless: true,
+		args: ARGS,
+		viewport: { width, height },
+		timeout: 60000,
+	});
+	const page = context.pages()[0] || await context.newPage();
+	const errors = [];
+	page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
+	page.on("console", (m) => {
+		// A refused stream or a 404 the page expects logs as a failed
+		// load; scripts that throw do not.
+		if (m.type() === "error" && !/Failed to load resource|EventSource/.test(m.text()))
+			errors.push(`console: ${m.text()}`);
+	});
+	return {
+		page,
+		errors,
+		async close() {
+			await context.close().catch(() => {});
+			fs.rmSync(profile, { recursive: true, force: true });
+		},
+	};
+}
+
+// Polls fn (in the test) every 50 ms until it returns a truthy value or
+// ms pass; returns the value and how long it took.
+export async function waitFor(what, ms, fn) {
+	const start = Date.now();
+	let last;
+	for (;;) {
+		try {
+			last = await fn();
+		} catch (e) {
+			last = undefined;
+		}
+		if (last)
+			return { value: last, ms: Date.now() - start };
+		if (Date.now() - start > ms)
+			throw new Error(`${what}: not within ${ms} ms`);
+		await new Promise((r) => setTimeout(r, 50));
+	}
+}
+
+// What the page shows: its state, the live badge, the metadata and the
+// rows in view (line number and text).
+export function shown(page) {
+	return page.evaluate(() => {
+		const vp = document.getElementById("viewport");
+		const rows = [...vp.querySelectorAll(".ln")].map((r) => ({
+			no: Number(r.querySelector(".no").textContent),
+			text: r.querySelector(".tx").textContent,
+			changed: r.classList.contains("changed"),
+			html: r.querySelector(".tx").innerHTML,
+		}));
+		const text = (id) => document.getElementById(id).textContent;
+		const box = vp.getBoundingClientRect();
+		const visible = [...vp.querySelectorAll(".ln")].filter((r) => {
+			const b = r.getBoundingClientRect();
+			return b.top >= box.top - 1 && b.bottom <= box.bottom + 1;
+		}).map((r) => Number(r.querySelector(".no").textContent));
+		return {
+			state: document.getElementById("main").dataset.state,
+			banner: document.getElementById("banner").hidden ? "" : text("banner"),
+			live: document.getElementById("m-live").dataset.live,
+			size: text("m-size"),
+			checksum: text("m-checksum"),
+			modified: text("m-modified"),
+			lines: Number(vp.dataset.lines || 0),
+			rows,
+			visible,
+			scrollTop: vp.scrollTop,
+		};
+	});
+}
+
+// Runs a test: main(t) gets the browser; prints "ok" or "fail ..." and
+// exits. A failing test leaves a screenshot in OUT_DIR.
+export async function run(name, main) {
+	let b = null, status = 0;
+	try {
+		b = await launch();
+		await main(b);
+		if (b.errors.length)
+			throw new Error(b.errors.join("; "));
+		process.stdout.write("ok\n");
+	} catch (e) {
+		status = 1;
+		if (b && process.env.OUT_DIR) {
+			const shot = path.join(process.env.OUT_DIR, `${name}.png`);
+			await b.page.screenshot({ path: shot }).catch(() => {});
+			note(`screenshot of the failure: ${shot}`);
+		}
+		if (b)
+			note(`page state: ${JSON.stringify(await shown(b.page).catch(() => null)).slice(0, 600)}`);
+		process.stdout.write(`fail ${String(e && e.message || e).replace(/\n/g, " ")}\n`);
+	} finally {
+		if (b)
+			await b.close();
+		input.close();
+	}
+	process.exit(status);
+}
+
+// The test's files.
+
+export const DAMNIT = process.env.DAMNIT;
+export const T = process.env.T || os.tmpdir();
+
+export function damnitPath(file) {
+	return path.join(DAMNIT, file);
+}
+
+// The lines of a file on disk, as the page numbers them.
+export function fileLines(file) {
+	const lines = fs.readFileSync(damnitPath(file), "utf8").split("\n");
+	if (lines[lines.length - 1] === "")
+		lines.pop();
+	return lines;
+}
+
+// CRC-32 of a file on disk (zlib's), as watcherd answers it.
+export function fileCrc(file) {
+	return (zlib.crc32(fs.readFileSync(damnitPath(file))) >>> 0).toString(16).padStart(8, "0");
+}
+
+let scratch = 0;
+// A file of T holding text, for an action that puts it in place.
+export function scratchFile(text) {
+	const f = path.join(T, `browser-${process.pid}-${++scratch}.txt`);
+	fs.writeFileSync(f, text);
+	return f;
+}
+
+// Opens the page on a file (extra: more of the address, "&live=poll").
+export async function openFile(page, file, { proposal = "1111", extra = "" } = {}) {
+	await page.goto(`${BASE_URL}#proposal=${proposal}&file=${encodeURIComponent(file)}${extra}`);
+}
+
+// Waits until the page is in state (and, for "ok", live as live).
+export function waitState(page, state, ms, live) {
+	return waitFor(`state ${state}${live ? ` (${live})` : ""}`, ms, async () => {
+		const s = await shown(page);
+		return s.state === state && (!live || s.live === live) ? s : null;
+	});
+}

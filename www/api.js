@@ -1,0 +1,115 @@
+// The file handler's HTTP API, as README.md's "HTTP API" documents it:
+// /file_content (with ETag / If-None-Match), /file_tail (offset, generation,
+// max_bytes), /has_new_checksum (wait=) and the URL of /events. Every call
+// resolves to the parsed answer or throws an ApiError that says which of the
+// page's states it stands for.
+
+// A failed call. kind is what the page shows for it:
+//   "unavailable"  503, or the web server does not answer (status 0)
+//   "proposal"     404 for an unknown proposal (or one without DAMNIT folder)
+//   "file"         404 for a missing file
+//   "forbidden"    403: not a file that may be served
+//   "too-large"    413: over watcherd's max-file-size
+//   "error"        anything else (400, 500, ...)
+export class ApiError extends Error {
+	constructor(status, detail) {
+		super(detail);
+		this.status = status;
+		this.detail = detail;
+		this.kind = kindOf(status, detail);
+	}
+}
+
+function kindOf(status, detail) {
+	if (status === 0 || status === 503)
+		return "unavailable";
+	if (status === 404)
+		return /proposal/i.test(detail) ? "proposal" : "file";
+	if (status === 403)
+		return "forbidden";
+	if (status === 413)
+		return "too-large";
+	return "error";
+}
+
+// Decodes a content or data field per its encoding ("utf-8", or "base64"
+// for bytes that are not UTF-8: shown with replacement characters).
+export function decodeText(text, encoding) {
+	if (encoding !== "base64")
+		return text;
+	const raw = atob(text);
+	const bytes = new Uint8Array(raw.length);
+	for (let i = 0; i < raw.length; i++)
+		bytes[i] = raw.charCodeAt(i);
+	return new TextDecoder("utf-8").decode(bytes);
+}
+
+// base: where the handler is mounted, relative to the page ("./filehandler/").
+export function createApi(base) {
+	const root = new URL(base, document.baseURI);
+
+	function url(route, params) {
+		const u = new URL(route, root);
+		for (const [k, v] of Object.entries(params))
+			if (v !== undefined && v !== null)
+				u.searchParams.set(k, String(v));
+		return u;
+	}
+
+	// One GET; null for a 304, else the parsed JSON body.
+	async function get(route, params, { signal, headers } = {}) {
+		let res;
+		try {
+			res = await fetch(url(route, params), { signal, headers, cache: "no-store" });
+		} catch (e) {
+			if (signal && signal.aborted)
+				throw e;
+			throw new ApiError(0, "the web server does not answer");
+		}
+		if (res.status === 304)
+			return null;
+		let body = null;
+		try {
+			body = await res.json();
+		} catch (e) {
+			if (signal && signal.aborted)
+				throw e;
+			if (res.ok)
+				throw new ApiError(500, "the answer is not JSON");
+		}
+		if (!res.ok)
+			throw new ApiError(res.status, (body && body.detail) || res.statusText);
+		return body;
+	}
+
+	return {
+		// The whole file; null when etag (a previous answer's checksum)
+		// still holds.
+		content(proposal, file, etag, signal) {
+			const headers = etag ? { "If-None-Match": `"${etag}"` } : {};
+			return get("file_content", { proposal, file_name: file }, { signal, headers });
+		},
+
+		// The bytes from offset on, at most maxBytes; generation from the
+		// previous answer (the answer says reset when it no longer holds).
+		tail(proposal, file, { offset, generation, maxBytes, wait }, signal) {
+			return get("file_tail", {
+				proposal, file_name: file, offset, generation,
+				max_bytes: maxBytes, wait,
+			}, { signal });
+		},
+
+		// true once the file's checksum differs from checksum, within wait
+		// seconds (0 to 30).
+		hasNewChecksum(proposal, file, checksum, wait, signal) {
+			return get("has_new_checksum", { proposal, file_name: file, checksum, wait },
+			    { signal });
+		},
+
+		// The /events stream; lastId (the checksum the page shows) gets an
+		// immediate "changed" when the file differs already.
+		eventsUrl(proposal, file, lastId) {
+			return url("events", { proposal, file_name: file, last_event_id: lastId }).href;
+		},
+	};
+}
