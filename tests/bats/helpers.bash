@@ -96,35 +96,7 @@ restore_max_queued_events() {
 	fi
 }
 
-# The protocol.
-
-# send LINE: one request on a fresh connection; prints the reply.
-send() {
-	printf '%s\n' "$1" | socat -t 2 - "UNIX-CONNECT:$SOCK"
-}
-
-# send_to_file OUT LINE: like send, the reply's bytes in OUT.
-send_to_file() {
-	printf '%s\n' "$2" | socat -t 2 - "UNIX-CONNECT:$SOCK" >"$1"
-}
-
-# req CMD [PROPOSAL FILE [FORMAT]]: a request line.
-req() {
-	if [ $# -eq 1 ]; then
-		jq -cn --arg c "$1" '{cmd:$c}'
-	elif [ $# -eq 3 ]; then
-		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" \
-		    '{cmd:$c,proposal:$p,file_name:$f}'
-	else
-		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" --arg fmt "$4" \
-		    '{cmd:$c,proposal:$p,file_name:$f,format:$fmt}'
-	fi
-}
-
-# json_get JSON FILTER: jq -r FILTER on the first line of JSON.
-json_get() {
-	printf '%s\n' "$1" | head -n 1 | jq -r "$2"
-}
+# The protocol (send, req, json_get: common.bash).
 
 # daemon_checksum FILE: watcherd's checksum of FILE in the test proposal.
 daemon_checksum() {
