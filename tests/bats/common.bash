@@ -257,6 +257,12 @@ json_get() {
 	printf '%s\n' "$1" | head -n 1 | jq -r "$2"
 }
 
+# watched FILE [PROPOSAL]: list holds a watch for FILE of PROPOSAL (1111).
+watched() {
+	send '{"cmd":"list"}' | jq -e --arg f "$1" --argjson p "${2:-1111}" \
+	    'any(.watches[]; .proposal == $p and .file_name == $f)' >/dev/null
+}
+
 # watcherd without root, for the suites where permissions must count (root
 # bypasses them).
 

@@ -11,16 +11,11 @@ load web_helpers
 WRK_LUA="$BATS_TEST_DIRNAME/wrk_status.lua"
 
 setup() {
-	web_setup_file
-	: >"$T/pids"
+	web_setup_each
 }
 
 teardown() {
-	local status=0
-	[ -n "${T:-}" ] || return 0
-	kill_spawned
-	web_teardown_file || status=1
-	return "$status"
+	web_teardown_each
 }
 
 # Answers on the socket.
@@ -38,12 +33,6 @@ expect_reply_error() {
 # checksum_reply FILE: watcherd's reply to checksum for FILE of 1111.
 checksum_reply() {
 	send "$(req checksum 1111 "$1")"
-}
-
-# watched FILE: list holds a watch for FILE of 1111.
-watched() {
-	send '{"cmd":"list"}' | jq -e --arg f "$1" \
-	    'any(.watches[]; .proposal == 1111 and .file_name == $f)' >/dev/null
 }
 
 status_field() {
