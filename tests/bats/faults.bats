@@ -412,3 +412,25 @@ EOF
 	echo "# max-watches 3: 3 watched, 2 refused (503), 1 freed by unwatch" \
 	    "and all 3 by the idle timeout; watches now $(status_field watches)" >&3
 }
+
+@test "lighttpd SIGKILLed: its handler processes do not outlive it" {
+	start_watcherd
+	start_lighttpd
+	http "/file_content?proposal=1111&file_name=context.py"
+	expect_status 200
+	web_pid=$(lighttpd_pid)
+	handlers=$(pgrep -P "$web_pid")
+	[ -n "$handlers" ] || fail "lighttpd runs no handler"
+	# Ended by teardown if they stay.
+	printf '%s\n' $handlers >>"$T/pids"
+	kill -KILL "$web_pid"
+	rm -f "$T/lighttpd.pid.bats"
+	wait "$web_pid" 2>/dev/null || true
+	T0_MS=$(now_ms)
+	for pid in $handlers; do
+		wait_until 2000 pid_gone "$pid" ||
+		    fail "filehandler.fcgi $pid outlived lighttpd by 2 s"
+	done
+	echo "# $(wc -w <<<"$handlers") handler(s) gone $(($(now_ms) - T0_MS)) ms" \
+	    "after lighttpd's SIGKILL" >&3
+}
