@@ -1,9 +1,10 @@
 #!/usr/bin/env bats
 # Faults and limits, with the numbers that show how each is met: watcherd
-# killed under HTTP load and restarted, files made unreadable, directories
-# removed under watches, a file grown to 1 GiB, thousands of socket
-# clients, and more watches than --max-watches. A fresh demo tree and
-# watcherd per test; the handler as CGI, or under lighttpd with
+# killed under HTTP load (ordinary requests and held long-polls) and
+# restarted, files made unreadable, directories removed under watches, a
+# file grown to 1 GiB, thousands of socket clients, more watches than
+# --max-watches, and lighttpd killed under its handlers. A fresh demo tree
+# and watcherd per test; the handler as CGI, or under lighttpd with
 # lighttpd.conf.sample.
 
 load web_helpers
@@ -89,26 +90,58 @@ probe_batch() {
 	curl -s --max-time 2 -w '%{http_code}\n' "${args[@]}" || true
 }
 
+# wrk_load NAME DURATION CONNECTIONS PATH...: wrk through lighttpd,
+# requesting the PATHs in turn, in the background (sets SPAWNED); an
+# answer slower than 2 s counts as a timeout. wrk_status.lua's report goes
+# to $T/wrk.NAME.
+wrk_load() {
+	local name=$1 duration=$2 connections=$3
+	shift 3
+	WRK_STATUS_OUT="$T/wrk.$name" spawn wrk -t2 -c"$connections" \
+	    -d"$duration" --timeout 2s -s "$WRK_LUA" "http://127.0.0.1:$PORT" \
+	    -- "$@" >"$T/wrk.$name.out" 2>&1
+}
+
+# wrk_report NAME PID: waits (at most 10 s) for that wrk to end; sets
+# W_TOTAL, W_200, W_503, W_HUNG (timeouts), W_ERRORS (socket errors) and
+# W_SLOWEST_MS from its report.
+wrk_report() {
+	local r="$T/wrk.$1"
+	wait_until 10000 pid_gone "$2" || fail "wrk $1 did not end" || return 1
+	[ -s "$r" ] || fail "wrk $1 wrote no report: $(cat "$r.out")" || return 1
+	W_TOTAL=$(wrk_count "$r" requests)
+	W_200=$(wrk_count "$r" status 200)
+	W_503=$(wrk_count "$r" status 503)
+	W_HUNG=$(wrk_count "$r" timeout)
+	W_ERRORS=$(($(wrk_count "$r" connect) + $(wrk_count "$r" read) +
+	    $(wrk_count "$r" write)))
+	W_SLOWEST_MS=$(wrk_count "$r" max_latency_ms)
+	[ "$((W_200 + W_503))" = "$W_TOTAL" ] ||
+	    fail "wrk $1: statuses other than 200 and 503: $(grep status "$r")"
+}
+
 @test "watcherd SIGKILLed under load: only 200 and 503, none hangs, all 200 within 1 s of its restart" {
 	start_watcherd
 	start_lighttpd
 	crc=$(crc32 "$DAMNIT/context.py")
-	paths=("$PREFIX/has_new_checksum?proposal=1111&file_name=context.py&checksum=$crc"
-	    "$PREFIX/file_content?proposal=1111&file_name=context.py"
-	    "$PREFIX/file_content?proposal=1111&file_name=damnit.log"
-	    "$PREFIX/has_new_checksum?proposal=1111&file_name=damnit.log&checksum=00000000")
+	q=proposal=1111
+	paths=("$PREFIX/has_new_checksum?$q&file_name=context.py&checksum=$crc"
+	    "$PREFIX/file_content?$q&file_name=context.py"
+	    "$PREFIX/file_content?$q&file_name=damnit.log"
+	    "$PREFIX/has_new_checksum?$q&file_name=damnit.log&checksum=00000000")
 	urls=("${paths[@]/#/http://127.0.0.1:$PORT}")
-	WRK_STATUS_OUT="$T/wrk.kill" spawn wrk -t2 -c8 -d5s --timeout 2s \
-	    -s "$WRK_LUA" "http://127.0.0.1:$PORT" -- "${paths[@]}" \
-	    >"$T/wrk.kill.out" 2>&1
+	wrk_load kill 5s 8 "${paths[@]}"
 	wrk_pid=$SPAWNED
+	# Long-polls held across the kill: each waits 1 s for a change.
+	wrk_load held 5s 4 "$PREFIX/has_new_checksum?$q&file_name=context.py&checksum=$crc&wait=1"
+	held_pid=$SPAWNED
 	sleep 1.5
 	web_pid=$(lighttpd_pid)
 	handlers=$(pgrep -P "$web_pid" | sort)
 	[ -n "$handlers" ] || fail "lighttpd runs no handler"
 	kill_watcherd_hard
 	# While watcherd is down: a prompt 503 that says so.
-	http "/has_new_checksum?proposal=1111&file_name=context.py&checksum=$crc"
+	http "/has_new_checksum?$q&file_name=context.py&checksum=$crc"
 	expect_error 503 "not available"
 	[ "$(header Retry-After)" = 1 ]
 	down_ms=$TIME_MS
@@ -127,8 +160,24 @@ probe_batch() {
 		fi
 	done
 	recovered_ms=$((recovered_at - up_ms))
-	wait_until 10000 pid_gone "$wrk_pid" || fail "wrk did not end"
-	[ -s "$T/wrk.kill" ] || fail "wrk wrote no counts: $(cat "$T/wrk.kill.out")"
+	wrk_report held "$held_pid"
+	echo "# held long-polls: $W_TOTAL answers, $W_200 200, $W_503 503," \
+	    "$W_HUNG over 2 s, $W_ERRORS socket errors, slowest $W_SLOWEST_MS ms" >&3
+	[ "$W_503" -gt 0 ] || fail "no long-poll saw watcherd go"
+	[ "$W_200" -gt 0 ]
+	[ "$W_HUNG" = 0 ]
+	[ "$W_ERRORS" = 0 ]
+	wrk_report kill "$wrk_pid"
+	echo "# under load: $W_TOTAL answers, $W_200 200, $W_503 503," \
+	    "$W_HUNG over 2 s, $W_ERRORS socket errors, slowest $W_SLOWEST_MS ms" >&3
+	echo "# watcherd down: 503 in $down_ms ms; all 200 $recovered_ms ms" \
+	    "after its first ping ($batches probe batches, $bad_batches with" \
+	    "another status)" >&3
+	[ "$W_503" -gt 0 ] || fail "the load never saw watcherd down"
+	[ "$W_200" -gt 0 ]
+	[ "$W_HUNG" = 0 ]
+	[ "$W_ERRORS" = 0 ]
+	[ "$recovered_ms" -le 1000 ]
 	# The web server and its handlers were not touched.
 	[ "$(lighttpd_pid)" = "$web_pid" ]
 	pid_alive "$web_pid"
@@ -136,33 +185,12 @@ probe_batch() {
 		pid_alive "$pid" || fail "handler $pid did not survive"
 	done
 	# Then a load run of its own: all 200.
-	WRK_STATUS_OUT="$T/wrk.after" wrk -t2 -c8 -d2s --timeout 2s \
-	    -s "$WRK_LUA" "http://127.0.0.1:$PORT" -- "${paths[@]}" \
-	    >"$T/wrk.after.out" 2>&1
-	total=$(wrk_count "$T/wrk.kill" requests)
-	ok=$(wrk_count "$T/wrk.kill" status 200)
-	unavailable=$(wrk_count "$T/wrk.kill" status 503)
-	hung=$(wrk_count "$T/wrk.kill" timeout)
-	errors=$(($(wrk_count "$T/wrk.kill" connect) +
-	    $(wrk_count "$T/wrk.kill" read) + $(wrk_count "$T/wrk.kill" write)))
-	after_total=$(wrk_count "$T/wrk.after" requests)
-	after_ok=$(wrk_count "$T/wrk.after" status 200)
-	echo "# under load: $total answers, $ok 200, $unavailable 503," \
-	    "$hung over 2 s, $errors socket errors," \
-	    "slowest $(wrk_count "$T/wrk.kill" max_latency_ms) ms" >&3
-	echo "# watcherd down: 503 in $down_ms ms; all 200 $recovered_ms ms" \
-	    "after its first ping ($batches probe batches, $bad_batches with" \
-	    "another status); then $after_ok of $after_total answers 200" >&3
-	[ "$((ok + unavailable))" = "$total" ] ||
-	    fail "statuses other than 200 and 503: $(grep status "$T/wrk.kill")"
-	[ "$unavailable" -gt 0 ] || fail "the load never saw watcherd down"
-	[ "$ok" -gt 0 ]
-	[ "$hung" = 0 ]
-	[ "$errors" = 0 ]
-	[ "$recovered_ms" -le 1000 ]
-	[ "$after_total" -gt 0 ]
-	[ "$after_ok" = "$after_total" ]
-	[ "$(wrk_count "$T/wrk.after" timeout)" = 0 ]
+	wrk_load after 2s 8 "${paths[@]}"
+	wrk_report after "$SPAWNED"
+	echo "# then: $W_200 of $W_TOTAL answers 200" >&3
+	[ "$W_TOTAL" -gt 0 ]
+	[ "$W_200" = "$W_TOTAL" ]
+	[ "$W_HUNG" = 0 ]
 }
 
 @test "a watched file made unreadable is 403, and its watch ends" {
