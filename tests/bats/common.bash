@@ -257,6 +257,23 @@ json_get() {
 	printf '%s\n' "$1" | head -n 1 | jq -r "$2"
 }
 
+# subscribe FILE: a subscriber (socat, spawned) to FILE of $PROPOSAL (1111)
+# whose lines go to SUB_OUT; waits (at most 2 s) for its reply. Sets
+# SUB_OUT and SUB_PID.
+SUB_COUNT=0
+subscribe() {
+	local request
+	SUB_COUNT=$((SUB_COUNT + 1))
+	SUB_OUT="$T/sub.$SUB_COUNT.out"
+	request=$(req subscribe "${PROPOSAL:-1111}" "$1")
+	spawn bash -c '{ printf "%s\n" "$1"; exec sleep 60; } |
+	    exec socat -t 2 - "UNIX-CONNECT:$2"' _ "$request" "$SOCK" \
+	    </dev/null >"$SUB_OUT" 2>&1
+	SUB_PID=$SPAWNED
+	wait_until 2000 grep -q '"ok"' "$SUB_OUT" ||
+	    fail "the subscription to $1 got no reply: $(cat "$SUB_OUT")"
+}
+
 # watched FILE [PROPOSAL]: list holds a watch for FILE of PROPOSAL (1111).
 watched() {
 	send '{"cmd":"list"}' | jq -e --arg f "$1" --argjson p "${2:-1111}" \

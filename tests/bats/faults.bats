@@ -223,8 +223,19 @@ wrk_report() {
 	expect_reply_error "$(checksum_reply process_logs/r0012-p1111.out)" \
 	    forbidden "not readable"
 	[ "$(status_field watches)" = 1 ]
+	# A subscriber keeps the watch, is told the file went, and came back.
+	subscribe damnit.log
+	chmod 000 "$f"
+	expect_reply_error "$(checksum_reply damnit.log)" forbidden "not readable"
+	watched damnit.log || fail "the subscribed watch ended"
+	wait_until 2000 grep -q '"event":"deleted"' "$SUB_OUT" ||
+	    fail "no deleted event: $(cat "$SUB_OUT")"
+	chmod 644 "$f"
+	wait_until 2000 grep -q "\"event\":\"created\".*\"checksum\":\"$crc\"" \
+	    "$SUB_OUT" || fail "no created event: $(cat "$SUB_OUT")"
 	echo "# watcherd as uid $UNPRIV_UID: 403 for an unreadable file," \
-	    "directory and watched file; watches left: $(status_field watches)" >&3
+	    "directory and watched file, whose watch ends; a subscriber's stays" \
+	    "and hears deleted, then created" >&3
 }
 
 @test "a watched file's directory removed 50 times: 404, no watch or descriptor left" {

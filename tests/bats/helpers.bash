@@ -116,21 +116,7 @@ content_to() {
 
 # Subscriptions.
 
-# subscribe FILE: a subscriber (socat) whose lines go to SUB_OUT; waits (at
-# most 2 s) for its reply. Sets SUB_OUT and SUB_PID.
-SUB_COUNT=0
-subscribe() {
-	local request
-	SUB_COUNT=$((SUB_COUNT + 1))
-	SUB_OUT="$T/sub.$SUB_COUNT.out"
-	request=$(req subscribe "$PROPOSAL" "$1")
-	spawn bash -c '{ printf "%s\n" "$1"; exec sleep 60; } |
-	    exec socat -t 2 - "UNIX-CONNECT:$2"' _ "$request" "$SOCK" \
-	    </dev/null >"$SUB_OUT" 2>&1
-	SUB_PID=$SPAWNED
-	wait_until 2000 grep -q '"ok"' "$SUB_OUT" ||
-	    fail "the subscription to $1 got no reply: $(cat "$SUB_OUT")"
-}
+# subscribe: common.bash.
 
 # The subscription's reply line.
 sub_reply() {
