@@ -9,12 +9,14 @@
  * requests may be held at once and the other workers stay free for
  * ordinary requests.
  */
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 
 #include <fcgiapp.h>
 
@@ -92,6 +94,7 @@ main(void)
 	struct worker *workers;
 	pthread_attr_t attr;
 	sigset_t stop;
+	pid_t parent = getppid();
 	long i, n;
 	int sig;
 
@@ -139,6 +142,14 @@ main(void)
 	sigaddset(&stop, SIGHUP);
 	sigaddset(&stop, SIGUSR1);
 	pthread_sigmask(SIG_BLOCK, &stop, NULL);
+	/* A web server killed outright sends no signal: have its death send
+	   one, or the process would wait on its FastCGI socket for ever. If
+	   it died before this, the handler was already reparented. */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		fprintf(stderr, "filehandler.fcgi: prctl: %s; this process will "
+		    "outlive a web server that is killed\n", strerror(errno));
+	else if (getppid() != parent)
+		_exit(0);
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	for (i = 0; i < n; i++) {

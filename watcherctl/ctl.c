@@ -101,6 +101,10 @@ ctl_connect(struct ctl *ctl, struct proto_client *c)
 		    "watcherd is not running at %s (start it with: "
 		    "watcherd --socket %s --data-root DIR)",
 		    ctl->socket, ctl->socket);
+	else if (errno == EACCES)
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s (the socket is "
+		    "for watcherd's user and group: run as one of them, or "
+		    "join the group)", c->errstr);
 	else
 		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s", c->errstr);
 	return -1;

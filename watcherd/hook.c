@@ -816,6 +816,19 @@ hooks_change(void *arg, const struct watch_change *wc)
 		free(out[i].buf);
 }
 
+int
+hooks_want(void *arg, const char *file_name)
+{
+	const struct hooks *hs = arg;
+	size_t i;
+
+	for (i = 0; i < hs->cfg->n_hooks; i++)
+		if (fnmatch(hs->cfg->hooks[i].pattern, file_name,
+		    FNM_PATHNAME) == 0)
+			return 1;
+	return 0;
+}
+
 static void
 clear_matches(struct hooks *hs)
 {

@@ -48,6 +48,9 @@ void	hooks_reconfigure(struct hooks *);
  * appended lines it scanned. Never blocks on a hook.
  */
 void	hooks_change(void *hooks, const struct watch_change *);
+/* The watch table's wants callback: 1 when a hook's pattern matches
+   file_name. */
+int	hooks_want(void *hooks, const char *file_name);
 void	hooks_stats(const struct hooks *, struct hook_stats *);
 
 #endif

@@ -159,6 +159,7 @@ main(int argc, char **argv)
 		log_fatal("%s", err);
 	cb = server_watch_callbacks(d.server);
 	cb.change = hooks_change;
+	cb.wants = hooks_want;
 	cb.change_arg = d.hooks;
 	d.watches = watch_table_new(d.loop, &d.cfg, cb);
 	if (d.watches == NULL) {

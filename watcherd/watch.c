@@ -1221,6 +1221,19 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 			return PROTO_OK;
 		}
 		e = refresh_name(t, n, why);
+		if ((e == PROTO_NOT_FOUND || e == PROTO_FORBIDDEN) && n->w &&
+		    n->w->n_subs == 0 && n->w->n_names == 1 &&
+		    (t->cb.wants == NULL ||
+		    !t->cb.wants(t->cb.change_arg, n->file_name))) {
+			/* Gone or unreadable, and nobody waits for it to come
+			   back: no longer watched, as if never asked for
+			   (choose_watch has left such a name alone on its
+			   watch). */
+			log_debug("watch_ended", "proposal=%u file=%s reason=\"%s\"",
+			    proposal, n->file_name, *why);
+			watch_free(t, n->w);
+			return e;
+		}
 		if (n->w)
 			n->w->last_active = loop_now(t->loop);
 		*out = n;

@@ -74,6 +74,11 @@ struct watch_callbacks {
 	void	 *arg;
 	/* Optional: every change of every watched name, subscribed or not. */
 	void	(*change)(void *change_arg, const struct watch_change *);
+	/* Optional: 1 when the change callback wants the changes of
+	   file_name even while nobody asks about it; the watch of such a
+	   file that is gone or unreadable is then kept (until idle expiry)
+	   to see it come back, as for a subscriber. */
+	int	(*wants)(void *change_arg, const char *file_name);
 	void	 *change_arg;
 };
 
@@ -132,7 +137,9 @@ void	watch_table_reconfigure(struct watch_table *);
  * stat and re-reads it when it changed, and marks the watch active.
  * Returns PROTO_OK with *out set, or an error with *why (static text).
  * PROTO_NOT_FOUND for a missing file, PROTO_TOO_LARGE when the file
- * exceeds max-file-size (*out is still set for an existing watch).
+ * exceeds max-file-size (*out is still set for an existing watch). A
+ * watched file found missing or unreadable is no longer watched, unless
+ * it has subscribers or the change callback wants it.
  */
 enum proto_error watch_get(struct watch_table *, unsigned proposal,
 	    const char *file_name, size_t len, struct watch_name **out,

@@ -1,8 +1,8 @@
 # Sourced by every helper library (helpers.bash for the watcherd suites,
 # web_helpers.bash for cgi.bats and lighttpd.bats, apache_helpers.bash for
 # apache.bats): where the binaries are, the sanitizer settings, bounded
-# waits, process handling, the private copy of the demo tree and starting
-# and stopping watcherd.
+# waits, process handling, the private copy of the demo tree, starting
+# and stopping watcherd, and requests on its socket.
 #
 # Environment: BUILD_DIR (default "build"; "build/asan" for the sanitizer
 # run), relative to the repository root unless absolute.
@@ -225,4 +225,82 @@ stop_recorded_watcherd() {
 	[ -n "$pid" ] || return 0
 	rm -f "$T/watcherd.pid"
 	end_pid "$pid" "$WATCHERD_STOP_MS" "${1:-TERM}" watcherd
+}
+
+# The socket protocol, on $SOCK.
+
+# send LINE: one request on a fresh connection; prints the reply.
+send() {
+	printf '%s\n' "$1" | socat -t 2 - "UNIX-CONNECT:$SOCK"
+}
+
+# send_to_file OUT LINE: like send, the reply's bytes in OUT.
+send_to_file() {
+	printf '%s\n' "$2" | socat -t 2 - "UNIX-CONNECT:$SOCK" >"$1"
+}
+
+# req CMD [PROPOSAL FILE [FORMAT]]: a request line.
+req() {
+	if [ $# -eq 1 ]; then
+		jq -cn --arg c "$1" '{cmd:$c}'
+	elif [ $# -eq 3 ]; then
+		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" \
+		    '{cmd:$c,proposal:$p,file_name:$f}'
+	else
+		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" --arg fmt "$4" \
+		    '{cmd:$c,proposal:$p,file_name:$f,format:$fmt}'
+	fi
+}
+
+# json_get JSON FILTER: jq -r FILTER on the first line of JSON.
+json_get() {
+	printf '%s\n' "$1" | head -n 1 | jq -r "$2"
+}
+
+# subscribe FILE: a subscriber (socat, spawned) to FILE of $PROPOSAL (1111)
+# whose lines go to SUB_OUT; waits (at most 2 s) for its reply. Sets
+# SUB_OUT and SUB_PID.
+SUB_COUNT=0
+subscribe() {
+	local request
+	SUB_COUNT=$((SUB_COUNT + 1))
+	SUB_OUT="$T/sub.$SUB_COUNT.out"
+	request=$(req subscribe "${PROPOSAL:-1111}" "$1")
+	spawn bash -c '{ printf "%s\n" "$1"; exec sleep 60; } |
+	    exec socat -t 2 - "UNIX-CONNECT:$2"' _ "$request" "$SOCK" \
+	    </dev/null >"$SUB_OUT" 2>&1
+	SUB_PID=$SPAWNED
+	wait_until 2000 grep -q '"ok"' "$SUB_OUT" ||
+	    fail "the subscription to $1 got no reply: $(cat "$SUB_OUT")"
+}
+
+# watched FILE [PROPOSAL]: list holds a watch for FILE of PROPOSAL (1111).
+watched() {
+	send '{"cmd":"list"}' | jq -e --arg f "$1" --argjson p "${2:-1111}" \
+	    'any(.watches[]; .proposal == $p and .file_name == $f)' >/dev/null
+}
+
+# watcherd without root, for the suites where permissions must count (root
+# bypasses them).
+
+# The account: nobody and nogroup, by number.
+UNPRIV_UID=65534
+UNPRIV_GID=65534
+
+# unprivileged_watcherd: launch_watcherd will start watcherd as
+# UNPRIV_UID:UNPRIV_GID without supplementary groups, on a socket in
+# $T/sock (a directory of that user; sets SOCK), with T and the data tree
+# readable to it.
+unprivileged_watcherd() {
+	chmod 0755 "$T" && chmod -R a+rX "$T/data" || return 1
+	mkdir -p "$T/sock" && chown "$UNPRIV_UID:$UNPRIV_GID" "$T/sock" ||
+	    return 1
+	SOCK="$T/sock/watcherd.sock"
+	WATCHERD_WRAP=(setpriv --reuid="$UNPRIV_UID" --regid="$UNPRIV_GID"
+	    --clear-groups --)
+}
+
+# process_uid PID: the real uid a process runs as.
+process_uid() {
+	awk '/^Uid:/ { print $2 }' "/proc/$1/status"
 }

@@ -96,35 +96,7 @@ restore_max_queued_events() {
 	fi
 }
 
-# The protocol.
-
-# send LINE: one request on a fresh connection; prints the reply.
-send() {
-	printf '%s\n' "$1" | socat -t 2 - "UNIX-CONNECT:$SOCK"
-}
-
-# send_to_file OUT LINE: like send, the reply's bytes in OUT.
-send_to_file() {
-	printf '%s\n' "$2" | socat -t 2 - "UNIX-CONNECT:$SOCK" >"$1"
-}
-
-# req CMD [PROPOSAL FILE [FORMAT]]: a request line.
-req() {
-	if [ $# -eq 1 ]; then
-		jq -cn --arg c "$1" '{cmd:$c}'
-	elif [ $# -eq 3 ]; then
-		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" \
-		    '{cmd:$c,proposal:$p,file_name:$f}'
-	else
-		jq -cn --arg c "$1" --argjson p "$2" --arg f "$3" --arg fmt "$4" \
-		    '{cmd:$c,proposal:$p,file_name:$f,format:$fmt}'
-	fi
-}
-
-# json_get JSON FILTER: jq -r FILTER on the first line of JSON.
-json_get() {
-	printf '%s\n' "$1" | head -n 1 | jq -r "$2"
-}
+# The protocol (send, req, json_get: common.bash).
 
 # daemon_checksum FILE: watcherd's checksum of FILE in the test proposal.
 daemon_checksum() {
@@ -144,21 +116,7 @@ content_to() {
 
 # Subscriptions.
 
-# subscribe FILE: a subscriber (socat) whose lines go to SUB_OUT; waits (at
-# most 2 s) for its reply. Sets SUB_OUT and SUB_PID.
-SUB_COUNT=0
-subscribe() {
-	local request
-	SUB_COUNT=$((SUB_COUNT + 1))
-	SUB_OUT="$T/sub.$SUB_COUNT.out"
-	request=$(req subscribe "$PROPOSAL" "$1")
-	spawn bash -c '{ printf "%s\n" "$1"; exec sleep 60; } |
-	    exec socat -t 2 - "UNIX-CONNECT:$2"' _ "$request" "$SOCK" \
-	    </dev/null >"$SUB_OUT" 2>&1
-	SUB_PID=$SPAWNED
-	wait_until 2000 grep -q '"ok"' "$SUB_OUT" ||
-	    fail "the subscription to $1 got no reply: $(cat "$SUB_OUT")"
-}
+# subscribe: common.bash.
 
 # The subscription's reply line.
 sub_reply() {

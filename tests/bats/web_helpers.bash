@@ -49,6 +49,18 @@ web_teardown_file() {
 	return "$failed"
 }
 
+# For the suites with a fresh tree and watcherd per test (faults.bats,
+# access.bats): their setup and teardown.
+web_setup_each() {
+	web_setup_file && : >"$T/pids"
+}
+
+web_teardown_each() {
+	[ -n "${T:-}" ] || return 0
+	kill_spawned
+	web_teardown_file
+}
+
 # Per test: remember how far every log goes, so that a sanitizer report
 # fails the test that caused it and only that one.
 declare -gA WEB_LOG_MARK
@@ -267,8 +279,9 @@ split_answer() {
 
 # cgi METHOD URI [VAR=value...]: one request to the handler run as plain
 # CGI, as a web server would: QUERY_STRING is URI's query, WATCHERD_SOCKET
-# is $SOCK unless a VAR says otherwise. Fails when the handler exits with
-# a status other than 0.
+# is $SOCK unless a VAR says otherwise; through the command in the array
+# CGI_WRAP, if any. Fails when the handler exits with a status other
+# than 0.
 cgi() {
 	local method=$1 uri=$2 query="" rc=0
 	shift 2
@@ -277,7 +290,7 @@ cgi() {
 	    QUERY_STRING="$query" GATEWAY_INTERFACE=CGI/1.1 \
 	    SERVER_PROTOCOL=HTTP/1.1 WATCHERD_SOCKET="$SOCK" \
 	    ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" "$@" \
-	    "$HANDLER" </dev/null >"$T/out" 2>>"$T/cgi.log" || rc=$?
+	    "${CGI_WRAP[@]}" "$HANDLER" </dev/null >"$T/out" 2>>"$T/cgi.log" || rc=$?
 	[ "$rc" = 0 ] || fail "filehandler.fcgi exited with status $rc" || return 1
 	split_answer "$T/out"
 }
