@@ -109,3 +109,53 @@ stop_haproxy() {
 	[ "$status" -eq 0 ] || fail "$output"
 	[[ "$output" == *" spurious_resets=0 "* ]]
 }
+
+@test "a node that read a large file while it was written reads it again at its next poll" {
+	# An in-place save of 8 MiB takes milliseconds; a node that reads the
+	# file meanwhile gets a mix of old and new bytes under a stat that
+	# does not change again. Both nodes must answer the file's CRC-32
+	# within a few poll intervals (100 ms) of the end of each save.
+	run python3 - "$DAMNIT/big.log" <<'PY'
+import json, os, socket, sys, threading, time, zlib
+path, size = sys.argv[1], 8 << 20
+sockets = dict(kv.split("=", 1) for kv in os.environ["NODE_SOCKETS"].split(","))
+open(path, "wb").write(b"a" * size)
+conns = {}
+for node, sock in sockets.items():
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(sock)
+    conns[node] = (s, s.makefile("rb"))
+def ask(node):
+    s, f = conns[node]
+    s.sendall(b'{"cmd":"checksum","proposal":1111,"file_name":"big.log"}\n')
+    return json.loads(f.readline())["checksum"]
+stale = reads = 0
+for i in range(12):
+    data = bytes([ord("b") + i]) * size
+    done = threading.Event()
+    def write():
+        fd = os.open(path, os.O_WRONLY)
+        os.write(fd, data)
+        os.close(fd)
+        done.set()
+    t = threading.Thread(target=write)
+    t.start()
+    while not done.is_set():
+        for node in conns:
+            ask(node)
+            reads += 1
+    t.join()
+    time.sleep(0.5)
+    want = "%08x" % zlib.crc32(data)
+    for node in conns:
+        got = ask(node)
+        if got != want:
+            stale += 1
+            print("save %d: %s answers %s, the file is %s" % (i, node, got, want))
+print("saves=12 queries_during_saves=%d stale_after_saves=%d" % (reads, stale))
+sys.exit(1 if stale else 0)
+PY
+	echo "# ${lines[-1]}" >&3
+	[ "$status" -eq 0 ] || fail "$output"
+}
