@@ -2,6 +2,7 @@
 #include <fcntl.h>
 #include <fnmatch.h>
 #include <glob.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -147,7 +148,146 @@ policy_open_beneath(int folder_fd, const char *name, int flags)
 	do
 		fd = syscall(SYS_openat2, folder_fd, name, &how, sizeof(how));
 	while (fd == -1 && (errno == EINTR || errno == EAGAIN));
+	if (fd == -1 && errno == ENOSYS)
+		return policy_open_walk(folder_fd, name, flags);
 	return (int)fd;
+}
+
+#define WALK_MAX_LINKS	40	/* the kernel's MAXSYMLINKS */
+#define WALK_MAX_DEPTH	64	/* directories held at once */
+
+/* Replaces the start of path up to rest by the link target (len bytes in
+   link, which is overwritten): path becomes target "/" rest, or target
+   alone when nothing is left. */
+static int
+walk_splice(char *path, size_t size, char *link, size_t len, const char *rest)
+{
+	size_t rlen = strlen(rest);
+
+	if (len + 1 + rlen >= size) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	if (rlen > 0) {
+		link[len++] = '/';
+		memcpy(link + len, rest, rlen);
+	}
+	link[len + rlen] = '\0';
+	memcpy(path, link, len + rlen + 1);
+	return 0;
+}
+
+int
+policy_open_walk(int folder_fd, const char *name, int flags)
+{
+	char path[PATH_MAX], link[PATH_MAX], *p, *comp, *slash;
+	int held[WALK_MAX_DEPTH], depth = 0, links = 0, fd = -1, cur, next, err;
+	struct stat sb;
+	size_t len = strlen(name);
+	ssize_t n;
+
+	if (len == 0 || len >= sizeof(path)) {
+		errno = len ? ENAMETOOLONG : ENOENT;
+		return -1;
+	}
+	memcpy(path, name, len + 1);
+	p = path;
+	for (;;) {
+		cur = depth ? held[depth - 1] : folder_fd;
+		if (*p == '/') {
+			/* Only a link's target or the name itself can start
+			   with one here: absolute, as RESOLVE_BENEATH refuses. */
+			if (p == path) {
+				errno = EXDEV;
+				goto fail;
+			}
+			while (*p == '/')
+				p++;
+		}
+		if (*p == '\0') {	/* ended on a directory */
+			fd = openat(cur, ".", flags | O_CLOEXEC);
+			goto done;
+		}
+		comp = p;
+		if ((slash = strchr(p, '/')) != NULL) {
+			*slash = '\0';
+			p = slash + 1;
+			while (*p == '/')
+				p++;
+		} else
+			p += strlen(p);
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (strcmp(comp, "..") == 0) {
+			/* Back along the walk, never the kernel's "..". */
+			if (depth == 0) {
+				errno = EXDEV;
+				goto fail;
+			}
+			close(held[--depth]);
+			continue;
+		}
+		if (slash == NULL) {
+			fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+			if (fd != -1 || errno != ELOOP)
+				goto done;
+			/* The last component is a symbolic link. */
+			if ((n = readlinkat(cur, comp, link, sizeof(link))) == -1) {
+				errno = ELOOP;
+				goto fail;
+			}
+		} else {
+			next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+			if (next == -1)
+				goto fail;
+			if (fstat(next, &sb) == -1) {
+				err = errno;
+				close(next);
+				errno = err;
+				goto fail;
+			}
+			if (S_ISDIR(sb.st_mode)) {
+				if (depth == WALK_MAX_DEPTH) {
+					close(next);
+					errno = ENAMETOOLONG;
+					goto fail;
+				}
+				held[depth++] = next;
+				continue;
+			}
+			if (!S_ISLNK(sb.st_mode)) {
+				close(next);
+				errno = ENOTDIR;
+				goto fail;
+			}
+			n = readlinkat(next, "", link, sizeof(link));
+			err = errno;
+			close(next);
+			errno = err;
+			if (n == -1)
+				goto fail;
+		}
+		if ((size_t)n >= sizeof(link) - 1) {
+			errno = ENAMETOOLONG;
+			goto fail;
+		}
+		if (++links > WALK_MAX_LINKS) {
+			errno = ELOOP;
+			goto fail;
+		}
+		if (walk_splice(path, sizeof(path), link, (size_t)n, p) == -1)
+			goto fail;
+		p = path;
+	}
+done:
+	err = errno;
+	while (depth > 0)
+		close(held[--depth]);
+	errno = err;
+	return fd;
+fail:
+	fd = -1;
+	goto done;
 }
 
 enum proto_error

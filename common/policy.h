@@ -48,6 +48,16 @@ int	policy_find_folder(const char *data_root, unsigned proposal,
  */
 int	policy_open_beneath(int folder_fd, const char *name, int flags);
 
+/*
+ * The same resolution done by hand, for kernels without openat2 (before
+ * 5.6, some seccomp filters, valgrind): policy_open_beneath() falls back
+ * to it on ENOSYS. Each directory is opened O_PATH | O_NOFOLLOW beneath
+ * the one before and held; symbolic links are read and followed (at most
+ * 40); ".." goes back along the directories walked, never above the
+ * folder; an absolute name or link fails with EXDEV.
+ */
+int	policy_open_walk(int folder_fd, const char *name, int flags);
+
 /* The protocol error and a message for a person for an errno left by
    policy_open_beneath() or a read. */
 enum proto_error policy_open_error(int err, const char **why);

@@ -20,6 +20,7 @@
 #define ACCEPT_PAUSE_MS	100
 #define OUT_SOFT	(1u << 20)	/* stop reading requests above this */
 #define OUT_EVENTS_MAX	(8u << 20)	/* a subscriber this far behind is cut */
+#define OUT_KEEP	4096		/* an empty output buffer is kept up to this */
 #define LISTEN_BACKLOG	1024
 
 struct client_sub {
@@ -206,6 +207,14 @@ client_flush(struct client *c)
 		return;
 	if (c->out_off == c->out_len) {
 		c->out_off = c->out_len = 0;
+		/* A content reply grew it: give it back, or every kept
+		   connection (one per handler worker) would hold the largest
+		   file it was ever sent. */
+		if (c->out_cap > OUT_KEEP) {
+			free(c->out);
+			c->out = NULL;
+			c->out_cap = 0;
+		}
 		if (c->eof) {
 			client_close(c, "peer closed");
 			return;

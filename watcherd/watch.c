@@ -26,6 +26,14 @@
 			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
 #define READ_ATTEMPTS	5
 #define POLL_REHASH_MAX	65536	/* poll re-hashes files this small always */
+/* A read that starts less than RACY_MS after the file's ctime may have
+   raced a write: the stat is taken when the write begins, the bytes land
+   after, and nothing changes in the stat when they have. Such a state is
+   read again (see state_trusted) until a read starts later than that. A
+   ctime further than RACY_FUTURE_MS ahead of our clock is another host's
+   skewed clock, not a write under way. */
+#define RACY_MS		100
+#define RACY_FUTURE_MS	1000
 #define FOLDER_NEGATIVE_MS 2000	/* how long "no such proposal" is believed */
 #define FOLDER_MAX	100000
 
@@ -250,6 +258,17 @@ state_matches(const struct watch_state *st, const struct stat *sb)
 	    st->ctime.tv_nsec == sb->st_ctim.tv_nsec;
 }
 
+/* Whether a read that started at started may have raced a write that
+   ended with the stat sb. */
+static int
+state_racy(const struct timespec *started, const struct stat *sb)
+{
+	long long ms = (long long)(started->tv_sec - sb->st_ctim.tv_sec) * 1000 +
+	    (started->tv_nsec - sb->st_ctim.tv_nsec) / 1000000;
+
+	return ms < RACY_MS && ms > -RACY_FUTURE_MS;
+}
+
 /* Reads all of fd into a malloc()ed buffer sized for want bytes; returns
    -1 with errno, or the length (want + 1 means the file grew). */
 static ssize_t
@@ -283,6 +302,7 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
     struct watch_state *st, char **data, int *fdp, const char **why)
 {
 	struct stat before, after;
+	struct timespec started;
 	ssize_t len = 0;
 	char *buf = NULL;
 	int fd, attempt;
@@ -291,6 +311,7 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
 	*fdp = -1;
 	memset(st, 0, sizeof(*st));
 	for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
+		clock_gettime(CLOCK_REALTIME, &started);
 		fd = policy_open_beneath(folder_fd, file_name,
 		    O_RDONLY | O_NONBLOCK | O_NOCTTY);
 		if (fd == -1)
@@ -341,6 +362,7 @@ read_file(struct watch_table *t, int folder_fd, const char *file_name,
 	state_birth(st, fd);
 	st->size = len;
 	st->crc = crc_buffer(buf, (size_t)len);
+	st->racy = state_racy(&started, &after);
 	*data = buf;
 	*fdp = fd;
 	return PROTO_OK;
@@ -1029,6 +1051,22 @@ watch_needs_poll(const struct watch *w)
 	return 0;
 }
 
+/*
+ * Whether a query may answer from a watch's state when the file's stat
+ * still matches it. Not when a change was seen and not read yet, nor, for
+ * a polled small file, when it was read so soon after a change that a
+ * write may have been under way: on a polled watch no event says when
+ * the write ended, and another node that read the file later would
+ * otherwise answer another checksum. A large file is read again at the
+ * next poll instead.
+ */
+static int
+state_trusted(const struct watch *w)
+{
+	return !w->dirty && !(w->st.racy && w->st.size <= POLL_REHASH_MAX &&
+	    watch_needs_poll(w));
+}
+
 static void
 poll_fire(void *arg)
 {
@@ -1041,8 +1079,10 @@ poll_fire(void *arg)
 		if (!watch_needs_poll(w))
 			continue;
 		/* Small files are re-hashed every time: a same-size edit
-		   within the file system's timestamp granularity is seen. */
-		if (w->st.exists && w->st.size <= POLL_REHASH_MAX)
+		   within the file system's timestamp granularity is seen.
+		   So is a file that may have been read mid-write. */
+		if (w->st.exists && (w->st.size <= POLL_REHASH_MAX ||
+		    w->st.racy))
 			refresh_watch(t, w);
 		else if (stat_name(w->names, &sb) == 0 ?
 		    !state_matches(&w->st, &sb) : w->st.exists)
@@ -1211,7 +1251,7 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 	keylen = (size_t)snprintf(key, sizeof(key), "%u/%s", proposal, file_name);
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
 		n->w->last_active = loop_now(t->loop);
-		if (!n->w->dirty && stat_name(n, &sb) == 0 &&
+		if (state_trusted(n->w) && stat_name(n, &sb) == 0 &&
 		    state_matches(&n->w->st, &sb)) {
 			*out = n;
 			if (n->w->st.too_large) {

@@ -31,6 +31,9 @@ struct watch_state {
 	struct timespec	 ctime;
 	struct timespec	 btime;		/* birth; zero where unknown */
 	uint32_t	 crc;		/* of exactly size bytes */
+	int		 racy;		/* read so soon after the file's last
+					   change that a write may still have
+					   been copying bytes in */
 };
 
 /* A subscription, owned by a client of the server and linked into the name

@@ -184,16 +184,16 @@ watcherd_answers() {
 
 # launch_watcherd LOG [FLAGS...]: starts watcherd in the foreground on $SOCK
 # and $T/data (through the command in the array WATCHERD_WRAP, if any; its
-# stderr appended to LOG) and waits at most 5 s until it answers a ping.
-# Sets LAUNCHED_PID (empty when it exited at start-up).
+# stderr appended to LOG) and waits at most WATCHERD_START_MS (5000) until
+# it answers a ping. Sets LAUNCHED_PID (empty when it exited at start-up).
 launch_watcherd() {
-	local log=$1 deadline
+	local log=$1 deadline start_ms=${WATCHERD_START_MS:-5000}
 	shift
 	ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" \
 	    "${WATCHERD_WRAP[@]}" "$WATCHERD" --foreground --socket "$SOCK" \
 	    --data-root "$T/data" "$@" </dev/null >/dev/null 2>>"$log" 3>&- &
 	LAUNCHED_PID=$!
-	deadline=$(($(now_ms) + 5000))
+	deadline=$(($(now_ms) + start_ms))
 	until watcherd_answers; do
 		if pid_gone "$LAUNCHED_PID"; then
 			wait "$LAUNCHED_PID" 2>/dev/null || true
@@ -204,7 +204,7 @@ launch_watcherd() {
 		fi
 		if [ "$(now_ms)" -ge "$deadline" ]; then
 			show_tail "$log"
-			fail "watcherd $* did not answer a ping within 5 s"
+			fail "watcherd $* did not answer a ping within $((start_ms / 1000)) s"
 			return 1
 		fi
 		sleep 0.02

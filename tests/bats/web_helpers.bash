@@ -131,10 +131,22 @@ kill_watcherd_hard() {
 	stop_recorded_watcherd KILL
 }
 
-# lighttpd.
+# lighttpd. The suites run one, "lighttpd"; scaleout.bats runs one per
+# node, each with a NAME of its own: its pid in $T/NAME.pid.bats, its
+# stdout and stderr in $T/NAME.out, its error log in $T/NAME-error.log and
+# its FastCGI sockets in $T/NAME-run ($T/run for "lighttpd").
 
 lighttpd_pid() {
-	cat "$T/lighttpd.pid.bats" 2>/dev/null
+	cat "$T/${1:-lighttpd}.pid.bats" 2>/dev/null
+}
+
+# The run directory of the lighttpd NAME.
+lighttpd_run_dir() {
+	if [ "${1:-lighttpd}" = lighttpd ]; then
+		echo "$T/run"
+	else
+		echo "$T/$1-run"
+	fi
 }
 
 lighttpd_answers() {
@@ -142,27 +154,31 @@ lighttpd_answers() {
 	    "http://127.0.0.1:$PORT$PREFIX/health")" = 200 ]
 }
 
-# Starts lighttpd -D with lighttpd.conf.sample on a free loopback port (a new
-# one when another program took it meanwhile, three tries) and waits at most
-# 5 s until /health answers 200. Exports PORT.
+# start_lighttpd [NAME]: starts lighttpd -D with lighttpd.conf.sample on a
+# free loopback port (a new one when another program took it meanwhile,
+# three tries), in front of the watcherd on $SOCK, and waits at most 5 s
+# until /health answers 200. Exports PORT.
 start_lighttpd() {
-	local try pid deadline
+	local name=${1:-lighttpd} try pid deadline run out errlog
 	export PORT
+	run=$(lighttpd_run_dir "$name")
+	out="$T/$name.out" errlog="$T/$name-error.log"
+	[ -d "$run" ] || mkdir -m 0700 "$run" || return 1
 	for try in 1 2 3; do
 		PORT=$(free_port)
 		FILEHANDLER_BIND=127.0.0.1 FILEHANDLER_PORT="$PORT" \
 		    FILEHANDLER_BIN="$HANDLER" WATCHERD_SOCKET="$SOCK" \
-		    FILEHANDLER_RUN_DIR="$T/run" FILEHANDLER_DOCROOT="$T/www" \
-		    FILEHANDLER_ERROR_LOG="$T/lighttpd-error.log" \
+		    FILEHANDLER_RUN_DIR="$run" FILEHANDLER_DOCROOT="$T/www" \
+		    FILEHANDLER_ERROR_LOG="$errlog" \
 		    ASAN_OPTIONS="$ASAN_KILLED_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" \
-		    lighttpd -D -f "$LIGHTTPD_CONF" </dev/null >>"$T/lighttpd.out" 2>&1 3>&- &
+		    lighttpd -D -f "$LIGHTTPD_CONF" </dev/null >>"$out" 2>&1 3>&- &
 		pid=$!
-		echo "$pid" >"$T/lighttpd.pid.bats"
+		echo "$pid" >"$T/$name.pid.bats"
 		deadline=$(($(now_ms) + 5000))
 		until lighttpd_answers; do
 			pid_alive "$pid" || break
 			if [ "$(now_ms)" -ge "$deadline" ]; then
-				show_tail "$T/lighttpd.out" "$T/lighttpd-error.log"
+				show_tail "$out" "$errlog"
 				fail "lighttpd did not answer /health within 5 s"
 				return 1
 			fi
@@ -170,19 +186,19 @@ start_lighttpd() {
 		done
 		pid_alive "$pid" && return 0
 		wait "$pid" 2>/dev/null || true
-		rm -f "$T/lighttpd.pid.bats"
-		grep -qs bind "$T/lighttpd.out" "$T/lighttpd-error.log" || break
+		rm -f "$T/$name.pid.bats"
+		grep -qs bind "$out" "$errlog" || break
 	done
-	show_tail "$T/lighttpd.out" "$T/lighttpd-error.log"
+	show_tail "$out" "$errlog"
 	fail "lighttpd -f $LIGHTTPD_CONF did not start"
 }
 
-# Stops lighttpd; it takes its FastCGI processes with it, which is checked:
-# none may outlive it.
+# stop_lighttpd [NAME]: stops lighttpd; it takes its FastCGI processes with
+# it, which is checked: none may outlive it.
 stop_lighttpd() {
-	local pid children child failed=0
-	pid=$(lighttpd_pid) || return 0
-	rm -f "$T/lighttpd.pid.bats"
+	local name=${1:-lighttpd} pid children child failed=0
+	pid=$(lighttpd_pid "$name") || return 0
+	rm -f "$T/$name.pid.bats"
 	children=$(pgrep -P "$pid" || true)
 	end_pid "$pid" 5000 TERM lighttpd || failed=1
 	for child in $children; do

@@ -281,6 +281,10 @@ test_find_folder(void)
 	fixture_rmtree(root);
 }
 
+/* The opener under test: policy_open_beneath (openat2) or policy_open_walk
+   (its fallback), with the same expectations. */
+static int (*open_under_test)(int, const char *, int);
+
 /* Opens name beneath folder_fd; returns 0 on success (and closes the
    descriptor), else the errno. */
 static int
@@ -289,14 +293,14 @@ open_errno(int folder_fd, const char *name)
 	int fd;
 
 	errno = 0;
-	if ((fd = policy_open_beneath(folder_fd, name, O_RDONLY)) == -1)
+	if ((fd = open_under_test(folder_fd, name, O_RDONLY)) == -1)
 		return errno ? errno : -1;
 	close(fd);
 	return 0;
 }
 
 static void
-test_open_beneath(void)
+test_open_beneath(int (*opener)(int, const char *, int), const char *label)
 {
 	char base[PATH_MAX], folder[PATH_MAX], path[PATH_MAX], buf[64];
 	int dfd, fd, e;
@@ -318,6 +322,8 @@ test_open_beneath(void)
 	fixture_path(path, sizeof(path), "%s/process_logs/r1.out", folder);
 	fixture_write(path, "run 1\n", 6);
 	dfd = open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	open_under_test = opener;
+	printf("# %s\n", label);
 
 #define LINK(target, name) do {						\
 	fixture_path(path, sizeof(path), "%s/%s", folder, name);		\
@@ -333,9 +339,10 @@ test_open_beneath(void)
 	LINK("..", "up");
 	LINK(folder, "self-abs");
 	LINK("loop.log", "loop.log");
+	LINK("../context.py", "process_logs/up.log");
 #undef LINK
 
-	fd = policy_open_beneath(dfd, "context.py", O_RDONLY);
+	fd = opener(dfd, "context.py", O_RDONLY);
 	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
 	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
 	    "a regular file in the folder opens and reads");
@@ -347,7 +354,7 @@ test_open_beneath(void)
 	tap_is_int(open_errno(dfd, "process_logs/r1.out"), 0,
 	    "a file in a subfolder opens");
 
-	fd = policy_open_beneath(dfd, "inner.log", O_RDONLY);
+	fd = opener(dfd, "inner.log", O_RDONLY);
 	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
 	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
 	    "a symlink to a file inside the folder opens that file");
@@ -356,6 +363,12 @@ test_open_beneath(void)
 	tap_is_int(open_errno(dfd, "deep.log"), 0,
 	    "a symlink into a subfolder opens");
 
+	tap_is_int(open_errno(dfd, "process_logs/../context.py"), 0,
+	    "a .. that stays inside opens");
+	tap_is_int(open_errno(dfd, "process_logs/up.log"), 0,
+	    "a symlink through .. to a file inside opens");
+	tap_is_int(open_errno(dfd, "context.py/x"), ENOTDIR,
+	    "a file used as a folder gives ENOTDIR");
 	tap_is_int(open_errno(dfd, "../outside"), EXDEV,
 	    "../outside fails with EXDEV");
 	tap_is_int(open_errno(dfd, "process_logs/../../outside"), EXDEV,
@@ -436,7 +449,8 @@ main(void)
 	test_allowed();
 	test_parse_proposal();
 	test_find_folder();
-	test_open_beneath();
+	test_open_beneath(policy_open_beneath, "policy_open_beneath (openat2)");
+	test_open_beneath(policy_open_walk, "policy_open_walk (without openat2)");
 	test_open_error();
 	return tap_done();
 }

@@ -1,0 +1,200 @@
+"""The scripted session of tests/memcheck/watcherd.bats: every socket
+command, subscriptions, saves in each way editors save, a delete and a
+recreate, a file over max-file-size, a hook, a SIGHUP reload and bad or
+overflowing input, against a watcherd that runs under valgrind (20-50
+times slower than native: every wait is generous).
+
+    session.py SOCKET DAMNIT_DIR HOOK_OUT WATCHERD_PID
+
+Prints one line per step on stdout; exits non-zero, saying why on stderr,
+when a reply is not what watcherd promises.
+"""
+
+import json, os, signal, socket, sys, time
+
+SOCK, DAMNIT, HOOK_OUT, PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+WAIT = 60       # seconds for any one reply or event
+
+
+class Client:
+    def __init__(self):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.settimeout(WAIT)
+        self.s.connect(SOCK)
+        self.buf = b""
+
+    def line(self):
+        while b"\n" not in self.buf:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                sys.exit("watcherd closed the connection")
+            self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def payload(self, n):
+        while len(self.buf) < n:
+            chunk = self.s.recv(65536)
+            if not chunk:
+                sys.exit("watcherd closed the connection in a payload")
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def ask(self, req, raw=False):
+        self.s.sendall((req if raw else json.dumps(req)).encode() + b"\n")
+        reply = self.line()
+        if reply.get("payload"):
+            reply["_payload"] = self.payload(reply["payload"])
+        return reply
+
+    def close(self):
+        self.s.close()
+
+
+def expect(cond, what):
+    if not cond:
+        sys.exit("step failed: " + what)
+
+
+def event(c, name, kind):
+    """The next event of c, which must be kind for name (other names' and
+    earlier changes' events are skipped)."""
+    deadline = time.monotonic() + WAIT
+    while time.monotonic() < deadline:
+        e = c.line()
+        if e.get("file_name") == name and e.get("event") == kind:
+            return e
+    sys.exit("no %s event for %s within %d s" % (kind, name, WAIT))
+
+
+def f(name, **kw):
+    return dict(cmd=kw.pop("cmd"), proposal=1111, file_name=name, **kw)
+
+
+def step(text):
+    print("# " + text, flush=True)
+
+
+c = Client()
+step("ping, status, list, checksum, content (raw, json), tail (raw, json)")
+expect(c.ask({"cmd": "ping"})["ok"], "ping")
+expect(c.ask({"cmd": "status"})["ok"], "status")
+r = c.ask(f("context.py", cmd="checksum"))
+expect(r["ok"] and len(r["checksum"]) == 8, "checksum: %r" % r)
+r = c.ask(f("context.py", cmd="content", format="raw"))
+expect(r["ok"] and r["_payload"] == open(os.path.join(DAMNIT, "context.py"), "rb").read(),
+       "content raw")
+r = c.ask(f("context.py", cmd="content", format="json"))
+expect(r["ok"] and json.loads(r["_payload"]).encode() ==
+       open(os.path.join(DAMNIT, "context.py"), "rb").read(), "content json")
+r = c.ask(f("damnit.log", cmd="tail", offset=5, max_bytes=100, format="raw"))
+expect(r["ok"] and r["offset"] == 5, "tail raw: %r" % r)
+gen = r["generation"]
+r = c.ask(f("damnit.log", cmd="tail", offset=0, generation=gen, format="json"))
+expect(r["ok"] and not r["reset"], "tail json: %r" % r)
+r = c.ask(f("damnit.log", cmd="tail", offset=10 ** 9, generation="nope"))
+expect(r["ok"] and r["reset"], "tail past the end resets: %r" % r)
+r = c.ask({"cmd": "list"})
+expect(r["ok"] and len(r["watches"]) >= 2, "list: %r" % r)
+
+step("subscriptions: context.py and damnit.log on one connection, a second subscriber")
+sub = Client()
+expect(sub.ask(f("context.py", cmd="subscribe"))["ok"], "subscribe context.py")
+expect(sub.ask(f("damnit.log", cmd="subscribe"))["ok"], "subscribe damnit.log")
+sub2 = Client()
+expect(sub2.ask(f("context.py", cmd="subscribe"))["ok"], "second subscriber")
+
+ctx = os.path.join(DAMNIT, "context.py")
+step("in-place save (truncate and write) fires the hook")
+with open(ctx, "w") as fh:
+    fh.write("# saved in place\n" * 50)
+event(sub, "context.py", "changed")
+deadline = time.monotonic() + WAIT
+while time.monotonic() < deadline and not os.path.exists(HOOK_OUT):
+    time.sleep(0.1)
+expect(os.path.exists(HOOK_OUT), "the hook ran within %d s" % WAIT)
+
+step("rename-over save")
+with open(ctx + ".swp", "w") as fh:
+    fh.write("# saved by rename\n" * 60)
+os.replace(ctx + ".swp", ctx)
+event(sub, "context.py", "changed")
+
+step("append to a log (a hook_match line)")
+with open(os.path.join(DAMNIT, "damnit.log"), "a") as fh:
+    fh.write("ERROR something broke\nall fine\n")
+event(sub, "damnit.log", "changed")
+
+step("delete and recreate")
+os.unlink(ctx)
+event(sub, "context.py", "deleted")
+expect(c.ask(f("context.py", cmd="checksum"))["error"] == "not_found", "deleted: not_found")
+with open(ctx, "w") as fh:
+    fh.write("# recreated\n")
+event(sub, "context.py", "created")
+
+step("a file grows past max-file-size, and one starts over it")
+with open(ctx, "a") as fh:
+    fh.write("x" * 9000)
+e = event(sub, "context.py", "changed")
+expect(e.get("too_large") is True and e["checksum"] is None, "too_large event: %r" % e)
+big = os.path.join(DAMNIT, "big.log")
+with open(big, "w") as fh:
+    fh.write("y" * 9000)
+r = c.ask(f("big.log", cmd="checksum"))
+expect(r["error"] == "too_large", "too_large: %r" % r)
+r = c.ask(f("big.log", cmd="tail", offset=8000))
+expect(r["ok"] and r["payload"] == 1000, "tail of a large file: %r" % r)
+with open(ctx, "w") as fh:
+    fh.write("# small again\n")
+event(sub, "context.py", "changed")
+
+step("unwatch drops both subscribers of context.py")
+r = c.ask(f("context.py", cmd="unwatch"))
+expect(r["ok"] and r["subscribers_dropped"] == 2, "unwatch: %r" % r)
+event(sub, "context.py", "unwatched")
+event(sub2, "context.py", "unwatched")
+sub2.close()
+
+step("SIGHUP reload")
+os.kill(PID, signal.SIGHUP)
+expect(c.ask({"cmd": "ping"})["ok"], "ping after SIGHUP")
+
+step("bad input: bad JSON, no cmd, unknown cmd, bad fields, forbidden names")
+for req in ['{"cmd":', "[]", '{"nocmd":1}', '{"cmd":"frobnicate"}', '{"cmd":"checksum"}',
+            '{"cmd":"checksum","proposal":"abc","file_name":"context.py"}',
+            '{"cmd":"checksum","proposal":1111,"file_name":7}',
+            '{"cmd":"tail","proposal":1111,"file_name":"damnit.log","offset":-1}',
+            '{"cmd":"content","proposal":1111,"file_name":"context.py","format":"xml"}']:
+    r = c.ask(req, raw=True)
+    expect(r["ok"] is False and r["error"] == "bad_request", "%s: %r" % (req, r))
+for name in ["../../../../etc/passwd", "/etc/passwd", "nope.txt", "a\u0001.log"]:
+    r = c.ask(f(name, cmd="checksum"))
+    expect(r["ok"] is False and r["error"] in ("bad_request", "forbidden"), "%r: %r" % (name, r))
+r = c.ask({"cmd": "checksum", "proposal": 999999, "file_name": "context.py"})
+expect(r["error"] == "not_found", "unknown proposal: %r" % r)
+
+step("overflowing input: a line over 64 KiB, then the connection still answers")
+r = c.ask('{"cmd":"ping","pad":"' + "z" * 70000 + '"}', raw=True)
+expect(r["error"] == "bad_request", "long line: %r" % r)
+expect(c.ask({"cmd": "ping"})["ok"], "ping after a long line")
+
+step("a client that sends many requests and never reads, one that leaves mid-line")
+flood = Client()
+req = (json.dumps(f("context.py", cmd="content", format="json")) + "\n").encode()
+flood.s.setblocking(False)
+sent = 0
+try:
+    while sent < 4 << 20:
+        sent += flood.s.send(req * 64)
+except BlockingIOError:
+    pass
+flood.close()
+half = Client()
+half.s.sendall(b'{"cmd":"checksum","proposal":1111,"fi')
+half.close()
+expect(c.ask({"cmd": "ping"})["ok"], "ping after the flood")
+sub.close()
+c.close()
+print("# session done: %d bytes flooded" % sent)
