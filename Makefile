@@ -1,6 +1,7 @@
 # DAMNIT file handler. `make` builds into build/, `make test` runs every test,
 # `make bench` prints the performance figures, `make run` starts the demo,
-# `make install` installs (PREFIX, DESTDIR).
+# `make install` installs (PREFIX, DESTDIR), `make deb` builds the Debian
+# package.
 
 PKGS      := json-c zlib
 CC        ?= cc
@@ -34,7 +35,7 @@ PROGRAMS := $(BUILD)/watcherd $(BUILD)/watcherctl $(BUILD)/filehandler.fcgi
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 
-.PHONY: all deps test unit asan bench run clean install
+.PHONY: all deps test unit asan bench run clean install deb
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -127,6 +128,26 @@ install: all
 	$(INSTALL) -m 0644 $(wildcard www/*.*) $(DESTDIR)$(DATADIR)/www/
 	$(INSTALL) -m 0644 $(wildcard www/vendor/*) $(DESTDIR)$(DATADIR)/www/vendor/
 	$(INSTALL) -m 0644 README.md $(SAMPLES) $(DESTDIR)$(DOCDIR)/
+
+# The Debian package, from the plain build: build/<package>_<version>_<arch>.deb.
+VERSION  := $(shell sed -n 's/^\#define WATCHERD_VERSION "\(.*\)"/\1/p' watcherd/daemon.h)
+DEB_VERSION ?= $(VERSION)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      ?= build/damnit-filehandler_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_ROOT ?= build/deb/$(DEB_VERSION)
+DEB_SRC  := $(MAN_PAGES) $(SAMPLES) README.md dist/watcherd.conf \
+            dist/watcherd.service.in dist/watcherd.socket $(wildcard dist/deb/*) \
+            $(wildcard www/*.* www/vendor/*)
+
+deb:
+	@$(MAKE) --no-print-directory SANITIZE=0 BUILD=build all
+	@$(MAKE) --no-print-directory SANITIZE=0 BUILD=build $(DEB)
+
+$(DEB): build/watcherd build/watcherctl build/filehandler.fcgi $(DEB_SRC) Makefile
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory SANITIZE=0 BUILD=build PREFIX=/usr \
+	    UNITDIR=/lib/systemd/system DESTDIR=$(abspath $(DEB_ROOT)) install
+	dist/deb/build $(DEB_ROOT) $(DEB_VERSION) $@
 
 clean:
 	rm -rf build
