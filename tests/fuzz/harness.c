@@ -105,6 +105,28 @@ fuzz_json_parse(const char *s, size_t len)
 	return o;
 }
 
+int64_t
+fuzz_json_int(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	FUZZ_CHECK(json_object_object_get_ex(o, key, &v) &&
+	    json_object_is_type(v, json_type_int), "no integer %s in %s", key,
+	    json_object_to_json_string(o));
+	return json_object_get_int64(v);
+}
+
+const char *
+fuzz_json_string(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
 int
 fuzz_contains(const void *big, size_t len, const char *little)
 {

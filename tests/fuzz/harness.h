@@ -33,6 +33,11 @@ unsigned char *fuzz_base64_decode(const char *s, size_t len, size_t *out_len);
    NULL when they are not one. The caller puts the object. */
 struct json_object *fuzz_json_parse(const char *s, size_t len);
 
+/* The integer member key of o; fails the check when there is none. */
+int64_t	fuzz_json_int(struct json_object *o, const char *key);
+/* The string member key of o, or NULL (absent, not a string). */
+const char *fuzz_json_string(struct json_object *o, const char *key);
+
 /* Whether big holds little anywhere. */
 int	fuzz_contains(const void *big, size_t len, const char *little);
 
