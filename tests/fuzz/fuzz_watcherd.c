@@ -70,7 +70,7 @@ exchange_event(void *arg, uint32_t events)
 	if (!(events & (EPOLLIN | EPOLLHUP | EPOLLERR)))
 		return;
 	for (;;) {
-		if (x->out_cap - x->out_len < 65536) {
+		if (x->out_cap - x->out_len < 4096) {
 			x->out_cap = x->out_cap * 2 + 65536;
 			if ((x->out = realloc(x->out, x->out_cap)) == NULL)
 				fuzz_fail("out of memory");
@@ -384,12 +384,18 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	struct exchange x = { .d = fuzz_daemon(), .in = data, .in_len = size };
+	/* The reply buffer is kept: allocating it anew each time costs more
+	   than the exchange. */
+	static char *out;
+	static size_t out_cap;
+	struct exchange x = { .d = fuzz_daemon(), .in = data, .in_len = size,
+	    .out = out, .out_cap = out_cap };
 
 	exchange_run(&x);
+	out = x.out;
+	out_cap = x.out_cap;
 	FUZZ_CHECK(server_client_count(x.d->server) == 0, "%zu clients left "
 	    "after the connection closed", server_client_count(x.d->server));
 	check_replies(&x);
-	free(x.out);
 	return 0;
 }
