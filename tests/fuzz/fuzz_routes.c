@@ -83,14 +83,21 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	return 0;
 }
 
-/* Sets or (value NULL) unsets a CGI variable. */
+/* Sets or (value NULL) unsets CGI variable i. Through putenv() with
+   strings of our own: setenv() keeps every value it was ever given. */
 static void
-cgi_var(const char *name, const char *value)
+cgi_var(size_t i, const char *name, const char *value)
 {
-	if (value)
-		setenv(name, value, 1);
-	else
+	static char *vars[5];
+	char *s = NULL;
+
+	if (value) {
+		if (asprintf(&s, "%s=%s", name, value) == -1 || putenv(s) != 0)
+			fuzz_fail("out of memory");
+	} else
 		unsetenv(name);
+	free(vars[i]);
+	vars[i] = s;
 }
 
 /* The route a path names, as DESIGN.md says: the one its path (without
@@ -383,11 +390,11 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	qs = fields[1] && strchr(fields[1], '?') ? strchr(fields[1], '?') + 1 :
 	    NULL;
-	cgi_var("REQUEST_METHOD", fields[0]);
-	cgi_var("REQUEST_URI", fields[1]);
-	cgi_var("QUERY_STRING", qs);
-	cgi_var("HTTP_IF_NONE_MATCH", fields[2]);
-	cgi_var("HTTP_LAST_EVENT_ID", fields[3]);
+	cgi_var(0, "REQUEST_METHOD", fields[0]);
+	cgi_var(1, "REQUEST_URI", fields[1]);
+	cgi_var(2, "QUERY_STRING", qs);
+	cgi_var(3, "HTTP_IF_NONE_MATCH", fields[2]);
+	cgi_var(4, "HTTP_LAST_EVENT_ID", fields[3]);
 
 	if (ftruncate(out_fd, 0) == -1 || lseek(out_fd, 0, SEEK_SET) == -1)
 		fuzz_fail("memfd: %s", strerror(errno));
