@@ -22,7 +22,6 @@
  * - no content ever carries the outside secret's bytes.
  */
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +41,6 @@
 #include "common/crc.h"
 #include "common/policy.h"
 #include "tests/fuzz/harness.h"
-#include "watcherd/daemon.h"
 
 #define WATCHERD_TIMEOUT_MS	1000
 
@@ -50,26 +48,12 @@ static struct upstream up;
 static struct route_limits limits;
 static int out_fd;
 
-static void *
-watcherd_thread(void *arg)
-{
-	struct daemon *d = arg;
-
-	if (loop_run(d->loop) == -1)
-		fuzz_fail("watcherd loop: %s", strerror(errno));
-	return NULL;
-}
-
 int
 LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-	pthread_t t;
-
 	(void)argc;
 	(void)argv;
-	if (pthread_create(&t, NULL, watcherd_thread, fuzz_daemon()) != 0)
-		fuzz_fail("cannot start watcherd's thread");
-	pthread_detach(t);
+	fuzz_daemon_thread();
 	upstream_init(&up, fuzz_tree()->socket, WATCHERD_TIMEOUT_MS);
 	limits.threads = 1;
 	limits.max_held = 0;

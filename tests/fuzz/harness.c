@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -369,4 +370,28 @@ fuzz_daemon(void)
 		fuzz_fail("watcherd: %s", err);
 	built = 1;
 	return &d;
+}
+
+static void *
+daemon_thread(void *arg)
+{
+	struct daemon *d = arg;
+
+	if (loop_run(d->loop) == -1)
+		fuzz_fail("watcherd loop: %s", strerror(errno));
+	return NULL;
+}
+
+void
+fuzz_daemon_thread(void)
+{
+	static int started;
+	pthread_t t;
+
+	if (started)
+		return;
+	if (pthread_create(&t, NULL, daemon_thread, fuzz_daemon()) != 0)
+		fuzz_fail("cannot start watcherd's thread");
+	pthread_detach(t);
+	started = 1;
 }

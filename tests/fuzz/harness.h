@@ -52,6 +52,7 @@ int	fuzz_contains(const void *big, size_t len, const char *little);
  * holds "SSSS"). Built once, removed at exit.
  */
 #define FUZZ_SECRET_SIZE	7777
+#define FUZZ_SECRET_CRC		"ed68c515"	/* CRC-32 of the secret */
 #define FUZZ_MAX_FILE_SIZE	65536	/* the fixture daemon's max-file-size */
 struct fuzz_tree {
 	char	root[256];
@@ -79,5 +80,8 @@ extern const size_t fuzz_n_allow;
 /* A watcherd on the fixture tree, built with daemon_init() as main()
    builds it, socket at fuzz_tree()->socket. Built once. */
 struct daemon *fuzz_daemon(void);
+/* Runs fuzz_daemon()'s loop in a thread of its own, for targets that talk
+   to it as a separate process would. Once. */
+void	fuzz_daemon_thread(void);
 
 #endif
