@@ -278,7 +278,8 @@ check_list(struct json_object *reply)
 	}
 }
 
-/* Checks the reply to one request line (req: its JSON, or NULL). */
+/* Checks the reply to one request line (len bytes at line) and its
+   payload. */
 static void
 check_reply(const char *line, size_t len, struct json_object *reply,
     const char *payload, size_t payload_len)
