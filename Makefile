@@ -88,7 +88,12 @@ $(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/harnes
 
 unit: $(UNITS)
 tools: $(TOOLS)
+ifeq ($(FUZZ),1)
 fuzzers: $(FUZZERS)
+else
+fuzzers:
+	$(MAKE) FUZZ=1 fuzzers
+endif
 
 # Installs missing Debian packages (as root) or prints the command that does.
 deps:
@@ -105,7 +110,7 @@ asan:
 # Every fuzz target over its corpus for FUZZ_SECONDS seconds (new inputs go
 # to a scratch directory), then every regression input once.
 fuzz: deps
-	$(MAKE) -s FUZZ=1 fuzzers
+	$(MAKE) -s fuzzers
 	@tests/fuzz/run $(FUZZ_SECONDS)
 
 bench: deps all tools
