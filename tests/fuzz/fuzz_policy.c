@@ -13,7 +13,10 @@
  *   name that opens is a file or directory inside the folder (its path
  *   under the folder's, never an outside secret's inode); a name that
  *   fails maps through policy_open_error to an error with a reason, an
- *   escape to forbidden.
+ *   escape to forbidden;
+ * - policy_open_walk, the fallback where openat2 is missing, holds to the
+ *   same and agrees with openat2: the same names open, to the same inode,
+ *   and the same names fail, with the same protocol error.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -69,28 +72,40 @@ ref_match(const char *p, const char *s)
 	return *p == *s && ref_match(p + 1, s + 1);
 }
 
-static void
-check_open(const char *name, int flags)
+/* What one opener made of a name: the inode it opened, or the protocol
+   error of its failure. */
+struct opened {
+	enum proto_error	 e;
+	dev_t			 dev;
+	ino_t			 ino;
+};
+
+static struct opened
+check_open(int (*opener)(int, const char *, int), const char *name,
+    int flags)
 {
 	const struct fuzz_tree *t = fuzz_tree();
+	struct opened o = { .e = PROTO_OK };
 	char link[64], where[PATH_MAX];
 	const char *why = NULL;
-	enum proto_error e;
 	struct stat st;
 	ssize_t n;
 	int fd, err;
 
-	fd = policy_open_beneath(t->folder_fd[0], name, flags);
+	fd = opener(t->folder_fd[0], name, flags);
 	if (fd == -1) {
 		err = errno;
-		e = policy_open_error(err, &why);
-		FUZZ_CHECK(e != PROTO_OK && why && *why, "open error %d maps to "
-		    "no error", err);
-		FUZZ_CHECK((err != EXDEV && err != ELOOP) || e == PROTO_FORBIDDEN,
+		o.e = policy_open_error(err, &why);
+		FUZZ_CHECK(o.e != PROTO_OK && why && *why, "open error %d maps "
+		    "to no error", err);
+		FUZZ_CHECK((err != EXDEV && err != ELOOP) ||
+		    o.e == PROTO_FORBIDDEN,
 		    "an escape (errno %d) is not forbidden", err);
-		return;
+		return o;
 	}
 	FUZZ_CHECK(fstat(fd, &st) == 0, "fstat: %s", strerror(errno));
+	o.dev = st.st_dev;
+	o.ino = st.st_ino;
 	FUZZ_CHECK(!fuzz_tree_is_secret(&st), "'%s' opened the outside secret",
 	    name);
 	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
@@ -102,6 +117,21 @@ check_open(const char *name, int flags)
 	    where[strlen(t->folder[0])] == '\0'),
 	    "'%s' opened %s, outside the folder", name, where);
 	close(fd);
+	return o;
+}
+
+/* openat2 and the walk that stands in for it make the same of name. */
+static void
+check_openers(const char *name, int flags)
+{
+	struct opened a, b;
+
+	a = check_open(policy_open_beneath, name, flags);
+	b = check_open(policy_open_walk, name, flags);
+	FUZZ_CHECK(a.e == b.e, "'%s': openat2 gives error %d, the walk %d",
+	    name, a.e, b.e);
+	FUZZ_CHECK(a.e != PROTO_OK || (a.dev == b.dev && a.ino == b.ino),
+	    "'%s': openat2 and the walk open different files", name);
 }
 
 int
@@ -149,8 +179,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		allowed |= ref_match(fuzz_allow[i], name);
 	FUZZ_CHECK(policy_allowed(fuzz_allow, fuzz_n_allow, name) == allowed,
 	    "policy_allowed says %d for '%s'", !allowed, name);
-	check_open(name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
-	check_open(name, O_PATH);
+	check_openers(name, O_RDONLY | O_NONBLOCK | O_NOCTTY);
+	check_openers(name, O_PATH);
 	free(name);
 	return 0;
 }
