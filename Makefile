@@ -18,6 +18,13 @@ ifeq ($(SANITIZE),1)
 BUILD     ?= build/asan
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=address,undefined
+# FUZZ=1 builds the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan)
+# into build/fuzz/.
+else ifeq ($(FUZZ),1)
+BUILD     ?= build/fuzz
+CC        := clang
+CFLAGS    += -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=fuzzer,address,undefined
 else
 BUILD     ?= build
 endif
@@ -28,14 +35,17 @@ WATCHERCTL_SRC:= $(wildcard watcherctl/*.c)
 CGI_SRC       := $(wildcard cgi/*.c)
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
 TOOL_SRC      := $(wildcard tests/tools/*.c)
+FUZZ_SRC      := $(wildcard tests/fuzz/fuzz_*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 PROGRAMS := $(BUILD)/watcherd $(BUILD)/watcherctl $(BUILD)/filehandler.fcgi
 UNITS    := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
+FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
+FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test unit asan bench run clean install deb
+.PHONY: all deps test unit asan bench run clean fuzzers fuzz install deb
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -67,8 +77,25 @@ $(BUILD)/tools/fcgi_floor: $(BUILD)/obj/tests/tools/fcgi_floor.o $(BUILD)/libcom
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
 
+# The fuzz targets link the daemon and the handler without their main().
+$(BUILD)/libwatcherd.a: $(call obj,$(filter-out watcherd/main.c,$(WATCHERD_SRC)))
+	$(AR) rcs $@ $^
+
+$(BUILD)/libhandler.a: $(call obj,$(filter-out cgi/filehandler.c,$(CGI_SRC)))
+	$(AR) rcs $@ $^
+
+$(BUILD)/fuzz_%: $(BUILD)/obj/tests/fuzz/fuzz_%.o $(BUILD)/obj/tests/fuzz/harness.o \
+    $(BUILD)/libwatcherd.a $(BUILD)/libhandler.a $(BUILD)/libcommon.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) -pthread $(LDLIBS)
+
 unit: $(UNITS)
 tools: $(TOOLS)
+ifeq ($(FUZZ),1)
+fuzzers: $(FUZZERS)
+else
+fuzzers:
+	$(MAKE) FUZZ=1 fuzzers
+endif
 
 # Installs missing Debian packages (as root) or prints the command that does.
 deps:
@@ -81,6 +108,12 @@ test: deps
 
 asan:
 	$(MAKE) SANITIZE=1 all unit tools
+
+# Every fuzz target over its corpus for FUZZ_SECONDS seconds (new inputs go
+# to a scratch directory), then every regression input once.
+fuzz: deps
+	$(MAKE) -s fuzzers
+	@tests/fuzz/run $(FUZZ_SECONDS)
 
 bench: deps all tools
 	@tests/bench/run

@@ -177,6 +177,16 @@ walk_splice(char *path, size_t size, char *link, size_t len, const char *rest)
 	return 0;
 }
 
+/* Whether fd is the file sb was taken of. */
+static int
+same_file(int fd, const struct stat *sb)
+{
+	struct stat now;
+
+	return fstat(fd, &now) == 0 && now.st_dev == sb->st_dev &&
+	    now.st_ino == sb->st_ino;
+}
+
 int
 policy_open_walk(int folder_fd, const char *name, int flags)
 {
@@ -227,45 +237,46 @@ policy_open_walk(int folder_fd, const char *name, int flags)
 			close(held[--depth]);
 			continue;
 		}
-		if (slash == NULL) {
-			fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC);
-			if (fd != -1 || errno != ELOOP)
-				goto done;
-			/* The last component is a symbolic link. */
-			if ((n = readlinkat(cur, comp, link, sizeof(link))) == -1) {
-				errno = ELOOP;
-				goto fail;
-			}
-		} else {
-			next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
-			if (next == -1)
-				goto fail;
-			if (fstat(next, &sb) == -1) {
-				err = errno;
-				close(next);
-				errno = err;
-				goto fail;
-			}
-			if (S_ISDIR(sb.st_mode)) {
-				if (depth == WALK_MAX_DEPTH) {
-					close(next);
-					errno = ENAMETOOLONG;
-					goto fail;
-				}
-				held[depth++] = next;
-				continue;
-			}
-			if (!S_ISLNK(sb.st_mode)) {
-				close(next);
-				errno = ENOTDIR;
-				goto fail;
-			}
+		/* What the component is decides, not the flags: O_PATH or
+		   O_DIRECTORY with O_NOFOLLOW would not say it is a link. */
+		next = openat(cur, comp, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+		if (next == -1)
+			goto fail;
+		if (fstat(next, &sb) == -1) {
+			err = errno;
+			close(next);
+			errno = err;
+			goto fail;
+		}
+		if (S_ISLNK(sb.st_mode)) {
 			n = readlinkat(next, "", link, sizeof(link));
 			err = errno;
 			close(next);
 			errno = err;
 			if (n == -1)
 				goto fail;
+		} else if (slash == NULL) {
+			close(next);
+			fd = openat(cur, comp, flags | O_NOFOLLOW | O_CLOEXEC);
+			if (fd != -1 && !same_file(fd, &sb)) {
+				/* Replaced since: by a link, maybe. */
+				close(fd);
+				fd = -1;
+				errno = ELOOP;
+			}
+			goto done;
+		} else if (S_ISDIR(sb.st_mode)) {
+			if (depth == WALK_MAX_DEPTH) {
+				close(next);
+				errno = ENAMETOOLONG;
+				goto fail;
+			}
+			held[depth++] = next;
+			continue;
+		} else {
+			close(next);
+			errno = ENOTDIR;
+			goto fail;
 		}
 		if ((size_t)n >= sizeof(link) - 1) {
 			errno = ENAMETOOLONG;
@@ -275,7 +286,10 @@ policy_open_walk(int folder_fd, const char *name, int flags)
 			errno = ELOOP;
 			goto fail;
 		}
-		if (walk_splice(path, sizeof(path), link, (size_t)n, p) == -1)
+		/* A link followed by a slash must be a directory: "link/"
+		   goes on as "target/.". */
+		if (walk_splice(path, sizeof(path), link, (size_t)n,
+		    slash != NULL && *p == '\0' ? "." : p) == -1)
 			goto fail;
 		p = path;
 	}

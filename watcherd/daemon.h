@@ -2,6 +2,8 @@
 #ifndef DAEMON_H
 #define DAEMON_H
 
+#include <stddef.h>
+
 #include "common/config.h"
 #include "watcherd/loop.h"
 
@@ -26,5 +28,15 @@ struct daemon {
 	int			 signal_fd;
 	struct loop_io		 signal_io;
 };
+
+/*
+ * Builds the daemon of d->cfg (filled in by the caller): the loop, the
+ * hooks, the socket and the watch table. Returns 0, or -1 with a message
+ * for a person in err, nothing left to free then.
+ */
+int	daemon_init(struct daemon *, char *err, size_t errlen);
+/* Frees what daemon_init() built; d->cfg and the signals stay the
+   caller's. */
+void	daemon_free(struct daemon *);
 
 #endif

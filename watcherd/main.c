@@ -135,7 +135,6 @@ int
 main(int argc, char **argv)
 {
 	struct daemon d = { .argc = argc, .argv = argv, .signal_fd = -1 };
-	struct watch_callbacks cb;
 	char err[2048];
 	int r;
 
@@ -149,31 +148,13 @@ main(int argc, char **argv)
 	}
 	log_init("watcherd", d.cfg.verbose);
 	raise_fd_limit(&d.cfg);
-	if ((d.loop = loop_new()) == NULL)
-		log_fatal("epoll: %s", strerror(errno));
-	if ((d.tokener = json_tokener_new_ex(32)) == NULL)
-		log_fatal("out of memory");
-	if ((d.hooks = hooks_new(d.loop, &d.cfg)) == NULL)
-		log_fatal("out of memory");
-	if ((d.server = server_new(&d, err, sizeof(err))) == NULL)
+	if (daemon_init(&d, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
-	cb = server_watch_callbacks(d.server);
-	cb.change = hooks_change;
-	cb.wants = hooks_want;
-	cb.change_arg = d.hooks;
-	d.watches = watch_table_new(d.loop, &d.cfg, cb);
-	if (d.watches == NULL) {
-		server_free(d.server);
-		hooks_free(d.hooks);
-		log_fatal("inotify: %s (raise fs.inotify.max_user_instances?)",
-		    strerror(errno));
-	}
 	if (!d.cfg.foreground)
 		detach();
 	/* After detaching: a signalfd wakes the epoll of the process that
 	   made it, not of a forked child. */
 	setup_signals(&d);
-	d.started_ms = loop_now(d.loop);
 	log_info("started", "version=%s socket=%s data_root=%s watch_mode=%s "
 	    "idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
 	    WATCHERD_VERSION, d.cfg.socket_path, d.cfg.data_root,
@@ -182,12 +163,8 @@ main(int argc, char **argv)
 	r = loop_run(d.loop);
 	if (r == -1)
 		log_error("loop_failed", "reason=\"%s\"", strerror(errno));
-	server_free(d.server);
-	watch_table_free(d.watches);
-	hooks_free(d.hooks);
-	loop_free(d.loop);
+	daemon_free(&d);
 	close(d.signal_fd);
-	json_tokener_free(d.tokener);
 	config_free(&d.cfg);
 	log_info("stopped", "%s", "");
 	return r == -1 ? 1 : 0;

@@ -285,18 +285,24 @@ test_find_folder(void)
    (its fallback), with the same expectations. */
 static int (*open_under_test)(int, const char *, int);
 
-/* Opens name beneath folder_fd; returns 0 on success (and closes the
-   descriptor), else the errno. */
+/* Opens name beneath folder_fd with flags; returns 0 on success (and
+   closes the descriptor), else the errno. */
 static int
-open_errno(int folder_fd, const char *name)
+open_errno_flags(int folder_fd, const char *name, int flags)
 {
 	int fd;
 
 	errno = 0;
-	if ((fd = open_under_test(folder_fd, name, O_RDONLY)) == -1)
+	if ((fd = open_under_test(folder_fd, name, flags)) == -1)
 		return errno ? errno : -1;
 	close(fd);
 	return 0;
+}
+
+static int
+open_errno(int folder_fd, const char *name)
+{
+	return open_errno_flags(folder_fd, name, O_RDONLY);
 }
 
 static void
@@ -340,6 +346,7 @@ test_open_beneath(int (*opener)(int, const char *, int), const char *label)
 	LINK(folder, "self-abs");
 	LINK("loop.log", "loop.log");
 	LINK("../context.py", "process_logs/up.log");
+	LINK("process_logs", "logs");
 #undef LINK
 
 	fd = opener(dfd, "context.py", O_RDONLY);
@@ -398,6 +405,20 @@ test_open_beneath(int (*opener)(int, const char *, int), const char *label)
 	    "the name /proc/self/root/etc/passwd fails (errno %d)", e);
 	e = open_errno(dfd, "loop.log");
 	tap_ok(e == ELOOP, "a symlink loop fails with ELOOP (errno %d)", e);
+	/* watcherd opens directories O_PATH | O_DIRECTORY: a link is
+	   followed, never opened itself. */
+	tap_is_int(open_errno_flags(dfd, "logs", O_PATH | O_DIRECTORY), 0,
+	    "O_PATH: a symlink to a subfolder opens the subfolder");
+	e = open_errno_flags(dfd, "abs.log", O_PATH);
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "O_PATH: an absolute symlink fails, not opened as a link (errno %d)", e);
+	e = open_errno_flags(dfd, "up", O_PATH | O_DIRECTORY);
+	tap_ok(e == EXDEV || e == ELOOP,
+	    "O_PATH: a symlink to .. fails (errno %d)", e);
+	tap_is_int(open_errno(dfd, "inner.log/"), ENOTDIR,
+	    "a symlink to a file, with a trailing slash, gives ENOTDIR");
+	tap_is_int(open_errno(dfd, "logs/"), 0,
+	    "a symlink to a folder, with a trailing slash, opens the folder");
 	tap_is_int(open_errno(dfd, "missing.log"), ENOENT,
 	    "a missing file gives ENOENT");
 	tap_is_int(open_errno(dfd, "missing/x.out"), ENOENT,

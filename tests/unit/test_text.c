@@ -8,34 +8,7 @@
 
 #include "common/text.h"
 #include "tests/unit/tap.h"
-
-/* Encodes one code point (surrogates too, for the tests) as UTF-8. */
-static size_t
-encode(uint32_t cp, char *out)
-{
-	unsigned char *o = (unsigned char *)out;
-
-	if (cp < 0x80) {
-		o[0] = (unsigned char)cp;
-		return 1;
-	}
-	if (cp < 0x800) {
-		o[0] = (unsigned char)(0xc0 | cp >> 6);
-		o[1] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 2;
-	}
-	if (cp < 0x10000) {
-		o[0] = (unsigned char)(0xe0 | cp >> 12);
-		o[1] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-		o[2] = (unsigned char)(0x80 | (cp & 0x3f));
-		return 3;
-	}
-	o[0] = (unsigned char)(0xf0 | cp >> 18);
-	o[1] = (unsigned char)(0x80 | ((cp >> 12) & 0x3f));
-	o[2] = (unsigned char)(0x80 | ((cp >> 6) & 0x3f));
-	o[3] = (unsigned char)(0x80 | (cp & 0x3f));
-	return 4;
-}
+#include "tests/unit/utf8.h"
 
 static void
 test_utf8_valid(void)
@@ -125,13 +98,13 @@ test_utf8_valid(void)
 	for (cp = 0; cp <= 0x10ffff; ) {
 		for (n = 0; n < sizeof(big) - 4 && cp <= 0x10ffff; cp++)
 			if (cp < 0xd800 || cp > 0xdfff)
-				n += encode(cp, big + n);
+				n += utf8_encode(cp, big + n);
 		bad += text_utf8_valid(big, n) != 1;
 	}
 	tap_ok(bad == 0, "every scalar value U+0000..U+10FFFF is valid");
 	bad = 0;
 	for (cp = 0xd800; cp <= 0xdfff; cp++) {
-		n = encode(cp, buf);
+		n = utf8_encode(cp, buf);
 		bad += text_utf8_valid(buf, n) != 0;
 	}
 	tap_ok(bad == 0, "every encoded surrogate is invalid");
@@ -305,7 +278,7 @@ test_json_escape(void)
 			}
 			if (cp >= 0xd800 && cp <= 0xdfff)
 				continue;
-			n += encode(cp, buf + n);
+			n += utf8_encode(cp, buf + n);
 		}
 		if (!text_utf8_valid(buf, n) || !round_trip(buf, n))
 			bad++;

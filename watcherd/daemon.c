@@ -1,0 +1,58 @@
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "watcherd/daemon.h"
+#include "watcherd/hook.h"
+#include "watcherd/server.h"
+#include "watcherd/watch.h"
+
+int
+daemon_init(struct daemon *d, char *err, size_t errlen)
+{
+	struct watch_callbacks cb;
+
+	if ((d->loop = loop_new()) == NULL) {
+		snprintf(err, errlen, "epoll: %s", strerror(errno));
+		return -1;
+	}
+	if ((d->tokener = json_tokener_new_ex(32)) == NULL ||
+	    (d->hooks = hooks_new(d->loop, &d->cfg)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if ((d->server = server_new(d, err, errlen)) == NULL)
+		goto fail;
+	cb = server_watch_callbacks(d->server);
+	cb.change = hooks_change;
+	cb.wants = hooks_want;
+	cb.change_arg = d->hooks;
+	if ((d->watches = watch_table_new(d->loop, &d->cfg, cb)) == NULL) {
+		snprintf(err, errlen, "inotify: %s (raise "
+		    "fs.inotify.max_user_instances?)", strerror(errno));
+		goto fail;
+	}
+	d->started_ms = loop_now(d->loop);
+	return 0;
+fail:
+	daemon_free(d);
+	return -1;
+}
+
+void
+daemon_free(struct daemon *d)
+{
+	server_free(d->server);
+	watch_table_free(d->watches);
+	hooks_free(d->hooks);
+	loop_free(d->loop);
+	if (d->tokener)
+		json_tokener_free(d->tokener);
+	d->server = NULL;
+	d->watches = NULL;
+	d->hooks = NULL;
+	d->loop = NULL;
+	d->tokener = NULL;
+}
