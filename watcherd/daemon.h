@@ -3,6 +3,7 @@
 #define DAEMON_H
 
 #include "common/config.h"
+#include "common/http_count.h"
 #include "watcherd/loop.h"
 
 #define WATCHERD_VERSION "1.0.0"
@@ -22,6 +23,7 @@ struct daemon {
 	struct hooks		*hooks;
 	long long		 started_ms;
 	unsigned long		 requests;
+	struct http_count_table	 http_counts;	/* the handler's answers */
 	struct json_tokener	*tokener;	/* reused for every request */
 	int			 signal_fd;
 	struct loop_io		 signal_io;
