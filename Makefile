@@ -1,5 +1,7 @@
 # DAMNIT file handler. `make` builds into build/, `make test` runs every test,
-# `make bench` prints the performance figures, `make run` starts the demo.
+# `make bench` prints the performance figures, `make run` starts the demo,
+# `make install` installs (PREFIX, DESTDIR), `make deb` builds the Debian
+# package.
 
 PKGS      := json-c zlib
 CC        ?= cc
@@ -43,7 +45,7 @@ TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test unit asan bench run clean fuzzers fuzz
+.PHONY: all deps test unit asan bench run clean fuzzers fuzz install deb
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -121,6 +123,64 @@ bench: deps all tools
 # foreground until Ctrl-C.
 run: deps all
 	@tests/demo
+
+# Where `make install` puts things: PREFIX (/usr/local), under DESTDIR when
+# staging. The configuration goes to /etc when PREFIX is /usr. The handler
+# goes where Debian's web servers look for CGI programs.
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+SBINDIR    ?= $(PREFIX)/sbin
+CGIDIR     ?= $(PREFIX)/lib/cgi-bin
+MANDIR     ?= $(PREFIX)/share/man
+DATADIR    ?= $(PREFIX)/share/damnit-filehandler
+DOCDIR     ?= $(PREFIX)/share/doc/damnit-filehandler
+UNITDIR    ?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+INSTALL    ?= install
+
+MAN_PAGES := man/watcherd.8 man/watcherctl.1 man/filehandler.fcgi.8
+SAMPLES   := lighttpd.conf.sample apache-fcgid.conf.sample haproxy.cfg.sample
+
+# A config file already there is the administrator's: it is kept.
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
+	    $(DESTDIR)$(CGIDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(DATADIR)/www/vendor $(DESTDIR)$(DOCDIR)
+	$(INSTALL) -m 0755 $(BUILD)/watcherd $(DESTDIR)$(SBINDIR)/watcherd
+	$(INSTALL) -m 0755 $(BUILD)/watcherctl $(DESTDIR)$(BINDIR)/watcherctl
+	$(INSTALL) -m 0755 $(BUILD)/filehandler.fcgi $(DESTDIR)$(CGIDIR)/filehandler.fcgi
+	[ -e $(DESTDIR)$(SYSCONFDIR)/watcherd.conf ] || \
+	    $(INSTALL) -m 0644 dist/watcherd.conf $(DESTDIR)$(SYSCONFDIR)/watcherd.conf
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	    dist/watcherd.service.in >$(DESTDIR)$(UNITDIR)/watcherd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/watcherd.service
+	$(INSTALL) -m 0644 dist/watcherd.socket $(DESTDIR)$(UNITDIR)/watcherd.socket
+	$(INSTALL) -m 0644 man/watcherctl.1 $(DESTDIR)$(MANDIR)/man1/
+	$(INSTALL) -m 0644 man/watcherd.8 man/filehandler.fcgi.8 $(DESTDIR)$(MANDIR)/man8/
+	$(INSTALL) -m 0644 $(wildcard www/*.*) $(DESTDIR)$(DATADIR)/www/
+	$(INSTALL) -m 0644 $(wildcard www/vendor/*) $(DESTDIR)$(DATADIR)/www/vendor/
+	$(INSTALL) -m 0644 README.md $(SAMPLES) $(DESTDIR)$(DOCDIR)/
+
+# The Debian package, from the plain build: build/<package>_<version>_<arch>.deb.
+VERSION  := $(shell sed -n 's/^\#define WATCHERD_VERSION "\(.*\)"/\1/p' watcherd/daemon.h)
+DEB_VERSION ?= $(VERSION)
+DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
+DEB      ?= build/damnit-filehandler_$(DEB_VERSION)_$(DEB_ARCH).deb
+DEB_ROOT ?= build/deb/$(DEB_VERSION)
+DEB_SRC  := $(MAN_PAGES) $(SAMPLES) README.md dist/watcherd.conf \
+            dist/watcherd.service.in dist/watcherd.socket $(wildcard dist/deb/*) \
+            $(wildcard www/*.* www/vendor/*)
+
+deb:
+	@$(MAKE) --no-print-directory SANITIZE=0 BUILD=build all
+	@$(MAKE) --no-print-directory SANITIZE=0 BUILD=build $(DEB)
+
+$(DEB): build/watcherd build/watcherctl build/filehandler.fcgi $(DEB_SRC) Makefile
+	rm -rf $(DEB_ROOT)
+	$(MAKE) --no-print-directory SANITIZE=0 BUILD=build PREFIX=/usr \
+	    UNITDIR=/lib/systemd/system DESTDIR=$(abspath $(DEB_ROOT)) install
+	dist/deb/build $(DEB_ROOT) $(DEB_VERSION) $@
 
 clean:
 	rm -rf build

@@ -23,6 +23,7 @@
 #include "cgi/http.h"
 #include "cgi/route.h"
 #include "cgi/routes.h"
+#include "cgi/tally.h"
 #include "cgi/upstream.h"
 #include "common/proto.h"
 
@@ -38,6 +39,7 @@ struct worker {
 	FCGX_Request		 req;
 	struct upstream		 up;
 	struct route_limits	*limits;
+	struct tally		*tally;
 };
 
 /* Some platforms need accept() serialised; libfcgi's threaded example
@@ -59,6 +61,7 @@ worker_run(void *arg)
 			break;
 		memset(&x, 0, sizeof(x));
 		x.fcgi = &w->req;
+		x.tally = w->tally;
 		routes_dispatch(&x, &w->up, w->limits);
 		FCGX_Finish_r(&w->req);
 	}
@@ -91,6 +94,7 @@ main(void)
 {
 	struct route_limits limits;
 	struct http_exchange x;
+	struct tally tally;
 	struct worker *workers;
 	pthread_attr_t attr;
 	sigset_t stop;
@@ -112,13 +116,20 @@ main(void)
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
 	}
+	tally_init(&tally, proto_default_socket(), WATCHERD_TIMEOUT_MS);
 	if (FCGX_IsCGI()) {
 		struct upstream up;
 
 		upstream_init(&up, proto_default_socket(), WATCHERD_TIMEOUT_MS);
 		memset(&x, 0, sizeof(x));
+		x.tally = &tally;
 		routes_dispatch(&x, &up, &limits);
 		upstream_close(&up);
+		/* The answer is complete at the web server before watcherd
+		   hears of it. */
+		fclose(stdout);
+		tally_flush(&tally);
+		upstream_close(&tally.up);
 		return 0;
 	}
 	if (limits.max_held >= n) {
@@ -150,10 +161,16 @@ main(void)
 		    "outlive a web server that is killed\n", strerror(errno));
 	else if (getppid() != parent)
 		_exit(0);
+	if (tally_start(&tally) == -1) {
+		fprintf(stderr, "filehandler.fcgi: cannot start the thread that "
+		    "counts answers\n");
+		return 1;
+	}
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	for (i = 0; i < n; i++) {
 		workers[i].limits = &limits;
+		workers[i].tally = &tally;
 		upstream_init(&workers[i].up, proto_default_socket(),
 		    WATCHERD_TIMEOUT_MS);
 		if (FCGX_InitRequest(&workers[i].req, 0, 0) != 0) {
@@ -170,6 +187,8 @@ main(void)
 	}
 	pthread_attr_destroy(&attr);
 	sigwait(&stop, &sig);
-	/* Held requests end with the process; the web server is going. */
+	/* Held requests end with the process; the web server is going. What
+	   was answered is told first, so that the counts outlive it. */
+	tally_flush(&tally);
 	_exit(0);
 }

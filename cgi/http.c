@@ -5,6 +5,7 @@
 #include <fcgiapp.h>
 
 #include "cgi/http.h"
+#include "cgi/tally.h"
 #include "common/text.h"
 
 static const char *
@@ -59,6 +60,8 @@ put_head(struct http_exchange *x, int status, const char *content_type,
 	char head[512];
 	int len;
 
+	if (x->tally)
+		tally_add(x->tally, x->route, status);
 	len = snprintf(head, sizeof(head), "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Cache-Control: %s\r\n", status, status_text(status), content_type,
@@ -75,12 +78,19 @@ void
 http_send(struct http_exchange *x, int status, int revalidate,
     const struct http_chunk *chunks, size_t n)
 {
+	http_send_typed(x, status, "application/json", revalidate, chunks, n);
+}
+
+void
+http_send_typed(struct http_exchange *x, int status, const char *content_type,
+    int revalidate, const struct http_chunk *chunks, size_t n)
+{
 	size_t i, total = 0;
 	int body = !x->head && status != 304;
 
 	for (i = 0; i < n; i++)
 		total += chunks[i].len;
-	put_head(x, status, "application/json", revalidate,
+	put_head(x, status, content_type, revalidate,
 	    status == 304 ? -1 : (long long)total);
 	for (i = 0; body && i < n; i++)
 		put(x, chunks[i].data, chunks[i].len);

@@ -8,13 +8,18 @@
 
 #include <stddef.h>
 
+#include "common/http_count.h"
+
 struct FCGX_Request;
+struct tally;
 
 struct http_exchange {
 	struct FCGX_Request	*fcgi;		/* NULL: plain CGI, stdio */
 	int			 head;		/* HEAD: headers only */
 	char			 headers[1024];	/* extra header lines */
 	size_t			 headers_len;
+	struct tally		*tally;		/* counts the answer, if set */
+	enum http_count_route	 route;		/* ... under this route */
 };
 
 /* A request parameter (REQUEST_METHOD, QUERY_STRING, HTTP_IF_NONE_MATCH...),
@@ -33,8 +38,13 @@ struct http_chunk {
  * Writes the answer: status, Content-Type application/json, Cache-Control
  * (no-cache when revalidate, else no-store), Content-Length, the extra
  * headers, then the chunks unless the request is HEAD or the status is 304.
+ * Every answer, streamed ones too, is counted in the exchange's tally.
  */
 void	http_send(struct http_exchange *, int status, int revalidate,
+	    const struct http_chunk *chunks, size_t n);
+/* The same with another Content-Type. */
+void	http_send_typed(struct http_exchange *, int status,
+	    const char *content_type, int revalidate,
 	    const struct http_chunk *chunks, size_t n);
 /*
  * Starts a streamed answer: 200 with content_type, Cache-Control: no-store

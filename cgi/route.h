@@ -78,5 +78,7 @@ void	route_release(struct route_request *);
 void	route_has_new_checksum(struct route_request *);
 void	route_file_tail(struct route_request *);
 void	route_events(struct route_request *);
+/* The Prometheus text of the counters (metrics.c). */
+void	route_metrics(struct route_request *);
 
 #endif

@@ -153,16 +153,21 @@ route_context_last_modified(struct route_request *rr)
 }
 
 static const struct route {
-	const char	*path;		/* the last segment(s) of the path */
-	void		(*fn)(struct route_request *);
+	const char		*path;	/* the last segment(s) of the path */
+	void			(*fn)(struct route_request *);
+	enum http_count_route	 counted;	/* its label in /metrics */
 } routes[] = {
-	{ "/file_content",		route_file_content },
-	{ "/has_new_checksum",		route_has_new_checksum },
-	{ "/file_tail",			route_file_tail },
-	{ "/events",			route_events },
-	{ "/health",			route_health },
-	{ "/contextfile/content",	route_context_content },
-	{ "/contextfile/last_modified",	route_context_last_modified },
+	{ "/file_content",	route_file_content,	HTTP_COUNT_FILE_CONTENT },
+	{ "/has_new_checksum",	route_has_new_checksum,
+	    HTTP_COUNT_HAS_NEW_CHECKSUM },
+	{ "/file_tail",		route_file_tail,	HTTP_COUNT_FILE_TAIL },
+	{ "/events",		route_events,		HTTP_COUNT_EVENTS },
+	{ "/health",		route_health,		HTTP_COUNT_HEALTH },
+	{ "/metrics",		route_metrics,		HTTP_COUNT_METRICS },
+	{ "/contextfile/content", route_context_content,
+	    HTTP_COUNT_CONTEXT_CONTENT },
+	{ "/contextfile/last_modified", route_context_last_modified,
+	    HTTP_COUNT_CONTEXT_LAST_MODIFIED },
 };
 
 /* The route whose path the request path ends with (a trailing slash
@@ -201,6 +206,8 @@ routes_dispatch(struct http_exchange *x, struct upstream *up,
 	if ((uri = http_param(x, "REQUEST_URI")) == NULL &&
 	    (uri = http_param(x, "PATH_INFO")) == NULL)
 		uri = http_param(x, "SCRIPT_NAME");
+	route = find_route(uri);
+	x->route = route ? route->counted : HTTP_COUNT_UNKNOWN;
 	if (method && strcmp(method, "HEAD") == 0)
 		x->head = 1;
 	else if (method == NULL || strcmp(method, "GET") != 0) {
@@ -208,9 +215,9 @@ routes_dispatch(struct http_exchange *x, struct upstream *up,
 		http_error(x, 405, "only GET and HEAD are allowed");
 		return;
 	}
-	if ((route = find_route(uri)) == NULL) {
+	if (route == NULL) {
 		http_error(x, 404, "unknown route; known: /file_content, "
-		    "/has_new_checksum, /file_tail, /events, /health, "
+		    "/has_new_checksum, /file_tail, /events, /health, /metrics, "
 		    "/contextfile/content, /contextfile/last_modified");
 		return;
 	}

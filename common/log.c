@@ -1,6 +1,8 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
 #include "common/log.h"
 
@@ -8,6 +10,7 @@
    state, as stderr itself is. */
 static const char	*log_program = "watcherd";
 static enum log_level	 log_max = LOG_LEVEL_INFO;
+static int		 log_to_journal;
 
 static const char *const level_names[] = {
 	[LOG_LEVEL_ERROR] = "error",
@@ -16,11 +19,38 @@ static const char *const level_names[] = {
 	[LOG_LEVEL_DEBUG] = "debug",
 };
 
+/* syslog priorities: err, warning, info, debug. */
+static const int level_priorities[] = {
+	[LOG_LEVEL_ERROR] = 3,
+	[LOG_LEVEL_WARN] = 4,
+	[LOG_LEVEL_INFO] = 6,
+	[LOG_LEVEL_DEBUG] = 7,
+};
+
+/* systemd names the journal stream it connects to stderr in JOURNAL_STREAM
+   ("device:inode"); stderr redirected elsewhere since does not match. */
+static int
+stderr_is_journal(void)
+{
+	const char *env = getenv("JOURNAL_STREAM");
+	unsigned long long dev, ino;
+	struct stat sb;
+	char end;
+
+	if (env == NULL ||
+	    sscanf(env, "%llu:%llu%c", &dev, &ino, &end) != 2 ||
+	    fstat(fileno(stderr), &sb) == -1)
+		return 0;
+	return (unsigned long long)sb.st_dev == dev &&
+	    (unsigned long long)sb.st_ino == ino;
+}
+
 void
 log_init(const char *program, int verbose)
 {
 	log_program = program;
 	log_max = verbose ? LOG_LEVEL_DEBUG : LOG_LEVEL_INFO;
+	log_to_journal = stderr_is_journal();
 }
 
 int
@@ -29,37 +59,54 @@ log_enabled(enum log_level level)
 	return level <= log_max;
 }
 
+/* Writes one line: "<program>: level=L event=E" and the fields, if any
+   (preceded by the line's syslog priority, "<N>", for the journal). */
+static void
+log_line(enum log_level level, const char *event, const char *fields)
+{
+	char prio[8] = "";
+
+	if (log_to_journal)
+		snprintf(prio, sizeof(prio), "<%d>", level_priorities[level]);
+	fprintf(stderr, "%s%s: level=%s event=%s%s%s\n", prio, log_program,
+	    level_names[level], event, *fields ? " " : "", fields);
+}
+
 void
 log_event(enum log_level level, const char *event, const char *fields, ...)
 {
-	char line[2048];
+	char line[2048] = "";
 	va_list ap;
-	int n;
 
 	if (level > log_max)
 		return;
-	n = snprintf(line, sizeof(line), "%s: level=%s event=%s", log_program,
-	    level_names[level], event);
-	if (n < 0)
-		return;
-	if (fields && *fields && (size_t)n < sizeof(line) - 1) {
-		line[n++] = ' ';
+	if (fields) {
 		va_start(ap, fields);
-		vsnprintf(line + n, sizeof(line) - n, fields, ap);
+		vsnprintf(line, sizeof(line), fields, ap);
 		va_end(ap);
 	}
-	fprintf(stderr, "%s\n", line);
+	log_line(level, event, line);
 }
 
 void
 log_fatal(const char *fmt, ...)
 {
+	char msg[2048], line[sizeof(msg) * 2 + 16], *o;
+	const char *s;
 	va_list ap;
 
-	fprintf(stderr, "%s: ", log_program);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	/* reason="...", with its quotes and backslashes escaped. */
+	o = stpcpy(line, "reason=\"");
+	for (s = msg; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			*o++ = '\\';
+		*o++ = *s;
+	}
+	*o++ = '"';
+	*o = '\0';
+	log_line(LOG_LEVEL_ERROR, "fatal", line);
 	exit(1);
 }

@@ -1,7 +1,8 @@
 /*
  * Logging: one line per event on stderr, "level=L event=E key=value ...",
  * so journald and grep both read it. Nothing is logged per request unless
- * verbose.
+ * verbose. When stderr is the journal (JOURNAL_STREAM), each line starts
+ * with its syslog priority ("<4>"), which journald takes as the level.
  */
 #ifndef LOG_H
 #define LOG_H
@@ -9,7 +10,7 @@
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 /* Sets the program name and the highest level printed (INFO, or DEBUG
-   when verbose). */
+   when verbose), and notices whether stderr is the journal. */
 void	log_init(const char *program, int verbose);
 /* Prints "<program>: level=<level> event=<event> <fields>"; fields is a
    printf format of key=value pairs. */
@@ -23,7 +24,8 @@ int	log_enabled(enum log_level);
 #define log_info(ev, ...)	log_event(LOG_LEVEL_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...)	log_event(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
 
-/* Prints "<program>: <message>" and exits with status 1: start-up errors. */
+/* Prints "<program>: level=error event=fatal reason=\"<message>\"" and
+   exits with status 1: start-up errors. */
 void	log_fatal(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2), noreturn));
 

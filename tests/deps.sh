@@ -26,6 +26,10 @@ needs=(
 	"valgrind valgrind"
 	"haproxy haproxy"
 	"setpriv util-linux"
+	"man man-db"
+	"dpkg-shlibdeps dpkg-dev"
+	"systemd-analyze systemd"
+	"strace strace"
 )
 wants=(
 	"/usr/bin/chromium chromium"

@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 
 #include "common/crc.h"
+#include "common/http_count.h"
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/proto.h"
@@ -399,6 +400,35 @@ cmd_status(struct request *r)
 	json_object_put(o);
 }
 
+/*
+ * The handler's processes add what they answered, and /metrics reads the
+ * totals: any peer may, as it only moves counters, and the table is
+ * fixed, so no request can make it grow.
+ */
+static void
+cmd_http_count(struct request *r)
+{
+	char line[HTTP_COUNT_JSON_MAX + 32];
+	struct http_count_table add;
+	struct json_object *counts;
+	const char *why;
+	int len;
+
+	if (json_object_object_get_ex(r->obj, "counts", &counts)) {
+		if (http_count_parse(counts, HTTP_COUNT_MAX_ADD, &add,
+		    &why) == -1) {
+			client_reply_error(r->c, PROTO_BAD_REQUEST, why);
+			return;
+		}
+		http_count_add(&r->d->http_counts, &add);
+	}
+	len = snprintf(line, sizeof(line), "{\"ok\":true,\"counts\":");
+	len += (int)http_count_format(&r->d->http_counts, line + len,
+	    sizeof(line) - (size_t)len);
+	len += snprintf(line + len, sizeof(line) - (size_t)len, "}");
+	client_reply(r->c, line, (size_t)len);
+}
+
 static const struct command commands[] = {
 	{ "ping",	cmd_ping,	0 },
 	{ "checksum",	cmd_checksum,	NEEDS_FILE },
@@ -408,6 +438,7 @@ static const struct command commands[] = {
 	{ "unwatch",	cmd_unwatch,	NEEDS_FILE | OWNER_ONLY },
 	{ "list",	cmd_list,	0 },
 	{ "status",	cmd_status,	0 },
+	{ "http_count",	cmd_http_count,	0 },
 };
 
 /* Reads "proposal" (a number, or a string of 1 to 6 digits) and
@@ -482,7 +513,8 @@ commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
 			break;
 	if (i == sizeof(commands) / sizeof(commands[0])) {
 		client_reply_error(c, PROTO_BAD_REQUEST, "unknown cmd; known: ping, "
-		    "checksum, content, tail, subscribe, unwatch, list, status");
+		    "checksum, content, tail, subscribe, unwatch, list, status, "
+		    "http_count");
 		goto done;
 	}
 	if ((commands[i].flags & OWNER_ONLY) && !client_is_owner(c)) {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/http_count.h"
 #include "watcherd/loop.h"
 
 #define WATCHERD_VERSION "1.0.0"
@@ -24,6 +25,7 @@ struct daemon {
 	struct hooks		*hooks;
 	long long		 started_ms;
 	unsigned long		 requests;
+	struct http_count_table	 http_counts;	/* the handler's answers */
 	struct json_tokener	*tokener;	/* reused for every request */
 	int			 signal_fd;
 	struct loop_io		 signal_io;

@@ -17,12 +17,14 @@ struct server;
 struct client;
 
 /*
- * Creates the socket at d->cfg.socket_path (mode 0660; a stale socket of a
- * dead daemon is replaced, a live one refused) and starts accepting.
- * Returns NULL with a message for a person in err.
+ * Takes the listening socket systemd passed (LISTEN_FDS, socket activation)
+ * or else creates the socket at d->cfg.socket_path (mode 0660; a stale
+ * socket of a dead daemon is replaced, a live one refused), and starts
+ * accepting. Returns NULL with a message for a person in err.
  */
 struct server	*server_new(struct daemon *, char *err, size_t errlen);
-/* Closes every client and the socket, and removes the socket file. */
+/* Closes every client and the socket, and removes the socket file unless
+   it was passed. */
 void		 server_free(struct server *);
 size_t		 server_client_count(const struct server *);
 /* The callbacks through which the watch table reaches subscribers. */

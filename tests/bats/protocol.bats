@@ -270,3 +270,31 @@ EOF
 	after=$(json_get "$(send '{"cmd":"status"}')" .requests)
 	[ "$after" -gt "$before" ]
 }
+
+@test "http_count adds the handler's answers and replies the totals" {
+	start_watcherd
+	reply=$(send '{"cmd":"http_count"}')
+	[ "$(jq -c . <<<"$reply")" = '{"ok":true,"counts":{}}' ]
+	reply=$(send '{"cmd":"http_count","counts":{"file_content":{"200":12,"304":3}}}')
+	[ "$(jq -c . <<<"$reply")" = '{"ok":true,"counts":{"file_content":{"200":12,"304":3}}}' ]
+	send '{"cmd":"http_count","counts":{"file_content":{"200":1,"503":0},"contextfile/last_modified":{"404":2},"unknown":{"405":1000000000}}}' >/dev/null
+	reply=$(send '{"cmd":"http_count"}')
+	[ "$(jq -c .counts <<<"$reply")" = '{"file_content":{"200":13,"304":3},"contextfile/last_modified":{"404":2},"unknown":{"405":1000000000}}' ] ||
+	    fail "totals: $reply"
+}
+
+@test "http_count refuses unknown routes, statuses and bad counts and adds nothing" {
+	start_watcherd
+	send '{"cmd":"http_count","counts":{"health":{"200":5}}}' >/dev/null
+	for counts in '{"bogus":{"200":1}}' '{"health":{"302":1}}' \
+	    '{"health":{"200 ":1}}' '{"health":{"200":-1}}' \
+	    '{"health":{"200":1000000001}}' '{"health":{"200":1.0}}' \
+	    '{"health":{"200":"1"}}' '{"health":[1]}' '[]' '"health"' \
+	    '{"health":{"200":1},"Health":{"200":1}}'; do
+		expect_error "$(send "{\"cmd\":\"http_count\",\"counts\":$counts}")" \
+		    bad_request
+	done
+	reply=$(send '{"cmd":"http_count"}')
+	[ "$(jq -c .counts <<<"$reply")" = '{"health":{"200":5}}' ] ||
+	    fail "totals: $reply"
+}

@@ -175,6 +175,13 @@ for name in ["../../../../etc/passwd", "/etc/passwd", "nope.txt", "a\u0001.log"]
 r = c.ask({"cmd": "checksum", "proposal": 999999, "file_name": "context.py"})
 expect(r["error"] == "not_found", "unknown proposal: %r" % r)
 
+step("http_count: counts added, bogus ones refused")
+r = c.ask({"cmd": "http_count", "counts": {"file_content": {"200": 3, "304": 1}}})
+expect(r["ok"] and r["counts"] == {"file_content": {"200": 3, "304": 1}}, "http_count: %r" % r)
+for counts in [{"bogus": {"200": 1}}, {"health": {"299": 1}}, {"health": {"200": -1}}, [1]]:
+    r = c.ask({"cmd": "http_count", "counts": counts})
+    expect(r["ok"] is False and r["error"] == "bad_request", "%r: %r" % (counts, r))
+
 step("overflowing input: a line over 64 KiB, then the connection still answers")
 r = c.ask('{"cmd":"ping","pad":"' + "z" * 70000 + '"}', raw=True)
 expect(r["error"] == "bad_request", "long line: %r" % r)

@@ -1,0 +1,222 @@
+/*
+ * GET /metrics: watcherd's counters and the answers of the handler (of
+ * every process, as watcherd keeps them: see tally.h) in the Prometheus
+ * text format, version 0.0.4. When watcherd does not answer, the answer is
+ * still a 200 with watcherd_up 0, so that an alert can fire on it.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cgi/http.h"
+#include "cgi/route.h"
+#include "cgi/upstream.h"
+#include "common/http_count.h"
+
+#define METRICS_MAX	32768	/* bytes of the text; it is far less */
+
+static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
+
+/* The members of watcherd's status reply, as metrics. A family of several
+   lines (labels) is consecutive rows with the same name. */
+static const struct metric {
+	const char	*key;
+	const char	*name;
+	const char	*labels;
+	const char	*type;
+	const char	*help;
+} metrics[] = {
+	{ "uptime_s", "watcherd_uptime_seconds", "", "gauge",
+	    "Seconds since watcherd started." },
+	{ "requests", "watcherd_requests_total", "", "counter",
+	    "Requests watcherd answered on its socket, from every client." },
+	{ "clients", "watcherd_clients", "", "gauge",
+	    "Clients connected to watcherd's socket (each handler worker "
+	    "keeps one)." },
+	{ "max_clients", "watcherd_max_clients", "", "gauge",
+	    "The most clients watcherd accepts (max-clients)." },
+	{ "inotify_watches", "watcherd_watches", "{mode=\"inotify\"}", "gauge",
+	    "Files watched, by how their changes are seen." },
+	{ "poll_watches", "watcherd_watches", "{mode=\"poll\"}", "gauge", "" },
+	{ "max_watches", "watcherd_max_watches", "", "gauge",
+	    "The most files watcherd watches at once (max-watches)." },
+	{ "directories", "watcherd_directories", "", "gauge",
+	    "Directories watched with inotify for the names of watched files." },
+	{ "changes", "watcherd_changes_total", "", "counter",
+	    "Changes seen in watched files." },
+	{ "inotify_overflows", "watcherd_inotify_overflows_total", "",
+	    "counter", "inotify queue overflows; each makes every watch be "
+	    "checked again." },
+	{ "inotify_fallbacks", "watcherd_inotify_fallbacks_total", "",
+	    "counter", "Files polled because inotify had no watch left." },
+	{ "cache_bytes", "watcherd_cache_bytes", "", "gauge",
+	    "Bytes of file content (and its JSON form) in the content cache." },
+	{ "cache_entries", "watcherd_cache_entries", "", "gauge",
+	    "Files in the content cache." },
+	{ "cache_limit", "watcherd_cache_limit_bytes", "", "gauge",
+	    "The size of the content cache (cache-size)." },
+	{ "hooks_run", "watcherd_hooks_run_total", "", "counter",
+	    "Hook processes started." },
+	{ "hooks_failed", "watcherd_hooks_failed_total", "", "counter",
+	    "Hook runs that failed: a non-zero exit, a signal, or no start." },
+	{ "hooks_killed", "watcherd_hooks_killed_total", "", "counter",
+	    "Hook runs killed after hook-timeout." },
+	{ "hooks_dropped", "watcherd_hooks_dropped_total", "", "counter",
+	    "Hook runs dropped because the hook queue was full." },
+	{ "hooks_running", "watcherd_hooks_running", "", "gauge",
+	    "Hook processes running." },
+	{ "hooks_queued", "watcherd_hooks_queued", "", "gauge",
+	    "Hook runs waiting for a slot." },
+};
+
+/* The text being written; once full, it stays full and the answer is a
+   500 (the bound is far above what the fixed set of metrics needs). */
+struct text {
+	char	*buf;
+	size_t	 len;
+	int	 full;
+};
+
+static void put(struct text *, const char *, ...)
+    __attribute__((format(printf, 2, 3)));
+static void
+put(struct text *t, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	if (t->full)
+		return;
+	va_start(ap, fmt);
+	n = vsnprintf(t->buf + t->len, METRICS_MAX - t->len, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= METRICS_MAX - t->len)
+		t->full = 1;
+	else
+		t->len += (size_t)n;
+}
+
+static void
+put_family(struct text *t, const char *name, const char *type,
+    const char *help)
+{
+	put(t, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+/* A label value as the format quotes it: \\, \" and \n escaped. */
+static void
+put_label_value(struct text *t, const char *v)
+{
+	put(t, "\"");
+	for (; *v; v++) {
+		if (*v == '\\' || *v == '"')
+			put(t, "\\%c", *v);
+		else if (*v == '\n')
+			put(t, "\\n");
+		else
+			put(t, "%c", *v);
+	}
+	put(t, "\"");
+}
+
+/* Asks watcherd one request without answering for it: 0 with the reply
+   of "ok":true in *reply (the caller puts it), else -1. */
+static int
+ask(struct route_request *rr, const char *line, struct json_object **reply)
+{
+	struct json_object *ok;
+
+	if (upstream_call(rr->up, line, strlen(line), reply, NULL, NULL) == -1)
+		return -1;
+	if (json_object_object_get_ex(*reply, "ok", &ok) &&
+	    json_object_get_boolean(ok))
+		return 0;
+	json_object_put(*reply);
+	*reply = NULL;
+	return -1;
+}
+
+static void
+put_status(struct text *t, struct json_object *status)
+{
+	struct json_object *v;
+	const char *last = "";
+	size_t i;
+
+	put_family(t, "watcherd_info", "gauge", "watcherd's version and watch "
+	    "mode, as labels.");
+	put(t, "watcherd_info{version=");
+	put_label_value(t, json_object_object_get_ex(status, "version", &v) ?
+	    json_object_get_string(v) : "");
+	put(t, ",watch_mode=");
+	put_label_value(t, json_object_object_get_ex(status, "watch_mode", &v) ?
+	    json_object_get_string(v) : "");
+	put(t, "} 1\n");
+	for (i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
+		if (!json_object_object_get_ex(status, metrics[i].key, &v) ||
+		    !json_object_is_type(v, json_type_int))
+			continue;
+		if (strcmp(last, metrics[i].name) != 0)
+			put_family(t, metrics[i].name, metrics[i].type,
+			    metrics[i].help);
+		last = metrics[i].name;
+		put(t, "%s%s %lld\n", metrics[i].name, metrics[i].labels,
+		    (long long)json_object_get_int64(v));
+	}
+}
+
+/* Every route and status of the fixed set, so that a rate starts from
+   0 rather than from the first answer of its kind. */
+static void
+put_requests(struct text *t, const struct http_count_table *counts)
+{
+	int r, s;
+
+	put_family(t, "filehandler_requests_total", "counter", "Answers of "
+	    "the HTTP handler, all its processes, by route and status.");
+	for (r = 0; r < HTTP_COUNT_ROUTES; r++)
+		for (s = 0; s < HTTP_COUNT_STATUSES; s++)
+			put(t, "filehandler_requests_total{route=\"%s\","
+			    "status=\"%d\"} %llu\n", http_count_route_name(r),
+			    http_count_status(s),
+			    (unsigned long long)counts->n[r][s]);
+}
+
+void
+route_metrics(struct route_request *rr)
+{
+	struct json_object *status = NULL, *reply = NULL, *counts;
+	struct http_count_table table;
+	struct text t = { 0 };
+	const char *why;
+	int up;
+
+	if ((t.buf = malloc(METRICS_MAX)) == NULL) {
+		http_error(rr->x, 503, "the handler is out of memory");
+		return;
+	}
+	up = ask(rr, "{\"cmd\":\"status\"}", &status) == 0;
+	put_family(&t, "watcherd_up", "gauge", "1 when watcherd answered, "
+	    "else 0 (and no other metric).");
+	put(&t, "watcherd_up %d\n", up);
+	if (up) {
+		put_status(&t, status);
+		/* A watcherd without http_count has no request counts. */
+		if (ask(rr, "{\"cmd\":\"http_count\"}", &reply) == 0 &&
+		    json_object_object_get_ex(reply, "counts", &counts) &&
+		    http_count_parse(counts, HTTP_COUNT_MAX_TOTAL, &table,
+		    &why) == 0)
+			put_requests(&t, &table);
+	}
+	if (t.full)
+		http_error(rr->x, 500, "the metrics do not fit their buffer");
+	else
+		http_send_typed(rr->x, 200, content_type, 0,
+		    (struct http_chunk[]){ { t.buf, t.len } }, 1);
+	json_object_put(status);
+	json_object_put(reply);
+	free(t.buf);
+}
