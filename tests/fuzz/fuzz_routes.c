@@ -8,10 +8,13 @@
  * them (max_held 0), so every input is answered at once. Checks:
  * - a well-formed CGI answer: a Status line with a known status, only
  *   the headers the handler writes (no CR or LF smuggled into one),
- *   application/json, Cache-Control no-cache exactly for /file_content's
+ *   application/json (the Prometheus text type for a 200 of /metrics),
+ *   Cache-Control no-cache exactly for /file_content's
  *   200 and 304, a Content-Length that is the body's (no body for HEAD
  *   and 304), Allow on 405, Retry-After on 503; never a 500;
- * - the body is one JSON value; an error is {"detail":"<text>"};
+ * - the body is one JSON value; an error is {"detail":"<text>"}; a 200 of
+ *   /metrics is Prometheus text: comments, and samples "name[{labels}]
+ *   value", watcherd_up 1 among them;
  * - a 200 tells the truth about the file the query names: /file_content
  *   and /contextfile/content give its bytes (base64 decoded when so
  *   encoded), checksum (and ETag, X-Checksum) and size; /file_tail the
@@ -91,7 +94,7 @@ route_of(const char *uri, char *path, size_t size)
 {
 	static const char *const routes[] = { "/file_content",
 	    "/has_new_checksum", "/file_tail", "/events", "/health",
-	    "/contextfile/content", "/contextfile/last_modified" };
+	    "/metrics", "/contextfile/content", "/contextfile/last_modified" };
 	size_t n, i;
 
 	if (uri == NULL)
@@ -291,6 +294,37 @@ check_file_answer(const char *route, const struct answer *a,
 	query_free(&q);
 }
 
+/* A 200 of /metrics: every line a comment or a sample "name[{...}] value"
+   with a metric name and a number, and watcherd_up 1 among them. */
+static void
+check_metrics(const struct answer *a)
+{
+	const char *p = a->body, *end = a->body + a->body_len, *nl, *sp;
+	char *num_end;
+	int seen_up = 0;
+
+	for (; p < end; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		FUZZ_CHECK(nl != NULL, "/metrics does not end in a newline");
+		if (*p == '#')
+			continue;
+		FUZZ_CHECK(strspn(p, "abcdefghijklmnopqrstuvwxyz"
+		    "ABCDEFGHIJKLMNOPQRSTUVWXYZ_:0123456789") > 0 &&
+		    !(*p >= '0' && *p <= '9'), "/metrics line with no metric "
+		    "name: %.*s", (int)(nl - p), p);
+		sp = memrchr(p, ' ', (size_t)(nl - p));
+		FUZZ_CHECK(sp != NULL, "/metrics sample without a value: %.*s",
+		    (int)(nl - p), p);
+		(void)strtod(sp + 1, &num_end);
+		FUZZ_CHECK(num_end == nl, "/metrics value is no number: %.*s",
+		    (int)(nl - p), p);
+		if ((size_t)(nl - p) == strlen("watcherd_up 1") &&
+		    !memcmp(p, "watcherd_up 1", (size_t)(nl - p)))
+			seen_up = 1;
+	}
+	FUZZ_CHECK(seen_up, "/metrics without watcherd_up 1");
+}
+
 static void
 check_answer(const char *method, const char *uri, const char *qs,
     const char *inm, const char *out, size_t len)
@@ -298,16 +332,19 @@ check_answer(const char *method, const char *uri, const char *qs,
 	struct json_object *body, *detail;
 	char buf[256], path[QUERY_MAX_LEN + 64];
 	const char *route = route_of(uri, path, sizeof(path)), *v;
-	int head = method && !strcmp(method, "HEAD");
+	int head = method && !strcmp(method, "HEAD"), metrics;
 	struct answer a;
 
 	parse_answer(out, len, &a);
 	FUZZ_CHECK(a.status == 200 || a.status == 304 || a.status == 400 ||
 	    a.status == 403 || a.status == 404 || a.status == 405 ||
 	    a.status == 413 || a.status == 503, "status %d", a.status);
+	metrics = same(route, "/metrics") && a.status == 200;
 	v = header(&a, "Content-Type", buf, sizeof(buf));
-	FUZZ_CHECK(v && !strcmp(v, "application/json"), "Content-Type %s",
-	    v ? v : "missing");
+	FUZZ_CHECK(v && !strcmp(v, metrics ?
+	    "text/plain; version=0.0.4; charset=utf-8" : "application/json"),
+	    "Content-Type %s for %d of %s", v ? v : "missing", a.status,
+	    route ? route : "no route");
 	v = header(&a, "Cache-Control", buf, sizeof(buf));
 	FUZZ_CHECK(v && !strcmp(v, route && !strcmp(route, "/file_content") &&
 	    (a.status == 200 || a.status == 304) ? "no-cache" : "no-store"),
@@ -333,6 +370,10 @@ check_answer(const char *method, const char *uri, const char *qs,
 			    route ? route : "no route");
 			check_file_answer(route, &a, NULL, qs, inm);
 		}
+		return;
+	}
+	if (metrics) {
+		check_metrics(&a);
 		return;
 	}
 	body = fuzz_json_parse(a.body, a.body_len);
