@@ -88,25 +88,42 @@ log_event(enum log_level level, const char *event, const char *fields, ...)
 	log_line(level, event, line);
 }
 
+char *
+log_quote(char *out, size_t outlen, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t i, o = 0;
+	unsigned char ch;
+
+	for (i = 0; i < len && o + 5 <= outlen; i++) {
+		ch = (unsigned char)s[i];
+		if (ch == '"' || ch == '\\') {
+			out[o++] = '\\';
+			out[o++] = (char)ch;
+		} else if (ch < 0x20 || ch >= 0x7f) {
+			out[o++] = '\\';
+			out[o++] = 'x';
+			out[o++] = hex[ch >> 4];
+			out[o++] = hex[ch & 0xf];
+		} else
+			out[o++] = (char)ch;
+	}
+	if (outlen > 0)
+		out[o] = '\0';
+	return out;
+}
+
 void
 log_fatal(const char *fmt, ...)
 {
-	char msg[2048], line[sizeof(msg) * 2 + 16], *o;
-	const char *s;
+	char msg[2048], quoted[sizeof(msg) * 4 + 1], line[sizeof(quoted) + 16];
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	/* reason="...", with its quotes and backslashes escaped. */
-	o = stpcpy(line, "reason=\"");
-	for (s = msg; *s; s++) {
-		if (*s == '"' || *s == '\\')
-			*o++ = '\\';
-		*o++ = *s;
-	}
-	*o++ = '"';
-	*o = '\0';
+	snprintf(line, sizeof(line), "reason=\"%s\"",
+	    log_quote(quoted, sizeof(quoted), msg, strlen(msg)));
 	log_line(LOG_LEVEL_ERROR, "fatal", line);
 	exit(1);
 }

@@ -7,6 +7,8 @@
 #ifndef LOG_H
 #define LOG_H
 
+#include <stddef.h>
+
 enum log_level { LOG_LEVEL_ERROR, LOG_LEVEL_WARN, LOG_LEVEL_INFO, LOG_LEVEL_DEBUG };
 
 /* Sets the program name and the highest level printed (INFO, or DEBUG
@@ -23,6 +25,12 @@ int	log_enabled(enum log_level);
 #define log_warn(ev, ...)	log_event(LOG_LEVEL_WARN, ev, __VA_ARGS__)
 #define log_info(ev, ...)	log_event(LOG_LEVEL_INFO, ev, __VA_ARGS__)
 #define log_debug(ev, ...)	log_event(LOG_LEVEL_DEBUG, ev, __VA_ARGS__)
+
+/* Writes len bytes of s into out as the inside of a double-quoted log
+   value: '"' and '\\' escaped with a backslash, bytes outside printable
+   ASCII as \xHH (a value stays one line). Stops where out (outlen bytes,
+   NUL included) is full; returns out. */
+char	*log_quote(char *out, size_t outlen, const char *s, size_t len);
 
 /* Prints "<program>: level=error event=fatal reason=\"<message>\"" and
    exits with status 1: start-up errors. */

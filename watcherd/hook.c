@@ -116,33 +116,6 @@ list_remove(struct run_list *l, struct run *r)
 	l->count--;
 }
 
-/* s for a double-quoted log value: quotes and backslashes escaped, other
-   bytes outside printable ASCII as \xHH, at most HOOK_LINE_MAX bytes of
-   s. */
-static const char *
-quote(char *out, size_t outlen, const char *s, size_t len)
-{
-	static const char hex[] = "0123456789abcdef";
-	size_t i, o = 0;
-	unsigned char ch;
-
-	for (i = 0; i < len && i < HOOK_LINE_MAX && o + 5 < outlen; i++) {
-		ch = (unsigned char)s[i];
-		if (ch == '"' || ch == '\\') {
-			out[o++] = '\\';
-			out[o++] = (char)ch;
-		} else if (ch < 0x20 || ch >= 0x7f) {
-			out[o++] = '\\';
-			out[o++] = 'x';
-			out[o++] = hex[ch >> 4];
-			out[o++] = hex[ch & 0xf];
-		} else
-			out[o++] = (char)ch;
-	}
-	out[o] = '\0';
-	return out;
-}
-
 static void
 run_free(void *arg)
 {
@@ -203,9 +176,11 @@ static const char *
 run_fields(const struct run *r, char *out, size_t outlen)
 {
 	char q[QUOTED_MAX];
+	size_t len = strlen(r->argv[0]);
 
 	snprintf(out, outlen, "hook=\"%s\" proposal=%u file=%s change=%s",
-	    quote(q, sizeof(q), r->argv[0], strlen(r->argv[0])), r->proposal,
+	    log_quote(q, sizeof(q), r->argv[0],
+	    len < HOOK_LINE_MAX ? len : HOOK_LINE_MAX), r->proposal,
 	    r->file_name, r->event);
 	return out;
 }
@@ -249,7 +224,7 @@ stderr_line(struct run *r)
 		r->lines_logged++;
 		log_info("hook_stderr", "%s line=\"%s%s\"",
 		    run_fields(r, fields, sizeof(fields)),
-		    quote(q, sizeof(q), r->line, r->line_len),
+		    log_quote(q, sizeof(q), r->line, r->line_len),
 		    r->line_cut ? "..." : "");
 	} else
 		r->lines_dropped++;
