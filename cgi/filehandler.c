@@ -27,8 +27,13 @@
 #include "cgi/upstream.h"
 #include "common/proto.h"
 
-/* A request never waits longer than this for watcherd. */
-#define WATCHERD_TIMEOUT_MS	1000
+/* A request never waits longer than this for watcherd: longer than
+   watcherd's fs-timeout (at most 2000 ms), so that a client of a stalled
+   file system gets watcherd's own answer. */
+#define WATCHERD_TIMEOUT_MS	3000
+/* The answers' count for /metrics is sent after the answer: a watcherd
+   that does not take it within this loses it. */
+#define TALLY_TIMEOUT_MS	1000
 #define DEFAULT_MAX_HELD	256
 #define ORDINARY_WORKERS	16	/* workers no held request may take */
 #define DEFAULT_HEARTBEAT_S	15
@@ -116,7 +121,7 @@ main(void)
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
 	}
-	tally_init(&tally, proto_default_socket(), WATCHERD_TIMEOUT_MS);
+	tally_init(&tally, proto_default_socket(), TALLY_TIMEOUT_MS);
 	if (FCGX_IsCGI()) {
 		struct upstream up;
 

@@ -70,6 +70,13 @@ static const struct metric {
 	    "Hook processes running." },
 	{ "hooks_queued", "watcherd_hooks_queued", "", "gauge",
 	    "Hook runs waiting for a slot." },
+	{ "fs_stalled", "watcherd_fs_stalled", "", "gauge",
+	    "Mounts of network file systems that do not answer now." },
+	{ "fs_timeouts", "watcherd_fs_timeouts_total", "", "counter",
+	    "Requests answered unavailable because their file system did "
+	    "not answer within fs-timeout." },
+	{ "fs_threads_busy", "watcherd_fs_threads_busy", "", "gauge",
+	    "Worker threads inside a file-system call now." },
 };
 
 /* The text being written; once full, it stays full and the answer is a

@@ -14,7 +14,8 @@
 static const char usage_text[] =
 "usage: watcherd [--config FILE] [--socket PATH] [--data-root DIR]\n"
 "                [--idle-timeout SECONDS] [--watch-mode auto|inotify|poll]\n"
-"                [--poll-interval MS] [--settle-time MS] [--max-file-size BYTES]\n"
+"                [--poll-interval MS] [--settle-time MS] [--fs-timeout MS]\n"
+"                [--max-file-size BYTES]\n"
 "                [--cache-size BYTES] [--max-watches N] [--max-clients N]\n"
 "                [--allow PATTERN]... [--hook 'PATTERN COMMAND [ARG]...']...\n"
 "                [--hook-match 'PATTERN REGEX']... [--hook-max-running N]\n"
@@ -108,6 +109,7 @@ config_defaults(struct config *c)
 	c->watch_mode = WATCH_MODE_AUTO;
 	c->poll_interval_ms = 1000;
 	c->settle_time_ms = 20;
+	c->fs_timeout_ms = 1000;
 	c->max_file_size = 16u << 20;
 	c->cache_size = 64u << 20;
 	c->max_watches = 100000;
@@ -341,6 +343,7 @@ static const struct config_key {
 	{ "watch-mode", KEY_MODE, offsetof(struct config, watch_mode), 0, 0 },
 	{ "poll-interval", KEY_UINT, offsetof(struct config, poll_interval_ms), 10, 3600000 },
 	{ "settle-time", KEY_UINT, offsetof(struct config, settle_time_ms), 0, 10000 },
+	{ "fs-timeout", KEY_UINT, offsetof(struct config, fs_timeout_ms), 10, 2000 },
 	{ "max-file-size", KEY_SIZE, offsetof(struct config, max_file_size), 1, 1ULL << 32 },
 	{ "cache-size", KEY_SIZE, offsetof(struct config, cache_size), 0, 1ULL << 36 },
 	{ "max-watches", KEY_UINT, offsetof(struct config, max_watches), 1, 10000000 },

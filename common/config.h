@@ -40,6 +40,10 @@ struct config {
 	enum watch_mode	 watch_mode;
 	unsigned	 poll_interval_ms;
 	unsigned	 settle_time_ms;
+	unsigned	 fs_timeout_ms;	/* then a request on a file system that
+					   does not answer is unavailable; at
+					   most 2000, below the handler's own
+					   bound on a call */
 	size_t		 max_file_size;
 	size_t		 cache_size;	/* bytes of the content cache */
 	unsigned	 max_watches;

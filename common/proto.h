@@ -26,6 +26,9 @@ enum proto_error {
 	PROTO_TOO_LARGE,	/* 413 */
 	PROTO_UNAVAILABLE,	/* 503 */
 	PROTO_INTERNAL,		/* 500 */
+	/* Never on the wire: watcherd's answer is not ready yet, it waits
+	   for file-system work done off its loop. */
+	PROTO_PENDING = 100,
 };
 
 /* "bad_request", "forbidden", ...; "ok" for PROTO_OK. */

@@ -19,6 +19,9 @@
 struct request {
 	struct daemon		*d;
 	struct client		*c;
+	struct watch_waiter	*wait;
+	int			 pending;	/* waits for file-system work:
+						   no reply yet */
 	struct json_object	*obj;
 	unsigned		 proposal;
 	const char		*file_name;
@@ -53,6 +56,16 @@ state_fields(char *buf, size_t len, const struct watch_state *st)
 	    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
 }
 
+/* Replies the error, or notes that the request waits (PROTO_PENDING). */
+static void
+reply_error(struct request *r, enum proto_error e, const char *why)
+{
+	if (e == PROTO_PENDING)
+		r->pending = 1;
+	else
+		client_reply_error(r->c, e, why);
+}
+
 /* Gets the watch a file request names, replying with the error if any;
    with too_large_ok, a file over max-file-size is no error. */
 static struct watch_name *
@@ -62,12 +75,12 @@ request_watch(struct request *r, int too_large_ok)
 	enum proto_error e;
 	const char *why = "";
 
-	e = watch_get(r->d->watches, r->proposal, r->file_name,
+	e = watch_get(r->d->watches, r->wait, r->proposal, r->file_name,
 	    r->file_name_len, &n, &why);
 	if (e == PROTO_TOO_LARGE && too_large_ok && n)
 		return n;
 	if (e != PROTO_OK) {
-		client_reply_error(r->c, e, why);
+		reply_error(r, e, why);
 		return NULL;
 	}
 	return n;
@@ -161,8 +174,9 @@ cmd_content(struct request *r)
 		return;
 	if ((n = request_watch(r, 0)) == NULL)
 		return;
-	if ((e = watch_content(r->d->watches, n, json, &wc, &why)) != PROTO_OK) {
-		client_reply_error(r->c, e, why);
+	if ((e = watch_content(r->d->watches, r->wait, n, json, &wc,
+	    &why)) != PROTO_OK) {
+		reply_error(r, e, why);
 		return;
 	}
 	len = snprintf(line, sizeof(line), "{\"ok\":true,");
@@ -213,11 +227,11 @@ cmd_tail(struct request *r)
 		given = json_object_get_string(g);
 	}
 	for (attempt = 0;; attempt++) {
-		e = watch_get(r->d->watches, r->proposal, r->file_name,
-		    r->file_name_len, &n, &why);
+		e = watch_get(r->d->watches, r->wait, r->proposal,
+		    r->file_name, r->file_name_len, &n, &why);
 		/* A log over max-file-size has no checksum, but a tail. */
 		if (e != PROTO_OK && (e != PROTO_TOO_LARGE || n == NULL)) {
-			client_reply_error(r->c, e, why);
+			reply_error(r, e, why);
 			return;
 		}
 		watch_name_generation(n, gen);
@@ -225,8 +239,8 @@ cmd_tail(struct request *r)
 		reset = (given && strcmp(given, gen) != 0) || offset > st->size;
 		if (reset)
 			offset = 0;
-		e = watch_read_range(r->d->watches, n, (off_t)offset, (size_t)max,
-		    &data, &len, &size, &owned, &why);
+		e = watch_read_range(r->d->watches, r->wait, n, (off_t)offset,
+		    (size_t)max, &data, &len, &size, &owned, &why);
 		if (e == PROTO_OK && offset > size && attempt == 0) {
 			/* Shrunk since the stat: its truncation is being
 			   noticed; ask once more. */
@@ -238,7 +252,7 @@ cmd_tail(struct request *r)
 			break;
 	}
 	if (e != PROTO_OK) {
-		client_reply_error(r->c, e, why);
+		reply_error(r, e, why);
 		return;
 	}
 	if (data == NULL)
@@ -393,6 +407,11 @@ cmd_status(struct request *r)
 	ADD_INT("hooks_dropped", hs.dropped);
 	ADD_INT("hooks_running", hs.running);
 	ADD_INT("hooks_queued", hs.queued);
+	ADD_INT("fs_stalled", ws.fs_stalled);
+	ADD_INT("fs_timeouts", ws.fs_timeouts);
+	ADD_INT("fs_timeout_ms", r->d->cfg.fs_timeout_ms);
+	ADD_INT("fs_threads", ws.fs_threads);
+	ADD_INT("fs_threads_busy", ws.fs_busy);
 	json_object_object_add(o, "watch_mode",
 	    json_object_new_string(config_watch_mode_name(r->d->cfg.watch_mode)));
 #undef ADD_INT
@@ -479,16 +498,16 @@ parse_file_args(struct request *r, const char **why)
 	return 0;
 }
 
-void
-commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
+int
+commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
+    char *line, size_t len)
 {
-	struct request r = { .d = d, .c = c };
+	struct request r = { .d = d, .c = c, .wait = w };
 	struct json_tokener *tok = d->tokener;
 	struct json_object *cmd;
 	const char *name, *why;
 	size_t i;
 
-	d->requests++;
 	json_tokener_reset(tok);
 	r.obj = json_tokener_parse_ex(tok, line, (int)len);
 	if (r.obj == NULL || json_tokener_get_parse_end(tok) != len) {
@@ -530,4 +549,5 @@ commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
 	commands[i].fn(&r);
 done:
 	json_object_put(r.obj);
+	return r.pending;
 }

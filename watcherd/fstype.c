@@ -1,4 +1,7 @@
 #include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
 #include "watcherd/fstype.h"
@@ -43,4 +46,48 @@ fstype_is_remote(int fd, const char **name)
 			return 1;
 		}
 	return 0;
+}
+
+/* Undoes mountinfo's octal escapes (\040 for a space) in place. */
+static void
+unescape(char *s)
+{
+	char *out = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' &&
+		    s[2] >= '0' && s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*out++ = (char)((s[1] - '0') * 64 + (s[2] - '0') * 8 +
+			    (s[3] - '0'));
+			s += 3;
+		} else
+			*out++ = *s;
+	}
+	*out = '\0';
+}
+
+int
+fstype_mount_point(dev_t dev, char *buf, size_t len)
+{
+	char line[4096], want[32], point[4096];
+	FILE *fp;
+	int found = 0;
+
+	snprintf(buf, len, "?");
+	snprintf(want, sizeof(want), "%u:%u", major(dev), minor(dev));
+	if ((fp = fopen("/proc/self/mountinfo", "re")) == NULL)
+		return -1;
+	/* "36 35 98:0 /root /mnt/point options ... - type source ..." */
+	while (fgets(line, sizeof(line), fp)) {
+		char id[32];
+
+		if (sscanf(line, "%*s %*s %31s %*s %4095s", id, point) != 2 ||
+		    strcmp(id, want) != 0)
+			continue;
+		unescape(point);
+		snprintf(buf, len, "%s", point);
+		found = 1;
+	}
+	fclose(fp);
+	return found ? 0 : -1;
 }

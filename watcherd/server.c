@@ -44,6 +44,13 @@ struct client {
 	int			 eof;		/* peer done sending: close once
 						   the replies are out */
 	struct client_sub	*subs;
+	/* The request that waits for file-system work, and what the table
+	   knows of it. Nothing else is read from the client meanwhile, so
+	   replies keep their order. */
+	struct watch_waiter	 wait;
+	char			*held;
+	size_t			 held_len;
+	int			 waiting;
 };
 
 struct server {
@@ -59,6 +66,7 @@ struct server {
 
 static void	client_flush(struct client *);
 static void	client_process(struct client *);
+static void	client_resume(void *);
 
 /* Output. */
 
@@ -107,6 +115,10 @@ client_close(struct client *c, const char *why)
 		watch_unsubscribe(s->d->watches, &sub->ws);
 		free(sub);
 	}
+	if (c->waiting)
+		watch_wait_end(s->d->watches, &c->wait);
+	free(c->held);
+	c->held = NULL;
 	loop_remove(s->d->loop, &c->io);
 	close(c->io.fd);
 	if (c->prev)
@@ -219,15 +231,56 @@ client_flush(struct client *c)
 			c->out = NULL;
 			c->out_cap = 0;
 		}
-		if (c->eof) {
+		if (c->eof && !c->waiting) {
 			client_close(c, "peer closed");
 			return;
 		}
 	}
 	c->paused = c->out_len - c->out_off > OUT_SOFT;
 	loop_set_events(c->server->d->loop, &c->io,
-	    (c->paused ? 0 : EPOLLIN) |
+	    (c->paused || c->waiting ? 0 : EPOLLIN) |
 	    (c->out_off < c->out_len ? EPOLLOUT : 0));
+}
+
+/* Dispatches a request line; keeps it when it waits. */
+static void
+client_dispatch(struct client *c, char *line, size_t len)
+{
+	struct daemon *d = c->server->d;
+
+	d->requests++;
+	watch_wait_begin(d->watches, &c->wait, client_resume, c);
+	if (commands_dispatch(d, c, &c->wait, line, len) == 0) {
+		watch_wait_end(d->watches, &c->wait);
+		return;
+	}
+	if ((c->held = malloc(len)) == NULL) {
+		watch_wait_end(d->watches, &c->wait);
+		client_close(c, "out of memory");
+		return;
+	}
+	memcpy(c->held, line, len);
+	c->held_len = len;
+	c->waiting = 1;
+}
+
+/* The work the held request waited for is done, or its time is up: ask
+   again, then take up the requests that came after it. */
+static void
+client_resume(void *arg)
+{
+	struct client *c = arg;
+	struct daemon *d = c->server->d;
+
+	if (c->closing || !c->waiting)
+		return;
+	if (commands_dispatch(d, c, &c->wait, c->held, c->held_len) != 0)
+		return;
+	watch_wait_end(d->watches, &c->wait);
+	free(c->held);
+	c->held = NULL;
+	c->waiting = 0;
+	client_process(c);
 }
 
 /* Runs every complete request held, while the output backlog allows. */
@@ -238,7 +291,8 @@ client_process(struct client *c)
 	size_t len;
 	int r;
 
-	while (!c->closing && c->out_len - c->out_off <= OUT_SOFT) {
+	while (!c->closing && !c->waiting &&
+	    c->out_len - c->out_off <= OUT_SOFT) {
 		r = proto_reader_next(&c->in, &line, &len);
 		if (r == 0)
 			break;
@@ -249,7 +303,7 @@ client_process(struct client *c)
 		}
 		if (len == 0)
 			continue;
-		commands_dispatch(c->server->d, c, line, len);
+		client_dispatch(c, line, len);
 	}
 	client_flush(c);
 }
@@ -264,8 +318,8 @@ client_readable(struct client *c)
 
 	/* A few reads per wake-up, so that one busy client cannot starve
 	   the others. */
-	for (rounds = 0; rounds < 4 && !c->closing && !c->paused && !c->eof;
-	    rounds++) {
+	for (rounds = 0; rounds < 4 && !c->closing && !c->paused &&
+	    !c->waiting && !c->eof; rounds++) {
 		if ((room = proto_reader_space(&c->in, &space)) == 0) {
 			client_close(c, "out of memory");
 			return;

@@ -14,510 +14,62 @@
 #include "common/policy.h"
 #include "common/text.h"
 #include "watcherd/cache.h"
-#include "watcherd/fstype.h"
 #include "watcherd/loop.h"
 #include "watcherd/table.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch_int.h"
 
 #define FILE_MASK	(IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | \
 			 IN_DELETE_SELF | IN_MOVE_SELF)
-#define DIR_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
-			 IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
-			 IN_DELETE_SELF | IN_MOVE_SELF | IN_ONLYDIR)
-#define READ_ATTEMPTS	5
-#define POLL_REHASH_MAX	65536	/* poll re-hashes files this small always */
-/* A read that starts less than RACY_MS after the file's ctime may have
-   raced a write: the stat is taken when the write begins, the bytes land
-   after, and nothing changes in the stat when they have. Such a state is
-   read again (see state_trusted) until a read starts later than that. A
-   ctime further than RACY_FUTURE_MS ahead of our clock is another host's
-   skewed clock, not a write under way. */
-#define RACY_MS		100
-#define RACY_FUTURE_MS	1000
-#define FOLDER_NEGATIVE_MS 2000	/* how long "no such proposal" is believed */
-#define FOLDER_MAX	100000
-
-/* A watched directory: one inotify watch shared by every name in it. */
-struct dir {
-	int		 wd;
-	unsigned	 refs;
-	struct dir_link	*links;
-};
-
-/* The entry (directory, base name) through which a name is reached. */
-struct dir_link {
-	struct dir		*dir;	/* NULL: not linked (or dir gone) */
-	struct watch_name	*name;
-	struct dir_link		*prev, *next;
-	char			 key[sizeof(int) + NAME_MAX + 1];
-	size_t			 keylen;
-};
-
-/* A proposal's DAMNIT folder, or the memory that it has none. */
-struct folder {
-	struct folder	*next;		/* every folder */
-	unsigned	 proposal;
-	int		 fd;		/* O_PATH; -1: not found */
-	char		*path;
-	int		 remote;
-	const char	*fstype;
-	long long	 checked;
-};
-
-struct watch_name {
-	struct watch_name	*next;		/* in w->names */
-	struct watch		*w;
-	struct folder		*folder;
-	unsigned		 proposal;
-	char			*file_name;
-	char			*key;
-	size_t			 keylen;
-	struct dir_link		 links[2];	/* literal parent, real parent */
-	struct watch_subscriber	*subs;
-	unsigned		 n_subs;
-	/* What the generation is made of, and what changes it. */
-	int			 gen_known;
-	int			 gen_gone;	/* seen deleted since */
-	ino_t			 gen_ino;
-	struct timespec		 gen_btime;
-	unsigned		 gen_count;
-	off_t			 gen_size;
-	off_t			 change_mark;	/* the change callback's */
-};
-
-struct watch {
-	struct watch		*prev, *next;		/* every watch */
-	struct watch		*dirty_prev, *dirty_next;
-	int			 dirty;
-	long long		 settle_deadline;
-	struct watch_state	 st;
-	int			 in_inode_table;
-	int			 file_wd;
-	int			 poll;
-	struct watch_name	*names;
-	size_t			 n_names;
-	unsigned		 n_subs;
-	long long		 last_active;
-	unsigned long		 changes;
-	struct cache_entry	*content;
-};
+#define POLL_REHASH_MAX	65536	/* a racy read of a polled file this small
+				   is not trusted by queries */
 
 struct inode_key {
 	dev_t	dev;
 	ino_t	ino;
 };
 
-struct watch_table {
-	struct loop		*loop;
-	const struct config	*cfg;
-	struct watch_callbacks	 cb;
-	int			 ifd;
-	struct loop_io		 io;
-	struct table		*by_name;
-	struct table		*by_inode;
-	struct table		*by_file_wd;
-	struct table		*by_dir_wd;
-	struct table		*by_entry;
-	struct table		*folders;
-	struct folder		*folder_list;
-	struct watch		*all;
-	size_t			 count;
-	struct watch		*dirty_head, *dirty_tail;
-	struct loop_timer	 settle_timer, poll_timer, idle_timer;
-	struct cache		 cache;
-	unsigned long		 changes;
-	unsigned long		 overflows;
-	unsigned long		 fallbacks;
-	size_t			 n_dirs;
-	int			 fault_enospc;
+/*
+ * A check of a file on a file system that may stall, done by a worker:
+ * stat it and compare with the state known (have), read it when that
+ * differs or when asked (read), and read a range for a tail. The result
+ * is recorded by file_finish() on the loop.
+ */
+struct file_job {
+	struct job		 j;
+	struct folder		*folder;
+	char			*key;		/* the name's, in t->jobs */
+	size_t			 keylen;
+	char			*file_name;
+	int			 folder_fd;	/* a duplicate, the job's */
+	size_t			 max_size;
+	struct watch_state	 have;		/* exists == 0: nothing known */
+	int			 read;
+	int			 create;	/* a request for a name not
+						   watched yet: watch it */
+	int			 want_range;
+	off_t			 range_at;
+	size_t			 range_max;
+	/* What the worker found. */
+	enum proto_error	 e;
+	const char		*why;
+	int			 folder_gone;
+	int			 unchanged;	/* the stat matched have */
+	struct watch_state	 st;
+	char			*data;		/* the whole file, when read */
+	int			 range_ok;
+	char			*range;
+	size_t			 range_len;
+	off_t			 range_size;	/* the file's size then */
 };
 
 static void	refresh_watch(struct watch_table *, struct watch *);
+static size_t	watch_free(struct watch_table *, struct watch *);
+static void	name_free(struct watch_table *, struct watch_name *);
 
-/* inotify, with the test seam that simulates an exhausted watch limit. */
-
-static int
-add_inotify(struct watch_table *t, const char *path, uint32_t mask)
-{
-	if (t->fault_enospc) {
-		errno = ENOSPC;
-		return -1;
-	}
-	return inotify_add_watch(t->ifd, path, mask);
-}
-
-static void
-fd_path(int fd, char *buf, size_t len)
-{
-	snprintf(buf, len, "/proc/self/fd/%d", fd);
-}
-
-/* Folders. */
-
-static void
-folder_close(struct folder *f)
-{
-	if (f->fd != -1)
-		close(f->fd);
-	f->fd = -1;
-	free(f->path);
-	f->path = NULL;
-}
-
-static void
-folder_find(struct watch_table *t, struct folder *f)
-{
-	char path[PATH_MAX];
-
-	folder_close(f);
-	f->checked = loop_now(t->loop);
-	if (policy_find_folder(t->cfg->data_root, f->proposal, path,
-	    sizeof(path)) == -1)
-		return;
-	if ((f->fd = open(path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return;
-	if ((f->path = strdup(path)) == NULL) {
-		folder_close(f);
-		return;
-	}
-	f->remote = fstype_is_remote(f->fd, &f->fstype);
-	log_info("folder_found", "proposal=%u fstype=%s mode=%s", f->proposal,
-	    f->fstype, t->cfg->watch_mode != WATCH_MODE_AUTO ?
-	    config_watch_mode_name(t->cfg->watch_mode) :
-	    f->remote ? "poll" : "inotify");
-}
-
-/* The folder of a proposal, looked up once and then kept; NULL when the
-   proposal has no DAMNIT folder. */
-static struct folder *
-folder_get(struct watch_table *t, unsigned proposal)
-{
-	struct folder *f = table_get(t->folders, &proposal, sizeof(proposal));
-	struct stat sb;
-
-	if (f == NULL) {
-		if (table_count(t->folders) >= FOLDER_MAX ||
-		    (f = calloc(1, sizeof(*f))) == NULL)
-			return NULL;
-		f->proposal = proposal;
-		f->fd = -1;
-		if (table_add(t->folders, &proposal, sizeof(proposal), f) == -1) {
-			free(f);
-			return NULL;
-		}
-		f->next = t->folder_list;
-		t->folder_list = f;
-		folder_find(t, f);
-	} else if (f->fd == -1) {
-		if (loop_now(t->loop) - f->checked >= FOLDER_NEGATIVE_MS)
-			folder_find(t, f);
-	} else if (fstat(f->fd, &sb) == -1 || sb.st_nlink == 0) {
-		/* The folder was removed; maybe made anew elsewhere. */
-		folder_find(t, f);
-	}
-	return f->fd == -1 ? NULL : f;
-}
-
-/* Reading files. */
-
-static void
-state_from_stat(struct watch_state *st, const struct stat *sb)
-{
-	memset(st, 0, sizeof(*st));
-	st->exists = 1;
-	st->dev = sb->st_dev;
-	st->ino = sb->st_ino;
-	st->size = sb->st_size;
-	st->mtime = sb->st_mtim;
-	st->ctime = sb->st_ctim;
-}
-
-/* Adds the birth time of the open file fd to st, where the file system
-   keeps one. */
-static void
-state_birth(struct watch_state *st, int fd)
-{
-	struct statx sx;
-
-	if (statx(fd, "", AT_EMPTY_PATH, STATX_BTIME, &sx) == 0 &&
-	    (sx.stx_mask & STATX_BTIME)) {
-		st->btime.tv_sec = sx.stx_btime.tv_sec;
-		st->btime.tv_nsec = sx.stx_btime.tv_nsec;
-	}
-}
-
-/* Whether a stat shows the file the state describes, unchanged. */
-static int
-state_matches(const struct watch_state *st, const struct stat *sb)
-{
-	return st->exists && st->dev == sb->st_dev && st->ino == sb->st_ino &&
-	    st->size == sb->st_size &&
-	    st->mtime.tv_sec == sb->st_mtim.tv_sec &&
-	    st->mtime.tv_nsec == sb->st_mtim.tv_nsec &&
-	    st->ctime.tv_sec == sb->st_ctim.tv_sec &&
-	    st->ctime.tv_nsec == sb->st_ctim.tv_nsec;
-}
-
-/* Whether a read that started at started may have raced a write that
-   ended with the stat sb. */
-static int
-state_racy(const struct timespec *started, const struct stat *sb)
-{
-	long long ms = (long long)(started->tv_sec - sb->st_ctim.tv_sec) * 1000 +
-	    (started->tv_nsec - sb->st_ctim.tv_nsec) / 1000000;
-
-	return ms < RACY_MS && ms > -RACY_FUTURE_MS;
-}
-
-/* Reads all of fd into a malloc()ed buffer sized for want bytes; returns
-   -1 with errno, or the length (want + 1 means the file grew). */
-static ssize_t
-read_all(int fd, char *buf, size_t want)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < want + 1) {
-		n = read(fd, buf + got, want + 1 - got);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
-
-/*
- * Opens and reads a file beneath its folder so that the bytes and the state
- * belong together: stat before and after reading, and read again when the
- * file moved under us. On PROTO_OK and PROTO_TOO_LARGE *fdp is the open
- * file (the caller closes it); on PROTO_OK *data holds the bytes.
- */
-static enum proto_error
-read_file(struct watch_table *t, int folder_fd, const char *file_name,
-    struct watch_state *st, char **data, int *fdp, const char **why)
-{
-	struct stat before, after;
-	struct timespec started;
-	ssize_t len = 0;
-	char *buf = NULL;
-	int fd, attempt;
-
-	*data = NULL;
-	*fdp = -1;
-	memset(st, 0, sizeof(*st));
-	for (attempt = 0; attempt < READ_ATTEMPTS; attempt++) {
-		clock_gettime(CLOCK_REALTIME, &started);
-		fd = policy_open_beneath(folder_fd, file_name,
-		    O_RDONLY | O_NONBLOCK | O_NOCTTY);
-		if (fd == -1)
-			return policy_open_error(errno, why);
-		if (fstat(fd, &before) == -1)
-			goto fail_errno;
-		if (!S_ISREG(before.st_mode)) {
-			close(fd);
-			*why = "not a regular file";
-			return PROTO_FORBIDDEN;
-		}
-		if ((size_t)before.st_size > t->cfg->max_file_size) {
-			state_from_stat(st, &before);
-			state_birth(st, fd);
-			st->too_large = 1;
-			*fdp = fd;
-			*why = "file is larger than max-file-size";
-			return PROTO_TOO_LARGE;
-		}
-		if ((buf = malloc((size_t)before.st_size + 1)) == NULL) {
-			close(fd);
-			*why = "watcherd is out of memory";
-			return PROTO_UNAVAILABLE;
-		}
-		if ((len = read_all(fd, buf, (size_t)before.st_size)) == -1)
-			goto fail_errno;
-		if (fstat(fd, &after) == -1)
-			goto fail_errno;
-		state_from_stat(st, &before);
-		if ((len == before.st_size && state_matches(st, &after)) ||
-		    attempt == READ_ATTEMPTS - 1)
-			break;
-		/* Written while we read: the bytes may mix two versions. */
-		free(buf);
-		buf = NULL;
-		close(fd);
-	}
-	if ((size_t)len > t->cfg->max_file_size) {
-		free(buf);
-		state_from_stat(st, &after);
-		state_birth(st, fd);
-		st->too_large = 1;
-		*fdp = fd;
-		*why = "file is larger than max-file-size";
-		return PROTO_TOO_LARGE;
-	}
-	state_from_stat(st, &after);
-	state_birth(st, fd);
-	st->size = len;
-	st->crc = crc_buffer(buf, (size_t)len);
-	st->racy = state_racy(&started, &after);
-	*data = buf;
-	*fdp = fd;
-	return PROTO_OK;
-fail_errno:
-	free(buf);
-	close(fd);
-	*why = "cannot read the file";
-	return errno == EACCES ? PROTO_FORBIDDEN : PROTO_INTERNAL;
-}
-
-/*
- * Stats a name relative to its folder: the hot path of every query. A
- * plain fstatat, not openat2(RESOLVE_BENEATH): its result is only compared
- * with the cached state, and a name that now resolves anywhere else has
- * another inode, so it is re-read, and that goes through openat2.
- */
 static int
 stat_name(struct watch_name *n, struct stat *sb)
 {
-	return fstatat(n->folder->fd, n->file_name, sb, AT_NO_AUTOMOUNT);
-}
-
-/* Directories and their entries. */
-
-static void
-dir_unref(struct watch_table *t, struct dir *d)
-{
-	if (--d->refs > 0)
-		return;
-	table_del(t->by_dir_wd, &d->wd, sizeof(d->wd), d);
-	inotify_rm_watch(t->ifd, d->wd);
-	t->n_dirs--;
-	free(d);
-}
-
-static void
-link_clear(struct watch_table *t, struct dir_link *l)
-{
-	struct dir *d = l->dir;
-
-	if (d == NULL)
-		return;
-	table_del(t->by_entry, l->key, l->keylen, l);
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		d->links = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
-	l->dir = NULL;
-	l->prev = l->next = NULL;
-	dir_unref(t, d);
-}
-
-/* Links l to entry base of the directory open at dirfd. */
-static int
-link_set(struct watch_table *t, struct dir_link *l, int dirfd,
-    const char *base)
-{
-	char path[64], key[sizeof(l->key)];
-	size_t blen = strlen(base), keylen;
-	struct dir *d;
-	int wd;
-
-	if (blen > NAME_MAX)
-		return -1;
-	fd_path(dirfd, path, sizeof(path));
-	if ((wd = add_inotify(t, path, DIR_MASK)) == -1)
-		return -1;
-	memcpy(key, &wd, sizeof(wd));
-	memcpy(key + sizeof(wd), base, blen);
-	keylen = sizeof(wd) + blen;
-	if (l->dir && l->keylen == keylen && memcmp(l->key, key, keylen) == 0)
-		return 0;
-	link_clear(t, l);
-	if ((d = table_get(t->by_dir_wd, &wd, sizeof(wd))) == NULL) {
-		if ((d = calloc(1, sizeof(*d))) == NULL)
-			return -1;
-		d->wd = wd;
-		if (table_add(t->by_dir_wd, &wd, sizeof(wd), d) == -1) {
-			free(d);
-			return -1;
-		}
-		t->n_dirs++;
-	}
-	memcpy(l->key, key, keylen);
-	l->keylen = keylen;
-	if (table_add(t->by_entry, l->key, l->keylen, l) == -1) {
-		if (d->refs == 0) {
-			d->refs = 1;
-			dir_unref(t, d);
-		}
-		return -1;
-	}
-	d->refs++;
-	l->dir = d;
-	l->next = d->links;
-	if (d->links)
-		d->links->prev = l;
-	d->links = l;
-	return 0;
-}
-
-/* Splits a path into a directory part (or ".") and its last component. */
-static const char *
-split_path(const char *path, char *dir, size_t dirlen)
-{
-	const char *slash = strrchr(path, '/');
-
-	if (slash == NULL) {
-		snprintf(dir, dirlen, ".");
-		return path;
-	}
-	snprintf(dir, dirlen, "%.*s", slash == path ? 1 : (int)(slash - path),
-	    path);
-	return slash + 1;
-}
-
-/*
- * Watches the directories through which a name reaches its file: the
- * literal parent (rename-over, delete, create of the name itself) and,
- * where a symlink leads elsewhere, the real parent of the target. fd is
- * the open file. Returns -1 when inotify cannot take them.
- */
-static int
-name_link(struct watch_table *t, struct watch_name *n, int fd)
-{
-	char dir[PATH_MAX], real[PATH_MAX], path[64];
-	const char *base;
-	ssize_t len;
-	int dfd, r;
-
-	base = split_path(n->file_name, dir, sizeof(dir));
-	if ((dfd = policy_open_beneath(n->folder->fd, dir,
-	    O_PATH | O_DIRECTORY)) == -1)
-		return -1;
-	r = link_set(t, &n->links[0], dfd, base);
-	close(dfd);
-	if (r == -1)
-		return -1;
-	fd_path(fd, path, sizeof(path));
-	if ((len = readlink(path, real, sizeof(real) - 1)) <= 0)
-		return 0;
-	real[len] = '\0';
-	base = split_path(real, dir, sizeof(dir));
-	if ((dfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return 0;
-	r = link_set(t, &n->links[1], dfd, base);
-	close(dfd);
-	/* The real parent is the literal one: one link says it all. */
-	if (r == 0 && n->links[1].dir == n->links[0].dir &&
-	    n->links[1].keylen == n->links[0].keylen &&
-	    memcmp(n->links[1].key, n->links[0].key, n->links[0].keylen) == 0)
-		link_clear(t, &n->links[1]);
-	return r;
+	return snapshot_stat(n->folder->fd, n->file_name, sb);
 }
 
 /* The dirty queue and the settle time. */
@@ -661,8 +213,8 @@ name_free(struct watch_table *t, struct watch_name *n)
 		else
 			s->name = NULL;
 	}
-	link_clear(t, &n->links[0]);
-	link_clear(t, &n->links[1]);
+	dirs_unlink(t, &n->links[0]);
+	dirs_unlink(t, &n->links[1]);
 	table_del(t->by_name, n->key, n->keylen, n);
 	free(n->file_name);
 	free(n->key);
@@ -788,9 +340,9 @@ watch_inotify(struct watch_table *t, struct watch *w, struct watch_name *n,
 		set_file_wd(t, w, -1);
 		return;
 	}
-	fd_path(fd, path, sizeof(path));
-	if ((wd = add_inotify(t, path, FILE_MASK)) == -1 ||
-	    name_link(t, n, fd) == -1) {
+	dirs_fd_path(fd, path, sizeof(path));
+	if ((wd = dirs_add_inotify(t, path, FILE_MASK)) == -1 ||
+	    dirs_link_name(t, n, fd) == -1) {
 		if (errno == ENOSPC || errno == ENOMEM) {
 			t->fallbacks++;
 			log_warn("inotify_fallback", "proposal=%u file=%s "
@@ -835,7 +387,10 @@ settle_name(struct watch_table *t, struct watch_name *n,
 				watch_free(t, w);
 		}
 		name_attach(target, n);
-		if (n->folder->remote && t->cfg->watch_mode == WATCH_MODE_AUTO)
+		/* A file system that may stall is polled, off the loop,
+		   whatever the watch mode: inotify could not see other
+		   hosts' writes on it anyway. */
+		if (n->folder->mount)
 			target->poll = 1;
 	}
 	set_inode_key(t, target, st);
@@ -882,22 +437,367 @@ settle_name(struct watch_table *t, struct watch_name *n,
 	return target;
 }
 
-/* Reads the file behind n again and records what it found. */
+/* Polling and trust. */
+
+static int
+watch_needs_poll(const struct watch *w)
+{
+	const struct watch_name *n;
+
+	if (w->poll)
+		return 1;
+	for (n = w->names; n; n = n->next)
+		if (n->links[0].dir == NULL)
+			return 1;
+	return 0;
+}
+
+/*
+ * Whether a query may answer from a watch's state when the file's stat
+ * still matches it. Not when a change was seen and not read yet, nor, for
+ * a polled small file, when it was read so soon after a change that a
+ * write may have been under way: on a polled watch no event says when
+ * the write ended, and another node that read the file later would
+ * otherwise answer another checksum. A large file is read again at the
+ * next poll instead.
+ */
+static int
+state_trusted(const struct watch *w)
+{
+	return !w->dirty && !(w->st.racy && w->st.size <= POLL_REHASH_MAX &&
+	    watch_needs_poll(w));
+}
+
+static struct watch_name *
+name_new(struct watch_table *t, struct folder *f, unsigned proposal,
+    const char *file_name, const char *key, size_t keylen)
+{
+	struct watch_name *n = calloc(1, sizeof(*n));
+
+	if (n == NULL)
+		return NULL;
+	n->folder = f;
+	n->proposal = proposal;
+	n->links[0].name = n->links[1].name = n;
+	n->file_name = strdup(file_name);
+	n->key = malloc(keylen);
+	if (n->file_name == NULL || n->key == NULL ||
+	    (memcpy(n->key, key, keylen), n->keylen = keylen,
+	    table_add(t->by_name, n->key, n->keylen, n) == -1)) {
+		free(n->file_name);
+		free(n->key);
+		free(n);
+		return NULL;
+	}
+	return n;
+}
+
+/*
+ * Watches a name asked for the first time, its file found in state st
+ * (*data and fd as settle_name() takes them). Returns the name, or NULL
+ * with *why (max-watches reached, or out of memory).
+ */
+static struct watch_name *
+watch_start(struct watch_table *t, struct folder *f, const char *file_name,
+    const char *key, size_t keylen, const struct watch_state *st,
+    char **data, int fd, const char **why)
+{
+	struct inode_key ik = { st->dev, st->ino };
+	struct watch_name *n;
+
+	if (t->count >= t->cfg->max_watches &&
+	    table_get(t->by_inode, &ik, sizeof(ik)) == NULL) {
+		*why = "too many watched files (max-watches); try again later";
+		return NULL;
+	}
+	if ((n = name_new(t, f, f->proposal, file_name, key, keylen)) == NULL ||
+	    settle_name(t, n, st, data, fd) == NULL) {
+		if (n)
+			name_free(t, n);
+		*why = "watcherd is out of memory";
+		return NULL;
+	}
+	n->w->last_active = loop_now(t->loop);
+	log_debug("watch_added", "proposal=%u file=%s mode=%s%s%s",
+	    f->proposal, file_name, n->w->poll ? "poll" : "inotify",
+	    f->mount ? " mount=" : "", f->mount ? mount_point(f->mount) : "");
+	return n;
+}
+
+/* Checks off the loop, for files on a file system that may stall. */
+
+static void
+file_work(struct mount_job *mj)
+{
+	struct file_job *fj = (struct file_job *)mj;
+	struct stat sb;
+	size_t want;
+	int fd = -1;
+
+	if (fstat(fj->folder_fd, &sb) == -1 || sb.st_nlink == 0) {
+		fj->folder_gone = 1;
+		fj->e = PROTO_NOT_FOUND;
+		fj->why = "the proposal's DAMNIT folder is gone";
+		return;
+	}
+	if (!fj->read && fj->have.exists &&
+	    snapshot_stat(fj->folder_fd, fj->file_name, &sb) == 0 &&
+	    snapshot_matches(&fj->have, &sb)) {
+		fj->unchanged = 1;
+		fj->st = fj->have;
+		fj->e = fj->have.too_large ? PROTO_TOO_LARGE : PROTO_OK;
+		fj->why = "file is larger than max-file-size";
+		if (!fj->want_range)
+			return;
+		fd = policy_open_beneath(fj->folder_fd, fj->file_name,
+		    O_RDONLY | O_NONBLOCK | O_NOCTTY);
+		if (fd == -1 || fstat(fd, &sb) == -1 ||
+		    sb.st_ino != fj->have.ino || sb.st_dev != fj->have.dev)
+			goto done;	/* replaced meanwhile: no range */
+	} else {
+		fj->e = snapshot_read(fj->folder_fd, fj->file_name,
+		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
+		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE)
+			return;
+	}
+	if (!fj->want_range)
+		goto done;
+	if (fj->data) {
+		fj->range_size = fj->st.size;
+		want = fj->range_at < fj->st.size ?
+		    (size_t)(fj->st.size - fj->range_at) : 0;
+		if (want > fj->range_max)
+			want = fj->range_max;
+		if (want > 0 && (fj->range = malloc(want)) == NULL)
+			goto done;
+		if (want > 0)
+			memcpy(fj->range, fj->data + fj->range_at, want);
+		fj->range_len = want;
+		fj->range_ok = 1;
+	} else if (fstat(fd, &sb) == 0) {
+		ssize_t got;
+
+		fj->range_size = sb.st_size;
+		want = fj->range_at < sb.st_size ?
+		    (size_t)(sb.st_size - fj->range_at) : 0;
+		if (want > fj->range_max)
+			want = fj->range_max;
+		if ((got = snapshot_pread(fd, fj->range_at, want,
+		    &fj->range)) >= 0) {
+			fj->range_len = (size_t)got;
+			fj->range_ok = 1;
+		}
+	}
+done:
+	if (fd != -1)
+		close(fd);
+}
+
+/* Records the check's result: the name's new state (and its events), or
+   the watch of a name asked for the first time. */
+static void
+file_finish(struct job *j)
+{
+	struct file_job *fj = (struct file_job *)j;
+	struct watch_table *t = j->t;
+	struct watch_state st;
+	struct watch_name *n;
+
+	if (table_get(t->jobs, fj->key, fj->keylen) == j)
+		table_del(t->jobs, fj->key, fj->keylen, j);
+	if (fj->folder_gone && fj->folder->fd != -1 && fj->folder->mount)
+		folder_forget(fj->folder);
+	if ((n = table_get(t->by_name, fj->key, fj->keylen)) != NULL) {
+		if (n->checked_seq > j->seq)
+			return;		/* a later check came back first */
+		n->checked_seq = j->seq;
+		n->checked_e = fj->e;
+		n->checked_why = fj->why;
+		if (fj->unchanged)
+			return;
+		if (fj->e == PROTO_OK || fj->e == PROTO_TOO_LARGE)
+			st = fj->st;
+		else
+			memset(&st, 0, sizeof(st));
+		settle_name(t, n, &st, &fj->data, -1);
+		return;
+	}
+	if (!fj->create || (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE))
+		return;
+	if ((n = watch_start(t, fj->folder, fj->file_name, fj->key, fj->keylen,
+	    &fj->st, &fj->data, -1, &fj->why)) == NULL) {
+		fj->e = PROTO_UNAVAILABLE;
+		return;
+	}
+	n->checked_seq = j->seq;
+	n->checked_e = fj->e;
+	n->checked_why = fj->why;
+}
+
+static void
+file_destroy(struct job *j)
+{
+	struct file_job *fj = (struct file_job *)j;
+
+	if (fj->folder_fd != -1)
+		close(fj->folder_fd);
+	free(fj->key);
+	free(fj->file_name);
+	free(fj->data);
+	free(fj->range);
+	free(fj);
+}
+
+/* The check of w's request, when it is the one that just came back. */
+static struct file_job *
+file_result(struct watch_waiter *w, const char *key, size_t keylen)
+{
+	struct file_job *fj;
+
+	if (w == NULL || w->result == NULL || w->result->kind != JOB_FILE)
+		return NULL;
+	fj = (struct file_job *)w->result;
+	if (fj->keylen != keylen || memcmp(fj->key, key, keylen) != 0)
+		return NULL;
+	return fj;
+}
+
+/* What a check of (folder, file_name) is to do. */
+struct check {
+	const struct watch_state *have;	/* NULL: nothing known */
+	int		 read;
+	int		 create;
+	int		 want_range;
+	off_t		 range_at;
+	size_t		 range_max;
+};
+
+/*
+ * Starts a check of the file, or joins one that has not started yet and
+ * does as much, and makes w wait for it. Without a waiter (polls), only
+ * starts one when none is under way. Returns PROTO_PENDING, or
+ * PROTO_UNAVAILABLE with *why.
+ */
+static enum proto_error
+check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
+    unsigned proposal, const char *file_name, const char *key, size_t keylen,
+    const struct check *c, const char **why)
+{
+	struct file_job *fj = table_get(t->jobs, key, keylen), *old = fj;
+	enum proto_error e;
+
+	if (fj && w == NULL)
+		return PROTO_PENDING;
+	if (fj && fj->j.mj.started == 0 && (!c->read || fj->read) &&
+	    (!c->create || fj->create) && !c->want_range && !fj->want_range)
+		return job_wait(t, &fj->j, w, why);
+	if (mount_stalled(f->mount))
+		return job_stalled(t, w, proposal, why);
+	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
+	    (fj->key = malloc(keylen)) == NULL ||
+	    (fj->file_name = strdup(file_name)) == NULL ||
+	    (fj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		if (fj) {
+			fj->folder_fd = -1;
+			file_destroy(&fj->j);
+		}
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	memcpy(fj->key, key, keylen);
+	fj->keylen = keylen;
+	fj->j.kind = JOB_FILE;
+	fj->j.proposal = proposal;
+	fj->j.finish = file_finish;
+	fj->j.destroy = file_destroy;
+	fj->j.mj.work = file_work;
+	fj->folder = f;
+	fj->max_size = t->cfg->max_file_size;
+	if (c->have)
+		fj->have = *c->have;
+	fj->read = c->read;
+	fj->create = c->create;
+	fj->want_range = c->want_range;
+	fj->range_at = c->range_at;
+	fj->range_max = c->range_max;
+	if ((e = job_start(t, f->mount, &fj->j, w, why)) != PROTO_OK)
+		return e;
+	if (old)
+		table_del(t->jobs, key, keylen, old);
+	if (table_add(t->jobs, key, keylen, fj) == -1)
+		log_warn("job_untracked", "proposal=%u file=%s reason=\"out of "
+		    "memory\"", proposal, file_name);
+	return w ? job_wait(t, &fj->j, w, why) : PROTO_PENDING;
+}
+
+/* Checks an existing name's file off the loop: the answer when a check
+   done since the request arrived says it, else PROTO_PENDING. */
+static enum proto_error
+check_name(struct watch_table *t, struct watch_waiter *w, struct watch_name *n,
+    const char **why)
+{
+	struct check c = { .have = &n->w->st, .read = !state_trusted(n->w) };
+
+	if (w && n->checked_seq >= w->min_seq) {
+		*why = n->checked_why;
+		return n->checked_e;
+	}
+	return check_start(t, w, n->folder, n->proposal, n->file_name, n->key,
+	    n->keylen, &c, why);
+}
+
+/* A stalled mount answers again: every file on it is checked now, so
+   that what changed meanwhile reaches its subscribers. */
+static void
+mount_recovered(void *arg, struct mount *m)
+{
+	struct watch_table *t = arg;
+	struct folder *f;
+	struct watch *w;
+
+	for (f = t->folder_list; f; f = f->next)
+		if (f->fd == -1)
+			f->checked = LLONG_MIN / 2;
+	for (w = t->all; w; w = w->next) {
+		struct watch_name *n = w->names;
+		struct check c = { .have = &w->st };
+		const char *why;
+
+		if (n && n->folder->mount == m && n->folder->fd != -1)
+			check_start(t, NULL, n->folder, n->proposal,
+			    n->file_name, n->key, n->keylen, &c, &why);
+	}
+}
+
+/*
+ * Reads the file behind n again and records what it found; on a file
+ * system that may stall, starts a check that records it when it comes
+ * back (PROTO_PENDING).
+ */
 static enum proto_error
 refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 {
 	struct watch_state st;
+	struct folder *f;
 	enum proto_error e;
 	char *data = NULL;
 	int fd = -1;
 
-	if (!folder_get(t, n->proposal) || n->folder->fd == -1) {
-		memset(&st, 0, sizeof(st));
+	e = folder_get(t, n->proposal, NULL, &f, why);
+	if (e == PROTO_OK && f->mount) {
+		struct check c = { .have = &n->w->st, .read = 1 };
+
+		return check_start(t, NULL, f, n->proposal, n->file_name,
+		    n->key, n->keylen, &c, why);
+	}
+	if (e == PROTO_PENDING)
+		return e;	/* the folder is looked for again */
+	if (e != PROTO_OK) {
 		e = PROTO_NOT_FOUND;
 		*why = "the proposal's DAMNIT folder is gone";
 	} else
-		e = read_file(t, n->folder->fd, n->file_name, &st, &data, &fd,
-		    why);
+		e = snapshot_read(f->fd, n->file_name, t->cfg->max_file_size,
+		    &st, &data, &fd, why);
 	if (e != PROTO_OK && e != PROTO_TOO_LARGE)
 		memset(&st, 0, sizeof(st));
 	settle_name(t, n, &st, &data, fd);
@@ -942,34 +842,19 @@ mark_all_dirty(struct watch_table *t)
 		mark_dirty(t, w);
 }
 
-/* The kernel ended a directory's watch (it was removed): unlink every
-   name in it and have them re-checked; they are polled until their
-   directory can be watched again. */
 static void
-dir_gone(struct watch_table *t, struct dir *d)
+name_dir_gone(struct watch_table *t, struct watch_name *n)
 {
-	struct dir_link *l;
-
-	table_del(t->by_dir_wd, &d->wd, sizeof(d->wd), d);
-	while ((l = d->links) != NULL) {
-		d->links = l->next;
-		table_del(t->by_entry, l->key, l->keylen, l);
-		l->dir = NULL;
-		l->prev = l->next = NULL;
-		mark_dirty(t, l->name->w);
-	}
-	t->n_dirs--;
-	free(d);
+	mark_dirty(t, n->w);
 }
 
 static void
 handle_event(struct watch_table *t, const struct inotify_event *ev)
 {
-	void *found[64];
+	struct watch_name *found[64];
 	struct watch *w;
 	struct dir *d;
-	char key[sizeof(int) + NAME_MAX + 1];
-	size_t n, i, blen;
+	size_t n, i;
 
 	if (ev->mask & IN_Q_OVERFLOW) {
 		t->overflows++;
@@ -984,11 +869,14 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 		mark_dirty(t, w);
 		return;
 	}
-	if ((d = table_get(t->by_dir_wd, &ev->wd, sizeof(ev->wd))) == NULL)
+	if ((d = dirs_find(t, ev->wd)) == NULL)
 		return;
 	if (ev->mask & (IN_IGNORED | IN_DELETE_SELF | IN_MOVE_SELF | IN_UNMOUNT)) {
 		if (ev->mask & IN_IGNORED)
-			dir_gone(t, d);
+			/* The kernel ended the directory's watch (it was
+			   removed): its names are polled until their
+			   directory can be watched again. */
+			dirs_gone(t, d, name_dir_gone);
 		else {
 			struct dir_link *l;
 
@@ -999,20 +887,15 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 	}
 	if (ev->len == 0)
 		return;
-	blen = strnlen(ev->name, ev->len);
-	if (blen > NAME_MAX)
-		return;
-	memcpy(key, &ev->wd, sizeof(int));
-	memcpy(key + sizeof(int), ev->name, blen);
-	n = table_get_all(t->by_entry, key, sizeof(int) + blen, found,
-	    sizeof(found) / sizeof(found[0]));
+	n = dirs_entry_names(t, ev->wd, ev->name, strnlen(ev->name, ev->len),
+	    found, sizeof(found) / sizeof(found[0]));
 	if (n > sizeof(found) / sizeof(found[0])) {
 		/* More names on one entry than we hold: re-check them all. */
 		mark_all_dirty(t);
 		return;
 	}
-	for (i = 0; i < n && i < sizeof(found) / sizeof(found[0]); i++)
-		mark_dirty(t, ((struct dir_link *)found[i])->name->w);
+	for (i = 0; i < n; i++)
+		mark_dirty(t, found[i]->w);
 }
 
 static void
@@ -1036,56 +919,35 @@ inotify_readable(void *arg, uint32_t events)
 	}
 }
 
-/* Polling and idle expiry. */
-
-static int
-watch_needs_poll(const struct watch *w)
-{
-	const struct watch_name *n;
-
-	if (w->poll)
-		return 1;
-	for (n = w->names; n; n = n->next)
-		if (n->links[0].dir == NULL)
-			return 1;
-	return 0;
-}
-
 /*
- * Whether a query may answer from a watch's state when the file's stat
- * still matches it. Not when a change was seen and not read yet, nor, for
- * a polled small file, when it was read so soon after a change that a
- * write may have been under way: on a polled watch no event says when
- * the write ended, and another node that read the file later would
- * otherwise answer another checksum. A large file is read again at the
- * next poll instead.
+ * A poll costs one stat: a file is read again only when its stat changed,
+ * or when its last read may have raced a write (within the timestamp
+ * granularity of its last change). On a file system that may stall the
+ * stat is a worker's.
  */
-static int
-state_trusted(const struct watch *w)
-{
-	return !w->dirty && !(w->st.racy && w->st.size <= POLL_REHASH_MAX &&
-	    watch_needs_poll(w));
-}
-
 static void
 poll_fire(void *arg)
 {
 	struct watch_table *t = arg;
 	struct watch *w, *next;
+	struct watch_name *n;
 	struct stat sb;
+	const char *why;
 
 	for (w = t->all; w; w = next) {
 		next = w->next;
-		if (!watch_needs_poll(w))
+		if (!watch_needs_poll(w) || (n = w->names) == NULL)
 			continue;
-		/* Small files are re-hashed every time: a same-size edit
-		   within the file system's timestamp granularity is seen.
-		   So is a file that may have been read mid-write. */
-		if (w->st.exists && (w->st.size <= POLL_REHASH_MAX ||
-		    w->st.racy))
+		if (n->folder->mount) {
+			struct check c = { .have = &w->st, .read = w->st.racy };
+
+			if (n->folder->fd != -1 && !mount_stalled(n->folder->mount))
+				check_start(t, NULL, n->folder, n->proposal,
+				    n->file_name, n->key, n->keylen, &c, &why);
+		} else if (w->st.exists && w->st.racy)
 			refresh_watch(t, w);
-		else if (stat_name(w->names, &sb) == 0 ?
-		    !state_matches(&w->st, &sb) : w->st.exists)
+		else if (n->folder->fd == -1 || (stat_name(n, &sb) == 0 ?
+		    !snapshot_matches(&w->st, &sb) : w->st.exists))
 			refresh_watch(t, w);
 	}
 	loop_timer_arm(t->loop, &t->poll_timer, t->cfg->poll_interval_ms);
@@ -1123,6 +985,7 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->loop = loop;
 	t->cfg = cfg;
 	t->cb = cb;
+	t->ifd = -1;
 	t->fault_enospc = getenv("WATCHERD_FAULT_INOTIFY_ENOSPC") != NULL;
 	cache_init(&t->cache, cfg->cache_size);
 	t->by_name = table_new();
@@ -1131,9 +994,12 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->by_dir_wd = table_new();
 	t->by_entry = table_new();
 	t->folders = table_new();
+	t->jobs = table_new();
+	t->mounts = mount_table_new(loop, cfg, mount_recovered, t);
 	t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (!t->by_name || !t->by_inode || !t->by_file_wd || !t->by_dir_wd ||
-	    !t->by_entry || !t->folders || t->ifd == -1)
+	    !t->by_entry || !t->folders || !t->jobs || !t->mounts ||
+	    t->ifd == -1)
 		goto fail;
 	t->io = (struct loop_io){ .fd = t->ifd, .events = EPOLLIN,
 	    .fn = inotify_readable, .arg = t };
@@ -1150,18 +1016,14 @@ fail:
 	return NULL;
 }
 
-static void
-free_folder(struct folder *f)
-{
-	folder_close(f);
-	free(f);
-}
-
 void
 watch_table_free(struct watch_table *t)
 {
 	if (t == NULL)
 		return;
+	/* First the jobs: those that never ran, or ran and were not taken
+	   back, are freed; those still on a thread are left to it. */
+	mount_table_free(t->mounts);
 	while (t->all)
 		watch_free(t, t->all);
 	if (t->loop) {
@@ -1171,12 +1033,7 @@ watch_table_free(struct watch_table *t)
 		if (t->io.fn)
 			loop_remove(t->loop, &t->io);
 	}
-	while (t->folder_list) {
-		struct folder *f = t->folder_list;
-
-		t->folder_list = f->next;
-		free_folder(f);
-	}
+	folder_free_all(t);
 	cache_clear(&t->cache);
 	if (t->ifd != -1)
 		close(t->ifd);
@@ -1186,6 +1043,7 @@ watch_table_free(struct watch_table *t)
 	table_free(t->by_dir_wd);
 	table_free(t->by_entry);
 	table_free(t->folders);
+	table_free(t->jobs);
 	free(t);
 }
 
@@ -1203,33 +1061,29 @@ watch_table_reconfigure(struct watch_table *t)
 		f->checked = LLONG_MIN / 2;
 }
 
-static struct watch_name *
-name_new(struct watch_table *t, struct folder *f, unsigned proposal,
-    const char *file_name, const char *key, size_t keylen)
+/* The first request for a name on a file system that may stall: its
+   check creates the watch, or says why not. */
+static enum proto_error
+get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
+    unsigned proposal, const char *file_name, const char *key, size_t keylen,
+    const char **why)
 {
-	struct watch_name *n = calloc(1, sizeof(*n));
+	struct check c = { .read = 1, .create = 1 };
+	struct file_job *fj;
 
-	if (n == NULL)
-		return NULL;
-	n->folder = f;
-	n->proposal = proposal;
-	n->links[0].name = n->links[1].name = n;
-	n->file_name = strdup(file_name);
-	n->key = malloc(keylen);
-	if (n->file_name == NULL || n->key == NULL ||
-	    (memcpy(n->key, key, keylen), n->keylen = keylen,
-	    table_add(t->by_name, n->key, n->keylen, n) == -1)) {
-		free(n->file_name);
-		free(n->key);
-		free(n);
-		return NULL;
+	if ((fj = file_result(w, key, keylen)) != NULL) {
+		/* Checked for this request and not watched: an error. */
+		*why = fj->why;
+		return fj->e == PROTO_OK || fj->e == PROTO_TOO_LARGE ?
+		    PROTO_NOT_FOUND : fj->e;
 	}
-	return n;
+	return check_start(t, w, f, proposal, file_name, key, keylen, &c, why);
 }
 
 enum proto_error
-watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
-    size_t len, struct watch_name **out, const char **why)
+watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
+    const char *file_name, size_t len, struct watch_name **out,
+    const char **why)
 {
 	struct watch_state st;
 	struct watch_name *n;
@@ -1237,7 +1091,6 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 	struct stat sb;
 	enum proto_error e;
 	char key[16 + POLICY_MAX_NAME], *data;
-	struct inode_key ik;
 	size_t keylen;
 	int fd;
 
@@ -1248,11 +1101,16 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 		*why = "file_name is not one of the files that may be served";
 		return PROTO_FORBIDDEN;
 	}
+	if (wt && wt->timed_out) {
+		*why = wt->detail;
+		return PROTO_UNAVAILABLE;
+	}
 	keylen = (size_t)snprintf(key, sizeof(key), "%u/%s", proposal, file_name);
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
+		f = n->folder;
 		n->w->last_active = loop_now(t->loop);
-		if (state_trusted(n->w) && stat_name(n, &sb) == 0 &&
-		    state_matches(&n->w->st, &sb)) {
+		if (f->mount == NULL && f->fd != -1 && state_trusted(n->w) &&
+		    stat_name(n, &sb) == 0 && snapshot_matches(&n->w->st, &sb)) {
 			*out = n;
 			if (n->w->st.too_large) {
 				*why = "file is larger than max-file-size";
@@ -1260,7 +1118,15 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 			}
 			return PROTO_OK;
 		}
-		e = refresh_name(t, n, why);
+		e = folder_get(t, proposal, wt, &f, why);
+		if (e == PROTO_PENDING || e == PROTO_UNAVAILABLE)
+			return e;
+		if (e == PROTO_OK && f->mount) {
+			e = check_name(t, wt, n, why);
+			if (e == PROTO_PENDING || e == PROTO_UNAVAILABLE)
+				return e;
+		} else
+			e = refresh_name(t, n, why);
 		if ((e == PROTO_NOT_FOUND || e == PROTO_FORBIDDEN) && n->w &&
 		    n->w->n_subs == 0 && n->w->n_names == 1 &&
 		    (t->cb.wants == NULL ||
@@ -1279,40 +1145,25 @@ watch_get(struct watch_table *t, unsigned proposal, const char *file_name,
 		*out = n;
 		return e;
 	}
-	if ((f = folder_get(t, proposal)) == NULL) {
-		*why = "unknown proposal, or it has no DAMNIT folder";
-		return PROTO_NOT_FOUND;
-	}
+	if ((e = folder_get(t, proposal, wt, &f, why)) != PROTO_OK)
+		return e;
+	if (f->mount)
+		return get_remote_new(t, wt, f, proposal, file_name, key,
+		    keylen, why);
 	/* A file over max-file-size is watched too: its size and a tail
 	   of it can still be served. */
-	e = read_file(t, f->fd, file_name, &st, &data, &fd, why);
+	e = snapshot_read(f->fd, file_name, t->cfg->max_file_size, &st, &data,
+	    &fd, why);
 	if (e != PROTO_OK && e != PROTO_TOO_LARGE) {
 		if (fd != -1)
 			close(fd);
 		return e;
 	}
-	ik = (struct inode_key){ st.dev, st.ino };
-	if (t->count >= t->cfg->max_watches &&
-	    table_get(t->by_inode, &ik, sizeof(ik)) == NULL) {
-		free(data);
-		close(fd);
-		*why = "too many watched files (max-watches); try again later";
-		return PROTO_UNAVAILABLE;
-	}
-	if ((n = name_new(t, f, proposal, file_name, key, keylen)) == NULL ||
-	    settle_name(t, n, &st, &data, fd) == NULL) {
-		if (n)
-			name_free(t, n);
-		free(data);
-		close(fd);
-		*why = "watcherd is out of memory";
-		return PROTO_UNAVAILABLE;
-	}
+	n = watch_start(t, f, file_name, key, keylen, &st, &data, fd, why);
 	free(data);
 	close(fd);
-	n->w->last_active = loop_now(t->loop);
-	log_debug("watch_added", "proposal=%u file=%s mode=%s", proposal,
-	    file_name, n->w->poll ? "poll" : "inotify");
+	if (n == NULL)
+		return PROTO_UNAVAILABLE;
 	*out = n;
 	return e;
 }
@@ -1351,10 +1202,37 @@ watch_name_generation(const struct watch_name *n, char *buf)
 	    (unsigned)crc_buffer(file, sizeof(file)), n->gen_count);
 }
 
+/* A range of a file on a file system that may stall: from the check that
+   just came back for this request, or from a new one. */
+static enum proto_error
+read_range_remote(struct watch_table *t, struct watch_waiter *w,
+    struct watch_name *n, off_t offset, size_t max, const char **data,
+    size_t *len, off_t *size, const char **why)
+{
+	struct check c = { .have = &n->w->st, .want_range = 1,
+	    .range_at = offset, .range_max = max };
+	struct file_job *fj = file_result(w, n->key, n->keylen);
+
+	if (fj && fj->range_ok && fj->range_at == offset &&
+	    fj->range_max == max && fj->st.ino == n->w->st.ino &&
+	    fj->st.dev == n->w->st.dev) {
+		*data = fj->range;
+		*len = fj->range_len;
+		*size = fj->range_size;
+		return PROTO_OK;
+	}
+	if (fj && !fj->range_ok) {
+		*why = "the file was replaced while it was read; ask again";
+		return PROTO_UNAVAILABLE;
+	}
+	return check_start(t, w, n->folder, n->proposal, n->file_name, n->key,
+	    n->keylen, &c, why);
+}
+
 enum proto_error
-watch_read_range(struct watch_table *t, struct watch_name *n, off_t offset,
-    size_t max, const char **data, size_t *len, off_t *size, char **owned,
-    const char **why)
+watch_read_range(struct watch_table *t, struct watch_waiter *w,
+    struct watch_name *n, off_t offset, size_t max, const char **data,
+    size_t *len, off_t *size, char **owned, const char **why)
 {
 	struct cache_entry *ce = n->w->content;
 	struct stat sb;
@@ -1375,6 +1253,9 @@ watch_read_range(struct watch_table *t, struct watch_name *n, off_t offset,
 		}
 		return PROTO_OK;
 	}
+	if (n->folder->mount)
+		return read_range_remote(t, w, n, offset, max, data, len, size,
+		    why);
 	fd = policy_open_beneath(n->folder->fd, n->file_name,
 	    O_RDONLY | O_NONBLOCK | O_NOCTTY);
 	if (fd == -1)
@@ -1390,55 +1271,79 @@ watch_read_range(struct watch_table *t, struct watch_name *n, off_t offset,
 	want = offset < sb.st_size ? (size_t)(sb.st_size - offset) : 0;
 	if (want > max)
 		want = max;
-	if (want > 0) {
-		if ((*owned = malloc(want)) == NULL) {
-			close(fd);
-			*why = "watcherd is out of memory";
-			return PROTO_UNAVAILABLE;
-		}
-		do
-			got = pread(fd, *owned, want, offset);
-		while (got == -1 && errno == EINTR);
-		if (got == -1) {
-			free(*owned);
-			*owned = NULL;
-			close(fd);
-			*why = "cannot read the file";
-			return errno == EACCES ? PROTO_FORBIDDEN : PROTO_INTERNAL;
-		}
-		*data = *owned;
-		*len = (size_t)got;
-	}
+	got = snapshot_pread(fd, offset, want, owned);
 	close(fd);
+	if (got == -1) {
+		*why = "cannot read the file";
+		return errno == EACCES ? PROTO_FORBIDDEN : PROTO_INTERNAL;
+	}
+	*data = *owned;
+	*len = (size_t)got;
+	return PROTO_OK;
+}
+
+/* The content of a name whose file is not in the cache, read now or, on a
+   file system that may stall, by the check that came back for it. The
+   bytes are owned (*owned) or the check's (valid during the resume). */
+static enum proto_error
+content_uncached(struct watch_table *t, struct watch_waiter *w,
+    struct watch_name *n, struct watch_state *st, const char **data,
+    char **owned, const char **why)
+{
+	struct check c = { .have = &n->w->st, .read = 1 };
+	struct file_job *fj;
+	enum proto_error e;
+	int fd = -1;
+
+	*owned = NULL;
+	if (n->folder->mount) {
+		fj = file_result(w, n->key, n->keylen);
+		if (fj && fj->data && fj->st.ino == n->w->st.ino &&
+		    fj->st.size == n->w->st.size && fj->st.crc == n->w->st.crc) {
+			*st = fj->st;
+			*data = fj->data;
+			return PROTO_OK;
+		}
+		return check_start(t, w, n->folder, n->proposal, n->file_name,
+		    n->key, n->keylen, &c, why);
+	}
+	e = snapshot_read(n->folder->fd, n->file_name, t->cfg->max_file_size,
+	    st, owned, &fd, why);
+	if (e != PROTO_OK && e != PROTO_TOO_LARGE)
+		memset(st, 0, sizeof(*st));
+	settle_name(t, n, st, owned, fd);
+	if (fd != -1)
+		close(fd);
+	if (e != PROTO_OK) {
+		free(*owned);
+		*owned = NULL;
+		return e;
+	}
+	*data = *owned;
 	return PROTO_OK;
 }
 
 enum proto_error
-watch_content(struct watch_table *t, struct watch_name *n, int literal,
-    struct watch_content *out, const char **why)
+watch_content(struct watch_table *t, struct watch_waiter *w,
+    struct watch_name *n, int literal, struct watch_content *out,
+    const char **why)
 {
 	struct watch_state st;
 	struct cache_entry *ce;
 	enum proto_error e;
-	char *data = NULL;
-	int fd = -1;
+	const char *data = NULL;
+	char *owned = NULL;
 
 	memset(out, 0, sizeof(*out));
 	if ((ce = n->w->content) == NULL) {
 		/* Not cached: read it now, and keep it if it fits. */
-		e = read_file(t, n->folder->fd, n->file_name, &st, &data, &fd, why);
-		if (e != PROTO_OK && e != PROTO_TOO_LARGE)
-			memset(&st, 0, sizeof(st));
-		settle_name(t, n, &st, &data, fd);
-		if (fd != -1)
-			close(fd);
-		if (e != PROTO_OK) {
-			free(data);
+		e = content_uncached(t, w, n, &st, &data, &owned, why);
+		if (e != PROTO_OK)
 			return e;
-		}
 		if ((ce = n->w->content) == NULL) {
 			out->st = st;
-			out->data = out->owned_data = data;
+			out->data = data;
+			out->owned_data = owned;
 			out->len = (size_t)st.size;
 			if (literal) {
 				out->owned_literal = text_content_literal(data,
@@ -1449,6 +1354,7 @@ watch_content(struct watch_table *t, struct watch_name *n, int literal,
 				out->is_base64 = !text_utf8_valid(data, out->len);
 			return PROTO_OK;
 		}
+		free(owned);
 	}
 	cache_touch(&t->cache, ce);
 	out->st = n->w->st;
@@ -1547,6 +1453,7 @@ watch_table_list(struct watch_table *t,
 void
 watch_table_stats(struct watch_table *t, struct watch_stats *s)
 {
+	struct mount_stats ms;
 	struct cache_entry *e;
 	struct watch *w;
 
@@ -1565,4 +1472,9 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 	s->cache_bytes = t->cache.used;
 	for (e = t->cache.head; e; e = e->next)
 		s->cache_entries++;
+	mount_table_stats(t->mounts, &ms);
+	s->fs_stalled = ms.stalled;
+	s->fs_timeouts = ms.timeouts;
+	s->fs_threads = ms.threads;
+	s->fs_busy = ms.busy;
 }

@@ -4,6 +4,13 @@
  * the file and on its parent directories, polling where inotify cannot see,
  * the settle time after a change, idle expiry, and the events sent to
  * subscribers. The only code that reads proposal files.
+ *
+ * Files on a file system that may stall (GPFS, NFS, FUSE, ...) are read
+ * and stat'ed on worker threads: a request about one may have to wait.
+ * The calls that take a watch_waiter then return PROTO_PENDING; the
+ * waiter's resume function is called from the loop when the work is done
+ * or fs-timeout has passed, and the caller asks again with the same
+ * waiter, which then gets the answer.
  */
 #ifndef WATCH_H
 #define WATCH_H
@@ -15,26 +22,12 @@
 
 #include "common/config.h"
 #include "common/proto.h"
+#include "watcherd/loop.h"
+#include "watcherd/snapshot.h"
 
-struct loop;
+struct job;
 struct watch_table;
 struct watch_name;
-
-/* What is known about a file's bytes. */
-struct watch_state {
-	int		 exists;
-	int		 too_large;	/* exists, larger than max-file-size */
-	dev_t		 dev;
-	ino_t		 ino;
-	off_t		 size;
-	struct timespec	 mtime;
-	struct timespec	 ctime;
-	struct timespec	 btime;		/* birth; zero where unknown */
-	uint32_t	 crc;		/* of exactly size bytes */
-	int		 racy;		/* read so soon after the file's last
-					   change that a write may still have
-					   been copying bytes in */
-};
 
 /* A subscription, owned by a client of the server and linked into the name
    it subscribed through. */
@@ -85,6 +78,29 @@ struct watch_callbacks {
 	void	 *change_arg;
 };
 
+/* A request that may wait; embedded in its owner, who calls
+   watch_wait_begin() when the request arrives and watch_wait_end() once
+   it is answered. The fields are the table's. */
+struct watch_waiter {
+	struct watch_waiter	*prev, *next;	/* on the job waited for */
+	struct job		*job;		/* waited for, or NULL */
+	struct job		*result;	/* the job done, during resume */
+	unsigned long		 min_seq;	/* older checks are stale */
+	long long		 began;
+	struct loop_timer	 timer;
+	void			(*resume)(void *arg);
+	void			*arg;
+	int			 rounds;
+	int			 timed_out;
+	char			 detail[96];
+};
+
+/* Starts a request: resume(arg) is how it is taken up again. */
+void	watch_wait_begin(struct watch_table *, struct watch_waiter *,
+	    void (*resume)(void *arg), void *arg);
+/* Ends it: it waits for nothing any more. */
+void	watch_wait_end(struct watch_table *, struct watch_waiter *);
+
 /* The content of a file with the state it was read in. Either borrowed
    from the cache (valid until the next call into the table) or owned by
    the caller: release it with watch_content_release(). */
@@ -121,6 +137,11 @@ struct watch_stats {
 	unsigned long	inotify_fallbacks;	/* ENOSPC: polled instead */
 	size_t		cache_bytes;
 	size_t		cache_entries;
+	unsigned	fs_stalled;		/* mounts not answering now */
+	unsigned long	fs_timeouts;		/* requests answered unavailable
+						   for a stall */
+	unsigned	fs_threads;		/* worker threads started */
+	unsigned	fs_busy;		/* ... inside a job now */
 };
 
 /*
@@ -138,15 +159,16 @@ void	watch_table_reconfigure(struct watch_table *);
 /*
  * Finds or starts the watch for (proposal, file_name), checks the file's
  * stat and re-reads it when it changed, and marks the watch active.
- * Returns PROTO_OK with *out set, or an error with *why (static text).
+ * Returns PROTO_OK with *out set, PROTO_PENDING (see above), or an error
+ * with *why (static text, or in the waiter).
  * PROTO_NOT_FOUND for a missing file, PROTO_TOO_LARGE when the file
  * exceeds max-file-size (*out is still set for an existing watch). A
  * watched file found missing or unreadable is no longer watched, unless
  * it has subscribers or the change callback wants it.
  */
-enum proto_error watch_get(struct watch_table *, unsigned proposal,
-	    const char *file_name, size_t len, struct watch_name **out,
-	    const char **why);
+enum proto_error watch_get(struct watch_table *, struct watch_waiter *,
+	    unsigned proposal, const char *file_name, size_t len,
+	    struct watch_name **out, const char **why);
 /* The current state of the file behind a name. */
 const struct watch_state *watch_name_state(const struct watch_name *);
 /* "inotify" or "poll". */
@@ -171,20 +193,21 @@ void	watch_name_generation(const struct watch_name *, char *buf);
  * watch_get() vouched for the watch: borrowed from the cache, or read into
  * *owned (the caller frees it). Sets *data, *len and *size (the file's size
  * as read, which may have grown since the watch's state). Returns
- * PROTO_OK, or an error with *why (PROTO_UNAVAILABLE when the file was
- * replaced meanwhile: ask again).
+ * PROTO_OK, PROTO_PENDING, or an error with *why (PROTO_UNAVAILABLE when
+ * the file was replaced meanwhile: ask again).
  */
-enum proto_error watch_read_range(struct watch_table *, struct watch_name *,
-	    off_t offset, size_t max, const char **data, size_t *len,
+enum proto_error watch_read_range(struct watch_table *, struct watch_waiter *,
+	    struct watch_name *, off_t offset, size_t max, const char **data, size_t *len,
 	    off_t *size, char **owned, const char **why);
 
 /*
  * The content of the file behind name, consistent with the state returned
  * in out->st. With literal set, also its JSON "content" value. Returns
- * PROTO_OK, or an error with *why.
+ * PROTO_OK, PROTO_PENDING, or an error with *why.
  */
-enum proto_error watch_content(struct watch_table *, struct watch_name *,
-	    int literal, struct watch_content *out, const char **why);
+enum proto_error watch_content(struct watch_table *, struct watch_waiter *,
+	    struct watch_name *, int literal, struct watch_content *out,
+	    const char **why);
 void	watch_content_release(struct watch_content *);
 
 /* Links sub (owner set by the caller) to name; the watch is kept while

@@ -182,7 +182,9 @@ handler_count() {
 	    watcherd_hooks_killed_total=hooks_killed \
 	    watcherd_hooks_dropped_total=hooks_dropped \
 	    watcherd_hooks_running=hooks_running \
-	    watcherd_hooks_queued=hooks_queued; do
+	    watcherd_hooks_queued=hooks_queued \
+	    watcherd_fs_stalled=fs_stalled \
+	    watcherd_fs_timeouts_total=fs_timeouts; do
 		[ "$(metric "${pair%%=*}")" = "$(json_get "$status" ".${pair#*=}")" ] ||
 		    fail "${pair%%=*} is '$(metric "${pair%%=*}")', status says $(json_get "$status" ".${pair#*=}")"
 	done

@@ -1,0 +1,202 @@
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/stat.h>
+
+#include "common/log.h"
+#include "common/policy.h"
+#include "watcherd/fstype.h"
+#include "watcherd/table.h"
+#include "watcherd/watch_int.h"
+
+#define FOLDER_NEGATIVE_MS 2000	/* how long "no such proposal" is believed */
+#define FOLDER_MAX	100000
+
+/*
+ * The lookup of a proposal's folder under the data root. It always runs
+ * off the loop: the glob walks instrument and cycle directories, and any
+ * of them may be a mount that stalls.
+ */
+struct lookup_job {
+	struct job	 j;
+	struct folder	*f;
+	char		*data_root;
+	/* What the worker found. */
+	int		 fd;
+	int		 remote;
+	const char	*fstype;
+	dev_t		 dev;
+	char		 path[PATH_MAX];
+	char		 point[PATH_MAX];
+};
+
+static void
+folder_close(struct folder *f)
+{
+	if (f->fd != -1)
+		close(f->fd);
+	f->fd = -1;
+	free(f->path);
+	f->path = NULL;
+	f->mount = NULL;
+}
+
+void
+folder_forget(struct folder *f)
+{
+	folder_close(f);
+	f->checked = LLONG_MIN / 2;
+}
+
+static void
+lookup_work(struct mount_job *mj)
+{
+	struct lookup_job *lj = (struct lookup_job *)mj;
+	struct stat sb;
+
+	if (policy_find_folder(lj->data_root, lj->j.proposal, lj->path,
+	    sizeof(lj->path)) == -1)
+		return;
+	if ((lj->fd = open(lj->path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
+		return;
+	if (fstat(lj->fd, &sb) == -1) {
+		close(lj->fd);
+		lj->fd = -1;
+		return;
+	}
+	lj->dev = sb.st_dev;
+	if ((lj->remote = fstype_is_remote(lj->fd, &lj->fstype)))
+		fstype_mount_point(lj->dev, lj->point, sizeof(lj->point));
+}
+
+static void
+lookup_finish(struct job *j)
+{
+	struct lookup_job *lj = (struct lookup_job *)j;
+	struct watch_table *t = j->t;
+	struct folder *f = lj->f;
+
+	f->lookup = NULL;
+	folder_close(f);
+	f->checked = loop_now(t->loop);
+	if (lj->fd == -1)
+		return;
+	if ((f->path = strdup(lj->path)) == NULL ||
+	    (lj->remote && (f->mount = mount_get(t->mounts, lj->dev,
+	    lj->point)) == NULL)) {
+		folder_close(f);
+		return;
+	}
+	f->fd = lj->fd;
+	lj->fd = -1;
+	f->fstype = lj->fstype;
+	log_info("folder_found", "proposal=%u fstype=%s mode=%s%s%s",
+	    f->proposal, f->fstype, t->cfg->watch_mode != WATCH_MODE_AUTO &&
+	    !f->mount ? config_watch_mode_name(t->cfg->watch_mode) :
+	    f->mount ? "poll" : "inotify", f->mount ? " mount=" : "",
+	    f->mount ? mount_point(f->mount) : "");
+}
+
+static void
+lookup_destroy(struct job *j)
+{
+	struct lookup_job *lj = (struct lookup_job *)j;
+
+	if (lj->fd != -1)
+		close(lj->fd);
+	free(lj->data_root);
+	free(lj);
+}
+
+static enum proto_error
+lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
+    const char **why)
+{
+	struct lookup_job *lj;
+	struct mount *m;
+	enum proto_error e;
+
+	if ((m = mount_lookups(t->mounts, t->cfg->data_root)) == NULL ||
+	    (lj = calloc(1, sizeof(*lj))) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	lj->j.kind = JOB_LOOKUP;
+	lj->j.proposal = f->proposal;
+	lj->j.finish = lookup_finish;
+	lj->j.destroy = lookup_destroy;
+	lj->j.mj.work = lookup_work;
+	lj->f = f;
+	lj->fd = -1;
+	if ((lj->data_root = strdup(t->cfg->data_root)) == NULL) {
+		free(lj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((e = job_start(t, m, &lj->j, w, why)) != PROTO_OK)
+		return e;
+	f->lookup = &lj->j;
+	return job_wait(t, &lj->j, w, why);
+}
+
+enum proto_error
+folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
+    struct folder **out, const char **why)
+{
+	struct folder *f = table_get(t->folders, &proposal, sizeof(proposal));
+	struct stat sb;
+
+	*out = NULL;
+	if (f == NULL) {
+		if (table_count(t->folders) >= FOLDER_MAX ||
+		    (f = calloc(1, sizeof(*f))) == NULL) {
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		f->proposal = proposal;
+		f->fd = -1;
+		f->checked = LLONG_MIN / 2;
+		if (table_add(t->folders, &proposal, sizeof(proposal), f) == -1) {
+			free(f);
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		f->next = t->folder_list;
+		t->folder_list = f;
+	}
+	if (f->lookup)
+		return job_wait(t, f->lookup, w, why);
+	if (f->fd == -1) {
+		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
+		    (w && w->result && w->result->kind == JOB_LOOKUP &&
+		    ((struct lookup_job *)w->result)->f == f)) {
+			*why = "unknown proposal, or it has no DAMNIT folder";
+			return PROTO_NOT_FOUND;
+		}
+		return lookup_start(t, f, w, why);
+	}
+	/* A folder on a file system that may stall is checked by the
+	   file's job, off the loop. */
+	if (f->mount == NULL && (fstat(f->fd, &sb) == -1 || sb.st_nlink == 0)) {
+		/* The folder was removed; maybe made anew elsewhere. */
+		folder_forget(f);
+		return lookup_start(t, f, w, why);
+	}
+	*out = f;
+	return PROTO_OK;
+}
+
+void
+folder_free_all(struct watch_table *t)
+{
+	struct folder *f;
+
+	while ((f = t->folder_list) != NULL) {
+		t->folder_list = f->next;
+		folder_close(f);
+		free(f);
+	}
+}

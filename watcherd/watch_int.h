@@ -1,0 +1,206 @@
+/*
+ * The watch table's own structures, shared by the files that make it up
+ * (as OpenBSD httpd shares httpd.h): watch.c (watches, names, their life
+ * and the public API), folder.c (proposal -> DAMNIT folder), dirs.c
+ * (directory watches and the entries names are reached through), job.c
+ * (file-system work off the loop and the requests waiting for it) and
+ * snapshot.c (bytes and the stat they belong to). Not for other users.
+ */
+#ifndef WATCH_INT_H
+#define WATCH_INT_H
+
+#include <limits.h>
+#include <stddef.h>
+
+#include "common/config.h"
+#include "watcherd/cache.h"
+#include "watcherd/loop.h"
+#include "watcherd/mount.h"
+#include "watcherd/watch.h"
+
+struct table;
+
+/* A watched directory: one inotify watch shared by every name in it. */
+struct dir {
+	int		 wd;
+	unsigned	 refs;
+	struct dir_link	*links;
+};
+
+/* The entry (directory, base name) through which a name is reached. */
+struct dir_link {
+	struct dir		*dir;	/* NULL: not linked (or dir gone) */
+	struct watch_name	*name;
+	struct dir_link		*prev, *next;
+	char			 key[sizeof(int) + NAME_MAX + 1];
+	size_t			 keylen;
+};
+
+/* A piece of file-system work done off the loop, and the requests that
+   wait for it. Embedded first in the job of each kind. */
+enum job_kind { JOB_LOOKUP, JOB_FILE };
+struct job {
+	struct mount_job	 mj;
+	enum job_kind		 kind;
+	struct watch_table	*t;
+	unsigned long		 seq;		/* order of submission */
+	unsigned		 proposal;
+	struct watch_waiter	*waiters;
+	/* On the loop when the work is done, before the waiters resume:
+	   records the result in the table. */
+	void			(*finish)(struct job *);
+	/* Frees the job (it was finished, or never ran). */
+	void			(*destroy)(struct job *);
+};
+
+/* A proposal's DAMNIT folder, or the memory that it has none. */
+struct folder {
+	struct folder	*next;		/* every folder */
+	unsigned	 proposal;
+	int		 fd;		/* O_PATH; -1: not found */
+	char		*path;
+	const char	*fstype;
+	struct mount	*mount;		/* a file system that may stall: its
+					   work goes there; NULL: on the loop */
+	long long	 checked;
+	struct job	*lookup;	/* the lookup under way */
+};
+
+struct watch_name {
+	struct watch_name	*next;		/* in w->names */
+	struct watch		*w;
+	struct folder		*folder;
+	unsigned		 proposal;
+	char			*file_name;
+	char			*key;
+	size_t			 keylen;
+	struct dir_link		 links[2];	/* literal parent, real parent */
+	struct watch_subscriber	*subs;
+	unsigned		 n_subs;
+	/* What the generation is made of, and what changes it. */
+	int			 gen_known;
+	int			 gen_gone;	/* seen deleted since */
+	ino_t			 gen_ino;
+	struct timespec		 gen_btime;
+	unsigned		 gen_count;
+	off_t			 gen_size;
+	off_t			 change_mark;	/* the change callback's */
+	/* Off the loop: the last check recorded (its job's seq) and what
+	   it found. */
+	unsigned long		 checked_seq;
+	enum proto_error	 checked_e;
+	const char		*checked_why;
+};
+
+struct watch {
+	struct watch		*prev, *next;		/* every watch */
+	struct watch		*dirty_prev, *dirty_next;
+	int			 dirty;
+	long long		 settle_deadline;
+	struct watch_state	 st;
+	int			 in_inode_table;
+	int			 file_wd;
+	int			 poll;
+	struct watch_name	*names;
+	size_t			 n_names;
+	unsigned		 n_subs;
+	long long		 last_active;
+	unsigned long		 changes;
+	struct cache_entry	*content;
+};
+
+struct watch_table {
+	struct loop		*loop;
+	const struct config	*cfg;
+	struct watch_callbacks	 cb;
+	int			 ifd;
+	struct loop_io		 io;
+	struct table		*by_name;
+	struct table		*by_inode;
+	struct table		*by_file_wd;
+	struct table		*by_dir_wd;
+	struct table		*by_entry;
+	struct table		*folders;
+	struct folder		*folder_list;
+	struct watch		*all;
+	size_t			 count;
+	struct watch		*dirty_head, *dirty_tail;
+	struct loop_timer	 settle_timer, poll_timer, idle_timer;
+	struct cache		 cache;
+	struct mount_table	*mounts;
+	struct table		*jobs;		/* name key -> newest file job */
+	unsigned long		 seq;		/* of the newest job */
+	unsigned long		 changes;
+	unsigned long		 overflows;
+	unsigned long		 fallbacks;
+	size_t			 n_dirs;
+	int			 fault_enospc;
+};
+
+/* folder.c */
+
+/*
+ * The folder of a proposal. Returns PROTO_OK with *out, PROTO_NOT_FOUND
+ * (no such proposal, believed for a while), PROTO_PENDING when it is being
+ * looked up off the loop (w resumes when it is known), or
+ * PROTO_UNAVAILABLE with *why.
+ */
+enum proto_error folder_get(struct watch_table *, unsigned proposal,
+	    struct watch_waiter *, struct folder **out, const char **why);
+/* Forgets where a proposal's folder is (it was removed): it is looked up
+   again when next asked. */
+void	folder_forget(struct folder *);
+/* Frees every folder. */
+void	folder_free_all(struct watch_table *);
+
+/* dirs.c */
+
+/* inotify_add_watch(), with the test seam that simulates an exhausted
+   watch limit (WATCHERD_FAULT_INOTIFY_ENOSPC). */
+int	dirs_add_inotify(struct watch_table *, const char *path, uint32_t mask);
+/* "/proc/self/fd/N", the path through which inotify takes an open file. */
+void	dirs_fd_path(int fd, char *buf, size_t len);
+/*
+ * Watches the directories through which a name reaches its file: the
+ * literal parent (rename-over, delete, create of the name itself) and,
+ * where a symlink leads elsewhere, the real parent of the target. fd is
+ * the open file. Returns -1 when inotify cannot take them.
+ */
+int	dirs_link_name(struct watch_table *, struct watch_name *, int fd);
+/* Unlinks one of a name's directory entries. */
+void	dirs_unlink(struct watch_table *, struct dir_link *);
+/* The names linked to the entry (wd, base name) of an event, into
+   found[max]; returns how many there are in all. */
+size_t	dirs_entry_names(struct watch_table *, int wd, const char *name,
+	    size_t len, struct watch_name **found, size_t max);
+/* The directory of a watch descriptor, or NULL. */
+struct dir *dirs_find(struct watch_table *, int wd);
+/* The kernel ended a directory's watch (it was removed): unlinks every
+   name in it, calling gone(t, name) for each, and frees it. */
+void	dirs_gone(struct watch_table *, struct dir *,
+	    void (*gone)(struct watch_table *, struct watch_name *));
+
+/* job.c */
+
+/*
+ * Runs j on mount m (j->seq is set). Returns PROTO_OK, or
+ * PROTO_UNAVAILABLE with *why (in w, when given) when the mount is
+ * stalled or full: j was destroyed then, and the refusal counted.
+ */
+enum proto_error job_start(struct watch_table *, struct mount *, struct job *,
+	    struct watch_waiter *, const char **why);
+/*
+ * Makes w wait for j: it resumes when j is done (w->result is j during
+ * the resume) or at its deadline (fs-timeout after it began). Returns
+ * PROTO_PENDING (also without a waiter), or PROTO_UNAVAILABLE with *why
+ * when w has waited too many times already (the file changed at every
+ * look).
+ */
+enum proto_error job_wait(struct watch_table *, struct job *,
+	    struct watch_waiter *, const char **why);
+/* The answer for a request about proposal on a stalled file system
+   (detail in w), counted. */
+enum proto_error job_stalled(struct watch_table *, struct watch_waiter *,
+	    unsigned proposal, const char **why);
+
+#endif
