@@ -21,6 +21,7 @@ struct pool {
 	unsigned	 idle;
 	int		 stopping;
 	int		 orphaned;	/* freed by its last thread */
+	void		(*release)(struct pool_job *);	/* once stopping */
 	int		 efd;
 	struct loop	*loop;
 	struct loop_io	 io;
@@ -63,8 +64,14 @@ pool_thread(void *arg)
 		job->work(job);
 
 		pthread_mutex_lock(&p->lock);
-		if (p->stopping)
-			break;	/* its owner is gone: the job ends here */
+		if (p->stopping) {
+			/* Nobody takes it back any more. */
+			pthread_mutex_unlock(&p->lock);
+			if (p->release)
+				p->release(job);
+			pthread_mutex_lock(&p->lock);
+			break;
+		}
 		signal_loop = p->finished == NULL;
 		job->next = p->finished;
 		p->finished = job;
@@ -162,6 +169,7 @@ pool_free(struct pool *p, void (*release)(struct pool_job *))
 	loop_remove(p->loop, &p->io);
 	pthread_mutex_lock(&p->lock);
 	p->stopping = 1;
+	p->release = release;
 	pthread_cond_broadcast(&p->wake);
 	queued = p->queue;
 	finished = p->finished;

@@ -29,9 +29,10 @@ struct pool_job {
 struct pool	*pool_new(struct loop *, unsigned max_threads);
 /*
  * Stops the threads and frees the pool. Jobs not started, and jobs
- * finished but not handed back yet, go to release (when not NULL). Threads
- * still inside a job (a file system that does not answer) are left to end
- * with the process, and their jobs with them.
+ * finished but not handed back yet, go to release (when not NULL), on this
+ * thread; a job still on a worker (a file system that does not answer)
+ * goes to release on that worker when it returns, if ever before the
+ * process ends.
  */
 void		 pool_free(struct pool *, void (*release)(struct pool_job *));
 /*
