@@ -58,14 +58,17 @@ snapshot_matches(const struct watch_state *st, const struct stat *sb)
 }
 
 /* Whether a read that started at started may have raced a write that
-   ended with the stat sb. */
+   ended with the stat sb. A ctime of whole seconds is taken to come from a
+   file system that keeps only seconds: a second write within the same
+   second would leave the stat as it is, so the window is a second wider. */
 static int
 state_racy(const struct timespec *started, const struct stat *sb)
 {
 	long long ms = (long long)(started->tv_sec - sb->st_ctim.tv_sec) * 1000 +
 	    (started->tv_nsec - sb->st_ctim.tv_nsec) / 1000000;
+	long long window = sb->st_ctim.tv_nsec == 0 ? 1000 + RACY_MS : RACY_MS;
 
-	return ms < RACY_MS && ms > -RACY_FUTURE_MS;
+	return ms < window && ms > -RACY_FUTURE_MS;
 }
 
 /* Reads all of fd into a buffer sized for want bytes; returns -1 with
