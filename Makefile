@@ -13,11 +13,16 @@ LDLIBS    += $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 FCGI_LIBS := $(shell pkg-config --libs fcgi 2>/dev/null || echo -lfcgi)
 
 # SANITIZE=1 builds the same programs with AddressSanitizer and
-# UndefinedBehaviorSanitizer into build/asan/.
+# UndefinedBehaviorSanitizer into build/asan/, SANITIZE=thread with
+# ThreadSanitizer into build/tsan/.
 ifeq ($(SANITIZE),1)
 BUILD     ?= build/asan
 CFLAGS    += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 LDFLAGS   += -fsanitize=address,undefined
+else ifeq ($(SANITIZE),thread)
+BUILD     ?= build/tsan
+CFLAGS    += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS   += -fsanitize=thread
 # FUZZ=1 builds the libFuzzer targets of tests/fuzz/ (clang, ASan+UBSan)
 # into build/fuzz/.
 else ifeq ($(FUZZ),1)
@@ -56,7 +61,7 @@ $(BUILD)/libcommon.a: $(call obj,$(COMMON_SRC))
 	$(AR) rcs $@ $^
 
 $(BUILD)/watcherd: $(call obj,$(WATCHERD_SRC)) $(BUILD)/libcommon.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)
 
 $(BUILD)/watcherctl: $(call obj,$(WATCHERCTL_SRC)) $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -76,6 +81,12 @@ $(BUILD)/tools/%: $(BUILD)/obj/tests/tools/%.o $(BUILD)/libcommon.a
 $(BUILD)/tools/fcgi_floor: $(BUILD)/obj/tests/tools/fcgi_floor.o $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ $(FCGI_LIBS) $(LDLIBS)
+
+# The file system that stalls on demand (tests of hung mounts) needs libfuse3.
+$(BUILD)/obj/tests/tools/stallfs.o: CFLAGS += $(shell pkg-config --cflags fuse3 2>/dev/null)
+$(BUILD)/tools/stallfs: $(BUILD)/obj/tests/tools/stallfs.o
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(shell pkg-config --libs fuse3 2>/dev/null || echo -lfuse3) -pthread
 
 # The fuzz targets link the daemon and the handler without their main().
 $(BUILD)/libwatcherd.a: $(call obj,$(filter-out watcherd/main.c,$(WATCHERD_SRC)))

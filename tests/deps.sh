@@ -13,6 +13,8 @@ needs=(
 	"pc:json-c libjson-c-dev"
 	"pc:zlib zlib1g-dev"
 	"pc:fcgi libfcgi-dev"
+	"pc:fuse3 libfuse3-dev"
+	"fusermount3 fuse3"
 	"bats bats"
 	"socat socat"
 	"jq jq"

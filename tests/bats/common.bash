@@ -20,17 +20,20 @@ HANDLER="$BUILD_PATH/filehandler.fcgi"
 # The demo proposal's amore directory, relative to the data tree.
 DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
 
-# The sanitizers: SANITIZED=1 under the sanitizer build. A process that
+# The sanitizers: SANITIZED=1 under a sanitizer build. A process that
 # exits by itself checks for leaks (ASAN_EXIT_OPTIONS); one that is killed
 # by its parent cannot (ASAN_KILLED_OPTIONS). Any report fails the test.
 SANITIZED=0
 case "$BUILD_DIR" in
-*asan*) SANITIZED=1 ;;
+*asan*|*tsan*) SANITIZED=1 ;;
 esac
+# ThreadSanitizer (build/tsan): the first data race ends the process, and
+# its report in the log fails the test.
+export TSAN_OPTIONS="halt_on_error=1:exitcode=66:second_deadlock_stack=1"
 ASAN_EXIT_OPTIONS="detect_leaks=1:abort_on_error=0:exitcode=99"
 ASAN_KILLED_OPTIONS="detect_leaks=0:abort_on_error=0:exitcode=99"
 UBSAN_HALT_OPTIONS="print_stacktrace=1:halt_on_error=1"
-SANITIZER_PATTERN='AddressSanitizer|LeakSanitizer|runtime error'
+SANITIZER_PATTERN='AddressSanitizer|LeakSanitizer|ThreadSanitizer|runtime error'
 # How long watcherd may take to exit (its leak check takes a moment).
 WATCHERD_STOP_MS=5000
 [ "$SANITIZED" = 1 ] && WATCHERD_STOP_MS=15000

@@ -1,0 +1,238 @@
+#!/usr/bin/env bats
+# A file system that stops answering (DESIGN.md section 6): proposal 2222
+# lives on a FUSE mount (build/tools/stallfs) that the tests freeze, as a
+# GPFS or NFS mount stalls, and thaw; proposal 1111 is on the local disk.
+# A stalled mount must stall only its own files, and be served again, with
+# no restart, once it answers.
+
+load helpers
+
+FUSE_REL="SPB/202601/p002222"
+FS_TIMEOUT=500
+
+setup() {
+	common_setup || return 1
+	STALLFS="$BUILD_PATH/tools/stallfs"
+	need_executable "$STALLFS" stallfs || return 1
+	[ -c /dev/fuse ] || fail "no /dev/fuse on this machine" || return 1
+	# The backing tree of proposal 2222 and the mount point where
+	# watcherd finds it.
+	BACKING="$T/backing"
+	MNT="$T/data/$FUSE_REL"
+	mkdir -p "$BACKING/usr/Shared/amore" "$MNT"
+	printf 'remote = 1\n' >"$BACKING/usr/Shared/amore/context.py"
+	printf 'line 1\n' >"$BACKING/usr/Shared/amore/run.log"
+	FUSE_FILE="$BACKING/usr/Shared/amore/context.py"
+	spawn "$STALLFS" "$BACKING" "$MNT" </dev/null 2>>"$T/stallfs.log"
+	STALLFS_PID=$SPAWNED
+	wait_until 5000 is_fuse "$MNT" ||
+	    fail "stallfs did not mount $MNT: $(cat "$T/stallfs.log")"
+}
+
+teardown() {
+	# Whatever happened: thaw, so that nothing stays blocked in the
+	# mount, then unmount, then the rest.
+	if [ -n "${STALLFS_PID:-}" ]; then
+		kill -USR2 "$STALLFS_PID" 2>/dev/null || true
+		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+	fi
+	common_teardown
+}
+
+is_fuse() {
+	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
+}
+
+freeze() {
+	kill -USR1 "$STALLFS_PID"
+	wait_until 2000 grep -q "frozen" "$T/stallfs.log"
+}
+
+thaw() {
+	kill -USR2 "$STALLFS_PID"
+}
+
+# timed LINE: sends one request; sets REPLY_LINE and ELAPSED_MS.
+timed() {
+	local t0
+	t0=$(now_ms)
+	REPLY_LINE=$(send "$1")
+	ELAPSED_MS=$(($(now_ms) - t0))
+}
+
+status_field() {
+	json_get "$(send '{"cmd":"status"}')" ".$1"
+}
+
+# Stalls the mount as seen by watcherd: a request for 2222 that times out.
+stall_2222() {
+	freeze || return 1
+	timed "$(req checksum 2222 context.py)"
+	[ "$(json_get "$REPLY_LINE" .error)" = unavailable ] ||
+	    fail "a request on the frozen mount got: $REPLY_LINE"
+}
+
+@test "files on a FUSE mount are served, polled, with their true checksum" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	r=$(send "$(req checksum 2222 context.py)")
+	[ "$(json_get "$r" .checksum)" = "$(crc32 "$FUSE_FILE")" ] ||
+	    fail "checksum reply: $r"
+	[ "$(json_get "$r" .mode)" = poll ]
+	content_to context.py "$T/c" raw
+	grep -q 'mount=.*p002222' "$LOG" ||
+	    fail "no folder_found with the mount point in the log"
+	PROPOSAL=2222 content_to context.py "$T/c2"
+	cmp "$T/c2" "$FUSE_FILE"
+	r=$(send "$(req checksum 2222 missing.py)")
+	[ "$(json_get "$r" .error)" = forbidden ] || [ "$(json_get "$r" .error)" = not_found ]
+	r=$(send "$(req checksum 2222 other.log)")
+	[ "$(json_get "$r" .error)" = not_found ] || fail "missing file: $r"
+}
+
+@test "a request on a stalled mount is unavailable after fs-timeout, naming the proposal" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	send "$(req checksum 2222 context.py)" >/dev/null
+	stall_2222
+	[ "$(json_get "$REPLY_LINE" .detail)" = \
+	    "the file system of proposal 2222 is not responding" ]
+	[ "$ELAPSED_MS" -ge $((FS_TIMEOUT - 50)) ] && [ "$ELAPSED_MS" -lt 1500 ] ||
+	    fail "answered after $ELAPSED_MS ms (fs-timeout $FS_TIMEOUT)"
+	first=$ELAPSED_MS
+	# While it is stalled, the next one is refused at once.
+	timed "$(req content 2222 context.py)"
+	[ "$(json_get "$REPLY_LINE" .error)" = unavailable ]
+	[ "$ELAPSED_MS" -lt 300 ] || fail "second request took $ELAPSED_MS ms"
+	report_latency "unavailable: first request $first ms (fs-timeout $FS_TIMEOUT), next $ELAPSED_MS ms"
+	[ "$(status_field fs_stalled)" = 1 ]
+	[ "$(status_field fs_timeouts)" -ge 2 ]
+	grep -q "event=fs_stalled.*mount=$MNT" "$LOG" ||
+	    fail "no fs_stalled line naming $MNT: $(grep fs_ "$LOG")"
+}
+
+@test "a stalled mount stalls only its own files: ping, status, list and local files answer at once" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	send "$(req checksum 1111 context.py)" >/dev/null
+	send "$(req checksum 2222 context.py)" >/dev/null
+	freeze
+	# A client waiting on the frozen mount does not hold up the others.
+	spawn bash -c 'printf "%s\n" "$1" | socat -t 3 - "UNIX-CONNECT:$2"' _ \
+	    "$(req content 2222 context.py)" "$SOCK" >"$T/held.out" 2>&1
+	sleep 0.1
+	worst=0
+	for line in '{"cmd":"ping"}' '{"cmd":"status"}' '{"cmd":"list"}' \
+	    "$(req checksum 1111 context.py)" "$(req content 1111 context.py)"; do
+		timed "$line"
+		[ "$(json_get "$REPLY_LINE" .ok)" = true ] ||
+		    fail "$line got $REPLY_LINE"
+		[ "$ELAPSED_MS" -lt 300 ] || fail "$line took $ELAPSED_MS ms"
+		[ "$ELAPSED_MS" -gt "$worst" ] && worst=$ELAPSED_MS
+	done
+	report_latency "slowest of ping, status, list, local checksum and content during the stall: $worst ms (a socat each)"
+	wait_until 3000 grep -q unavailable "$T/held.out" ||
+	    fail "the held request got: $(cat "$T/held.out")"
+	# The local file's changes are still seen at once.
+	printf 'changed = 1\n' >"$DAMNIT/context.py"
+	wait_until 1000 test "$(daemon_checksum context.py)" = \
+	    "$(crc32 "$DAMNIT/context.py")"
+}
+
+@test "subscribers of local files keep getting events while another mount is stalled" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 100
+	send "$(req checksum 2222 context.py)" >/dev/null
+	subscribe context.py
+	PROPOSAL=2222 subscribe context.py
+	remote_out=$SUB_OUT
+	stall_2222
+	PROPOSAL=1111
+	printf 'x = 2\n' >"$T/new.py"
+	want=$(crc32 "$T/new.py")
+	T0_MS=$(now_ms)
+	cat "$T/new.py" >"$DAMNIT/context.py"
+	wait_event "$T/sub.1.out" changed "$want" 2000
+	report_latency "local event during a stall: $LATENCY_MS ms"
+	# The subscription to the stalled file is still there, silent.
+	! grep -q '"event"' "$remote_out"
+}
+
+@test "a mount that answers again is served again, and its subscribers hear what changed meanwhile" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 200
+	PROPOSAL=2222 subscribe context.py
+	stall_2222
+	# Changed on the file server while this host could not see it.
+	printf 'remote = 2  # changed during the stall\n' >"$FUSE_FILE"
+	want=$(crc32 "$FUSE_FILE")
+	T0_MS=$(now_ms)
+	thaw
+	wait_event "$SUB_OUT" changed "$want" 3000
+	report_latency "thaw to changed event: $LATENCY_MS ms"
+	wait_until 2000 test "$(status_field fs_stalled)" = 0
+	r=$(send "$(req checksum 2222 context.py)")
+	[ "$(json_get "$r" .checksum)" = "$want" ] || fail "after thaw: $r"
+	grep -q "event=fs_recovered.*mount=$MNT" "$LOG" ||
+	    fail "no fs_recovered line: $(grep fs_ "$LOG")"
+	[ "$(grep -c "event=fs_stalled" "$LOG")" = 1 ]
+}
+
+@test "many clients of a stalled mount hold a bounded number of threads and all get an answer" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	send "$(req checksum 2222 context.py)" >/dev/null
+	send "$(req checksum 2222 run.log)" >/dev/null
+	freeze
+	for i in $(seq 1 40); do
+		f=context.py
+		[ $((i % 2)) = 0 ] && f=run.log
+		spawn bash -c 'printf "%s\n" "$1" | socat -t 4 - "UNIX-CONNECT:$2"' _ \
+		    "$(req tail 2222 "$f")" "$SOCK" >"$T/many.$i.out" 2>&1
+	done
+	sleep 0.2
+	busy=$(status_field fs_threads_busy)
+	[ "$busy" -le 4 ] || fail "$busy threads inside the frozen mount"
+	timed '{"cmd":"ping"}'
+	[ "$ELAPSED_MS" -lt 300 ]
+	report_latency "40 clients on the frozen mount: $busy worker threads inside it, ping $ELAPSED_MS ms"
+	for i in $(seq 1 40); do
+		wait_until 3000 grep -q '"error":"unavailable"' "$T/many.$i.out" ||
+		    fail "client $i got: $(cat "$T/many.$i.out")"
+	done
+	[ "$(status_field fs_timeouts)" -ge 40 ]
+}
+
+@test "the handler answers a stalled mount 503 with Retry-After and watcherd's detail" {
+	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	send "$(req checksum 2222 context.py)" >/dev/null
+	freeze
+	t0=$(now_ms)
+	env -i PATH="$PATH" REQUEST_METHOD=GET \
+	    REQUEST_URI="/file_content?proposal=2222&file_name=context.py" \
+	    QUERY_STRING="proposal=2222&file_name=context.py" \
+	    GATEWAY_INTERFACE=CGI/1.1 SERVER_PROTOCOL=HTTP/1.1 \
+	    WATCHERD_SOCKET="$SOCK" ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" \
+	    "$HANDLER" </dev/null >"$T/http.out" 2>>"$T/cgi.log"
+	elapsed=$(($(now_ms) - t0))
+	grep -q '^Status: 503' "$T/http.out" || fail "$(cat "$T/http.out")"
+	grep -qi '^Retry-After: [0-9]' "$T/http.out"
+	grep -q '"detail":"the file system of proposal 2222 is not responding"' \
+	    "$T/http.out" || fail "$(cat "$T/http.out")"
+	[ "$elapsed" -lt 2500 ] || fail "took $elapsed ms"
+}
+
+@test "a watch whose stat is unchanged is not read again at each poll" {
+	start_watcherd --poll-interval 50
+	send "$(req checksum 2222 context.py)" >/dev/null
+	# Once the first read's racy window has passed, count what the
+	# polls ask of the file server: stats of the file, and no opens.
+	sleep 0.3
+	strace -f -qq -e trace=openat,newfstatat,statx -p "$STALLFS_PID" \
+	    -o "$T/strace.out" &
+	tracer=$!
+	sleep 1
+	kill "$tracer"
+	wait "$tracer" 2>/dev/null || true
+	stats=$(grep -c 'context.py' "$T/strace.out" || true)
+	opens=$(grep 'openat(' "$T/strace.out" | grep -c 'context.py' || true)
+	[ "$stats" -ge 5 ] || fail "only $stats stats in 1 s of polls: $(head "$T/strace.out")"
+	[ "$opens" = 0 ] || fail "$opens opens of an unchanged file"
+	printf 'remote = 3\n' >>"$FUSE_FILE"
+	wait_until 2000 test "$(json_get "$(send "$(req checksum 2222 context.py)")" .checksum)" = \
+	    "$(crc32 "$FUSE_FILE")"
+}
