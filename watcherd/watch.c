@@ -111,6 +111,31 @@ mark_dirty(struct watch_table *t, struct watch *w)
 		loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
 
+/*
+ * Marks w changed by a save that says it is complete (the writer closed
+ * the file, or renamed a finished file over the name): it is read at once,
+ * after the rest of this batch of events, so that what one batch says of
+ * a file is read once. Only writes still open wait for the settle time.
+ */
+static void
+mark_saved(struct watch_table *t, struct watch *w)
+{
+	if (w->dirty && w->settle_deadline <= loop_now(t->loop))
+		return;
+	dirty_remove(t, w);
+	w->dirty = 1;
+	w->settle_deadline = loop_now(t->loop);
+	/* No deadline is earlier: the queue stays in order. */
+	w->dirty_prev = NULL;
+	w->dirty_next = t->dirty_head;
+	if (t->dirty_head)
+		t->dirty_head->dirty_prev = w;
+	else
+		t->dirty_tail = w;
+	t->dirty_head = w;
+	loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
+}
+
 static void
 settle_fire(void *arg)
 {
@@ -866,7 +891,10 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 	if ((w = table_get(t->by_file_wd, &ev->wd, sizeof(ev->wd))) != NULL) {
 		if (ev->mask & IN_IGNORED)
 			set_file_wd(t, w, -1);
-		mark_dirty(t, w);
+		if (ev->mask & IN_CLOSE_WRITE)
+			mark_saved(t, w);
+		else
+			mark_dirty(t, w);
 		return;
 	}
 	if ((d = dirs_find(t, ev->wd)) == NULL)
@@ -895,7 +923,10 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 		return;
 	}
 	for (i = 0; i < n; i++)
-		mark_dirty(t, found[i]->w);
+		if (ev->mask & (IN_CLOSE_WRITE | IN_MOVED_TO))
+			mark_saved(t, found[i]->w);
+		else
+			mark_dirty(t, found[i]->w);
 }
 
 static void
