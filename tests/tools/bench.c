@@ -8,14 +8,14 @@
  *   bench rps      --socket S --proposal P --file F [--seconds X]
  *                  [--requests N] [--depth D] [--new-conn]
  *   bench latency  --socket S --proposal P --file F --path PATH
- *                  --style inplace|rename [--count N] [--quiet-ms Q]
+ *                  --style inplace|rename|append [--count N] [--quiet-ms Q]
  *                  [--timeout-ms T]
  *   bench lat-many --socket S --proposal P --files N [--requests R]
  *                  [--rounds K] [--baseline-socket S1]
  *   bench floor    [--seconds X]
  *   bench push-latency --port PORT --proposal P --file F --path PATH
  *                  [--prefix /filehandler] [--count N] [--wait-s W]
- *                  [--poll-ms M] [--idle-ms I]
+ *                  [--poll-ms M] [--idle-ms I] [--close-writes]
  *
  * All but push-latency talk to watcherd's socket; push-latency talks HTTP
  * to lighttpd on 127.0.0.1:PORT. The hot loops write preformatted request
@@ -81,6 +81,7 @@ struct options {
 	unsigned	 wait_s;
 	unsigned	 poll_ms;
 	unsigned	 idle_ms;
+	int		 close_writes;	/* push-latency: open, write, close */
 };
 
 /* One client connection with its own line buffer. */
@@ -513,16 +514,27 @@ event_checksum(const char *line)
 	return p + sizeof(key) - 1;
 }
 
-/* Saves content to path the way an editor does; *t0 is the time just
-   before the save's first syscall on path (the rename, or the open that
-   truncates). */
+enum save_style { SAVE_INPLACE, SAVE_RENAME, SAVE_APPEND };
+
+/* Saves content to path the way an editor does (or appends it, as
+   `echo >>` does); *t0 is the time just before the save's first syscall
+   on path (the rename, or the open). */
 static void
 save_file(const char *path, const char *tmp, const char *content,
-    size_t len, int rename_over, long long *t0)
+    size_t len, enum save_style style, long long *t0)
 {
 	int fd;
 
-	if (rename_over) {
+	if (style == SAVE_APPEND) {
+		*t0 = now_ns();
+		if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+			fatal("open %s: %s", path, strerror(errno));
+		if (write(fd, content, len) != (ssize_t)len)
+			fatal("append to %s: %s", path, strerror(errno));
+		close(fd);
+		return;
+	}
+	if (style == SAVE_RENAME) {
 		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0644)) == -1)
 			fatal("create %s: %s", tmp, strerror(errno));
@@ -555,17 +567,28 @@ cmd_latency(const struct options *o)
 	long long *lat, *save, *after, t0, t1, deadline;
 	size_t reqlen, len, n = 0;
 	unsigned i, missed = 0, extra = 0;
-	int rename_over, clen, seen;
+	enum save_style style;
+	uint32_t crc = 0;
+	int clen, seen, fd;
 
 	check_file_name(o->file);
 	if (o->path == NULL || o->style == NULL)
 		fatal("latency: --path and --style are required");
 	if (strcmp(o->style, "inplace") == 0)
-		rename_over = 0;
+		style = SAVE_INPLACE;
 	else if (strcmp(o->style, "rename") == 0)
-		rename_over = 1;
+		style = SAVE_RENAME;
+	else if (strcmp(o->style, "append") == 0)
+		style = SAVE_APPEND;
 	else
-		fatal("--style must be inplace or rename");
+		fatal("--style must be inplace, rename or append");
+	if (style == SAVE_APPEND) {
+		/* The event carries the checksum of the whole file. */
+		if ((fd = open(o->path, O_RDONLY | O_CLOEXEC)) == -1 ||
+		    crc_fd(fd, &crc, &len) == -1)
+			fatal("read %s: %s", o->path, strerror(errno));
+		close(fd);
+	}
 	if ((size_t)snprintf(tmp, sizeof(tmp), "%s.bench-tmp", o->path) >=
 	    sizeof(tmp))
 		fatal("path too long: %s", o->path);
@@ -587,9 +610,13 @@ cmd_latency(const struct options *o)
 		clen = snprintf(content, sizeof(content),
 		    "# watcherd bench: %s save %u of %u at %lld\n",
 		    o->style, i + 1, o->count, now_ns());
-		crc_format(crc_buffer(content, (size_t)clen), hex);
-		save_file(o->path, tmp, content, (size_t)clen, rename_over,
-		    &t0);
+		if (style == SAVE_APPEND)
+			crc = (uint32_t)crc32(crc, (const Bytef *)content,
+			    (uInt)clen);
+		else
+			crc = crc_buffer(content, (size_t)clen);
+		crc_format(crc, hex);
+		save_file(o->path, tmp, content, (size_t)clen, style, &t0);
 		/* How long the save itself took: under I/O load, ext4 can
 		   stall a truncate or rename-over (auto_da_alloc), and that
 		   counts in the latency too. */
@@ -1184,8 +1211,14 @@ push_write(struct push_run *r, int fd, uint32_t *crc, unsigned i)
 	len = snprintf(line, sizeof(line), "push-latency change %u of %u at "
 	    "%lld\n", i + 1, r->o->count, now_ns());
 	t = now_ns();
+	/* A save that closes the file (`echo >>`), or a log kept open. */
+	if (r->o->close_writes &&
+	    (fd = open(r->o->path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
+		fatal("open %s: %s", r->o->path, strerror(errno));
 	if (write(fd, line, (size_t)len) != len)
 		fatal("append to %s: %s", r->o->path, strerror(errno));
+	if (r->o->close_writes)
+		close(fd);
 	*crc = (uint32_t)crc32(*crc, (const Bytef *)line, (uInt)len);
 	r->w.t[i] = t;
 	crc_format(*crc, r->w.hex[i]);
@@ -1438,7 +1471,8 @@ usage(void)
 	    "       bench rps --socket S --proposal P --file F [--seconds X]\n"
 	    "                 [--requests N] [--depth D] [--new-conn]\n"
 	    "       bench latency --socket S --proposal P --file F --path PATH\n"
-	    "                 --style inplace|rename [--count N] [--quiet-ms Q]\n"
+	    "                 --style inplace|rename|append [--count N]"
+	    " [--quiet-ms Q]\n"
 	    "                 [--timeout-ms T]\n"
 	    "       bench lat-many --socket S --proposal P --files N"
 	    " [--requests R]\n"
@@ -1447,7 +1481,8 @@ usage(void)
 	    "       bench push-latency --port PORT --proposal P --file F"
 	    " --path PATH\n"
 	    "                 [--prefix /filehandler] [--count N] [--wait-s W]\n"
-	    "                 [--poll-ms M] [--idle-ms I]\n", stderr);
+	    "                 [--poll-ms M] [--idle-ms I] [--close-writes]\n",
+	    stderr);
 	exit(2);
 }
 
@@ -1490,6 +1525,7 @@ main(int argc, char **argv)
 		{ "wait-s",	required_argument, NULL, 'W' },
 		{ "poll-ms",	required_argument, NULL, 'L' },
 		{ "idle-ms",	required_argument, NULL, 'I' },
+		{ "close-writes", no_argument,	NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct options o = {
@@ -1568,6 +1604,7 @@ main(int argc, char **argv)
 			o.poll_ms = (unsigned)parse_unsigned("--poll-ms", optarg,
 			    600000);
 			break;
+		case 'C': o.close_writes = 1; break;
 		case 'I':
 			o.idle_ms = (unsigned)parse_unsigned("--idle-ms", optarg,
 			    600000);
