@@ -17,8 +17,6 @@
 #include "common/policy.h"
 
 #define WAIT_MAX_S		30
-#define TAIL_DEFAULT_BYTES	(1 << 20)
-#define TAIL_MAX_BYTES		(16 << 20)
 #define GENERATION_MAX		32
 #define RETRY_MS		1000	/* between tries while watcherd is gone */
 
@@ -200,7 +198,7 @@ generation_param(struct route_request *rr, const char **gen)
 void
 route_file_tail(struct route_request *rr)
 {
-	long long offset = 0, max = TAIL_DEFAULT_BYTES, wait = 0, deadline = 0;
+	long long offset = 0, max = PROTO_TAIL_DEFAULT_BYTES, wait = 0, deadline = 0;
 	struct json_object *ev;
 	const char *gen;
 	char extra[256];
@@ -209,7 +207,7 @@ route_file_tail(struct route_request *rr)
 
 	if (route_file_args(rr, "proposal", NULL) == -1 ||
 	    route_int_param(rr, "offset", 0, 1LL << 62, &offset) == -1 ||
-	    route_int_param(rr, "max_bytes", 4, TAIL_MAX_BYTES, &max) == -1 ||
+	    route_int_param(rr, "max_bytes", 4, PROTO_TAIL_MAX_BYTES, &max) == -1 ||
 	    route_int_param(rr, "wait", 0, WAIT_MAX_S, &wait) == -1 ||
 	    generation_param(rr, &gen) == -1)
 		return;

@@ -18,6 +18,10 @@ struct json_object;
 #define PROTO_MAX_PAYLOAD (1LL << 32)	/* bytes a client accepts after a reply */
 
 /* The error codes of a failed reply, and the HTTP status each maps to. */
+/* tail: the bytes of a file from an offset on, per request. */
+#define PROTO_TAIL_DEFAULT_BYTES	(1 << 20)
+#define PROTO_TAIL_MAX_BYTES		(16 << 20)
+
 enum proto_error {
 	PROTO_OK = 0,
 	PROTO_BAD_REQUEST,	/* 400 */

@@ -12,6 +12,7 @@
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
+#include "watcherd/reply.h"
 #include "watcherd/server.h"
 #include "watcherd/watch.h"
 
@@ -28,8 +29,6 @@ struct request {
 	size_t			 file_name_len;
 };
 
-#define TAIL_DEFAULT_BYTES	(1 << 20)
-#define TAIL_MAX_BYTES		(16 << 20)
 
 #define NEEDS_FILE	0x1	/* proposal and file_name */
 #define OWNER_ONLY	0x2	/* peer with the daemon's uid or root */
@@ -40,25 +39,9 @@ struct command {
 	int		 flags;
 };
 
-/* Writes the state fields ("checksum":...,"mtime":...) of a file into buf. */
-static int
-state_fields(char *buf, size_t len, const struct watch_state *st)
-{
-	char crc[CRC_HEX_LEN + 1];
-
-	if (st->too_large)
-		return snprintf(buf, len, "\"checksum\":null,\"too_large\":true,"
-		    "\"size\":%lld,\"mtime\":%lld.%06ld", (long long)st->size,
-		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
-	crc_format(st->crc, crc);
-	return snprintf(buf, len, "\"checksum\":\"%s\",\"size\":%lld,"
-	    "\"mtime\":%lld.%06ld", crc, (long long)st->size,
-	    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000);
-}
-
 /* Replies the error, or notes that the request waits (PROTO_PENDING). */
 static void
-reply_error(struct request *r, enum proto_error e, const char *why)
+answer_error(struct request *r, enum proto_error e, const char *why)
 {
 	if (e == PROTO_PENDING)
 		r->pending = 1;
@@ -80,7 +63,7 @@ request_watch(struct request *r, int too_large_ok)
 	if (e == PROTO_TOO_LARGE && too_large_ok && n)
 		return n;
 	if (e != PROTO_OK) {
-		reply_error(r, e, why);
+		answer_error(r, e, why);
 		return NULL;
 	}
 	return n;
@@ -95,17 +78,17 @@ cmd_ping(struct request *r)
 	client_reply(r->c, line, sizeof(line) - 1);
 }
 
+/* {"ok":true, the file's state fields, "mode":…}. */
 static void
-reply_state(struct request *r, struct watch_name *n)
+answer_state(struct request *r, struct watch_name *n)
 {
-	char line[512];
-	int len;
+	char line[MSG_LINE_MAX];
+	struct msg m;
 
-	len = snprintf(line, sizeof(line), "{\"ok\":true,");
-	len += state_fields(line + len, sizeof(line) - len, watch_name_state(n));
-	len += snprintf(line + len, sizeof(line) - len, ",\"mode\":\"%s\"}",
-	    watch_name_mode(n));
-	client_reply(r->c, line, (size_t)len);
+	msg_init(&m, line, sizeof(line));
+	reply_ok_state(&m, watch_name_state(n), watch_name_mode(n));
+	msg_text(&m, "}");
+	client_reply(r->c, m.buf, m.len);
 }
 
 static void
@@ -114,7 +97,7 @@ cmd_checksum(struct request *r)
 	struct watch_name *n;
 
 	if ((n = request_watch(r, 0)) != NULL)
-		reply_state(r, n);
+		answer_state(r, n);
 }
 
 /* Reads "format": 0 for "raw" (the default), 1 for "json"; -1 after
@@ -167,8 +150,9 @@ cmd_content(struct request *r)
 	struct watch_name *n;
 	enum proto_error e;
 	const char *why = "";
-	char line[512];
-	int json, len;
+	char line[MSG_LINE_MAX];
+	struct msg m;
+	int json;
 
 	if ((json = parse_format(r)) == -1)
 		return;
@@ -176,15 +160,16 @@ cmd_content(struct request *r)
 		return;
 	if ((e = watch_content(r->d->watches, r->wait, n, json, &wc,
 	    &why)) != PROTO_OK) {
-		reply_error(r, e, why);
+		answer_error(r, e, why);
 		return;
 	}
-	len = snprintf(line, sizeof(line), "{\"ok\":true,");
-	len += state_fields(line + len, sizeof(line) - len, &wc.st);
-	len += snprintf(line + len, sizeof(line) - len, ",\"mode\":\"%s\","
-	    "\"encoding\":\"%s\",\"payload\":%zu}", watch_name_mode(n),
-	    wc.is_base64 ? "base64" : "utf-8", json ? wc.literal_len : wc.len);
-	client_reply(r->c, line, (size_t)len);
+	msg_init(&m, line, sizeof(line));
+	reply_ok_state(&m, &wc.st, watch_name_mode(n));
+	msg_text(&m, wc.is_base64 ? ",\"encoding\":\"base64\",\"payload\":" :
+	    ",\"encoding\":\"utf-8\",\"payload\":");
+	msg_uint(&m, json ? wc.literal_len : wc.len);
+	msg_text(&m, "}");
+	client_reply(r->c, m.buf, m.len);
 	if (json)
 		client_write(r->c, wc.literal, wc.literal_len);
 	else
@@ -201,21 +186,22 @@ cmd_content(struct request *r)
 static void
 cmd_tail(struct request *r)
 {
-	char line[768], gen[WATCH_GENERATION_LEN + 1], crc[CRC_HEX_LEN + 3];
+	char line[MSG_LINE_MAX], gen[WATCH_GENERATION_LEN + 1];
+	struct msg m;
 	struct json_object *g;
 	const struct watch_state *st;
 	struct watch_name *n;
 	enum proto_error e;
 	const char *why = "", *data, *given = NULL;
 	char *owned = NULL, *literal = NULL;
-	int64_t offset = 0, max = TAIL_DEFAULT_BYTES;
+	int64_t offset = 0, max = PROTO_TAIL_DEFAULT_BYTES;
 	size_t len, chunk;
 	off_t size;
-	int json, reset, is_base64, attempt, n_line;
+	int json, reset, is_base64, attempt;
 
 	if ((json = parse_format(r)) == -1 ||
 	    parse_int(r, "offset", 0, INT64_MAX, &offset) == -1 ||
-	    parse_int(r, "max_bytes", 4, TAIL_MAX_BYTES, &max) == -1)
+	    parse_int(r, "max_bytes", 4, PROTO_TAIL_MAX_BYTES, &max) == -1)
 		return;
 	if (json_object_object_get_ex(r->obj, "generation", &g) &&
 	    !json_object_is_type(g, json_type_null)) {
@@ -231,7 +217,7 @@ cmd_tail(struct request *r)
 		    r->file_name, r->file_name_len, &n, &why);
 		/* A log over max-file-size has no checksum, but a tail. */
 		if (e != PROTO_OK && (e != PROTO_TOO_LARGE || n == NULL)) {
-			reply_error(r, e, why);
+			answer_error(r, e, why);
 			return;
 		}
 		watch_name_generation(n, gen);
@@ -252,7 +238,7 @@ cmd_tail(struct request *r)
 			break;
 	}
 	if (e != PROTO_OK) {
-		reply_error(r, e, why);
+		answer_error(r, e, why);
 		return;
 	}
 	if (data == NULL)
@@ -268,21 +254,32 @@ cmd_tail(struct request *r)
 		    "watcherd is out of memory");
 		return;
 	}
-	if (st->exists && !st->too_large) {
-		crc[0] = '"';
-		crc_format(st->crc, crc + 1);
-		memcpy(crc + 1 + CRC_HEX_LEN, "\"", 2);
-	} else
-		memcpy(crc, "null", 5);
-	n_line = snprintf(line, sizeof(line), "{\"ok\":true,\"offset\":%lld,"
-	    "\"next_offset\":%lld,\"size\":%lld,\"generation\":\"%s\","
-	    "\"reset\":%s,\"encoding\":\"%s\",\"checksum\":%s,"
-	    "\"mtime\":%lld.%06ld,\"mode\":\"%s\",\"payload\":%zu}",
-	    (long long)offset, (long long)offset + (long long)chunk,
-	    (long long)size, gen, reset ? "true" : "false",
-	    is_base64 ? "base64" : "utf-8", crc, (long long)st->mtime.tv_sec,
-	    st->mtime.tv_nsec / 1000, watch_name_mode(n), json ? len : chunk);
-	client_reply(r->c, line, (size_t)n_line);
+	/* The size is the file's as read, which may be past the state's. */
+	msg_init(&m, line, sizeof(line));
+	msg_text(&m, "{\"ok\":true,\"offset\":");
+	msg_int(&m, (long long)offset);
+	msg_text(&m, ",\"next_offset\":");
+	msg_int(&m, (long long)offset + (long long)chunk);
+	msg_text(&m, ",\"size\":");
+	msg_int(&m, (long long)size);
+	msg_text(&m, ",\"generation\":\"");
+	msg_text(&m, gen);
+	msg_text(&m, reset ? "\",\"reset\":true" : "\",\"reset\":false");
+	msg_text(&m, is_base64 ? ",\"encoding\":\"base64\"" :
+	    ",\"encoding\":\"utf-8\"");
+	msg_text(&m, ",\"checksum\":");
+	if (st->exists && !st->too_large)
+		msg_crc(&m, st->crc);
+	else
+		msg_text(&m, "null");
+	msg_text(&m, ",\"mtime\":");
+	msg_time(&m, &st->mtime);
+	msg_text(&m, ",\"mode\":\"");
+	msg_text(&m, watch_name_mode(n));
+	msg_text(&m, "\",\"payload\":");
+	msg_uint(&m, json ? len : chunk);
+	msg_text(&m, "}");
+	client_reply(r->c, m.buf, m.len);
 	client_write(r->c, json ? literal : data, json ? len : chunk);
 	free(literal);
 	free(owned);
@@ -300,7 +297,7 @@ cmd_subscribe(struct request *r)
 		    "watcherd is out of memory");
 		return;
 	}
-	reply_state(r, n);
+	answer_state(r, n);
 }
 
 static void
@@ -324,6 +321,7 @@ list_row(void *arg, const struct watch_info *wi)
 {
 	struct json_object *arr = arg, *o = json_object_new_object();
 	char crc[CRC_HEX_LEN + 1], mtime[32];
+	struct msg m;
 
 	json_object_object_add(o, "proposal", json_object_new_int64(wi->proposal));
 	json_object_object_add(o, "file_name", json_object_new_string(wi->file_name));
@@ -334,8 +332,9 @@ list_row(void *arg, const struct watch_info *wi)
 		json_object_object_add(o, "checksum", NULL);
 	if (wi->st->exists) {
 		json_object_object_add(o, "size", json_object_new_int64(wi->st->size));
-		snprintf(mtime, sizeof(mtime), "%lld.%06ld",
-		    (long long)wi->st->mtime.tv_sec, wi->st->mtime.tv_nsec / 1000);
+		msg_init(&m, mtime, sizeof(mtime) - 1);
+		msg_time(&m, &wi->st->mtime);
+		mtime[m.len] = '\0';
 		json_object_object_add(o, "mtime",
 		    json_object_new_double_s(0, mtime));
 	} else {
@@ -498,55 +497,157 @@ parse_file_args(struct request *r, const char **why)
 	return 0;
 }
 
+/*
+ * The requests the handler sends for most answers, exactly as
+ * msg_request_file() writes them, {"cmd":"C","proposal":N,"file_name":"F"}
+ * with a name of printable ASCII without escapes, and {"cmd":"C"}: read
+ * without a JSON parser. r->obj stays NULL (every optional member is
+ * absent); the name is copied into file (POLICY_MAX_NAME + 2 bytes).
+ * Returns 0, or -1 for a line of any other shape, which json-c reads.
+ */
+static int
+parse_plain(const char *line, size_t len, struct request *r, char *cmd,
+    size_t cmdlen, char *file)
+{
+	static const char head[] = "{\"cmd\":\"", prop[] = ",\"proposal\":",
+	    name[] = ",\"file_name\":\"";
+	const char *p = line, *end = line + len, *q;
+	unsigned long v = 0;
+
+	if (len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
+		return -1;
+	p += sizeof(head) - 1;
+	for (q = p; q < end && ((*q >= 'a' && *q <= 'z') || *q == '_'); q++)
+		;
+	if (q == p || (size_t)(q - p) >= cmdlen || end - q < 2 || *q != '"')
+		return -1;
+	memcpy(cmd, p, (size_t)(q - p));
+	cmd[q - p] = '\0';
+	p = q + 1;
+	if (end - p == 1 && *p == '}')
+		return 0;
+	if ((size_t)(end - p) < sizeof(prop) - 1 ||
+	    memcmp(p, prop, sizeof(prop) - 1) != 0)
+		return -1;
+	p += sizeof(prop) - 1;
+	for (q = p; q < end && *q >= '0' && *q <= '9' && q - p < 7; q++)
+		v = v * 10 + (unsigned long)(*q - '0');
+	if (q == p || (q - p > 1 && *p == '0') || v > POLICY_MAX_PROPOSAL)
+		return -1;
+	r->proposal = (unsigned)v;
+	p = q;
+	if ((size_t)(end - p) < sizeof(name) - 1 ||
+	    memcmp(p, name, sizeof(name) - 1) != 0)
+		return -1;
+	p += sizeof(name) - 1;
+	for (q = p; q < end && *q >= 0x20 && *q < 0x7f && *q != '"' &&
+	    *q != '\\'; q++)
+		;
+	if ((size_t)(q - p) > POLICY_MAX_NAME + 1 || end - q != 2 ||
+	    q[0] != '"' || q[1] != '}')
+		return -1;
+	memcpy(file, p, (size_t)(q - p));
+	file[q - p] = '\0';
+	r->file_name = file;
+	r->file_name_len = (size_t)(q - p);
+	return 0;
+}
+
+/* Parses a request line of any shape into r and *name (the command).
+   Returns 0, or -1 after replying the error. */
+static int
+parse_json(struct request *r, char *line, size_t len, const char **name)
+{
+	struct json_tokener *tok = r->d->tokener;
+	struct json_object *cmd;
+
+	json_tokener_reset(tok);
+	r->obj = json_tokener_parse_ex(tok, line, (int)len);
+	if (r->obj == NULL || json_tokener_get_parse_end(tok) != len) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST,
+		    "request is not valid JSON (one object per line)");
+		return -1;
+	}
+	if (!json_object_is_type(r->obj, json_type_object)) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST,
+		    "request must be a JSON object");
+		return -1;
+	}
+	if (!json_object_object_get_ex(r->obj, "cmd", &cmd) ||
+	    !json_object_is_type(cmd, json_type_string)) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST,
+		    "request has no \"cmd\" string");
+		return -1;
+	}
+	*name = json_object_get_string(cmd);
+	return 0;
+}
+
+static const struct command *
+find_command(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+		if (strcmp(name, commands[i].name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* "unknown cmd; known: ping, checksum, ...", from the table. */
+static void
+reply_unknown(struct client *c)
+{
+	char line[256];
+	struct msg m;
+	size_t i;
+
+	msg_init(&m, line, sizeof(line));
+	msg_text(&m, "unknown cmd; known: ");
+	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+		msg_text(&m, i ? ", " : "");
+		msg_text(&m, commands[i].name);
+	}
+	line[m.len < sizeof(line) ? m.len : sizeof(line) - 1] = '\0';
+	client_reply_error(c, PROTO_BAD_REQUEST, line);
+}
+
 int
 commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
     char *line, size_t len)
 {
 	struct request r = { .d = d, .c = c, .wait = w };
-	struct json_tokener *tok = d->tokener;
-	struct json_object *cmd;
+	char plain[16], file[POLICY_MAX_NAME + 2];
+	const struct command *cmd = NULL;
 	const char *name, *why;
-	size_t i;
 
-	json_tokener_reset(tok);
-	r.obj = json_tokener_parse_ex(tok, line, (int)len);
-	if (r.obj == NULL || json_tokener_get_parse_end(tok) != len) {
-		client_reply_error(c, PROTO_BAD_REQUEST,
-		    "request is not valid JSON (one object per line)");
-		goto done;
+	if (parse_plain(line, len, &r, plain, sizeof(plain), file) == 0 &&
+	    (cmd = find_command(plain)) != NULL &&
+	    !(cmd->flags & NEEDS_FILE) == (r.file_name == NULL))
+		name = plain;
+	else {
+		/* Not the plain shape, or not what the command takes: the
+		   parser says what is wrong. */
+		r.file_name = NULL;
+		if (parse_json(&r, line, len, &name) == -1)
+			goto done;
+		if ((cmd = find_command(name)) == NULL) {
+			reply_unknown(c);
+			goto done;
+		}
 	}
-	if (!json_object_is_type(r.obj, json_type_object)) {
-		client_reply_error(c, PROTO_BAD_REQUEST,
-		    "request must be a JSON object");
-		goto done;
-	}
-	if (!json_object_object_get_ex(r.obj, "cmd", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string)) {
-		client_reply_error(c, PROTO_BAD_REQUEST,
-		    "request has no \"cmd\" string");
-		goto done;
-	}
-	name = json_object_get_string(cmd);
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(name, commands[i].name) == 0)
-			break;
-	if (i == sizeof(commands) / sizeof(commands[0])) {
-		client_reply_error(c, PROTO_BAD_REQUEST, "unknown cmd; known: ping, "
-		    "checksum, content, tail, subscribe, unwatch, list, status, "
-		    "http_count");
-		goto done;
-	}
-	if ((commands[i].flags & OWNER_ONLY) && !client_is_owner(c)) {
+	if ((cmd->flags & OWNER_ONLY) && !client_is_owner(c)) {
 		client_reply_error(c, PROTO_FORBIDDEN, "this command is for "
 		    "watcherd's own user or root");
 		goto done;
 	}
-	if ((commands[i].flags & NEEDS_FILE) && parse_file_args(&r, &why) == -1) {
+	if (r.obj && (cmd->flags & NEEDS_FILE) &&
+	    parse_file_args(&r, &why) == -1) {
 		client_reply_error(c, PROTO_BAD_REQUEST, why);
 		goto done;
 	}
 	log_debug("request", "cmd=%s proposal=%u", name, r.proposal);
-	commands[i].fn(&r);
+	cmd->fn(&r);
 done:
 	json_object_put(r.obj);
 	return r.pending;

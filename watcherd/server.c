@@ -10,12 +10,10 @@
 #include <sys/stat.h>
 #include <sys/un.h>
 
-#include "common/crc.h"
 #include "common/log.h"
-#include "common/policy.h"
-#include "common/text.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
+#include "watcherd/reply.h"
 #include "watcherd/server.h"
 
 #define ACCEPT_BATCH	64
@@ -164,17 +162,12 @@ client_reply(struct client *c, const char *line, size_t len)
 void
 client_reply_error(struct client *c, enum proto_error e, const char *detail)
 {
-	char line[1024], lit[512];
-	size_t dlen = strlen(detail);
-	int n;
+	char line[MSG_LINE_MAX];
+	struct msg m;
 
-	/* Details are our own short texts; the bound is only a guard. */
-	if (dlen > (sizeof(lit) - 2) / 6)
-		dlen = (sizeof(lit) - 2) / 6;
-	lit[text_json_escape(detail, dlen, lit)] = '\0';
-	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"%s\","
-	    "\"detail\":%s}", proto_error_code(e), lit);
-	client_reply(c, line, (size_t)n);
+	msg_init(&m, line, sizeof(line));
+	reply_error(&m, e, detail);
+	client_reply(c, m.buf, m.len);
 }
 
 int
@@ -371,10 +364,8 @@ server_event(void *arg, struct watch_subscriber *ws, const char *ev,
     const struct watch_state *st)
 {
 	struct client *c = ws->owner;
-	char line[2048], name[POLICY_MAX_NAME * 6 + 3], crc[CRC_HEX_LEN + 1];
-	char gen[WATCH_GENERATION_LEN + 1];
-	const char *file = watch_name_file(ws->name);
-	int n;
+	char line[MSG_LINE_MAX], gen[WATCH_GENERATION_LEN + 1];
+	struct msg m;
 
 	(void)arg;
 	if (c->closing)
@@ -385,27 +376,11 @@ server_event(void *arg, struct watch_subscriber *ws, const char *ev,
 		client_close(c, "event backlog");
 		return;
 	}
-	name[text_json_escape(file, strlen(file), name)] = '\0';
 	watch_name_generation(ws->name, gen);
-	if (st->exists && !st->too_large) {
-		crc_format(st->crc, crc);
-		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
-		    "\"file_name\":%s,\"checksum\":\"%s\",\"size\":%lld,"
-		    "\"mtime\":%lld.%06ld,\"generation\":\"%s\"}", ev,
-		    watch_name_proposal(ws->name), name, crc, (long long)st->size,
-		    (long long)st->mtime.tv_sec, st->mtime.tv_nsec / 1000, gen);
-	} else if (st->exists)
-		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
-		    "\"file_name\":%s,\"checksum\":null,\"size\":%lld,"
-		    "\"mtime\":%lld.%06ld,\"too_large\":true,"
-		    "\"generation\":\"%s\"}", ev, watch_name_proposal(ws->name),
-		    name, (long long)st->size, (long long)st->mtime.tv_sec,
-		    st->mtime.tv_nsec / 1000, gen);
-	else
-		n = snprintf(line, sizeof(line), "{\"event\":\"%s\",\"proposal\":%u,"
-		    "\"file_name\":%s,\"checksum\":null,\"size\":null,"
-		    "\"mtime\":null}", ev, watch_name_proposal(ws->name), name);
-	client_reply(c, line, (size_t)n);
+	msg_init(&m, line, sizeof(line));
+	reply_event(&m, ev, watch_name_proposal(ws->name),
+	    watch_name_file(ws->name), st, st->exists ? gen : NULL);
+	client_reply(c, m.buf, m.len);
 	client_flush(c);
 }
 
@@ -414,20 +389,18 @@ server_dropped(void *arg, struct watch_subscriber *ws)
 {
 	struct client *c = ws->owner;
 	struct client_sub **p;
-	char line[128 + POLICY_MAX_NAME * 6], name[POLICY_MAX_NAME * 6 + 3];
-	const char *file = watch_name_file(ws->name);
-	int n;
+	char line[MSG_LINE_MAX];
+	struct msg m;
 
 	(void)arg;
 	/* Tell the subscriber, which would otherwise wait for ever; sent
 	   from the loop: a failed send here would close the client while the
 	   table walks the subscriptions. */
 	if (!c->closing) {
-		name[text_json_escape(file, strlen(file), name)] = '\0';
-		n = snprintf(line, sizeof(line), "{\"event\":\"unwatched\","
-		    "\"proposal\":%u,\"file_name\":%s}",
-		    watch_name_proposal(ws->name), name);
-		client_reply(c, line, (size_t)n);
+		msg_init(&m, line, sizeof(line));
+		reply_event(&m, "unwatched", watch_name_proposal(ws->name),
+		    watch_name_file(ws->name), NULL, NULL);
+		client_reply(c, m.buf, m.len);
 		loop_set_events(c->server->d->loop, &c->io,
 		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
 	}
@@ -454,12 +427,13 @@ server_watch_callbacks(struct server *s)
 static void
 refuse(int fd, const char *detail)
 {
-	char line[256];
-	int n;
+	char line[MSG_LINE_MAX];
+	struct msg m;
 
-	n = snprintf(line, sizeof(line), "{\"ok\":false,\"error\":\"unavailable\","
-	    "\"detail\":\"%s\"}\n", detail);
-	(void)!send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+	msg_init(&m, line, sizeof(line));
+	reply_error(&m, PROTO_UNAVAILABLE, detail);
+	msg_text(&m, "\n");
+	(void)!send(fd, m.buf, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);
 }
 

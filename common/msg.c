@@ -1,0 +1,107 @@
+#include <string.h>
+
+#include "common/crc.h"
+#include "common/msg.h"
+#include "common/text.h"
+
+void
+msg_init(struct msg *m, char *buf, size_t cap)
+{
+	m->buf = buf;
+	m->len = 0;
+	m->cap = cap;
+	m->full = 0;
+}
+
+void
+msg_raw(struct msg *m, const char *s, size_t len)
+{
+	if (len > m->cap - m->len) {
+		len = m->cap - m->len;
+		m->full = 1;
+	}
+	memcpy(m->buf + m->len, s, len);
+	m->len += len;
+}
+
+void
+msg_text(struct msg *m, const char *s)
+{
+	msg_raw(m, s, strlen(s));
+}
+
+void
+msg_uint(struct msg *m, unsigned long long v)
+{
+	char digits[20];
+	size_t n = 0;
+
+	do {
+		digits[sizeof(digits) - ++n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	msg_raw(m, digits + sizeof(digits) - n, n);
+}
+
+void
+msg_int(struct msg *m, long long v)
+{
+	if (v < 0) {
+		msg_raw(m, "-", 1);
+		msg_uint(m, 0ULL - (unsigned long long)v);
+	} else
+		msg_uint(m, (unsigned long long)v);
+}
+
+void
+msg_string(struct msg *m, const char *s, size_t len)
+{
+	size_t need = text_json_len(s, len);
+
+	if (need > m->cap - m->len) {
+		m->full = 1;
+		return;
+	}
+	m->len += text_json_escape(s, len, m->buf + m->len);
+}
+
+void
+msg_crc(struct msg *m, uint32_t crc)
+{
+	char hex[CRC_HEX_LEN + 3];
+
+	hex[0] = '"';
+	crc_format(crc, hex + 1);
+	hex[CRC_HEX_LEN + 1] = '"';
+	msg_raw(m, hex, CRC_HEX_LEN + 2);
+}
+
+void
+msg_time(struct msg *m, const struct timespec *t)
+{
+	char frac[7];
+	long us = t->tv_nsec / 1000;
+	int i;
+
+	msg_int(m, (long long)t->tv_sec);
+	frac[0] = '.';
+	for (i = 6; i > 0; i--) {
+		frac[i] = (char)('0' + us % 10);
+		us /= 10;
+	}
+	msg_raw(m, frac, sizeof(frac));
+}
+
+void
+msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
+    const char *file_name, size_t len)
+{
+	if (len > POLICY_MAX_NAME + 1)
+		len = POLICY_MAX_NAME + 1;	/* watcherd says why */
+	msg_text(m, "{\"cmd\":\"");
+	msg_text(m, cmd);
+	msg_text(m, "\",\"proposal\":");
+	msg_uint(m, proposal);
+	msg_text(m, ",\"file_name\":");
+	msg_string(m, file_name, len);
+}

@@ -1,0 +1,71 @@
+#include <string.h>
+
+#include "watcherd/reply.h"
+
+void
+reply_state(struct msg *m, const struct watch_state *st)
+{
+	if (!st->exists) {
+		msg_text(m, "\"checksum\":null,\"size\":null,\"mtime\":null");
+		return;
+	}
+	msg_text(m, "\"checksum\":");
+	if (st->too_large)
+		msg_text(m, "null");
+	else
+		msg_crc(m, st->crc);
+	msg_text(m, ",\"size\":");
+	msg_int(m, (long long)st->size);
+	msg_text(m, ",\"mtime\":");
+	msg_time(m, &st->mtime);
+	if (st->too_large)
+		msg_text(m, ",\"too_large\":true");
+}
+
+void
+reply_ok_state(struct msg *m, const struct watch_state *st, const char *mode)
+{
+	msg_text(m, "{\"ok\":true,");
+	reply_state(m, st);
+	msg_text(m, ",\"mode\":\"");
+	msg_text(m, mode);
+	msg_text(m, "\"");
+}
+
+void
+reply_error(struct msg *m, enum proto_error e, const char *detail)
+{
+	size_t len = strlen(detail);
+
+	/* Details are our own short texts; the bound is only a guard. */
+	if (len > 512)
+		len = 512;
+	msg_text(m, "{\"ok\":false,\"error\":\"");
+	msg_text(m, proto_error_code(e));
+	msg_text(m, "\",\"detail\":");
+	msg_string(m, detail, len);
+	msg_text(m, "}");
+}
+
+void
+reply_event(struct msg *m, const char *event, unsigned proposal,
+    const char *file_name, const struct watch_state *st,
+    const char *generation)
+{
+	msg_text(m, "{\"event\":\"");
+	msg_text(m, event);
+	msg_text(m, "\",\"proposal\":");
+	msg_uint(m, proposal);
+	msg_text(m, ",\"file_name\":");
+	msg_string(m, file_name, strlen(file_name));
+	if (st) {
+		msg_text(m, ",");
+		reply_state(m, st);
+	}
+	if (generation) {
+		msg_text(m, ",\"generation\":\"");
+		msg_text(m, generation);
+		msg_text(m, "\"");
+	}
+	msg_text(m, "}");
+}
