@@ -75,11 +75,12 @@ log_line(enum log_level level, const char *event, const char *fields)
 void
 log_event(enum log_level level, const char *event, const char *fields, ...)
 {
-	char line[2048] = "";
+	char line[2048];
 	va_list ap;
 
 	if (level > log_max)
 		return;
+	line[0] = '\0';
 	if (fields) {
 		va_start(ap, fields);
 		vsnprintf(line, sizeof(line), fields, ap);

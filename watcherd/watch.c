@@ -11,6 +11,7 @@
 
 #include "common/crc.h"
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/policy.h"
 #include "common/text.h"
 #include "watcherd/cache.h"
@@ -1122,6 +1123,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 	struct stat sb;
 	enum proto_error e;
 	char key[16 + POLICY_MAX_NAME], *data;
+	struct msg m;
 	size_t keylen;
 	int fd;
 
@@ -1136,7 +1138,12 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 		*why = wt->detail;
 		return PROTO_UNAVAILABLE;
 	}
-	keylen = (size_t)snprintf(key, sizeof(key), "%u/%s", proposal, file_name);
+	/* "P/name": policy_check_name() bounded the name. */
+	msg_init(&m, key, sizeof(key));
+	msg_uint(&m, proposal);
+	msg_raw(&m, "/", 1);
+	msg_raw(&m, file_name, len);
+	keylen = m.len;
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
 		f = n->folder;
 		n->w->last_active = loop_now(t->loop);
