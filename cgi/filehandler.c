@@ -45,6 +45,7 @@ struct worker {
 	struct upstream		 up;
 	struct route_limits	*limits;
 	struct tally		*tally;
+	int			 slot;		/* its own in the tally */
 };
 
 /* Some platforms need accept() serialised; libfcgi's threaded example
@@ -67,6 +68,7 @@ worker_run(void *arg)
 		memset(&x, 0, sizeof(x));
 		x.fcgi = &w->req;
 		x.tally = w->tally;
+		x.tally_slot = w->slot;
 		routes_dispatch(&x, &w->up, w->limits);
 		FCGX_Finish_r(&w->req);
 	}
@@ -121,7 +123,11 @@ main(void)
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
 	}
-	tally_init(&tally, proto_default_socket(), TALLY_TIMEOUT_MS);
+	if (tally_init(&tally, (int)n, proto_default_socket(),
+	    TALLY_TIMEOUT_MS) == -1) {
+		fprintf(stderr, "filehandler.fcgi: out of memory\n");
+		return 1;
+	}
 	if (FCGX_IsCGI()) {
 		struct upstream up;
 
@@ -176,6 +182,7 @@ main(void)
 	for (i = 0; i < n; i++) {
 		workers[i].limits = &limits;
 		workers[i].tally = &tally;
+		workers[i].slot = (int)i;
 		upstream_init(&workers[i].up, proto_default_socket(),
 		    WATCHERD_TIMEOUT_MS);
 		if (FCGX_InitRequest(&workers[i].req, 0, 0) != 0) {

@@ -61,7 +61,7 @@ put_head(struct http_exchange *x, int status, const char *content_type,
 	int len;
 
 	if (x->tally)
-		tally_add(x->tally, x->route, status);
+		tally_add(x->tally, x->tally_slot, x->route, status);
 	len = snprintf(head, sizeof(head), "Status: %d %s\r\n"
 	    "Content-Type: %s\r\n"
 	    "Cache-Control: %s\r\n", status, status_text(status), content_type,

@@ -19,6 +19,7 @@ struct http_exchange {
 	char			 headers[1024];	/* extra header lines */
 	size_t			 headers_len;
 	struct tally		*tally;		/* counts the answer, if set */
+	int			 tally_slot;	/* ... in the worker's slot */
 	enum http_count_route	 route;		/* ... under this route */
 };
 

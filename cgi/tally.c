@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -7,75 +8,89 @@
 
 #include "cgi/tally.h"
 
-void
-tally_init(struct tally *t, const char *path, int timeout_ms)
+int
+tally_init(struct tally *t, int n_slots, const char *path, int timeout_ms)
 {
-	int r, s;
+	int i, r, c;
 
-	for (r = 0; r < HTTP_COUNT_ROUTES; r++)
-		for (s = 0; s < HTTP_COUNT_STATUSES; s++)
-			atomic_init(&t->n[r][s], 0);
+	memset(t->sent, 0, sizeof(t->sent));
+	t->n_slots = n_slots;
+	if ((t->slots = aligned_alloc(_Alignof(struct tally_slot),
+	    (size_t)n_slots * sizeof(*t->slots))) == NULL)
+		return -1;
+	for (i = 0; i < n_slots; i++)
+		for (r = 0; r < HTTP_COUNT_ROUTES; r++)
+			for (c = 0; c < HTTP_COUNT_STATUSES; c++)
+				atomic_init(&t->slots[i].n[r][c], 0);
 	atomic_init(&t->pending, 0);
 	t->started = 0;
 	pthread_mutex_init(&t->lock, NULL);
 	pthread_cond_init(&t->wake, NULL);
 	pthread_mutex_init(&t->sending, NULL);
 	upstream_init(&t->up, path, timeout_ms);
+	return 0;
 }
 
 void
-tally_add(struct tally *t, enum http_count_route route, int status)
+tally_add(struct tally *t, int slot, enum http_count_route route, int status)
 {
+	atomic_ullong *cell;
 	int col = http_count_column(status);
 
 	if (col == -1)
 		return;
-	atomic_fetch_add(&t->n[route][col], 1);
+	/* The slot's own thread is its only writer: a load and a store,
+	   no locked instruction, no line shared with another worker. */
+	cell = &t->slots[slot].n[route][col];
+	atomic_store_explicit(cell, atomic_load_explicit(cell,
+	    memory_order_relaxed) + 1, memory_order_relaxed);
 	/* Only the first answer after a take wakes the thread: the others
-	   cost the increment and a load. */
-	if (atomic_load(&t->pending) || atomic_exchange(&t->pending, 1) ||
-	    !t->started)
+	   cost a load. */
+	if (atomic_load_explicit(&t->pending, memory_order_relaxed) ||
+	    atomic_exchange(&t->pending, 1) || !t->started)
 		return;
 	pthread_mutex_lock(&t->lock);
 	pthread_cond_signal(&t->wake);
 	pthread_mutex_unlock(&t->lock);
 }
 
-/* Moves the counts into *out, at most HTTP_COUNT_MAX_ADD a cell (the rest
-   stays for the next flush). Returns how many cells are not zero. An
-   answer counted while this runs is either in *out or pending again. */
+/* What the slots counted beyond what was sent, at most HTTP_COUNT_MAX_ADD
+   a cell (the rest goes with the next flush), into *out. Returns how many
+   cells are not zero. An answer counted while this runs is either in *out
+   or pending again. Under t->sending. */
 static int
 take(struct tally *t, struct http_count_table *out)
 {
-	unsigned long long v;
-	int r, s, cells = 0;
+	unsigned long long total, v;
+	int i, r, c, cells = 0;
 
 	atomic_store(&t->pending, 0);
 	for (r = 0; r < HTTP_COUNT_ROUTES; r++)
-		for (s = 0; s < HTTP_COUNT_STATUSES; s++) {
-			v = atomic_exchange(&t->n[r][s], 0);
+		for (c = 0; c < HTTP_COUNT_STATUSES; c++) {
+			total = 0;
+			for (i = 0; i < t->n_slots; i++)
+				total += atomic_load_explicit(
+				    &t->slots[i].n[r][c], memory_order_relaxed);
+			v = total - t->sent[r][c];
 			if (v > HTTP_COUNT_MAX_ADD) {
-				atomic_fetch_add(&t->n[r][s],
-				    v - HTTP_COUNT_MAX_ADD);
-				atomic_store(&t->pending, 1);
 				v = HTTP_COUNT_MAX_ADD;
+				atomic_store(&t->pending, 1);
 			}
-			out->n[r][s] = v;
+			out->n[r][c] = v;
 			cells += v != 0;
 		}
 	return cells;
 }
 
+/* watcherd has them: they count as sent. Under t->sending. */
 static void
-give_back(struct tally *t, const struct http_count_table *from)
+mark_sent(struct tally *t, const struct http_count_table *done)
 {
-	int r, s;
+	int r, c;
 
 	for (r = 0; r < HTTP_COUNT_ROUTES; r++)
-		for (s = 0; s < HTTP_COUNT_STATUSES; s++)
-			if (from->n[r][s])
-				atomic_fetch_add(&t->n[r][s], from->n[r][s]);
-	atomic_store(&t->pending, 1);
+		for (c = 0; c < HTTP_COUNT_STATUSES; c++)
+			t->sent[r][c] += done->n[r][c];
 }
 
 int
@@ -96,10 +111,12 @@ tally_flush(struct tally *t)
 	len += http_count_format(&counts, line + len, sizeof(line) - len - 1);
 	line[len++] = '}';
 	if (upstream_call(&t->up, line, len, &reply, NULL, NULL) == -1) {
-		give_back(t, &counts);
+		/* Not sent: still counted beyond sent, for the next try. */
+		atomic_store(&t->pending, 1);
 		rc = -1;
 		goto done;
 	}
+	mark_sent(t, &counts);
 	json_object_put(reply);
 done:
 	pthread_mutex_unlock(&t->sending);

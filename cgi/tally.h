@@ -2,8 +2,9 @@
  * The answers of one handler process, counted by route and status and
  * handed over to watcherd (the socket command http_count), which keeps the
  * totals of every process: lighttpd runs several, and a plain CGI process
- * lives for one request. Counting an answer is an atomic increment; a
- * thread of its own sends what was counted at most once per
+ * lives for one request. Each worker counts in a slot of its own (its own
+ * cache lines, a plain increment: no other thread writes them); a thread
+ * of the tally's sends what was counted at most once per
  * TALLY_INTERVAL_MS, so no request waits for watcherd on its account and
  * a count reaches watcherd within about that long, whatever its worker
  * does next (waits in a long-poll, or nothing).
@@ -19,8 +20,17 @@
 
 #define TALLY_INTERVAL_MS	1000
 
+/* One worker's counts, only ever growing; written by that worker only. */
+struct tally_slot {
+	_Alignas(64) atomic_ullong n[HTTP_COUNT_ROUTES][HTTP_COUNT_STATUSES];
+};
+
 struct tally {
-	atomic_ullong	 n[HTTP_COUNT_ROUTES][HTTP_COUNT_STATUSES];
+	struct tally_slot *slots;
+	int		 n_slots;
+	unsigned long long sent[HTTP_COUNT_ROUTES][HTTP_COUNT_STATUSES];
+					/* what watcherd has of the slots'
+					   sums; under sending */
 	atomic_int	 pending;	/* counted since the last take */
 	int		 started;	/* the sending thread runs */
 	pthread_t	 thread;
@@ -30,15 +40,17 @@ struct tally {
 	struct upstream	 up;
 };
 
-/* Prepares an empty tally that sends over its own connection to the
-   socket at path. */
-void	tally_init(struct tally *, const char *path, int timeout_ms);
+/* Prepares an empty tally of n_slots slots (one per worker) that sends
+   over its own connection to the socket at path. Returns 0, or -1 when
+   memory is exhausted. */
+int	tally_init(struct tally *, int n_slots, const char *path,
+	    int timeout_ms);
 /* Starts the thread that sends the counts. Returns 0, or -1 (then only
    tally_flush() sends them). */
 int	tally_start(struct tally *);
-/* Counts one answer; a status the handler never answers is not counted.
-   Safe from any thread. */
-void	tally_add(struct tally *, enum http_count_route, int status);
+/* Counts one answer in slot (the calling worker's, 0 to n_slots - 1); a
+   status the handler never answers is not counted. One thread per slot. */
+void	tally_add(struct tally *, int slot, enum http_count_route, int status);
 /*
  * Sends what was counted and not sent yet, now. Returns 0, or -1 when
  * watcherd could not be reached; the counts are then kept for the next
