@@ -2,7 +2,8 @@
 # Installs the Debian packages that building and testing need, when they are
 # missing: with apt-get when run as root, else prints the one command to run.
 # The browser's packages are wanted, not needed: when they cannot be
-# installed, the browser tests say so and the rest runs.
+# installed, the browser tests say so and the rest runs; so are the FastAPI
+# baseline's of make bench.
 set -eu
 
 # "command-or-pkg-config-name package" pairs.
@@ -37,6 +38,9 @@ wants=(
 	"/usr/bin/chromium chromium"
 	"node nodejs"
 	"npm npm"
+	"/usr/lib/python3/dist-packages/fastapi python3-fastapi"
+	"/usr/lib/python3/dist-packages/uvicorn python3-uvicorn"
+	"/usr/lib/python3/dist-packages/watchdog python3-watchdog"
 )
 
 # absent PAIR...: the packages of the pairs whose command or file is absent.
