@@ -26,8 +26,9 @@ enum proto_error
 job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
     const char **why)
 {
-	mount_count_timeout(t->mounts);
 	if (w) {
+		/* A request answered so; a poll refused is no timeout. */
+		mount_count_timeout(t->mounts);
 		snprintf(w->detail, sizeof(w->detail), "the file system of "
 		    "proposal %u is not responding", proposal);
 		*why = w->detail;

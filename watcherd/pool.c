@@ -176,18 +176,19 @@ pool_free(struct pool *p, void (*release)(struct pool_job *))
 	p->queue = p->queue_tail = p->finished = NULL;
 	started = p->threads;
 	busy = p->threads > p->idle;
-	if (busy)
+	if (busy) {
+		/* Some thread is inside a file system that does not answer:
+		   it frees the pool when it gets out, if ever. Detached
+		   under the lock, before the last of them can free p. */
 		p->orphaned = 1;
+		for (i = 0; i < started; i++)
+			pthread_detach(p->ids[i]);
+	}
 	pthread_mutex_unlock(&p->lock);
 	release_list(queued, release);
 	release_list(finished, release);
-	if (busy) {
-		/* Some thread is inside a file system that does not answer:
-		   it frees the pool when it gets out, if ever. */
-		for (i = 0; i < started; i++)
-			pthread_detach(p->ids[i]);
+	if (busy)
 		return;
-	}
 	for (i = 0; i < started; i++)
 		pthread_join(p->ids[i], NULL);
 	pool_destroy(p);

@@ -243,7 +243,8 @@ client_dispatch(struct client *c, char *line, size_t len)
 
 	d->requests++;
 	watch_wait_begin(d->watches, &c->wait, client_resume, c);
-	if (commands_dispatch(d, c, &c->wait, line, len) == 0) {
+	if (commands_dispatch(d, c, &c->wait, line, len) == 0 || c->closing) {
+		/* Answered, or closed meanwhile: it waits for nothing. */
 		watch_wait_end(d->watches, &c->wait);
 		return;
 	}
@@ -267,7 +268,8 @@ client_resume(void *arg)
 
 	if (c->closing || !c->waiting)
 		return;
-	if (commands_dispatch(d, c, &c->wait, c->held, c->held_len) != 0)
+	if (commands_dispatch(d, c, &c->wait, c->held, c->held_len) != 0 &&
+	    !c->closing)
 		return;
 	watch_wait_end(d->watches, &c->wait);
 	free(c->held);

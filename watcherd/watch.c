@@ -581,6 +581,7 @@ file_work(struct mount_job *mj)
 		    sb.st_ino != fj->have.ino || sb.st_dev != fj->have.dev)
 			goto done;	/* replaced meanwhile: no range */
 	} else {
+		fj->why = "";
 		fj->e = snapshot_read(fj->folder_fd, fj->file_name,
 		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
 		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE)
@@ -714,11 +715,11 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 
 	if (fj && w == NULL)
 		return PROTO_PENDING;
+	if (mount_stalled(f->mount))
+		return job_stalled(t, w, proposal, why);
 	if (fj && fj->j.mj.started == 0 && (!c->read || fj->read) &&
 	    (!c->create || fj->create) && !c->want_range && !fj->want_range)
 		return job_wait(t, &fj->j, w, why);
-	if (mount_stalled(f->mount))
-		return job_stalled(t, w, proposal, why);
 	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
 	    (fj->key = malloc(keylen)) == NULL ||
 	    (fj->file_name = strdup(file_name)) == NULL ||
@@ -1103,7 +1104,7 @@ get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 	struct check c = { .read = 1, .create = 1 };
 	struct file_job *fj;
 
-	if ((fj = file_result(w, key, keylen)) != NULL) {
+	if ((fj = file_result(w, key, keylen)) != NULL && fj->create) {
 		/* Checked for this request and not watched: an error. */
 		*why = fj->why;
 		return fj->e == PROTO_OK || fj->e == PROTO_TOO_LARGE ?
@@ -1259,7 +1260,7 @@ read_range_remote(struct watch_table *t, struct watch_waiter *w,
 		*size = fj->range_size;
 		return PROTO_OK;
 	}
-	if (fj && !fj->range_ok) {
+	if (fj && fj->want_range && !fj->range_ok) {
 		*why = "the file was replaced while it was read; ask again";
 		return PROTO_UNAVAILABLE;
 	}
