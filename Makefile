@@ -110,7 +110,7 @@ endif
 
 # Installs missing Debian packages (as root) or prints the command that does.
 deps:
-	@tests/deps.sh
+	@scripts/deps.sh
 
 # Every test, once on the plain build and once under ASan+UBSan; the last
 # line is "N passed, N failed".
@@ -133,7 +133,7 @@ bench: deps all tools
 # on http://127.0.0.1:8080/ and the API below it at /filehandler/, in the
 # foreground until Ctrl-C.
 run: deps all
-	@tests/demo
+	@scripts/demo
 
 # Where `make install` puts things: PREFIX (/usr/local), under DESTDIR when
 # staging. The configuration goes to /etc when PREFIX is /usr. The handler

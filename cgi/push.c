@@ -14,6 +14,7 @@
 #include "cgi/route.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/msg.h"
 #include "common/policy.h"
 
 #define WAIT_MAX_S		30
@@ -136,7 +137,7 @@ answer_tail(struct route_request *rr, const struct reply *r)
 {
 	static const char *const keys[] = { "offset", "next_offset", "size",
 	    "generation", "reset", "encoding", "checksum", "mtime" };
-	char head[1024 + POLICY_MAX_NAME * 6], name[POLICY_MAX_NAME * 6 + 3];
+	char head[1024 + MSG_NAME_LITERAL_MAX], name[MSG_NAME_LITERAL_MAX];
 	const char *crc, *v;
 	size_t i, vlen;
 	int n;
@@ -298,15 +299,16 @@ forward_event(struct route_request *rr, struct json_object *ev, char *last)
 static int
 subscribe_quietly(struct route_request *rr, struct json_object **state)
 {
-	char line[1024], name[POLICY_MAX_NAME * 6 + 3];
+	char line[MSG_LINE_MAX];
 	struct json_object *ok;
-	int n;
+	struct msg m;
 
-	route_name_literal(rr, name);
-	n = snprintf(line, sizeof(line), "{\"cmd\":\"subscribe\",\"proposal\":%u,"
-	    "\"file_name\":%s}", rr->proposal, name);
+	msg_init(&m, line, sizeof(line));
+	msg_request_file(&m, "subscribe", rr->proposal, rr->file_name,
+	    rr->file_name_len);
+	msg_text(&m, "}");
 	*state = NULL;
-	if (upstream_call(rr->up, line, (size_t)n, state, NULL, NULL) == -1)
+	if (upstream_call(rr->up, m.buf, m.len, state, NULL, NULL) == -1)
 		return -1;
 	if (json_object_object_get_ex(*state, "ok", &ok) &&
 	    json_object_get_boolean(ok))
@@ -352,7 +354,7 @@ catch_up(struct route_request *rr, struct json_object *state, char *last)
 static int
 send_deleted(struct route_request *rr)
 {
-	char data[256 + POLICY_MAX_NAME * 6], name[POLICY_MAX_NAME * 6 + 3];
+	char data[256 + MSG_NAME_LITERAL_MAX], name[MSG_NAME_LITERAL_MAX];
 	int n;
 
 	route_name_literal(rr, name);

@@ -8,6 +8,7 @@
 #include "cgi/route.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/msg.h"
 #include "common/policy.h"
 #include "common/text.h"
 
@@ -46,22 +47,24 @@ int
 route_ask(struct route_request *rr, const char *cmd, const char *extra,
     struct reply *r)
 {
-	char line[2048], name[(POLICY_MAX_NAME + 1) * 6 + 3];
+	char line[MSG_LINE_MAX];
 	struct json_object *ok, *detail;
 	const char *code;
-	size_t flen = rr->file_name_len;
-	int n;
+	struct msg m;
 
 	memset(r, 0, sizeof(*r));
+	msg_init(&m, line, sizeof(line));
 	if (rr->file_name) {
-		if (flen > POLICY_MAX_NAME + 1)
-			flen = POLICY_MAX_NAME + 1;	/* watcherd says why */
-		name[text_json_escape(rr->file_name, flen, name)] = '\0';
-		n = snprintf(line, sizeof(line), "{\"cmd\":\"%s\",\"proposal\":%u,"
-		    "\"file_name\":%s%s}", cmd, rr->proposal, name, extra);
-	} else
-		n = snprintf(line, sizeof(line), "{\"cmd\":\"%s\"}", cmd);
-	if (upstream_call(rr->up, line, (size_t)n, &r->obj,
+		msg_request_file(&m, cmd, rr->proposal, rr->file_name,
+		    rr->file_name_len);
+		msg_text(&m, extra);
+		msg_text(&m, "}");
+	} else {
+		msg_text(&m, "{\"cmd\":\"");
+		msg_text(&m, cmd);
+		msg_text(&m, "\"}");
+	}
+	if (upstream_call(rr->up, m.buf, m.len, &r->obj,
 	    &r->payload, &r->payload_len) == -1) {
 		http_error(rr->x, 503, "watcherd is not available; try again "
 		    "in a moment");

@@ -62,7 +62,7 @@ int	route_file_args(struct route_request *, const char *param,
    Returns 0, or -1 after answering 400 naming the parameter and range. */
 int	route_int_param(struct route_request *, const char *name,
 	    long long min, long long max, long long *v);
-/* The file name as a JSON string literal into buf (POLICY_MAX_NAME * 6 + 3
+/* The file name as a JSON string literal into buf (MSG_NAME_LITERAL_MAX
    bytes). */
 void	route_name_literal(const struct route_request *, char *buf);
 /* Sets X-Checksum (and ETag when etag) to crc. */

@@ -11,6 +11,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/msg.h"
 #include "common/policy.h"
 #include "common/text.h"
 
@@ -41,7 +42,7 @@ etag_matches(const char *header, const char *crc)
 static void
 route_file_content(struct route_request *rr)
 {
-	char head[1024], name[POLICY_MAX_NAME * 6 + 3], tail[256];
+	char head[1024], name[MSG_NAME_LITERAL_MAX], tail[256];
 	const char *crc, *inm, *enc;
 	size_t mlen;
 	const char *mtime;

@@ -48,7 +48,7 @@ peer_watcherctl() {
 }
 
 start_unprivileged() {
-	start_watcherd || return 1
+	start_web_watcherd || return 1
 	[ "$(process_uid "$(watcherd_pid)")" = "$UNPRIV_UID" ] ||
 	    fail "watcherd runs as root: the rules would not be tested"
 }

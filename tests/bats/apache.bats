@@ -320,7 +320,7 @@ sys.stdout.buffer.write(bytes(range(256)) + b"\xc3\x28 caf\xe9 \xff\xfe\x00end")
 	get "$FILE_CTX"
 	expect 200
 	for how in TERM KILL; do
-		stop_watcherd "$how"
+		stop_apache_watcherd "$how"
 		for path in health "$FILE_CTX" \
 		    "has_new_checksum?proposal=1111&file_name=context.py&checksum=00000000" \
 		    "contextfile/last_modified?proposal_number=1111"; do
@@ -331,7 +331,7 @@ sys.stdout.buffer.write(bytes(range(256)) + b"\xc3\x28 caf\xe9 \xff\xfe\x00end")
 			    fail "$path took $TIME s to say 503 after SIG$how"
 			echo "# 503 after SIG$how in $TIME s: $path" >&3
 		done
-		start_watcherd
+		start_apache_watcherd
 		# The first request after the restart already reconnects.
 		get "$FILE_CTX"
 		expect 200

@@ -22,7 +22,7 @@ APACHE_USER=www-data
 # Starts watcherd in the foreground on $SOCK and waits (at most 5 s) until
 # the socket answers. As root it runs with the group of Apache's user, so
 # that the socket (0660) lets the handler in.
-start_watcherd() {
+start_apache_watcherd() {
 	local rc=0
 	local -a WATCHERD_WRAP=()
 	[ "$(id -u)" = 0 ] && WATCHERD_WRAP=(setpriv --regid "$APACHE_USER" --clear-groups)
@@ -31,8 +31,8 @@ start_watcherd() {
 	return "$rc"
 }
 
-# stop_watcherd [SIGNAL]: TERM (or SIGNAL) and a bounded wait for the exit.
-stop_watcherd() {
+# stop_apache_watcherd [SIGNAL]: TERM (or SIGNAL) and a bounded wait for the exit.
+stop_apache_watcherd() {
 	stop_recorded_watcherd "$@"
 }
 
@@ -41,7 +41,7 @@ ensure_watcherd() {
 	local pid
 	pid=$(watcherd_pid)
 	[ -n "$pid" ] && pid_alive "$pid" && return 0
-	start_watcherd
+	start_apache_watcherd
 }
 
 # Apache.
@@ -134,14 +134,14 @@ apache_setup_file() {
 	: >"$T/watcherd.log"
 	# As root, Apache's user must reach the socket (and nothing else here).
 	[ "$(id -u)" = 0 ] && chmod 0711 "$T"
-	start_watcherd && start_apache
+	start_apache_watcherd && start_apache
 }
 
 apache_teardown_file() {
 	local failed=0
 	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
 	stop_apache || failed=1
-	stop_watcherd || failed=1
+	stop_apache_watcherd || failed=1
 	if [ "$SANITIZED" = 1 ]; then
 		no_sanitizer_report "$T/watcherd.log" ||
 		    { cat "$T/watcherd.log" >&2; failed=1; }

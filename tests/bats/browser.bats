@@ -50,7 +50,7 @@ setup_file() {
 	browser_install || return 1
 	# The repository's page itself, not a copy.
 	rmdir "$T/www" && ln -s "$REPO_ROOT/www" "$T/www" || return 1
-	start_watcherd || return 1
+	start_web_watcherd || return 1
 	start_lighttpd
 }
 
@@ -97,11 +97,11 @@ act_create() {
 }
 
 act_stop_watcherd() {
-	stop_watcherd
+	stop_web_watcherd
 }
 
 act_start_watcherd() {
-	start_watcherd
+	start_web_watcherd
 }
 
 # browser TEST [ARG...]: runs tests/browser/TEST.mjs against the page,

@@ -9,7 +9,7 @@ setup_file() {
 	web_setup_file
 	printf 'spaced\n' >"$DAMNIT/my file.log"
 	printf 'plus\n' >"$DAMNIT/a+b.log"
-	start_watcherd
+	start_web_watcherd
 }
 
 teardown_file() {

@@ -121,7 +121,7 @@ wrk_report() {
 }
 
 @test "watcherd SIGKILLed under load: only 200 and 503, none hangs, all 200 within 1 s of its restart" {
-	start_watcherd
+	start_web_watcherd
 	start_lighttpd
 	crc=$(crc32 "$DAMNIT/context.py")
 	q=proposal=1111
@@ -146,7 +146,7 @@ wrk_report() {
 	[ "$(header Retry-After)" = 1 ]
 	down_ms=$TIME_MS
 	sleep 0.3
-	start_watcherd
+	start_web_watcherd
 	up_ms=$(now_ms)
 	# Probe for 2 s: recovered_ms is when the run of all-200 batches that
 	# lasts to the end began.
@@ -195,7 +195,7 @@ wrk_report() {
 
 @test "a watched file made unreadable is 403, and its watch ends" {
 	unprivileged_watcherd
-	start_watcherd
+	start_web_watcherd
 	[ "$(process_uid "$(watcherd_pid)")" = "$UNPRIV_UID" ] ||
 	    fail "watcherd runs as root: permissions would not count"
 	f="$DAMNIT/damnit.log"
@@ -239,7 +239,7 @@ wrk_report() {
 }
 
 @test "a watched file's directory removed 50 times: 404, no watch or descriptor left" {
-	start_watcherd
+	start_web_watcherd
 	pid=$(watcherd_pid)
 	f=process_logs/r0012-p1111.out
 	want=$(crc32 "$DAMNIT/$f")
@@ -295,7 +295,7 @@ wrk_report() {
 
 @test "a watched file grown to 1 GiB is too_large and 413, and is never read" {
 	for mode in inotify poll; do
-		restart_watcherd --watch-mode "$mode" --poll-interval 100
+		restart_web_watcherd --watch-mode "$mode" --poll-interval 100
 		pid=$(watcherd_pid)
 		f="$DAMNIT/big.log"
 		printf 'small\n' >"$f"
@@ -323,7 +323,7 @@ wrk_report() {
 }
 
 @test "2,000 clients at once over --max-clients 1000: exactly 1000 served, the rest told why" {
-	start_watcherd --max-clients 1000
+	start_web_watcherd --max-clients 1000
 	python3 - "$SOCK" 2000 10 >"$T/clients.json" <<'EOF'
 import json, resource, socket, sys, time
 
@@ -418,7 +418,7 @@ EOF
 	for i in 1 2 3 4 5; do
 		printf 'file %s\n' "$i" >"$DAMNIT/extra$i.log"
 	done
-	start_watcherd --max-watches 3 --idle-timeout 3
+	start_web_watcherd --max-watches 3 --idle-timeout 3
 	for i in 1 2 3; do
 		[ "$(json_get "$(checksum_reply "extra$i.log")" .checksum)" = \
 		    "$(crc32 "$DAMNIT/extra$i.log")" ]
@@ -453,7 +453,7 @@ EOF
 }
 
 @test "lighttpd SIGKILLed: its handler processes do not outlive it" {
-	start_watcherd
+	start_web_watcherd
 	start_lighttpd
 	http "/file_content?proposal=1111&file_name=context.py"
 	expect_status 200

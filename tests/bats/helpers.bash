@@ -38,10 +38,10 @@ show_log() {
 	show_tail "$LOG"
 }
 
-# start_watcherd [flags...]: starts watcherd in the foreground on the test's
+# start_test_watcherd [flags...]: starts watcherd in the foreground on the test's
 # socket and data tree, and waits (at most 5 s) until it answers a ping.
 # Sets WATCHERD_PID.
-start_watcherd() {
+start_test_watcherd() {
 	local rc=0
 	launch_watcherd "$LOG" "$@" || rc=$?
 	WATCHERD_PID=$LAUNCHED_PID
@@ -50,7 +50,7 @@ start_watcherd() {
 
 # Sends SIGTERM and waits (bounded) for the exit: status 0 and, under
 # the sanitizers, a clean log.
-stop_watcherd() {
+stop_test_watcherd() {
 	local pid=$WATCHERD_PID
 	[ -n "$pid" ] || return 0
 	WATCHERD_PID=
@@ -81,7 +81,7 @@ common_teardown() {
 	local failed=0
 	[ -n "${T:-}" ] || return 0
 	kill_spawned
-	stop_watcherd || failed=1
+	stop_test_watcherd || failed=1
 	restore_max_queued_events
 	rm -rf "$T"
 	return "$failed"

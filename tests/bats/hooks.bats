@@ -70,7 +70,7 @@ EOF
 # start_with_config LINE...: watcherd with a config file of these lines.
 start_with_config() {
 	printf '%s\n' "$@" >"$T/watcherd.conf"
-	start_watcherd --config "$T/watcherd.conf"
+	start_test_watcherd --config "$T/watcherd.conf"
 }
 
 # caught_up FILE: watcherd's checksum of FILE is the file's (so every

@@ -40,7 +40,7 @@ teardown() {
 	local failed=0
 	if [ "$PKG_INSTALLED_HERE" = 1 ]; then
 		kill_spawned
-		stop_watcherd || failed=1
+		stop_test_watcherd || failed=1
 		dpkg_retry --purge "$PKG" >/dev/null || failed=1
 	fi
 	common_teardown || failed=1
@@ -109,7 +109,7 @@ serves_demo() {
 
 @test "the installed programs serve the demo data with the installed config" {
 	WATCHERD=$INST/root/usr/sbin/watcherd
-	start_watcherd --config "$INST/root/etc/watcherd.conf"
+	start_test_watcherd --config "$INST/root/etc/watcherd.conf"
 	serves_demo "$INST/root/usr/bin/watcherctl" "$INST/root/usr/lib/cgi-bin/filehandler.fcgi"
 	run "$INST/root/usr/sbin/watcherd" --version
 	[ "$status" = 0 ] && [[ "$output" == "watcherd 1.0 (protocol 1)" ]] || fail "$output"
@@ -131,11 +131,11 @@ serves_demo() {
 	sed 's/^#\([a-z]\)/\1/' "$conf" >"$T/uncommented.conf"
 	for c in "" "$conf" "$T/uncommented.conf"; do
 		: >"$LOG"
-		start_watcherd ${c:+--config "$c"}
+		start_test_watcherd ${c:+--config "$c"}
 		send '{"cmd":"status"}' | jq -c '{max_watches, max_clients, cache_limit, watch_mode}' \
 		    >"$T/settings"
 		sed -n 's/.*event=started \(.*\) pid=.*/\1/p' "$LOG" >>"$T/settings"
-		stop_watcherd
+		stop_test_watcherd
 		if [ -z "$c" ]; then
 			plain=$(cat "$T/settings")
 		else
@@ -269,7 +269,7 @@ EOF
 }
 
 @test "socket variables meant for another process are ignored: watcherd makes its own socket" {
-	LISTEN_PID=1 LISTEN_FDS=1 start_watcherd
+	LISTEN_PID=1 LISTEN_FDS=1 start_test_watcherd
 	grep -q "event=socket_created path=$SOCK" "$LOG" || fail "$(cat "$LOG")"
 	! grep -q "event=socket_activated" "$LOG"
 }
@@ -278,7 +278,7 @@ EOF
 	local i before after verbose_added
 	for mode in default verbose; do
 		: >"$LOG"
-		if [ "$mode" = verbose ]; then start_watcherd --verbose; else start_watcherd; fi
+		if [ "$mode" = verbose ]; then start_test_watcherd --verbose; else start_test_watcherd; fi
 		# The first look at the proposal is an event (folder_found).
 		send "$(req checksum 1111 context.py)" >/dev/null
 		before=$(log_lines)
@@ -290,7 +290,7 @@ EOF
 		cgi GET "/filehandler/has_new_checksum?proposal=1111&file_name=context.py&checksum=00000000"
 		[ "$STATUS" = 200 ]
 		after=$(log_lines)
-		stop_watcherd
+		stop_test_watcherd
 		if [ "$mode" = default ]; then
 			[ "$after" = "$before" ] || fail "51 requests added $((after - before)) lines: $(tail -n +"$before" "$LOG")"
 		else
@@ -304,10 +304,10 @@ EOF
 
 @test "every log line is level=L event=E key=value, with syslog priorities for the journal" {
 	local stream
-	start_watcherd --verbose
+	start_test_watcherd --verbose
 	send "$(req checksum 1111 context.py)" >/dev/null
 	send '{"cmd":"nope"}' >/dev/null
-	stop_watcherd
+	stop_test_watcherd
 	run "$WATCHERD" --foreground --socket "$T/nodir/x/w.sock" --data-root "$T/data"
 	[ "$status" = 1 ]
 	printf '%s\n' "$output" >>"$LOG"
@@ -319,15 +319,15 @@ EOF
 	# stderr is the journal when JOURNAL_STREAM names it.
 	: >"$LOG"
 	stream=$(stat -c '%d:%i' "$LOG")
-	JOURNAL_STREAM=$stream start_watcherd
+	JOURNAL_STREAM=$stream start_test_watcherd
 	send "$(req checksum 1111 context.py)" >/dev/null
-	stop_watcherd
+	stop_test_watcherd
 	grep -q '^<6>watcherd: level=info event=started ' "$LOG" || fail "$(cat "$LOG")"
 	! grep -v '^<[3467]>watcherd: level=' "$LOG" || fail "lines without a priority"
 	# Not when stderr went elsewhere since.
 	: >"$LOG"
-	JOURNAL_STREAM=1:1 start_watcherd
-	stop_watcherd
+	JOURNAL_STREAM=1:1 start_test_watcherd
+	stop_test_watcherd
 	grep -q '^watcherd: level=info event=started ' "$LOG" || fail "$(cat "$LOG")"
 }
 
@@ -432,11 +432,11 @@ install_deb() {
 	SOCK=$T/sock/watcherd.sock
 	WATCHERD=/usr/sbin/watcherd
 	WATCHERD_WRAP=(setpriv --reuid=watcherd --regid=www-data --clear-groups --)
-	start_watcherd --config /etc/watcherd.conf
+	start_test_watcherd --config /etc/watcherd.conf
 	[ "$(stat -c '%a %U:%G' "$SOCK")" = "660 watcherd:www-data" ] || fail "$(stat -c '%a %U:%G' "$SOCK")"
 	CGI_WRAP=(setpriv --reuid=www-data --regid=www-data --clear-groups --)
 	serves_demo /usr/bin/watcherctl /usr/lib/cgi-bin/filehandler.fcgi
-	stop_watcherd
+	stop_test_watcherd
 	dpkg_retry --purge "$PKG" >"$T/dpkg.log" 2>&1 || fail "purge: $(cat "$T/dpkg.log")"
 	PKG_INSTALLED_HERE=0
 	machine_state >"$T/state.after"
@@ -452,7 +452,7 @@ install_deb() {
 	# seen, a hook run, SIGHUP, SIGTERM; the hook's calls count too.
 	WATCHERD=/usr/sbin/watcherd
 	WATCHERD_WRAP=(strace -f -qq -c -U name -o "$T/syscalls")
-	start_watcherd --hook "context.py /bin/true" --cache-size 1M
+	start_test_watcherd --hook "context.py /bin/true" --cache-size 1M
 	subscribe context.py
 	for c in '{"cmd":"ping"}' "$(req checksum 1111 context.py)" \
 	    "$(req content 1111 context.py json)" '{"cmd":"status"}' '{"cmd":"list"}' \

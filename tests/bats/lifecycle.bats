@@ -32,25 +32,25 @@ ping_ok() {
 }
 
 @test "the socket is created with mode 0660" {
-	start_watcherd
+	start_test_watcherd
 	[ -S "$SOCK" ]
 	[ "$(stat -c %a "$SOCK")" = 660 ]
 }
 
 @test "a stale socket left by a killed daemon is replaced" {
-	start_watcherd
+	start_test_watcherd
 	kill_watcherd_hard
 	[ -S "$SOCK" ]
 	if watcherd_answers; then
 		fail "the killed daemon's socket still answers"
 	fi
-	start_watcherd
+	start_test_watcherd
 	ping_ok
 	[ "$(stat -c %a "$SOCK")" = 660 ]
 }
 
 @test "a second daemon on a live socket refuses with 'already running'" {
-	start_watcherd
+	start_test_watcherd
 	run timeout 10 "$WATCHERD" --foreground --socket "$SOCK" --data-root "$T/data"
 	[ "$status" != 0 ]
 	[ "$status" != 124 ] || fail "the second daemon kept running"
@@ -70,7 +70,7 @@ ping_ok() {
 }
 
 @test "SIGTERM exits 0 and removes the socket" {
-	start_watcherd
+	start_test_watcherd
 	signal_and_wait TERM
 	[ "$EXIT_STATUS" = 0 ]
 	[ ! -e "$SOCK" ]
@@ -78,7 +78,7 @@ ping_ok() {
 }
 
 @test "SIGINT exits 0 and removes the socket" {
-	start_watcherd
+	start_test_watcherd
 	send "$(req checksum 1111 context.py)" >/dev/null
 	signal_and_wait INT
 	[ "$EXIT_STATUS" = 0 ]
@@ -92,7 +92,7 @@ context_forbidden() {
 
 @test "SIGHUP re-reads the config file" {
 	printf '# watcherd test config\nidle-timeout = 30\n' >"$T/watcherd.conf"
-	start_watcherd --config "$T/watcherd.conf"
+	start_test_watcherd --config "$T/watcherd.conf"
 	[ "$(daemon_checksum context.py)" = "$(crc32 "$DAMNIT/context.py")" ]
 	printf 'idle-timeout = 30\nallow = process_logs/*.out\n' >"$T/watcherd.conf"
 	kill -HUP "$WATCHERD_PID"
@@ -154,7 +154,7 @@ start_background() {
 }
 
 @test "over --max-clients a client is refused as unavailable until others leave" {
-	start_watcherd --max-clients 5
+	start_test_watcherd --max-clients 5
 	for i in 1 2 3 4 5; do
 		spawn bash -c '{ printf "{\"cmd\":\"ping\"}\n"; exec sleep 30; } |
 		    exec socat -t 2 - "UNIX-CONNECT:$1"' _ "$SOCK" >"$T/holder.$i" 2>&1

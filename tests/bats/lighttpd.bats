@@ -12,7 +12,7 @@ setup_file() {
 	ln -s "$SECRET" "$DAMNIT/evil.log"
 	ln -s "$SECRET" "$DAMNIT/process_logs/evil.out"
 	ln -s /etc/passwd "$DAMNIT/passwd.log"
-	start_watcherd
+	start_web_watcherd
 	start_lighttpd
 }
 
@@ -224,7 +224,7 @@ edit_flips() {
 }
 
 @test "413 for a file larger than --max-file-size" {
-	restart_watcherd --max-file-size 1k
+	restart_web_watcherd --max-file-size 1k
 	head -c 4096 /dev/zero | tr '\0' x >"$DAMNIT/big.log"
 	http "/file_content?proposal=1111&file_name=big.log"
 	expect_error 413 "."
@@ -309,7 +309,7 @@ edit_flips() {
 	http /health
 	expect_error 503 "watcherd"
 	[ "$TIME_MS" -lt 1000 ] || fail "the 503 took $TIME_MS ms"
-	start_watcherd
+	start_web_watcherd
 	answers() {
 		http "/file_content?$Q" && [ "$STATUS" = 200 ]
 	}

@@ -10,7 +10,7 @@ load web_helpers
 setup_file() {
 	export FILEHANDLER_PROCS=3
 	web_setup_file
-	start_watcherd
+	start_web_watcherd
 	start_lighttpd
 	echo "$PORT" >"$T/port"
 }
@@ -224,14 +224,14 @@ handler_count() {
 }
 
 @test "without watcherd /metrics is a 200 that says watcherd_up 0" {
-	stop_watcherd
+	stop_web_watcherd
 	http /health
 	expect_status 503
 	scrape
 	[ "$(header Content-Type)" = "$CONTENT_TYPE" ]
 	[ "$(jq -c . "$T/m")" = '{"watcherd_up":0}' ] ||
 	    fail "expected only watcherd_up 0, got $(jq -c . "$T/m")"
-	start_watcherd
+	start_web_watcherd
 	# The answers given meanwhile reach the new watcherd.
 	wait_until 2500 eval 'scrape && [ "$(metric "$(series health 503)")" = 1 ]' ||
 	    fail "the 503 of /health did not reach watcherd: $(metric "$(series health 503)")"
@@ -253,7 +253,7 @@ handler_count() {
 	[ "$(jqb .handler.pid)" != "$old_pid" ]
 	scrape
 	[ "$(metric "$(series file_content 200)")" = "$before" ]
-	restart_watcherd
+	restart_web_watcherd
 	# Every file_content count is 0 in the new watcherd.
 	zero() {
 		scrape && [ "$(jq '[to_entries[] | select(.key |

@@ -20,7 +20,7 @@ expect_error() {
 }
 
 @test "ping answers with the version and protocol 1" {
-	start_watcherd
+	start_test_watcherd
 	reply=$(send '{"cmd":"ping"}')
 	[ "$(json_get "$reply" .ok)" = true ]
 	[ "$(json_get "$reply" .protocol)" = 1 ]
@@ -28,7 +28,7 @@ expect_error() {
 }
 
 @test "checksum of context.py is its CRC-32, with its size and mtime" {
-	start_watcherd
+	start_test_watcherd
 	f="$DAMNIT/context.py"
 	reply=$(send "$(req checksum 1111 context.py)")
 	[ "$(json_get "$reply" .ok)" = true ]
@@ -39,13 +39,13 @@ expect_error() {
 }
 
 @test "a proposal given as a string with leading zeros names the same file" {
-	start_watcherd
+	start_test_watcherd
 	reply=$(send '{"cmd":"checksum","proposal":"001111","file_name":"context.py"}')
 	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/context.py")" ]
 }
 
 @test "raw content is byte-identical to the file" {
-	start_watcherd
+	start_test_watcherd
 	content_to context.py "$T/got"
 	cmp "$T/got" "$DAMNIT/context.py"
 	hdr=$(cat "$T/got.hdr")
@@ -55,7 +55,7 @@ expect_error() {
 }
 
 @test "json content is a string literal that decodes to the file's text" {
-	start_watcherd
+	start_test_watcherd
 	content_to damnit.log "$T/got" json
 	[ "$(json_get "$(cat "$T/got.hdr")" .encoding)" = utf-8 ]
 	[ "$(json_get "$(cat "$T/got.hdr")" .payload)" = "$(stat -c %s "$T/got")" ]
@@ -65,7 +65,7 @@ expect_error() {
 
 @test "a file that is not valid UTF-8 comes back as base64 of its bytes" {
 	printf 'caf\xe9 \xff\xfe\x00\x80 end\n' >"$DAMNIT/binary.log"
-	start_watcherd
+	start_test_watcherd
 	content_to binary.log "$T/got" json
 	[ "$(json_get "$(cat "$T/got.hdr")" .encoding)" = base64 ]
 	jq -j . "$T/got" | base64 -d >"$T/bytes"
@@ -75,7 +75,7 @@ expect_error() {
 }
 
 @test "bad JSON gets a bad_request reply" {
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send '{"cmd":"ping"')" bad_request
 	expect_error "$(send 'hello')" bad_request
 	expect_error "$(send '["ping"]')" bad_request
@@ -83,14 +83,14 @@ expect_error() {
 }
 
 @test "an unknown cmd gets a bad_request reply" {
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send '{"cmd":"format_disk"}')" bad_request
 	expect_error "$(send '{"nocmd":1}')" bad_request
 	expect_error "$(send '{"cmd":42}')" bad_request
 }
 
 @test "a missing proposal or file_name is a bad_request naming the field" {
-	start_watcherd
+	start_test_watcherd
 	reply=$(send '{"cmd":"checksum","file_name":"context.py"}')
 	expect_error "$reply" bad_request
 	[[ "$(json_get "$reply" .detail)" == *proposal* ]]
@@ -100,7 +100,7 @@ expect_error() {
 }
 
 @test "a proposal that is not 1 to 6 digits is a bad_request" {
-	start_watcherd
+	start_test_watcherd
 	for p in '"1234567"' -1 '"abc"' 1234567 '""' '"12a"' 1.5 null; do
 		reply=$(send "{\"cmd\":\"checksum\",\"proposal\":$p,\"file_name\":\"context.py\"}")
 		expect_error "$reply" bad_request || fail "proposal $p"
@@ -108,7 +108,7 @@ expect_error() {
 }
 
 @test "a 200 KiB request line is refused and the connection still answers" {
-	start_watcherd
+	start_test_watcherd
 	pad=$(head -c 204800 /dev/zero | tr '\0' a)
 	{
 		printf '{"cmd":"ping","pad":"%s"}\n' "$pad"
@@ -120,7 +120,7 @@ expect_error() {
 }
 
 @test "a client with half a request line does not stall other clients" {
-	start_watcherd
+	start_test_watcherd
 	spawn bash -c '{ printf "{\"cmd\":\"pi"; exec sleep 30; } |
 	    exec socat -t 2 - "UNIX-CONNECT:$1"' _ "$SOCK" >"$T/holder.out" 2>&1
 	# The half line has reached the daemon once it counts two clients
@@ -136,7 +136,7 @@ expect_error() {
 }
 
 @test "1000 pipelined requests read only afterwards get 1000 replies" {
-	start_watcherd
+	start_test_watcherd
 	want=$(crc32 "$DAMNIT/context.py")
 	run python3 - "$SOCK" "$want" <<'EOF'
 import socket, sys, time
@@ -161,7 +161,7 @@ EOF
 
 @test "a client that half-closes after a large content request gets the whole reply" {
 	head -c 4500000 /dev/urandom | base64 -w 76 >"$DAMNIT/big.log"
-	start_watcherd
+	start_test_watcherd
 	# socat shuts down its sending side once the request is written.
 	send_to_file "$T/raw" "$(req content 1111 big.log)"
 	hdrlen=$(head -n 1 "$T/raw" | wc -c)
@@ -172,13 +172,13 @@ EOF
 }
 
 @test "a file outside the allow patterns is forbidden" {
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send "$(req checksum 1111 notes.txt)")" forbidden
 	expect_error "$(send "$(req content 1111 notes.txt)")" forbidden
 }
 
 @test "names that leave the folder or are malformed are refused" {
-	start_watcherd
+	start_test_watcherd
 	long="$(printf 'a%.0s' $(seq 252)).log"
 	[ ${#long} = 256 ]
 	for name in '"../context.py"' '"/etc/passwd"' '"sub//x.log"' \
@@ -196,7 +196,7 @@ EOF
 	ln -s /etc/passwd "$DAMNIT/evil.log"
 	ln -s ../../../../../../../../../../etc/passwd "$DAMNIT/relative.log"
 	ln -s "$T/data/SPB/202601/p001111/usr/Shared" "$DAMNIT/process_logs/up.out"
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send "$(req checksum 1111 evil.log)")" forbidden
 	expect_error "$(send "$(req content 1111 relative.log)")" forbidden
 	expect_error "$(send "$(req checksum 1111 process_logs/up.out)")" forbidden
@@ -204,7 +204,7 @@ EOF
 
 @test "a symlink inside the folder is served with its target's checksum" {
 	ln -s damnit.log "$DAMNIT/x.log"
-	start_watcherd
+	start_test_watcherd
 	reply=$(send "$(req checksum 1111 x.log)")
 	[ "$(json_get "$reply" .ok)" = true ]
 	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/damnit.log")" ]
@@ -213,14 +213,14 @@ EOF
 @test "directories and FIFOs named like allowed files are forbidden" {
 	mkdir "$DAMNIT/dir.log"
 	mkfifo "$DAMNIT/fifo.log"
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send "$(req checksum 1111 dir.log)")" forbidden
 	expect_error "$(send "$(req checksum 1111 fifo.log)")" forbidden
 	[ "$(json_get "$(send '{"cmd":"ping"}')" .ok)" = true ]
 }
 
 @test "an unknown proposal and a missing file are not_found" {
-	start_watcherd
+	start_test_watcherd
 	expect_error "$(send "$(req checksum 9999 context.py)")" not_found
 	expect_error "$(send "$(req checksum 1111 missing.log)")" not_found
 	expect_error "$(send "$(req content 1111 process_logs/missing.out)")" not_found
@@ -228,14 +228,14 @@ EOF
 
 @test "a file larger than --max-file-size is too_large" {
 	printf 'small\n' >"$DAMNIT/small.log"
-	start_watcherd --max-file-size 1k
+	start_test_watcherd --max-file-size 1k
 	expect_error "$(send "$(req checksum 1111 context.py)")" too_large
 	expect_error "$(send "$(req content 1111 context.py)")" too_large
 	[ "$(daemon_checksum small.log)" = "$(crc32 "$DAMNIT/small.log")" ]
 }
 
 @test "list shows each watch with its checksum, mode, idle time, subscribers and changes" {
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	subscribe context.py
 	printf '# edited\n' >>"$DAMNIT/context.py"
 	T0_MS=$(now_ms)
@@ -254,7 +254,7 @@ EOF
 }
 
 @test "status reports uptime, watches, clients, requests, changes and overflows" {
-	start_watcherd
+	start_test_watcherd
 	send "$(req checksum 1111 context.py)" >/dev/null
 	send "$(req checksum 1111 damnit.log)" >/dev/null
 	reply=$(send '{"cmd":"status"}')
@@ -272,7 +272,7 @@ EOF
 }
 
 @test "http_count adds the handler's answers and replies the totals" {
-	start_watcherd
+	start_test_watcherd
 	reply=$(send '{"cmd":"http_count"}')
 	[ "$(jq -c . <<<"$reply")" = '{"ok":true,"counts":{}}' ]
 	reply=$(send '{"cmd":"http_count","counts":{"file_content":{"200":12,"304":3}}}')
@@ -284,7 +284,7 @@ EOF
 }
 
 @test "http_count refuses unknown routes, statuses and bad counts and adds nothing" {
-	start_watcherd
+	start_test_watcherd
 	send '{"cmd":"http_count","counts":{"health":{"200":5}}}' >/dev/null
 	for counts in '{"bogus":{"200":1}}' '{"health":{"302":1}}' \
 	    '{"health":{"200 ":1}}' '{"health":{"200":-1}}' \

@@ -13,7 +13,7 @@ setup_file() {
 	# lighttpd inherits these and lighttpd.conf.sample hands them on: one
 	# handler process (max-procs), a heartbeat every second.
 	export FILEHANDLER_PROCS=1 FILEHANDLER_HEARTBEAT=1
-	start_watcherd
+	start_web_watcherd
 	start_lighttpd
 }
 
@@ -520,7 +520,7 @@ x_checksum() {
 	wait_sse "$SSE_OUT" '.event == "unavailable"' 3000
 	printf 'changed while nobody watched\n' >>"$DAMNIT/sse5.log"
 	crc=$(crc32 "$DAMNIT/sse5.log")
-	start_watcherd
+	start_web_watcherd
 	wait_sse "$SSE_OUT" '.event == "available"' 5000
 	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$crc\"" 3000
 	wait_sse "$steady" '.event == "available"' 5000

@@ -41,9 +41,9 @@ save() {
 save_is_seen() {
 	local mode=$1 style=$2 f="$DAMNIT/context.py" old want event deleted_ms
 	if [ "$mode" = poll ]; then
-		start_watcherd --watch-mode poll --poll-interval 100
+		start_test_watcherd --watch-mode poll --poll-interval 100
 	else
-		start_watcherd --watch-mode inotify
+		start_test_watcherd --watch-mode inotify
 	fi
 	old=$(crc32 "$f")
 	subscribe context.py
@@ -94,7 +94,7 @@ save_is_seen() {
 @test "a checksum right after an in-place write already has the new value" {
 	# A settle time of 5 s keeps inotify from refreshing the watch first:
 	# the fresh answer comes from the stat check of the query itself.
-	start_watcherd --watch-mode inotify --settle-time 5000
+	start_test_watcherd --watch-mode inotify --settle-time 5000
 	f="$DAMNIT/context.py"
 	[ "$(daemon_checksum context.py)" = "$(crc32 "$f")" ]
 	for i in 1 2 3; do

@@ -73,7 +73,7 @@ stall_2222() {
 }
 
 @test "files on a FUSE mount are served, polled, with their true checksum" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT"
 	r=$(send "$(req checksum 2222 context.py)")
 	[ "$(json_get "$r" .checksum)" = "$(crc32 "$FUSE_FILE")" ] ||
 	    fail "checksum reply: $r"
@@ -90,7 +90,7 @@ stall_2222() {
 }
 
 @test "a request on a stalled mount is unavailable after fs-timeout, naming the proposal" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT"
 	send "$(req checksum 2222 context.py)" >/dev/null
 	stall_2222
 	[ "$(json_get "$REPLY_LINE" .detail)" = \
@@ -110,7 +110,7 @@ stall_2222() {
 }
 
 @test "a stalled mount stalls only its own files: ping, status, list and local files answer at once" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT"
 	send "$(req checksum 1111 context.py)" >/dev/null
 	send "$(req checksum 2222 context.py)" >/dev/null
 	freeze
@@ -137,7 +137,7 @@ stall_2222() {
 }
 
 @test "subscribers of local files keep getting events while another mount is stalled" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 100
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 100
 	send "$(req checksum 2222 context.py)" >/dev/null
 	subscribe context.py
 	PROPOSAL=2222 subscribe context.py
@@ -155,7 +155,7 @@ stall_2222() {
 }
 
 @test "a mount that answers again is served again, and its subscribers hear what changed meanwhile" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 200
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT" --poll-interval 200
 	PROPOSAL=2222 subscribe context.py
 	stall_2222
 	# Changed on the file server while this host could not see it.
@@ -174,7 +174,7 @@ stall_2222() {
 }
 
 @test "many clients of a stalled mount hold a bounded number of threads and all get an answer" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT"
 	send "$(req checksum 2222 context.py)" >/dev/null
 	send "$(req checksum 2222 run.log)" >/dev/null
 	freeze
@@ -198,7 +198,7 @@ stall_2222() {
 }
 
 @test "the handler answers a stalled mount 503 with Retry-After and watcherd's detail" {
-	start_watcherd --fs-timeout "$FS_TIMEOUT"
+	start_test_watcherd --fs-timeout "$FS_TIMEOUT"
 	send "$(req checksum 2222 context.py)" >/dev/null
 	freeze
 	t0=$(now_ms)
@@ -217,7 +217,7 @@ stall_2222() {
 }
 
 @test "a watch whose stat is unchanged is not read again at each poll" {
-	start_watcherd --poll-interval 50
+	start_test_watcherd --poll-interval 50
 	send "$(req checksum 2222 context.py)" >/dev/null
 	# Once the first read's racy window has passed, count what the
 	# polls ask of the file server: stats of the file, and no opens.

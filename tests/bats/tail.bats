@@ -10,7 +10,7 @@ load web_helpers
 setup_file() {
 	web_setup_file
 	write_follower
-	start_watcherd
+	start_web_watcherd
 }
 
 teardown_file() {
@@ -620,7 +620,7 @@ not_utf8_is_base64() {
 }
 
 @test "a log larger than --max-file-size can be tailed, without a checksum" {
-	restart_watcherd --max-file-size 1k
+	restart_web_watcherd --max-file-size 1k
 	f=huge.log
 	: >"$T/huge.exp"
 	for i in $(seq 120); do

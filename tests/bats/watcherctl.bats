@@ -20,7 +20,7 @@ ctl() {
 }
 
 @test "watcherctl ping succeeds against a running daemon" {
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" ping
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
 	grep -q "protocol 1" "$T/ctl.out"
@@ -28,7 +28,7 @@ ctl() {
 }
 
 @test "watcherctl --json status prints watcherd's status as JSON" {
-	start_watcherd
+	start_test_watcherd
 	send "$(req checksum 1111 context.py)" >/dev/null
 	ctl --socket "$SOCK" --json status
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
@@ -38,7 +38,7 @@ ctl() {
 }
 
 @test "watcherctl checksum prints the file's checksum and size" {
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" checksum 1111 context.py
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
 	read -r sum size _ <"$T/ctl.out"
@@ -48,7 +48,7 @@ ctl() {
 
 @test "watcherctl content writes the file's exact bytes" {
 	printf 'caf\xe9 \x00\xff binary\n' >"$DAMNIT/binary.log"
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" content 1111 context.py
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
 	cmp "$T/ctl.out" "$DAMNIT/context.py"
@@ -65,7 +65,7 @@ ctl() {
 }
 
 @test "watcherctl reports an error reply and fails" {
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" checksum 1111 notes.txt
 	[ "$CTL_STATUS" = 1 ]
 	grep -q forbidden "$T/ctl.err"
@@ -75,7 +75,7 @@ ctl() {
 }
 
 @test "watcherctl finds the socket through WATCHERD_SOCKET" {
-	start_watcherd
+	start_test_watcherd
 	CTL_STATUS=0
 	WATCHERD_SOCKET="$SOCK" timeout 10 "$WATCHERCTL" ping >"$T/ctl.out" \
 	    2>"$T/ctl.err" || CTL_STATUS=$?
@@ -90,7 +90,7 @@ ctl() {
 }
 
 @test "watcherctl subscribe prints a change as it happens" {
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	spawn timeout 20 "$WATCHERCTL" --socket "$SOCK" subscribe 1111 context.py \
 	    >"$T/sub.out" 2>"$T/sub.err"
 	wait_until 2000 grep -q '^subscribed' "$T/sub.out"
@@ -101,7 +101,7 @@ ctl() {
 }
 
 @test "watcherctl subscribe prints the unwatch that ends it and exits 0" {
-	start_watcherd
+	start_test_watcherd
 	spawn "$WATCHERCTL" --socket "$SOCK" subscribe 1111 context.py \
 	    </dev/null >"$T/sub.out" 2>"$T/sub.err"
 	sub=$SPAWNED
@@ -174,7 +174,7 @@ follow_stop() {
 
 @test "watcherctl tail prints the last 10 lines, or as many as -n says" {
 	seq -f 'line %g' 25 >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" tail 1111 run.log
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
 	diff <(seq -f 'line %g' 16 25) "$T/ctl.out"
@@ -198,7 +198,7 @@ follow_stop() {
 with open(sys.argv[1], "w") as f:
     for i in range(20000):
         f.write("%d %s\n" % (i, "x" * (i * 7 % 150)))' "$DAMNIT/big.log"
-	start_watcherd --max-file-size 65536
+	start_test_watcherd --max-file-size 65536
 	ctl --socket "$SOCK" tail -n 5000 1111 big.log
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
 	cmp "$T/ctl.out" <(tail -n 5000 "$DAMNIT/big.log")
@@ -208,7 +208,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f prints appended lines in order" {
 	printf 'first\nsecond\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'first\nsecond\n' 1111 run.log
 	for i in 1 2 3 4 5; do
 		printf 'appended %s\n' "$i" >>"$DAMNIT/run.log"
@@ -223,7 +223,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f reports a truncation and prints the new content" {
 	printf 'one\ntwo\nthree\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'one\ntwo\nthree\n' 1111 run.log
 	printf 'new\n' >"$DAMNIT/run.log"
 	follow_wait 'one\ntwo\nthree\nnew\n'
@@ -235,7 +235,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f follows the name across a rotation" {
 	printf 'old 1\nold 2\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'old 1\nold 2\n' 1111 run.log
 	mv "$DAMNIT/run.log" "$DAMNIT/run.log.1"
 	wait_until 5000 grep -qx \
@@ -254,7 +254,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f keeps following when an unwatch ends its subscription" {
 	printf 'a\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'a\n' 1111 run.log
 	ctl --socket "$SOCK" --json unwatch 1111 run.log
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
@@ -273,7 +273,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail --match prints only the matching lines" {
 	printf 'INFO a\nERROR b\nINFO c\nERROR d\nWARNING e\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	# The last 3 lines of the file, filtered.
 	ctl --socket "$SOCK" tail -n 3 --match 'ERROR|WARN' 1111 run.log
 	[ "$CTL_STATUS" = 0 ] || fail "$(cat "$T/ctl.err")"
@@ -290,7 +290,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f prints a UTF-8 character split across two appends whole and once" {
 	printf 'start\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'start\n' 1111 run.log
 	printf 'caf\xc3' >>"$DAMNIT/run.log"
 	# The character's first byte is held back until the rest comes.
@@ -301,7 +301,7 @@ with open(sys.argv[1], "w") as f:
 }
 
 @test "watcherctl tail of an unknown file fails saying so" {
-	start_watcherd
+	start_test_watcherd
 	ctl --socket "$SOCK" tail 1111 missing.log
 	[ "$CTL_STATUS" = 1 ]
 	grep -q not_found "$T/ctl.err"
@@ -329,9 +329,9 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f ends with an error when watcherd goes away" {
 	printf 'a\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	follow_start 'a\n' 1111 run.log
-	stop_watcherd
+	stop_test_watcherd
 	wait_until 5000 pid_gone "$TAIL_PID" || fail "tail -f outlived watcherd"
 	end_pid "$TAIL_PID" 1000
 	[ "$END_PID_STATUS" = 1 ]
@@ -341,7 +341,7 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail -f ends quietly when its reader goes away" {
 	printf 'a\nb\n' >"$DAMNIT/run.log"
-	start_watcherd
+	start_test_watcherd
 	spawn bash -c 'set -o pipefail
 	    "$1" --socket "$2" tail -f -n 100 1111 run.log 2>"$3/pipe.err" |
 	    head -n 3 >"$3/pipe.out"

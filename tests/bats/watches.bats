@@ -23,7 +23,7 @@ list_is_empty() {
 @test "a hard link and a symlink share the file's one watch" {
 	ln "$DAMNIT/damnit.log" "$DAMNIT/link.log"
 	ln -s damnit.log "$DAMNIT/sym.log"
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	want=$(crc32 "$DAMNIT/damnit.log")
 	for name in damnit.log link.log sym.log; do
 		[ "$(daemon_checksum "$name")" = "$want" ] || fail "$name"
@@ -37,7 +37,7 @@ list_is_empty() {
 @test "a change through one name is pushed to subscribers of the other names" {
 	ln "$DAMNIT/damnit.log" "$DAMNIT/link.log"
 	ln -s damnit.log "$DAMNIT/sym.log"
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	subscribe sym.log
 	sym_out=$SUB_OUT
 	subscribe damnit.log
@@ -52,7 +52,7 @@ list_is_empty() {
 @test "after a rename-over a hard link keeps the old file and a symlink follows the new one" {
 	ln "$DAMNIT/damnit.log" "$DAMNIT/link.log"
 	ln -s damnit.log "$DAMNIT/sym.log"
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	old=$(crc32 "$DAMNIT/damnit.log")
 	subscribe sym.log
 	sym_out=$SUB_OUT
@@ -68,7 +68,7 @@ list_is_empty() {
 }
 
 @test "an idle watch expires after --idle-timeout" {
-	start_watcherd --idle-timeout 1
+	start_test_watcherd --idle-timeout 1
 	daemon_checksum context.py >/dev/null
 	[ "$(list_length)" = 1 ]
 	wait_until 3000 list_is_empty
@@ -76,7 +76,7 @@ list_is_empty() {
 }
 
 @test "a subscribed watch outlives the idle timeout and expires once the subscriber leaves" {
-	start_watcherd --idle-timeout 1
+	start_test_watcherd --idle-timeout 1
 	subscribe context.py
 	sleep 2.5
 	reply=$(send '{"cmd":"list"}')
@@ -88,7 +88,7 @@ list_is_empty() {
 
 @test "--max-watches refuses a further file as unavailable and keeps the others" {
 	ln "$DAMNIT/damnit.log" "$DAMNIT/link.log"
-	start_watcherd --max-watches 2
+	start_test_watcherd --max-watches 2
 	[ "$(daemon_checksum context.py)" = "$(crc32 "$DAMNIT/context.py")" ]
 	[ "$(daemon_checksum damnit.log)" = "$(crc32 "$DAMNIT/damnit.log")" ]
 	reply=$(send "$(req checksum 1111 process_logs/r0012-p1111.out)")
@@ -103,7 +103,7 @@ list_is_empty() {
 }
 
 @test "unwatch ends the watch" {
-	start_watcherd
+	start_test_watcherd
 	daemon_checksum context.py >/dev/null
 	[ "$(list_length)" = 1 ]
 	reply=$(send "$(req unwatch 1111 context.py)")
@@ -115,7 +115,7 @@ list_is_empty() {
 }
 
 @test "a removed DAMNIT folder is not_found, and served again once it is back" {
-	start_watcherd --watch-mode inotify --poll-interval 100
+	start_test_watcherd --watch-mode inotify --poll-interval 100
 	subscribe context.py
 	want=$(crc32 "$DAMNIT/context.py")
 	cp -a "$DAMNIT" "$T/saved"
@@ -140,7 +140,7 @@ list_is_empty() {
 	cat "$knob" >"$T/max_queued_events.orig"
 	# The teardown puts the value back if anything below fails.
 	echo 16 >"$knob" || skip "cannot write $knob"
-	start_watcherd --watch-mode inotify
+	start_test_watcherd --watch-mode inotify
 	restore_max_queued_events
 	subscribe context.py
 	kill -STOP "$WATCHERD_PID"
@@ -158,7 +158,7 @@ list_is_empty() {
 }
 
 @test "when inotify has no watches left the file is polled instead" {
-	WATCHERD_FAULT_INOTIFY_ENOSPC=1 start_watcherd --watch-mode inotify \
+	WATCHERD_FAULT_INOTIFY_ENOSPC=1 start_test_watcherd --watch-mode inotify \
 	    --poll-interval 100
 	reply=$(send "$(req checksum 1111 context.py)")
 	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/context.py")" ]

@@ -43,7 +43,7 @@ web_teardown_file() {
 	local failed=0
 	[ -n "${T:-}" ] && [ -d "$T" ] || return 0
 	stop_lighttpd || failed=1
-	stop_watcherd || failed=1
+	stop_web_watcherd || failed=1
 	logs_clean all || failed=1
 	rm -rf "$T"
 	return "$failed"
@@ -96,10 +96,10 @@ logs_clean() {
 
 # watcherd.
 
-# start_watcherd [flags...]: watcherd in the foreground on $SOCK and the
+# start_web_watcherd [flags...]: watcherd in the foreground on $SOCK and the
 # test's tree; waits at most 5 s for it to answer a ping. Its pid is kept in
 # a file, so that a test may restart it and teardown_file still ends it.
-start_watcherd() {
+start_web_watcherd() {
 	local rc=0
 	launch_watcherd "$T/watcherd.log" "$@" || rc=$?
 	[ -n "$LAUNCHED_PID" ] && echo "$LAUNCHED_PID" >"$T/watcherd.pid"
@@ -109,20 +109,20 @@ start_watcherd() {
 
 # SIGTERM and a bounded wait (longer under the sanitizers, whose leak check
 # takes a moment).
-stop_watcherd() {
+stop_web_watcherd() {
 	stop_recorded_watcherd
 }
 
-# restart_watcherd [flags...]: the same, with other flags.
-restart_watcherd() {
-	stop_watcherd && start_watcherd "$@"
+# restart_web_watcherd [flags...]: the same, with other flags.
+restart_web_watcherd() {
+	stop_web_watcherd && start_web_watcherd "$@"
 }
 
 # Back to a watcherd with the default flags, when a test left another one
 # (or none) behind.
 ensure_default_watcherd() {
 	if [ -s "$T/watcherd.flags" ] || ! watcherd_answers; then
-		restart_watcherd
+		restart_web_watcherd
 	fi
 }
 
