@@ -125,7 +125,12 @@ void
 watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
     void (*resume)(void *), void *arg)
 {
-	memset(w, 0, sizeof(*w));
+	/* On every request: set what the request needs, no more (the detail
+	   is written only when it is used). */
+	w->prev = w->next = NULL;
+	w->job = w->result = NULL;
+	w->rounds = 0;
+	w->timed_out = 0;
 	w->resume = resume;
 	w->arg = arg;
 	w->timer = (struct loop_timer){ .fn = waiter_expired, .arg = w };
