@@ -123,8 +123,9 @@ main(void)
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
 	}
-	if (tally_init(&tally, (int)n, proto_default_socket(),
-	    TALLY_TIMEOUT_MS) == -1) {
+	/* A plain CGI process answers one request, in one slot. */
+	if (tally_init(&tally, FCGX_IsCGI() ? 1 : (int)n,
+	    proto_default_socket(), TALLY_TIMEOUT_MS) == -1) {
 		fprintf(stderr, "filehandler.fcgi: out of memory\n");
 		return 1;
 	}
@@ -140,7 +141,7 @@ main(void)
 		   hears of it. */
 		fclose(stdout);
 		tally_flush(&tally);
-		upstream_close(&tally.up);
+		tally_free(&tally);
 		return 0;
 	}
 	if (limits.max_held >= n) {

@@ -167,3 +167,14 @@ tally_start(struct tally *t)
 		t->started = 0;
 	return rc == 0 ? 0 : -1;
 }
+
+void
+tally_free(struct tally *t)
+{
+	upstream_close(&t->up);
+	pthread_mutex_destroy(&t->sending);
+	pthread_cond_destroy(&t->wake);
+	pthread_mutex_destroy(&t->lock);
+	free(t->slots);
+	t->slots = NULL;
+}

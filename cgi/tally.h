@@ -59,5 +59,8 @@ void	tally_add(struct tally *, int slot, enum http_count_route, int status);
  * (one without http_count) drops them.
  */
 int	tally_flush(struct tally *);
+/* Frees a tally whose thread was never started (a plain CGI process's);
+   what was not flushed is lost. */
+void	tally_free(struct tally *);
 
 #endif
