@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/server.h"
@@ -23,7 +24,7 @@ daemon_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((d->server = server_new(d, err, errlen)) == NULL)
+	if ((d->server = server_new(d, commands_dispatch, err, errlen)) == NULL)
 		goto fail;
 	cb = server_watch_callbacks(d->server);
 	cb.change = hooks_change;

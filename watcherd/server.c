@@ -11,7 +11,6 @@
 #include <sys/un.h>
 
 #include "common/log.h"
-#include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/reply.h"
 #include "watcherd/server.h"
@@ -53,6 +52,7 @@ struct client {
 
 struct server {
 	struct daemon		*d;
+	server_dispatch_fn	*dispatch;
 	struct loop_io		 io;
 	struct loop_timer	 accept_timer;
 	struct client		*clients;
@@ -243,7 +243,7 @@ client_dispatch(struct client *c, char *line, size_t len)
 
 	d->requests++;
 	watch_wait_begin(d->watches, &c->wait, client_resume, c);
-	if (commands_dispatch(d, c, &c->wait, line, len) == 0 || c->closing) {
+	if (c->server->dispatch(d, c, &c->wait, line, len) == 0 || c->closing) {
 		/* Answered, or closed meanwhile: it waits for nothing. */
 		watch_wait_end(d->watches, &c->wait);
 		return;
@@ -268,7 +268,8 @@ client_resume(void *arg)
 
 	if (c->closing || !c->waiting)
 		return;
-	if (commands_dispatch(d, c, &c->wait, c->held, c->held_len) != 0 &&
+	if (c->server->dispatch(d, c, &c->wait, c->held,
+	    c->held_len) != 0 &&
 	    !c->closing)
 		return;
 	watch_wait_end(d->watches, &c->wait);
@@ -676,7 +677,8 @@ socket_activated(char *path, size_t pathlen, char *err, size_t errlen)
 }
 
 struct server *
-server_new(struct daemon *d, char *err, size_t errlen)
+server_new(struct daemon *d, server_dispatch_fn *dispatch, char *err,
+    size_t errlen)
 {
 	char passed[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct server *s;
@@ -706,6 +708,7 @@ server_new(struct daemon *d, char *err, size_t errlen)
 		return NULL;
 	}
 	s->d = d;
+	s->dispatch = dispatch;
 	s->io = (struct loop_io){ .fd = fd, .events = EPOLLIN,
 	    .fn = server_accept, .arg = s };
 	s->accept_timer = (struct loop_timer){ .fn = accept_resume, .arg = s };

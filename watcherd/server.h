@@ -15,6 +15,18 @@
 struct daemon;
 struct server;
 struct client;
+struct watch_waiter;
+
+/*
+ * What the server does with each request line of a client: answers it
+ * through the client_* functions below and returns 0, or returns 1 when
+ * the request waits for file-system work through waiter (no reply yet);
+ * the server then reads nothing more from that client and calls it again
+ * with the same line when the waiter resumes. commands_dispatch() is the
+ * daemon's.
+ */
+typedef int	server_dispatch_fn(struct daemon *, struct client *,
+		    struct watch_waiter *, char *line, size_t len);
 
 /*
  * Takes the listening socket systemd passed (LISTEN_FDS, socket activation)
@@ -22,7 +34,8 @@ struct client;
  * socket of a dead daemon is replaced, a live one refused), and starts
  * accepting. Returns NULL with a message for a person in err.
  */
-struct server	*server_new(struct daemon *, char *err, size_t errlen);
+struct server	*server_new(struct daemon *, server_dispatch_fn *,
+		    char *err, size_t errlen);
 /* Closes every client and the socket, and removes the socket file unless
    it was passed. */
 void		 server_free(struct server *);
