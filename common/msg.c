@@ -105,3 +105,17 @@ msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
 	msg_text(m, ",\"file_name\":");
 	msg_string(m, file_name, len);
 }
+
+void
+msg_event(struct msg *m, const char *event, unsigned proposal,
+    const char *file_name, size_t len)
+{
+	if (len > POLICY_MAX_NAME)
+		len = POLICY_MAX_NAME;
+	msg_text(m, "{\"event\":\"");
+	msg_text(m, event);
+	msg_text(m, "\",\"proposal\":");
+	msg_uint(m, proposal);
+	msg_text(m, ",\"file_name\":");
+	msg_string(m, file_name, len);
+}

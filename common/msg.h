@@ -50,5 +50,12 @@ void	msg_time(struct msg *, const struct timespec *);
  */
 void	msg_request_file(struct msg *, const char *cmd, unsigned proposal,
 	    const char *file_name, size_t len);
+/*
+ * An event about a file: {"event":EVENT,"proposal":P,"file_name":NAME then
+ * the caller's further members and msg_text(m, "}"). watcherd pushes them;
+ * the handler writes the one it catches a client up with in the same shape.
+ */
+void	msg_event(struct msg *, const char *event, unsigned proposal,
+	    const char *file_name, size_t len);
 
 #endif

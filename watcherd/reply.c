@@ -52,12 +52,7 @@ reply_event(struct msg *m, const char *event, unsigned proposal,
     const char *file_name, const struct watch_state *st,
     const char *generation)
 {
-	msg_text(m, "{\"event\":\"");
-	msg_text(m, event);
-	msg_text(m, "\",\"proposal\":");
-	msg_uint(m, proposal);
-	msg_text(m, ",\"file_name\":");
-	msg_string(m, file_name, strlen(file_name));
+	msg_event(m, event, proposal, file_name, strlen(file_name));
 	if (st) {
 		msg_text(m, ",");
 		reply_state(m, st);
