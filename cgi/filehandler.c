@@ -21,8 +21,8 @@
 #include <fcgiapp.h>
 
 #include "cgi/http.h"
-#include "cgi/route.h"
-#include "cgi/routes.h"
+#include "cgi/request.h"
+#include "cgi/dispatch.h"
 #include "cgi/tally.h"
 #include "cgi/upstream.h"
 #include "common/proto.h"
@@ -43,7 +43,7 @@ struct worker {
 	pthread_t		 thread;
 	FCGX_Request		 req;
 	struct upstream		 up;
-	struct route_limits	*limits;
+	struct request_limits	*limits;
 	struct tally		*tally;
 	int			 slot;		/* its own in the tally */
 };
@@ -69,7 +69,7 @@ worker_run(void *arg)
 		x.fcgi = &w->req;
 		x.tally = w->tally;
 		x.tally_slot = w->slot;
-		routes_dispatch(&x, &w->up, w->limits);
+		dispatch(&x, &w->up, w->limits);
 		FCGX_Finish_r(&w->req);
 	}
 	upstream_close(&w->up);
@@ -99,7 +99,7 @@ env_number(const char *name, long def, long min, long max)
 int
 main(void)
 {
-	struct route_limits limits;
+	struct request_limits limits;
 	struct http_exchange x;
 	struct tally tally;
 	struct worker *workers;
@@ -135,7 +135,7 @@ main(void)
 		upstream_init(&up, proto_default_socket(), WATCHERD_TIMEOUT_MS);
 		memset(&x, 0, sizeof(x));
 		x.tally = &tally;
-		routes_dispatch(&x, &up, &limits);
+		dispatch(&x, &up, &limits);
 		upstream_close(&up);
 		/* The answer is complete at the web server before watcherd
 		   hears of it. */

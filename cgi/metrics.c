@@ -12,7 +12,8 @@
 #include <json-c/json.h>
 
 #include "cgi/http.h"
-#include "cgi/route.h"
+#include "cgi/request.h"
+#include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/http_count.h"
 
@@ -132,11 +133,11 @@ put_label_value(struct text *t, const char *v)
 /* Asks watcherd one request without answering for it: 0 with the reply
    of "ok":true in *reply (the caller puts it), else -1. */
 static int
-ask(struct route_request *rr, const char *line, struct json_object **reply)
+ask(struct request *req, const char *line, struct json_object **reply)
 {
 	struct json_object *ok;
 
-	if (upstream_call(rr->up, line, strlen(line), reply, NULL, NULL) == -1)
+	if (upstream_call(req->up, line, strlen(line), reply, NULL, NULL) == -1)
 		return -1;
 	if (json_object_object_get_ex(*reply, "ok", &ok) &&
 	    json_object_get_boolean(ok))
@@ -193,7 +194,7 @@ put_requests(struct text *t, const struct http_count_table *counts)
 }
 
 void
-route_metrics(struct route_request *rr)
+route_metrics(struct request *req)
 {
 	struct json_object *status = NULL, *reply = NULL, *counts;
 	struct http_count_table table;
@@ -202,26 +203,26 @@ route_metrics(struct route_request *rr)
 	int up;
 
 	if ((t.buf = malloc(METRICS_MAX)) == NULL) {
-		http_error(rr->x, 503, "the handler is out of memory");
+		http_error(req->x, 503, "the handler is out of memory");
 		return;
 	}
-	up = ask(rr, "{\"cmd\":\"status\"}", &status) == 0;
+	up = ask(req, "{\"cmd\":\"status\"}", &status) == 0;
 	put_family(&t, "watcherd_up", "gauge", "1 when watcherd answered, "
 	    "else 0 (and no other metric).");
 	put(&t, "watcherd_up %d\n", up);
 	if (up) {
 		put_status(&t, status);
 		/* A watcherd without http_count has no request counts. */
-		if (ask(rr, "{\"cmd\":\"http_count\"}", &reply) == 0 &&
+		if (ask(req, "{\"cmd\":\"http_count\"}", &reply) == 0 &&
 		    json_object_object_get_ex(reply, "counts", &counts) &&
 		    http_count_parse(counts, HTTP_COUNT_MAX_TOTAL, &table,
 		    &why) == 0)
 			put_requests(&t, &table);
 	}
 	if (t.full)
-		http_error(rr->x, 500, "the metrics do not fit their buffer");
+		http_error(req->x, 500, "the metrics do not fit their buffer");
 	else
-		http_send_typed(rr->x, 200, content_type, 0,
+		http_send_typed(req->x, 200, content_type, 0,
 		    (struct http_chunk[]){ { t.buf, t.len } }, 1);
 	json_object_put(status);
 	json_object_put(reply);

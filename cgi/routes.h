@@ -1,18 +1,29 @@
 /*
- * The HTTP routes (DESIGN.md section 3), a table matched on the last
- * segment(s) of the request path so that any mount prefix works.
+ * The HTTP routes (DESIGN.md section 3), one file each, named after the
+ * route. Each answers its request, whatever happens: every problem becomes
+ * an HTTP status with a JSON detail.
  */
 #ifndef ROUTES_H
 #define ROUTES_H
 
-struct http_exchange;
-struct route_limits;
-struct upstream;
+struct request;
 
-/* Answers one request, asking watcherd through up, within the limits the
-   process's workers share. Never fails: every problem becomes an HTTP
-   status with a JSON detail. */
-void	routes_dispatch(struct http_exchange *, struct upstream *,
-	    struct route_limits *);
+/* file_content.c: the file with its checksum; If-None-Match gives 304. */
+void	route_file_content(struct request *);
+/* has_new_checksum.c: whether the file moved on from a checksum, at once
+   or held up to wait=S seconds until it does. */
+void	route_has_new_checksum(struct request *);
+/* file_tail.c: the bytes from an offset on, held while there are none
+   with wait=S. */
+void	route_file_tail(struct request *);
+/* events.c: the file's changes as a server-sent event stream. */
+void	route_events(struct request *);
+/* health.c: watcherd's status and the handler's own. */
+void	route_health(struct request *);
+/* metrics.c: the Prometheus text of the counters. */
+void	route_metrics(struct request *);
+/* contextfile.c: DAMNIT-web's two routes for context.py. */
+void	route_context_content(struct request *);
+void	route_context_last_modified(struct request *);
 
 #endif

@@ -1,8 +1,11 @@
 #include <errno.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include <json-c/json.h>
 
 #include "cgi/upstream.h"
+#include "common/crc.h"
 
 void
 upstream_init(struct upstream *u, const char *path, int timeout_ms)
@@ -98,4 +101,46 @@ upstream_wait_event(struct upstream *u, int timeout_ms,
 	*event = NULL;
 	upstream_close(u);
 	return -1;
+}
+
+void
+reply_free(struct reply *r)
+{
+	json_object_put(r->obj);
+	free(r->payload);
+	memset(r, 0, sizeof(*r));
+}
+
+const char *
+reply_string(const struct reply *r, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(r->obj, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+const char *
+reply_json(const struct reply *r, const char *key, size_t *len)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(r->obj, key, &v)) {
+		*len = 4;
+		return "null";
+	}
+	return json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, len);
+}
+
+int
+reply_checksum_differs(struct json_object *o, uint32_t want)
+{
+	struct json_object *v;
+	uint32_t have;
+
+	return !json_object_object_get_ex(o, "checksum", &v) ||
+	    !json_object_is_type(v, json_type_string) ||
+	    crc_parse(json_object_get_string(v), &have) == -1 || have != want;
 }

@@ -7,6 +7,7 @@
 #define UPSTREAM_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "common/proto.h"
 
@@ -42,5 +43,22 @@ int	upstream_call(struct upstream *, const char *line, size_t len,
  */
 int	upstream_wait_event(struct upstream *, int timeout_ms,
 	    struct json_object **event);
+
+/* A reply of watcherd, with the payload it announced. */
+struct reply {
+	struct json_object	*obj;
+	char			*payload;
+	size_t			 payload_len;
+};
+
+void	reply_free(struct reply *);
+/* The reply's string value for key, or NULL (absent, null, not a string). */
+const char *reply_string(const struct reply *, const char *key);
+/* The reply's value for key as JSON text ("null" when absent). */
+const char *reply_json(const struct reply *, const char *key, size_t *len);
+
+/* Whether a reply or event names a checksum other than want (a null one,
+   deleted or too large, counts as other). */
+int	reply_checksum_differs(struct json_object *, uint32_t want);
 
 #endif

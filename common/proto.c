@@ -174,8 +174,8 @@ proto_reader_take(struct proto_reader *r, char *dst, size_t n)
 
 /* The blocking client. */
 
-static long long
-now_ms(void)
+long long
+proto_now_ms(void)
 {
 	struct timespec ts;
 
@@ -192,7 +192,7 @@ client_wait(struct proto_client *c, short events, long long deadline)
 	int r;
 
 	for (;;) {
-		left = c->timeout_ms < 0 ? -1 : deadline - now_ms();
+		left = c->timeout_ms < 0 ? -1 : deadline - proto_now_ms();
 		if (c->timeout_ms >= 0 && left < 0)
 			left = 0;
 		r = poll(&pfd, 1, (int)left);
@@ -264,7 +264,7 @@ proto_client_close(struct proto_client *c)
 int
 proto_client_send_line(struct proto_client *c, const char *line, size_t len)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = proto_now_ms() + c->timeout_ms;
 	struct iovec iov[2] = {
 		{ .iov_base = (void *)line, .iov_len = len },
 		{ .iov_base = "\n", .iov_len = 1 },
@@ -367,7 +367,7 @@ int
 proto_client_read(struct proto_client *c, struct json_object **reply,
     char **payload, size_t *payload_len)
 {
-	long long deadline = now_ms() + c->timeout_ms;
+	long long deadline = proto_now_ms() + c->timeout_ms;
 	struct json_object *obj, *plen;
 	char *line, *buf;
 	size_t len, want, got;

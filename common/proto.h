@@ -112,6 +112,9 @@ int	proto_client_read(struct proto_client *, struct json_object **reply,
 int	proto_client_call(struct proto_client *, struct json_object *request,
 	    struct json_object **reply, char **payload, size_t *payload_len);
 
+/* The monotonic clock in milliseconds, as the client's timeouts count. */
+long long proto_now_ms(void);
+
 /* The default socket path: $WATCHERD_SOCKET, else PROTO_DEFAULT_SOCKET. */
 #define PROTO_DEFAULT_SOCKET "/run/watcherd/watcherd.sock"
 const char *proto_default_socket(void);

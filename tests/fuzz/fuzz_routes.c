@@ -1,5 +1,5 @@
 /*
- * The HTTP side: routes_dispatch() run as plain CGI runs it (parameters
+ * The HTTP side: dispatch() run as plain CGI runs it (parameters
  * from the environment, the answer on stdout, here a memory file), asking
  * a real watcherd that runs on the fixture tree in a thread of its own.
  * The input is "METHOD\nREQUEST_URI\nIf-None-Match\nLast-Event-ID", each
@@ -38,8 +38,8 @@
 
 #include "cgi/http.h"
 #include "cgi/query.h"
-#include "cgi/route.h"
-#include "cgi/routes.h"
+#include "cgi/request.h"
+#include "cgi/dispatch.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
 #include "common/policy.h"
@@ -48,7 +48,7 @@
 #define WATCHERD_TIMEOUT_MS	1000
 
 static struct upstream up;
-static struct route_limits limits;
+static struct request_limits limits;
 static int out_fd;
 
 int
@@ -424,7 +424,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (ftruncate(out_fd, 0) == -1 || lseek(out_fd, 0, SEEK_SET) == -1)
 		fuzz_fail("memfd: %s", strerror(errno));
 	memset(&x, 0, sizeof(x));
-	routes_dispatch(&x, &up, &limits);
+	dispatch(&x, &up, &limits);
 	fflush(stdout);
 	FUZZ_CHECK(fstat(out_fd, &st) == 0 && st.st_size > 0, "no answer");
 	if ((out = malloc((size_t)st.st_size + 1)) == NULL)

@@ -1,0 +1,105 @@
+#include <string.h>
+
+#include "cgi/dispatch.h"
+#include "cgi/http.h"
+#include "cgi/query.h"
+#include "cgi/request.h"
+#include "cgi/routes.h"
+
+static const struct route {
+	const char		*path;	/* the last segment(s) of the path */
+	void			(*fn)(struct request *);
+	enum http_count_route	 counted;	/* its label in /metrics */
+} routes[] = {
+	{ "/file_content",	route_file_content,	HTTP_COUNT_FILE_CONTENT },
+	{ "/has_new_checksum",	route_has_new_checksum,
+	    HTTP_COUNT_HAS_NEW_CHECKSUM },
+	{ "/file_tail",		route_file_tail,	HTTP_COUNT_FILE_TAIL },
+	{ "/events",		route_events,		HTTP_COUNT_EVENTS },
+	{ "/health",		route_health,		HTTP_COUNT_HEALTH },
+	{ "/metrics",		route_metrics,		HTTP_COUNT_METRICS },
+	{ "/contextfile/content", route_context_content,
+	    HTTP_COUNT_CONTEXT_CONTENT },
+	{ "/contextfile/last_modified", route_context_last_modified,
+	    HTTP_COUNT_CONTEXT_LAST_MODIFIED },
+};
+
+/* The route whose path the request path ends with (a trailing slash
+   ignored), or NULL. */
+static const struct route *
+find_route(const char *uri)
+{
+	size_t len, i, rlen;
+
+	if (uri == NULL)
+		return NULL;
+	len = strcspn(uri, "?");
+	if (len > 1 && uri[len - 1] == '/')
+		len--;
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		rlen = strlen(routes[i].path);
+		if (len >= rlen && memcmp(uri + len - rlen, routes[i].path,
+		    rlen) == 0)
+			return &routes[i];
+	}
+	return NULL;
+}
+
+/* 404, naming the routes of the table. */
+static void
+unknown_route(struct http_exchange *x)
+{
+	char detail[512] = "unknown route; known: ";
+	size_t i, len = strlen(detail), n;
+
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++) {
+		n = strlen(routes[i].path);
+		if (len + n + 3 > sizeof(detail))
+			break;
+		if (i > 0) {
+			memcpy(detail + len, ", ", 2);
+			len += 2;
+		}
+		memcpy(detail + len, routes[i].path, n + 1);
+		len += n;
+	}
+	http_error(x, 404, detail);
+}
+
+void
+dispatch(struct http_exchange *x, struct upstream *up,
+    struct request_limits *limits)
+{
+	struct request req = { .x = x, .up = up, .limits = limits };
+	const struct route *route;
+	const char *method, *uri;
+	char err[256];
+
+	method = http_param(x, "REQUEST_METHOD");
+	/* PATH_INFO differs between lighttpd, mod_fcgid and mod_proxy_fcgi;
+	   REQUEST_URI is what the client asked for everywhere. */
+	if ((uri = http_param(x, "REQUEST_URI")) == NULL &&
+	    (uri = http_param(x, "PATH_INFO")) == NULL)
+		uri = http_param(x, "SCRIPT_NAME");
+	route = find_route(uri);
+	x->route = route ? route->counted : HTTP_COUNT_UNKNOWN;
+	if (method && strcmp(method, "HEAD") == 0)
+		x->head = 1;
+	else if (method == NULL || strcmp(method, "GET") != 0) {
+		http_header(x, "Allow", "GET, HEAD");
+		http_error(x, 405, "only GET and HEAD are allowed");
+		return;
+	}
+	if (route == NULL) {
+		unknown_route(x);
+		return;
+	}
+	if (query_parse(&req.q, http_param(x, "QUERY_STRING"), err,
+	    sizeof(err)) == -1) {
+		http_error(x, 400, err);
+		query_free(&req.q);
+		return;
+	}
+	route->fn(&req);
+	query_free(&req.q);
+}

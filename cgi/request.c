@@ -1,0 +1,151 @@
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "cgi/http.h"
+#include "cgi/request.h"
+#include "cgi/upstream.h"
+#include "common/crc.h"
+#include "common/msg.h"
+#include "common/policy.h"
+#include "common/text.h"
+
+int
+request_ask(struct request *req, const char *cmd, const char *extra,
+    struct reply *r)
+{
+	char line[MSG_LINE_MAX];
+	struct json_object *ok, *detail;
+	const char *code;
+	struct msg m;
+
+	memset(r, 0, sizeof(*r));
+	msg_init(&m, line, sizeof(line));
+	if (req->file_name) {
+		msg_request_file(&m, cmd, req->proposal, req->file_name,
+		    req->file_name_len);
+		msg_text(&m, extra);
+		msg_text(&m, "}");
+	} else {
+		msg_text(&m, "{\"cmd\":\"");
+		msg_text(&m, cmd);
+		msg_text(&m, "\"}");
+	}
+	if (upstream_call(req->up, m.buf, m.len, &r->obj,
+	    &r->payload, &r->payload_len) == -1) {
+		http_error(req->x, 503, "watcherd is not available; try again "
+		    "in a moment");
+		return -1;
+	}
+	if (json_object_object_get_ex(r->obj, "ok", &ok) &&
+	    json_object_get_boolean(ok))
+		return 0;
+	code = reply_string(r, "error");
+	json_object_object_get_ex(r->obj, "detail", &detail);
+	http_error(req->x, proto_error_http_status(proto_error_from_code(code)),
+	    detail ? json_object_get_string(detail) : "watcherd refused");
+	reply_free(r);
+	return -1;
+}
+
+int
+request_file_args(struct request *req, const char *param, const char *file)
+{
+	const char *p;
+	size_t len;
+	char msg[128];
+
+	if ((p = query_get(&req->q, param, &len)) == NULL || len == 0) {
+		snprintf(msg, sizeof(msg), "%s is missing", param);
+		http_error(req->x, 400, msg);
+		return -1;
+	}
+	if (policy_parse_proposal(p, len, &req->proposal) == -1) {
+		snprintf(msg, sizeof(msg), "%s must be a number of 1 to 6 digits",
+		    param);
+		http_error(req->x, 400, msg);
+		return -1;
+	}
+	if (file) {
+		req->file_name = file;
+		req->file_name_len = strlen(file);
+		return 0;
+	}
+	req->file_name = query_get(&req->q, "file_name", &req->file_name_len);
+	if (req->file_name == NULL || req->file_name_len == 0) {
+		http_error(req->x, 400, "file_name is missing");
+		return -1;
+	}
+	return 0;
+}
+
+int
+request_int_param(struct request *req, const char *name, long long min,
+    long long max, long long *v)
+{
+	const char *p;
+	char *end, msg[160];
+	long long n;
+	size_t len;
+
+	if ((p = query_get(&req->q, name, &len)) == NULL)
+		return 0;
+	if (len > 0 && len <= 19 && p[0] >= '0' && p[0] <= '9') {
+		n = strtoll(p, &end, 10);
+		if ((size_t)(end - p) == len && n >= min && n <= max) {
+			*v = n;
+			return 0;
+		}
+	}
+	snprintf(msg, sizeof(msg), "%s must be a whole number from %lld to %lld",
+	    name, min, max);
+	http_error(req->x, 400, msg);
+	return -1;
+}
+
+void
+request_name_literal(const struct request *req, char *buf)
+{
+	size_t len = req->file_name_len > POLICY_MAX_NAME ? POLICY_MAX_NAME :
+	    req->file_name_len;
+
+	buf[text_json_escape(req->file_name, len, buf)] = '\0';
+}
+
+void
+request_checksum_headers(struct request *req, const char *crc, int etag)
+{
+	char quoted[CRC_HEX_LEN + 3];
+
+	http_header(req->x, "X-Checksum", crc);
+	if (etag) {
+		snprintf(quoted, sizeof(quoted), "\"%s\"", crc);
+		http_header(req->x, "ETag", quoted);
+	}
+}
+
+int
+request_hold(struct request *req)
+{
+	if (atomic_fetch_add(&req->limits->held, 1) < req->limits->max_held)
+		return 0;
+	atomic_fetch_sub(&req->limits->held, 1);
+	http_error(req->x, 503, "too many clients are waiting for changes; "
+	    "try again in a moment");
+	return -1;
+}
+
+void
+request_release(struct request *req)
+{
+	atomic_fetch_sub(&req->limits->held, 1);
+}
+
+void
+request_unhold(struct request *req)
+{
+	upstream_close(req->up);
+	request_release(req);
+}

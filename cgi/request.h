@@ -1,0 +1,70 @@
+/*
+ * One request as the routes see it, and what they share: reading the
+ * file's parameters, asking watcherd about the file, and the bound on
+ * requests held open (long-polls and event streams).
+ */
+#ifndef REQUEST_H
+#define REQUEST_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "cgi/query.h"
+
+struct http_exchange;
+struct reply;
+struct upstream;
+
+/* What every worker of a handler process shares. */
+struct request_limits {
+	int	threads;	/* workers of the process (1 as CGI) */
+	int	max_held;	/* requests held open at once; beyond, 503 */
+	atomic_int held;	/* held now */
+	int	heartbeat_ms;	/* between comments on an event stream */
+};
+
+struct request {
+	struct http_exchange	*x;
+	struct upstream		*up;
+	struct request_limits	*limits;
+	struct query		 q;
+	unsigned		 proposal;
+	const char		*file_name;
+	size_t			 file_name_len;
+};
+
+/*
+ * Asks watcherd for cmd about the request's file (none when file_name is
+ * NULL), extra JSON members appended (",\"k\":v" or ""). Returns 0 with the
+ * reply, or -1 after answering the error (503 when watcherd is unreachable,
+ * the mapped status of a failed reply).
+ */
+int	request_ask(struct request *, const char *cmd, const char *extra,
+	    struct reply *);
+/* Reads the proposal from query parameter param and, unless file is set,
+   file_name. Returns 0, or -1 after answering 400. */
+int	request_file_args(struct request *, const char *param,
+	    const char *file);
+/* Reads an optional integer parameter into *v (left alone when absent).
+   Returns 0, or -1 after answering 400 naming the parameter and range. */
+int	request_int_param(struct request *, const char *name,
+	    long long min, long long max, long long *v);
+/* The file name as a JSON string literal into buf (MSG_NAME_LITERAL_MAX
+   bytes). */
+void	request_name_literal(const struct request *, char *buf);
+/* Sets X-Checksum (and ETag when etag) to crc. */
+void	request_checksum_headers(struct request *, const char *crc,
+	    int etag);
+
+/* The longest wait=S a long-poll may ask for. */
+#define REQUEST_WAIT_MAX_S	30
+
+/* Takes a place for a held request. Returns 0, or -1 after answering 503
+   when max_held are held already. request_release() gives it back. */
+int	request_hold(struct request *);
+void	request_release(struct request *);
+/* Ends a held request: closes its connection, subscribed while it was
+   held, and gives the place back. */
+void	request_unhold(struct request *);
+
+#endif
