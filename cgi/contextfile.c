@@ -15,6 +15,7 @@ route_context_content(struct request *req)
 {
 	struct reply r;
 	const char *mtime, *enc;
+	char word[16];
 	size_t mlen;
 
 	if (request_file_args(req, "proposal_number", "context.py") == -1 ||
@@ -23,8 +24,8 @@ route_context_content(struct request *req)
 	/* DAMNIT-web's shape, plus "encoding": a context.py that is not
 	   UTF-8 comes as base64, and must say so. */
 	mtime = reply_json(&r, "mtime", &mlen);
-	enc = reply_string(&r, "encoding");
-	if (enc && strcmp(enc, "base64") == 0)
+	if (reply_word(&r, "encoding", word, sizeof(word)) == 0 &&
+	    strcmp(word, "base64") == 0)
 		enc = ",\"encoding\":\"base64\"}";
 	else
 		enc = ",\"encoding\":\"utf-8\"}";

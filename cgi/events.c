@@ -10,8 +10,6 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
 #include "cgi/http.h"
 #include "cgi/request.h"
 #include "cgi/routes.h"
@@ -40,27 +38,22 @@ send_event(struct request *req, const char *name, const char *id,
 	    http_stream_write(req->x, "\n\n", 2) == -1 ? -1 : 0;
 }
 
-/* Sends a watcherd event line as a server-sent event, its checksum as id
-   (none for a deleted file). Remembers the id in last. */
+/* Sends a watcherd event line as a server-sent event, as it stands, its
+   checksum as id (none for a deleted file). Remembers the id in last. */
 static int
-forward_event(struct request *req, struct json_object *ev, char *last)
+forward_event(struct request *req, const struct reply *ev, char *last)
 {
-	struct json_object *name, *crc;
-	const char *data, *id = NULL;
-	size_t len;
+	char name[32], crc[CRC_HEX_LEN + 1];
+	const char *id = NULL;
 
-	if (!json_object_object_get_ex(ev, "event", &name) ||
-	    !json_object_is_type(name, json_type_string))
+	if (reply_word(ev, "event", name, sizeof(name)) == -1)
 		return 0;
-	if (json_object_object_get_ex(ev, "checksum", &crc) &&
-	    json_object_is_type(crc, json_type_string) &&
-	    json_object_get_string_len(crc) == CRC_HEX_LEN) {
-		id = json_object_get_string(crc);
-		memcpy(last, id, CRC_HEX_LEN + 1);
+	if (reply_word(ev, "checksum", crc, sizeof(crc)) == 0 &&
+	    strlen(crc) == CRC_HEX_LEN) {
+		id = crc;
+		memcpy(last, crc, CRC_HEX_LEN + 1);
 	}
-	data = json_object_to_json_string_length(ev, JSON_C_TO_STRING_PLAIN |
-	    JSON_C_TO_STRING_NOSLASHESCAPE, &len);
-	return send_event(req, json_object_get_string(name), id, data, len);
+	return send_event(req, name, id, ev->line, ev->len);
 }
 
 /* Subscribes without answering: 0 with the reply in *state (the caller
@@ -70,18 +63,15 @@ static int
 subscribe_quietly(struct request *req, struct reply *state)
 {
 	char line[MSG_LINE_MAX];
-	struct json_object *ok;
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
 	msg_request_file(&m, "subscribe", req->proposal, req->file_name,
 	    req->file_name_len);
 	msg_text(&m, "}");
-	memset(state, 0, sizeof(*state));
-	if (upstream_call(req->up, m.buf, m.len, &state->obj, NULL, NULL) == -1)
+	if (upstream_call(req->up, m.buf, m.len, state) == -1)
 		return -1;
-	if (json_object_object_get_ex(state->obj, "ok", &ok) &&
-	    json_object_get_boolean(ok))
+	if (reply_ok(state))
 		return 0;
 	reply_free(state);
 	upstream_close(req->up);
@@ -97,21 +87,21 @@ static int
 catch_up(struct request *req, const struct reply *state, char *last)
 {
 	static const char *const keys[] = { "checksum", "size", "mtime" };
-	char line[MSG_LINE_MAX];
-	const char *crc, *v;
+	char line[MSG_LINE_MAX], word[CRC_HEX_LEN + 1];
+	const char *crc = NULL, *v;
 	struct msg m;
 	uint32_t seen;
 	size_t i, len;
 
-	if ((crc = reply_string(state, "checksum")) != NULL &&
-	    strlen(crc) != CRC_HEX_LEN)
-		crc = NULL;
+	if (reply_word(state, "checksum", word, sizeof(word)) == 0 &&
+	    strlen(word) == CRC_HEX_LEN)
+		crc = word;
 	if (last[0] == '\0' || crc_parse(last, &seen) == -1) {
 		if (crc)
 			memcpy(last, crc, CRC_HEX_LEN + 1);
 		return 0;
 	}
-	if (!reply_checksum_differs(state->obj, seen))
+	if (!reply_checksum_differs(state, seen))
 		return 0;
 	msg_init(&m, line, sizeof(line));
 	msg_event(&m, "changed", req->proposal, req->file_name,
@@ -123,7 +113,7 @@ catch_up(struct request *req, const struct reply *state, char *last)
 		v = reply_json(state, keys[i], &len);
 		msg_raw(&m, v, len);
 	}
-	if (strcmp(reply_json(state, "too_large", &len), "true") == 0)
+	if (reply_true(state, "too_large"))
 		msg_text(&m, ",\"too_large\":true");
 	msg_text(&m, "}");
 	if (crc)
@@ -193,12 +183,12 @@ resubscribe(struct request *req, char *last)
 
 /* Whether watcherd ended the subscription (an operator's unwatch). */
 static int
-is_unwatched(struct json_object *ev)
+is_unwatched(const struct reply *ev)
 {
-	struct json_object *name;
+	char name[32];
 
-	return json_object_object_get_ex(ev, "event", &name) &&
-	    strcmp(json_object_get_string(name), "unwatched") == 0;
+	return reply_word(ev, "event", name, sizeof(name)) == 0 &&
+	    strcmp(name, "unwatched") == 0;
 }
 
 void
@@ -206,8 +196,7 @@ route_events(struct request *req)
 {
 	static const char hello[] = "retry: 2000\n\n";
 	char last[CRC_HEX_LEN + 1] = "";
-	struct json_object *ev;
-	struct reply r;
+	struct reply r, ev;
 	const char *id;
 	int e;
 
@@ -236,15 +225,14 @@ route_events(struct request *req)
 	reply_free(&r);
 	for (;;) {
 		e = upstream_wait_event(req->up, req->limits->heartbeat_ms, &ev);
-		if (e == 1 && is_unwatched(ev))
-			e = resubscribe(req, last);
-		else if (e == 1)
-			e = forward_event(req, ev, last);
-		else if (e == 0)
+		if (e == 1) {
+			e = is_unwatched(&ev) ? resubscribe(req, last) :
+			    forward_event(req, &ev, last);
+			reply_free(&ev);
+		} else if (e == 0)
 			e = http_stream_write(req->x, ": heartbeat\n\n", 13);
 		else
 			e = resubscribe(req, last);
-		json_object_put(ev);
 		if (e == -1)
 			break;
 	}

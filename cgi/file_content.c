@@ -4,10 +4,7 @@
  * If-None-Match gets 304 for the cost of a stat while the file is
  * unchanged.
  */
-#include <stdio.h>
 #include <string.h>
-
-#include <json-c/json.h>
 
 #include "cgi/http.h"
 #include "cgi/request.h"
@@ -43,12 +40,11 @@ etag_matches(const char *header, const char *crc)
 void
 route_file_content(struct request *req)
 {
-	char head[1024], name[MSG_NAME_LITERAL_MAX], tail[256];
-	const char *crc, *inm, *enc;
-	size_t mlen;
-	const char *mtime;
+	char crc[CRC_HEX_LEN + 1], enc[16], head[MSG_LINE_MAX], tail[256];
+	struct msg h, t;
+	const char *inm, *v;
 	struct reply r;
-	int n;
+	size_t len;
 
 	if (request_file_args(req, "proposal", NULL) == -1)
 		return;
@@ -57,8 +53,8 @@ route_file_content(struct request *req)
 		/* Revalidation: a stat and a cached checksum, no content. */
 		if (request_ask(req, "checksum", "", &r) == -1)
 			return;
-		crc = reply_string(&r, "checksum");
-		if (crc && etag_matches(inm, crc)) {
+		if (reply_word(&r, "checksum", crc, sizeof(crc)) == 0 &&
+		    etag_matches(inm, crc)) {
 			request_checksum_headers(req, crc, 1);
 			http_send(req->x, 304, 1, NULL, 0);
 			reply_free(&r);
@@ -68,24 +64,37 @@ route_file_content(struct request *req)
 	}
 	if (request_ask(req, "content", ",\"format\":\"json\"", &r) == -1)
 		return;
-	crc = reply_string(&r, "checksum");
-	enc = reply_string(&r, "encoding");
-	if (crc == NULL || enc == NULL || r.payload == NULL) {
+	if (reply_word(&r, "checksum", crc, sizeof(crc)) == -1 ||
+	    reply_word(&r, "encoding", enc, sizeof(enc)) == -1 ||
+	    r.payload == NULL) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		reply_free(&r);
 		return;
 	}
 	request_checksum_headers(req, crc, 1);
-	request_name_literal(req, name);
-	n = snprintf(head, sizeof(head), "{\"proposal\":%u,\"file_name\":%s,"
-	    "\"content\":", req->proposal, name);
-	mtime = reply_json(&r, "mtime", &mlen);
-	snprintf(tail, sizeof(tail), ",\"encoding\":\"%s\",\"checksum\":\"%s\","
-	    "\"size\":%lld,\"mtime\":%.*s}", enc, crc,
-	    (long long)json_object_get_int64(json_object_object_get(r.obj, "size")),
-	    (int)mlen, mtime);
-	http_send(req->x, 200, 1, (struct http_chunk[]){
-	    { head, (size_t)n }, { r.payload, r.payload_len },
-	    { tail, strlen(tail) } }, 3);
+	msg_init(&h, head, sizeof(head));
+	msg_text(&h, "{\"proposal\":");
+	msg_uint(&h, req->proposal);
+	msg_text(&h, ",\"file_name\":");
+	request_name(req, &h);
+	msg_text(&h, ",\"content\":");
+	msg_init(&t, tail, sizeof(tail));
+	msg_text(&t, ",\"encoding\":\"");
+	msg_text(&t, enc);
+	msg_text(&t, "\",\"checksum\":\"");
+	msg_text(&t, crc);
+	msg_text(&t, "\",\"size\":");
+	v = reply_json(&r, "size", &len);
+	msg_raw(&t, v, len);
+	msg_text(&t, ",\"mtime\":");
+	v = reply_json(&r, "mtime", &len);
+	msg_raw(&t, v, len);
+	msg_text(&t, "}");
+	if (h.full || t.full)
+		http_error(req->x, 500, "watcherd sent an incomplete reply");
+	else
+		http_send(req->x, 200, 1, (struct http_chunk[]){
+		    { h.buf, h.len }, { r.payload, r.payload_len },
+		    { t.buf, t.len } }, 3);
 	reply_free(&r);
 }

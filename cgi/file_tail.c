@@ -8,12 +8,11 @@
 #include <stdio.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "cgi/http.h"
 #include "cgi/request.h"
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
+#include "common/crc.h"
 #include "common/msg.h"
 #include "common/proto.h"
 
@@ -24,47 +23,45 @@ answer_tail(struct request *req, const struct reply *r)
 {
 	static const char *const keys[] = { "offset", "next_offset", "size",
 	    "generation", "reset", "encoding", "checksum", "mtime" };
-	char head[1024 + MSG_NAME_LITERAL_MAX], name[MSG_NAME_LITERAL_MAX];
-	const char *crc, *v;
-	size_t i, vlen;
-	int n;
+	char head[MSG_LINE_MAX], crc[CRC_HEX_LEN + 1];
+	const char *v;
+	struct msg m;
+	size_t i, len;
 
-	request_name_literal(req, name);
-	n = snprintf(head, sizeof(head), "{\"proposal\":%u,\"file_name\":%s",
-	    req->proposal, name);
+	msg_init(&m, head, sizeof(head));
+	msg_text(&m, "{\"proposal\":");
+	msg_uint(&m, req->proposal);
+	msg_text(&m, ",\"file_name\":");
+	request_name(req, &m);
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		msg_text(&m, ",\"");
+		msg_text(&m, keys[i]);
+		msg_text(&m, "\":");
+		v = reply_json(r, keys[i], &len);
+		msg_raw(&m, v, len);
+	}
+	msg_text(&m, ",\"data\":");
 	/* Bounded even should a reply carry values longer than any
 	   watcherd writes: past the buffer, the answer is a 500. */
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]) &&
-	    (size_t)n < sizeof(head); i++) {
-		v = reply_json(r, keys[i], &vlen);
-		n += snprintf(head + n, sizeof(head) - (size_t)n, ",\"%s\":%.*s",
-		    keys[i], (int)vlen, v);
-	}
-	if ((size_t)n < sizeof(head))
-		n += snprintf(head + n, sizeof(head) - (size_t)n, ",\"data\":");
-	if (r->payload == NULL || (size_t)n >= sizeof(head)) {
+	if (r->payload == NULL || m.full) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		return;
 	}
-	if ((crc = reply_string(r, "checksum")) != NULL)
+	if (reply_word(r, "checksum", crc, sizeof(crc)) == 0)
 		request_checksum_headers(req, crc, 0);
 	http_send(req->x, 200, 0, (struct http_chunk[]){
-	    { head, (size_t)n }, { r->payload, r->payload_len }, { "}", 1 } },
-	    3);
+	    { m.buf, m.len }, { r->payload, r->payload_len }, { "}", 1 } }, 3);
 }
 
 /* Whether a tail reply is worth answering at once: new bytes, or a reset. */
 static int
 tail_news(const struct reply *r)
 {
-	struct json_object *off, *next, *reset;
+	long long off, next;
 
-	if (json_object_object_get_ex(r->obj, "reset", &reset) &&
-	    json_object_get_boolean(reset))
-		return 1;
-	return json_object_object_get_ex(r->obj, "offset", &off) &&
-	    json_object_object_get_ex(r->obj, "next_offset", &next) &&
-	    json_object_get_int64(off) != json_object_get_int64(next);
+	return reply_true(r, "reset") ||
+	    (reply_int(r, "offset", &off) == 0 &&
+	    reply_int(r, "next_offset", &next) == 0 && off != next);
 }
 
 /* Reads generation: at most GENERATION_MAX of [0-9a-f-]. Returns 0, or -1
@@ -87,10 +84,9 @@ void
 route_file_tail(struct request *req)
 {
 	long long offset = 0, max = PROTO_TAIL_DEFAULT_BYTES, wait = 0, deadline = 0;
-	struct json_object *ev;
+	struct reply r, ev;
 	const char *gen;
 	char extra[256];
-	struct reply r;
 	int held = 0, e;
 
 	if (request_file_args(req, "proposal", NULL) == -1 ||
@@ -119,8 +115,10 @@ route_file_tail(struct request *req)
 		if (!held || tail_news(&r) || proto_now_ms() >= deadline)
 			break;
 		/* Events that came with the reply are in it already. */
-		e = upstream_wait_event(req->up, (int)(deadline - proto_now_ms()), &ev);
-		json_object_put(ev);
+		e = upstream_wait_event(req->up, (int)(deadline - proto_now_ms()),
+		    &ev);
+		if (e == 1)
+			reply_free(&ev);
 		if (e == 0)
 			break;
 		reply_free(&r);

@@ -4,8 +4,6 @@
  * connection subscribed to the file, until the file changes or S seconds
  * pass; the answer always comes from a fresh look.
  */
-#include <json-c/json.h>
-
 #include "cgi/http.h"
 #include "cgi/request.h"
 #include "cgi/routes.h"
@@ -16,15 +14,15 @@
 static void
 answer_checksum(struct request *req, uint32_t want)
 {
-	const char *crc;
+	char crc[CRC_HEX_LEN + 1];
 	struct reply r;
 	uint32_t have;
 	int differs;
 
 	if (request_ask(req, "checksum", "", &r) == -1)
 		return;
-	crc = reply_string(&r, "checksum");
-	if (crc == NULL || crc_parse(crc, &have) == -1) {
+	if (reply_word(&r, "checksum", crc, sizeof(crc)) == -1 ||
+	    crc_parse(crc, &have) == -1) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		reply_free(&r);
 		return;
@@ -39,10 +37,9 @@ answer_checksum(struct request *req, uint32_t want)
 void
 route_has_new_checksum(struct request *req)
 {
-	struct json_object *ev;
 	long long wait = 0, deadline;
+	struct reply r, ev;
 	const char *given;
-	struct reply r;
 	uint32_t want;
 	size_t len;
 	int e;
@@ -70,7 +67,7 @@ route_has_new_checksum(struct request *req)
 		return;
 	}
 	deadline = proto_now_ms() + wait * 1000;
-	e = reply_checksum_differs(r.obj, want);
+	e = reply_checksum_differs(&r, want);
 	reply_free(&r);
 	while (!e && proto_now_ms() < deadline) {
 		e = upstream_wait_event(req->up, (int)(deadline - proto_now_ms()), &ev);
@@ -81,8 +78,8 @@ route_has_new_checksum(struct request *req)
 			return;
 		}
 		if (e == 1) {
-			e = reply_checksum_differs(ev, want);
-			json_object_put(ev);
+			e = reply_checksum_differs(&ev, want);
+			reply_free(&ev);
 		}
 	}
 	/* The answer comes from a fresh look, as without wait. */

@@ -15,6 +15,7 @@
 void
 route_health(struct request *req)
 {
+	struct json_object *status;
 	struct reply r;
 	char handler[160];
 	size_t len;
@@ -23,8 +24,14 @@ route_health(struct request *req)
 
 	if (request_ask(req, "status", "", &r) == -1)
 		return;
-	json_object_object_del(r.obj, "ok");
-	s = json_object_to_json_string_length(r.obj, JSON_C_TO_STRING_PLAIN, &len);
+	if ((status = reply_parse(&r)) == NULL) {
+		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		reply_free(&r);
+		return;
+	}
+	json_object_object_del(status, "ok");
+	s = json_object_to_json_string_length(status, JSON_C_TO_STRING_PLAIN,
+	    &len);
 	n = snprintf(handler, sizeof(handler), ",\"handler\":{\"pid\":%ld,"
 	    "\"threads\":%d,\"held\":%d,\"max_held\":%d}}", (long)getpid(),
 	    req->limits->threads, atomic_load(&req->limits->held),
@@ -32,5 +39,6 @@ route_health(struct request *req)
 	http_send(req->x, 200, 0, (struct http_chunk[]){
 	    { "{\"status\":\"ok\",\"watcherd\":", 26 }, { s, len },
 	    { handler, (size_t)n } }, 3);
+	json_object_put(status);
 	reply_free(&r);
 }

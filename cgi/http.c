@@ -6,6 +6,7 @@
 
 #include "cgi/http.h"
 #include "cgi/tally.h"
+#include "common/msg.h"
 #include "common/text.h"
 
 static const char *
@@ -33,14 +34,16 @@ http_param(const struct http_exchange *x, const char *name)
 void
 http_header(struct http_exchange *x, const char *name, const char *value)
 {
-	int n;
+	size_t n = strlen(name), v = strlen(value);
 
-	n = snprintf(x->headers + x->headers_len,
-	    sizeof(x->headers) - x->headers_len, "%s: %s\r\n", name, value);
-	if (n > 0 && (size_t)n < sizeof(x->headers) - x->headers_len)
-		x->headers_len += (size_t)n;
-	else
-		x->headers[x->headers_len] = '\0';
+	/* Whole or not at all. */
+	if (x->headers_len + n + v + 4 >= sizeof(x->headers))
+		return;
+	memcpy(x->headers + x->headers_len, name, n);
+	memcpy(x->headers + x->headers_len + n, ": ", 2);
+	memcpy(x->headers + x->headers_len + n + 2, value, v);
+	memcpy(x->headers + x->headers_len + n + 2 + v, "\r\n", 2);
+	x->headers_len += n + v + 4;
 }
 
 static void
@@ -58,18 +61,25 @@ put_head(struct http_exchange *x, int status, const char *content_type,
     int revalidate, long long content_length)
 {
 	char head[512];
-	int len;
+	struct msg m;
 
 	if (x->tally)
 		tally_add(x->tally, x->tally_slot, x->route, status);
-	len = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: %s\r\n"
-	    "Cache-Control: %s\r\n", status, status_text(status), content_type,
-	    revalidate ? "no-cache" : "no-store");
-	if (content_length >= 0)
-		len += snprintf(head + len, sizeof(head) - len,
-		    "Content-Length: %lld\r\n", content_length);
-	put(x, head, (size_t)len);
+	msg_init(&m, head, sizeof(head));
+	msg_text(&m, "Status: ");
+	msg_uint(&m, (unsigned)status);
+	msg_text(&m, " ");
+	msg_text(&m, status_text(status));
+	msg_text(&m, "\r\nContent-Type: ");
+	msg_text(&m, content_type);
+	msg_text(&m, revalidate ? "\r\nCache-Control: no-cache\r\n" :
+	    "\r\nCache-Control: no-store\r\n");
+	if (content_length >= 0) {
+		msg_text(&m, "Content-Length: ");
+		msg_uint(&m, (unsigned long long)content_length);
+		msg_text(&m, "\r\n");
+	}
+	put(x, m.buf, m.len);
 	put(x, x->headers, x->headers_len);
 	put(x, "\r\n", 2);
 }

@@ -135,16 +135,15 @@ put_label_value(struct text *t, const char *v)
 static int
 ask(struct request *req, const char *line, struct json_object **reply)
 {
-	struct json_object *ok;
+	struct reply r;
 
-	if (upstream_call(req->up, line, strlen(line), reply, NULL, NULL) == -1)
-		return -1;
-	if (json_object_object_get_ex(*reply, "ok", &ok) &&
-	    json_object_get_boolean(ok))
-		return 0;
-	json_object_put(*reply);
 	*reply = NULL;
-	return -1;
+	if (upstream_call(req->up, line, strlen(line), &r) == -1)
+		return -1;
+	if (reply_ok(&r))
+		*reply = reply_parse(&r);
+	reply_free(&r);
+	return *reply ? 0 : -1;
 }
 
 static void

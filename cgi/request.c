@@ -16,12 +16,10 @@ int
 request_ask(struct request *req, const char *cmd, const char *extra,
     struct reply *r)
 {
-	char line[MSG_LINE_MAX];
-	struct json_object *ok, *detail;
-	const char *code;
+	char line[MSG_LINE_MAX], code[32];
+	struct json_object *o, *detail;
 	struct msg m;
 
-	memset(r, 0, sizeof(*r));
 	msg_init(&m, line, sizeof(line));
 	if (req->file_name) {
 		msg_request_file(&m, cmd, req->proposal, req->file_name,
@@ -33,19 +31,22 @@ request_ask(struct request *req, const char *cmd, const char *extra,
 		msg_text(&m, cmd);
 		msg_text(&m, "\"}");
 	}
-	if (upstream_call(req->up, m.buf, m.len, &r->obj,
-	    &r->payload, &r->payload_len) == -1) {
+	if (upstream_call(req->up, m.buf, m.len, r) == -1) {
 		http_error(req->x, 503, "watcherd is not available; try again "
 		    "in a moment");
 		return -1;
 	}
-	if (json_object_object_get_ex(r->obj, "ok", &ok) &&
-	    json_object_get_boolean(ok))
+	if (reply_ok(r))
 		return 0;
-	code = reply_string(r, "error");
-	json_object_object_get_ex(r->obj, "detail", &detail);
+	/* A refusal: its detail is free text, read from the tree. */
+	if (reply_word(r, "error", code, sizeof(code)) == -1)
+		code[0] = '\0';
+	o = reply_parse(r);
 	http_error(req->x, proto_error_http_status(proto_error_from_code(code)),
-	    detail ? json_object_get_string(detail) : "watcherd refused");
+	    json_object_object_get_ex(o, "detail", &detail) &&
+	    json_object_is_type(detail, json_type_string) ?
+	    json_object_get_string(detail) : "watcherd refused");
+	json_object_put(o);
 	reply_free(r);
 	return -1;
 }
@@ -106,12 +107,10 @@ request_int_param(struct request *req, const char *name, long long min,
 }
 
 void
-request_name_literal(const struct request *req, char *buf)
+request_name(const struct request *req, struct msg *m)
 {
-	size_t len = req->file_name_len > POLICY_MAX_NAME ? POLICY_MAX_NAME :
-	    req->file_name_len;
-
-	buf[text_json_escape(req->file_name, len, buf)] = '\0';
+	msg_string(m, req->file_name, req->file_name_len > POLICY_MAX_NAME ?
+	    POLICY_MAX_NAME : req->file_name_len);
 }
 
 void
@@ -121,7 +120,10 @@ request_checksum_headers(struct request *req, const char *crc, int etag)
 
 	http_header(req->x, "X-Checksum", crc);
 	if (etag) {
-		snprintf(quoted, sizeof(quoted), "\"%s\"", crc);
+		quoted[0] = '"';
+		memcpy(quoted + 1, crc, CRC_HEX_LEN);
+		quoted[CRC_HEX_LEN + 1] = '"';
+		quoted[CRC_HEX_LEN + 2] = '\0';
 		http_header(req->x, "ETag", quoted);
 	}
 }

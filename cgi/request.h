@@ -12,6 +12,7 @@
 #include "cgi/query.h"
 
 struct http_exchange;
+struct msg;
 struct reply;
 struct upstream;
 
@@ -49,9 +50,9 @@ int	request_file_args(struct request *, const char *param,
    Returns 0, or -1 after answering 400 naming the parameter and range. */
 int	request_int_param(struct request *, const char *name,
 	    long long min, long long max, long long *v);
-/* The file name as a JSON string literal into buf (MSG_NAME_LITERAL_MAX
-   bytes). */
-void	request_name_literal(const struct request *, char *buf);
+/* Appends the file name as a JSON string (cut at POLICY_MAX_NAME bytes,
+   which watcherd refuses anyway). */
+void	request_name(const struct request *, struct msg *);
 /* Sets X-Checksum (and ETag when etag) to crc. */
 void	request_checksum_headers(struct request *, const char *crc,
 	    int etag);

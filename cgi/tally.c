@@ -99,7 +99,7 @@ tally_flush(struct tally *t)
 	static const char head[] = "{\"cmd\":\"http_count\",\"counts\":";
 	char line[sizeof(head) + HTTP_COUNT_JSON_MAX + 1];
 	struct http_count_table counts;
-	struct json_object *reply;
+	struct reply reply;
 	size_t len;
 	int rc = 0;
 
@@ -110,14 +110,14 @@ tally_flush(struct tally *t)
 	len = sizeof(head) - 1;
 	len += http_count_format(&counts, line + len, sizeof(line) - len - 1);
 	line[len++] = '}';
-	if (upstream_call(&t->up, line, len, &reply, NULL, NULL) == -1) {
+	if (upstream_call(&t->up, line, len, &reply) == -1) {
 		/* Not sent: still counted beyond sent, for the next try. */
 		atomic_store(&t->pending, 1);
 		rc = -1;
 		goto done;
 	}
 	mark_sent(t, &counts);
-	json_object_put(reply);
+	reply_free(&reply);
 done:
 	pthread_mutex_unlock(&t->sending);
 	return rc;

@@ -6,6 +6,7 @@
 
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 
 void
 upstream_init(struct upstream *u, const char *path, int timeout_ms)
@@ -26,31 +27,48 @@ upstream_close(struct upstream *u)
 
 /* Whether a line from watcherd is a pushed event, not a reply. */
 static int
-is_event(struct json_object *o)
+is_event(const char *line, size_t len)
 {
-	return !json_object_object_get_ex(o, "ok", NULL) &&
-	    json_object_object_get_ex(o, "event", NULL);
+	const char *v;
+	size_t n;
+
+	return fields_get(line, len, "ok", &v, &n) == 0 &&
+	    fields_get(line, len, "event", &v, &n) == 1;
 }
 
+/* Reads the next line into r, and its payload; events passed over unless
+   want_event. Returns 0 with r filled, or -1. */
 static int
-read_reply(struct upstream *u, struct json_object **reply, char **payload,
-    size_t *payload_len)
+read_line(struct upstream *u, struct reply *r, int want_event)
 {
-	for (;;) {
-		if (proto_client_read(&u->client, reply, payload,
-		    payload_len) == -1)
+	long long want;
+	char *line;
+	size_t len;
+
+	memset(r, 0, sizeof(*r) - sizeof(r->inline_line));
+	do {
+		if (proto_client_read_line(&u->client, &line, &len) == -1)
 			return -1;
-		if (!is_event(*reply))
-			return 0;
-		u->events++;
-		json_object_put(*reply);
-		*reply = NULL;
+	} while (!want_event && is_event(line, len));
+	if (len < sizeof(r->inline_line))
+		r->line = r->inline_line;
+	else if ((r->line = malloc(len + 1)) == NULL)
+		return -1;
+	memcpy(r->line, line, len + 1);
+	r->len = len;
+	if (fields_int(line, len, "payload", &want) == 0) {
+		if (proto_client_read_payload(&u->client, want,
+		    &r->payload) == -1) {
+			reply_free(r);
+			return -1;
+		}
+		r->payload_len = (size_t)want;
 	}
+	return 0;
 }
 
 static int
-call_once(struct upstream *u, const char *line, size_t len,
-    struct json_object **reply, char **payload, size_t *payload_len)
+call_once(struct upstream *u, const char *line, size_t len, struct reply *r)
 {
 	if (!u->connected) {
 		if (proto_client_connect(&u->client, u->path, u->timeout_ms) == -1) {
@@ -60,7 +78,7 @@ call_once(struct upstream *u, const char *line, size_t len,
 		u->connected = 1;
 	}
 	if (proto_client_send_line(&u->client, line, len) == 0 &&
-	    read_reply(u, reply, payload, payload_len) == 0)
+	    read_line(u, r, 0) == 0)
 		return 0;
 	upstream_close(u);
 	return -1;
@@ -68,37 +86,36 @@ call_once(struct upstream *u, const char *line, size_t len,
 
 int
 upstream_call(struct upstream *u, const char *line, size_t len,
-    struct json_object **reply, char **payload, size_t *payload_len)
+    struct reply *r)
 {
 	int reused = u->connected;
 
-	if (call_once(u, line, len, reply, payload, payload_len) == 0)
+	if (call_once(u, line, len, r) == 0)
 		return 0;
 	/* A timeout is an answer; a dead kept connection is not. */
 	if (!reused || errno == ETIMEDOUT)
 		return -1;
-	return call_once(u, line, len, reply, payload, payload_len);
+	return call_once(u, line, len, r);
 }
 
 int
-upstream_wait_event(struct upstream *u, int timeout_ms,
-    struct json_object **event)
+upstream_wait_event(struct upstream *u, int timeout_ms, struct reply *event)
 {
 	int r, saved;
 
-	*event = NULL;
+	memset(event, 0, sizeof(*event) - sizeof(event->inline_line));
 	if (!u->connected)
 		return -1;
 	u->client.timeout_ms = timeout_ms;
-	r = proto_client_read(&u->client, event, NULL, NULL);
+	r = read_line(u, event, 1);
 	saved = errno;
 	u->client.timeout_ms = u->timeout_ms;
-	if (r == 0 && is_event(*event))
+	if (r == 0 && is_event(event->line, event->len))
 		return 1;
+	if (r == 0)
+		reply_free(event);
 	if (r == -1 && saved == ETIMEDOUT)
 		return 0;
-	json_object_put(*event);
-	*event = NULL;
 	upstream_close(u);
 	return -1;
 }
@@ -106,41 +123,75 @@ upstream_wait_event(struct upstream *u, int timeout_ms,
 void
 reply_free(struct reply *r)
 {
-	json_object_put(r->obj);
+	if (r->line != r->inline_line)
+		free(r->line);
 	free(r->payload);
-	memset(r, 0, sizeof(*r));
+	r->line = NULL;
+	r->len = 0;
+	r->payload = NULL;
+	r->payload_len = 0;
 }
 
-const char *
-reply_string(const struct reply *r, const char *key)
+int
+reply_ok(const struct reply *r)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(r->obj, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
+	return reply_true(r, "ok");
 }
 
 const char *
 reply_json(const struct reply *r, const char *key, size_t *len)
 {
-	struct json_object *v;
+	const char *v;
 
-	if (!json_object_object_get_ex(r->obj, key, &v)) {
+	if (r->line == NULL || fields_get(r->line, r->len, key, &v, len) != 1) {
 		*len = 4;
 		return "null";
 	}
-	return json_object_to_json_string_length(v, JSON_C_TO_STRING_PLAIN, len);
+	return v;
 }
 
 int
-reply_checksum_differs(struct json_object *o, uint32_t want)
+reply_word(const struct reply *r, const char *key, char *buf, size_t size)
 {
-	struct json_object *v;
+	return r->line ? fields_word(r->line, r->len, key, buf, size) : -1;
+}
+
+int
+reply_true(const struct reply *r, const char *key)
+{
+	size_t len;
+	const char *v = reply_json(r, key, &len);
+
+	return len == 4 && memcmp(v, "true", 4) == 0;
+}
+
+int
+reply_int(const struct reply *r, const char *key, long long *v)
+{
+	return r->line ? fields_int(r->line, r->len, key, v) : -1;
+}
+
+int
+reply_checksum_differs(const struct reply *r, uint32_t want)
+{
+	char crc[CRC_HEX_LEN + 1];
 	uint32_t have;
 
-	return !json_object_object_get_ex(o, "checksum", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    crc_parse(json_object_get_string(v), &have) == -1 || have != want;
+	return reply_word(r, "checksum", crc, sizeof(crc)) == -1 ||
+	    crc_parse(crc, &have) == -1 || have != want;
+}
+
+struct json_object *
+reply_parse(const struct reply *r)
+{
+	struct json_object *o;
+
+	if (r->line == NULL)
+		return NULL;
+	o = json_tokener_parse(r->line);
+	if (o != NULL && !json_object_is_type(o, json_type_object)) {
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
 }

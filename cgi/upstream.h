@@ -1,7 +1,9 @@
 /*
  * The handler's connection to watcherd: kept open across requests,
  * reconnected transparently when watcherd restarted, every call bounded by
- * a timeout so that a request never hangs.
+ * a timeout so that a request never hangs. Replies are kept as the lines
+ * watcherd wrote and read member by member (common/fields.h): an answer
+ * copies the values it needs as they stand, without a JSON tree.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
@@ -18,47 +20,58 @@ struct upstream {
 	int			 connected;
 	const char		*path;
 	int			 timeout_ms;
-	unsigned		 events;	/* event lines passed over by
-						   upstream_call() */
+};
+
+/* A reply or an event of watcherd, with the payload it announced. */
+struct reply {
+	char	*line;		/* NUL-terminated; inline_line when it fits */
+	size_t	 len;
+	char	*payload;	/* malloc()ed; NULL when none was announced */
+	size_t	 payload_len;
+	char	 inline_line[512];
 };
 
 /* Prepares a connection to the socket at path (not connected yet). */
 void	upstream_init(struct upstream *, const char *path, int timeout_ms);
 void	upstream_close(struct upstream *);
 /*
- * Sends one request line and reads its reply (and payload, when payload is
- * not NULL; the caller frees it and puts the reply). A kept connection
- * found dead is reconnected and the request sent once more: every request
- * of the protocol may be repeated. Returns 0, or -1 when watcherd cannot
- * be reached or does not answer in time (a message in u->client.errstr).
+ * Sends one request line and reads its reply into *r, and the payload the
+ * reply announces (reply_free() frees both). A kept connection found dead
+ * is reconnected and the request sent once more: every request of the
+ * protocol may be repeated. Event lines that arrive first (on a subscribed
+ * connection) are passed over: the caller asks again after such an event
+ * anyway. Returns 0, or -1 when watcherd cannot be reached or does not
+ * answer in time (a message in u->client.errstr).
  */
 int	upstream_call(struct upstream *, const char *line, size_t len,
-	    struct json_object **reply, char **payload, size_t *payload_len);
+	    struct reply *r);
 /*
  * On a subscribed connection: waits up to timeout_ms for the next event
- * line. Returns 1 with *event (the caller puts it), 0 when the time passed,
- * -1 when the connection failed (it is closed then). Event lines that
- * arrive while upstream_call() waits for a reply are counted in u->events
- * and passed over: the caller asks again after such an event anyway.
+ * line. Returns 1 with *event (reply_free() it), 0 when the time passed,
+ * -1 when the connection failed (it is closed then).
  */
 int	upstream_wait_event(struct upstream *, int timeout_ms,
-	    struct json_object **event);
-
-/* A reply of watcherd, with the payload it announced. */
-struct reply {
-	struct json_object	*obj;
-	char			*payload;
-	size_t			 payload_len;
-};
+	    struct reply *event);
 
 void	reply_free(struct reply *);
-/* The reply's string value for key, or NULL (absent, null, not a string). */
-const char *reply_string(const struct reply *, const char *key);
-/* The reply's value for key as JSON text ("null" when absent). */
+/* Whether the reply says "ok":true. */
+int	reply_ok(const struct reply *);
+/* The JSON text of the value of key ("null" when absent), not
+   NUL-terminated: *len bytes. */
 const char *reply_json(const struct reply *, const char *key, size_t *len);
-
+/* A string value of plain characters into buf: fields_word(). */
+int	reply_word(const struct reply *, const char *key, char *buf,
+	    size_t size);
+/* Whether the value of key is true. */
+int	reply_true(const struct reply *, const char *key);
+/* The value of key as an integer: 0 with *v, or -1. */
+int	reply_int(const struct reply *, const char *key, long long *v);
 /* Whether a reply or event names a checksum other than want (a null one,
    deleted or too large, counts as other). */
-int	reply_checksum_differs(struct json_object *, uint32_t want);
+int	reply_checksum_differs(const struct reply *, uint32_t want);
+/* The reply as a JSON tree, for the few answers that walk one (status,
+   counts, an error's detail); NULL when it is not an object. The caller
+   puts it. */
+struct json_object *reply_parse(const struct reply *);
 
 #endif

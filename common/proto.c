@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -6,6 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/un.h>
 
 #include <json-c/json.h>
@@ -249,6 +251,16 @@ proto_client_connect(struct proto_client *c, const char *path, int timeout_ms)
 		errno = saved;
 		return -1;
 	}
+	/* From now on the socket blocks, each read for at most the timeout
+	   (client_recv()); sends say MSG_DONTWAIT themselves. */
+	if (timeout_ms > 0) {
+		struct timeval tv = { timeout_ms / 1000,
+		    (timeout_ms % 1000) * 1000 };
+
+		if (setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv,
+		    sizeof(tv)) == 0 && fcntl(c->fd, F_SETFL, 0) == 0)
+			c->recv_timeout_ms = timeout_ms;
+	}
 	return 0;
 }
 
@@ -314,9 +326,13 @@ proto_client_send(struct proto_client *c, struct json_object *request)
 	return proto_client_send_line(c, s, len);
 }
 
-/* Receives up to room bytes into space once some arrive; returns the
-   count, or -1 on error, timeout or EOF. A request's reply is rarely there
-   before it is asked for, so poll first rather than try recv in vain. */
+/*
+ * Receives up to room bytes into space once some arrive; returns the
+ * count, or -1 on error, timeout or EOF. A reply is rarely there before
+ * it is asked for: while at least the socket's own read timeout is left,
+ * one blocking recv() waits (no poll() first); the rest of a deadline is
+ * waited for with poll().
+ */
 static ssize_t
 client_recv(struct proto_client *c, char *space, size_t room,
     long long deadline)
@@ -324,9 +340,13 @@ client_recv(struct proto_client *c, char *space, size_t room,
 	ssize_t n;
 
 	for (;;) {
-		if (client_wait(c, POLLIN, deadline) == -1)
+		if (c->recv_timeout_ms > 0 && (c->timeout_ms < 0 ||
+		    deadline - proto_now_ms() >= c->recv_timeout_ms))
+			n = recv(c->fd, space, room, 0);
+		else if (client_wait(c, POLLIN, deadline) == -1)
 			return -1;
-		n = recv(c->fd, space, room, MSG_DONTWAIT);
+		else
+			n = recv(c->fd, space, room, MSG_DONTWAIT);
 		if (n > 0)
 			return n;
 		if (n == 0) {
@@ -335,13 +355,11 @@ client_recv(struct proto_client *c, char *space, size_t room,
 			errno = ECONNRESET;
 			return -1;
 		}
-		if (errno == EINTR)
+		if (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK)
 			continue;
-		if (errno != EAGAIN && errno != EWOULDBLOCK) {
-			snprintf(c->errstr, sizeof(c->errstr),
-			    "read from watcherd: %s", strerror(errno));
-			return -1;
-		}
+		snprintf(c->errstr, sizeof(c->errstr),
+		    "read from watcherd: %s", strerror(errno));
+		return -1;
 	}
 }
 
@@ -364,25 +382,16 @@ client_fill(struct proto_client *c, long long deadline)
 }
 
 int
-proto_client_read(struct proto_client *c, struct json_object **reply,
-    char **payload, size_t *payload_len)
+proto_client_read_line(struct proto_client *c, char **line, size_t *len)
 {
 	long long deadline = proto_now_ms() + c->timeout_ms;
-	struct json_object *obj, *plen;
-	char *line, *buf;
-	size_t len, want, got;
 	int r;
 
-	*reply = NULL;
-	if (payload)
-		*payload = NULL;
-	if (payload_len)
-		*payload_len = 0;
 	if (c->fd == -1) {
 		snprintf(c->errstr, sizeof(c->errstr), "not connected");
 		return -1;
 	}
-	while ((r = proto_reader_next(&c->reader, &line, &len)) == 0)
+	while ((r = proto_reader_next(&c->reader, line, len)) == 0)
 		if (client_fill(c, deadline) == -1)
 			return -1;
 	if (r == -1) {
@@ -390,6 +399,58 @@ proto_client_read(struct proto_client *c, struct json_object **reply,
 		    "reply line longer than %d bytes", PROTO_MAX_LINE);
 		return -1;
 	}
+	return 0;
+}
+
+int
+proto_client_read_payload(struct proto_client *c, long long want,
+    char **payload)
+{
+	long long deadline = proto_now_ms() + c->timeout_ms;
+	size_t got;
+	ssize_t n;
+	char *buf;
+
+	*payload = NULL;
+	if (want < 0 || want > PROTO_MAX_PAYLOAD) {
+		snprintf(c->errstr, sizeof(c->errstr),
+		    "watcherd announced a payload of a bad size");
+		return -1;
+	}
+	if ((buf = malloc((size_t)want + 1)) == NULL) {
+		snprintf(c->errstr, sizeof(c->errstr), "out of memory");
+		return -1;
+	}
+	/* What the reader holds, then the rest straight into place. */
+	got = proto_reader_take(&c->reader, buf, (size_t)want);
+	while (got < (size_t)want) {
+		if ((n = client_recv(c, buf + got, (size_t)want - got,
+		    deadline)) == -1) {
+			free(buf);
+			return -1;
+		}
+		got += (size_t)n;
+	}
+	buf[want] = '\0';
+	*payload = buf;
+	return 0;
+}
+
+int
+proto_client_read(struct proto_client *c, struct json_object **reply,
+    char **payload, size_t *payload_len)
+{
+	struct json_object *obj, *plen;
+	char *line;
+	size_t len;
+
+	*reply = NULL;
+	if (payload)
+		*payload = NULL;
+	if (payload_len)
+		*payload_len = 0;
+	if (proto_client_read_line(c, &line, &len) == -1)
+		return -1;
 	obj = json_tokener_parse(line);
 	if (obj == NULL || !json_object_is_type(obj, json_type_object)) {
 		json_object_put(obj);
@@ -398,35 +459,13 @@ proto_client_read(struct proto_client *c, struct json_object **reply,
 		return -1;
 	}
 	if (payload && json_object_object_get_ex(obj, "payload", &plen)) {
-		if (json_object_get_int64(plen) < 0 ||
-		    json_object_get_int64(plen) > PROTO_MAX_PAYLOAD) {
+		if (proto_client_read_payload(c, json_object_get_int64(plen),
+		    payload) == -1) {
 			json_object_put(obj);
-			snprintf(c->errstr, sizeof(c->errstr),
-			    "watcherd announced a payload of a bad size");
 			return -1;
 		}
-		want = (size_t)json_object_get_int64(plen);
-		if ((buf = malloc(want + 1)) == NULL) {
-			json_object_put(obj);
-			snprintf(c->errstr, sizeof(c->errstr), "out of memory");
-			return -1;
-		}
-		/* What the reader holds, then the rest straight into place. */
-		got = proto_reader_take(&c->reader, buf, want);
-		while (got < want) {
-			ssize_t n = client_recv(c, buf + got, want - got, deadline);
-
-			if (n == -1) {
-				free(buf);
-				json_object_put(obj);
-				return -1;
-			}
-			got += (size_t)n;
-		}
-		buf[want] = '\0';
-		*payload = buf;
 		if (payload_len)
-			*payload_len = want;
+			*payload_len = (size_t)json_object_get_int64(plen);
 	}
 	*reply = obj;
 	return 0;
