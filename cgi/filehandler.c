@@ -20,9 +20,10 @@
 
 #include <fcgiapp.h>
 
+#include "cgi/dispatch.h"
+#include "cgi/gate.h"
 #include "cgi/http.h"
 #include "cgi/request.h"
-#include "cgi/dispatch.h"
 #include "cgi/tally.h"
 #include "cgi/upstream.h"
 #include "common/proto.h"
@@ -35,7 +36,9 @@
    that does not take it within this loses it. */
 #define TALLY_TIMEOUT_MS	1000
 #define DEFAULT_MAX_HELD	256
-#define ORDINARY_WORKERS	16	/* workers no held request may take */
+/* Ordinary (not held) requests a process answers at once (cgi/gate.h):
+   a few busy workers take the next connection without sleeping. */
+#define DEFAULT_ORDINARY	4
 #define DEFAULT_HEARTBEAT_S	15
 #define WORKER_STACK		(256 * 1024)
 
@@ -46,24 +49,20 @@ struct worker {
 	struct request_limits	*limits;
 	struct tally		*tally;
 	int			 slot;		/* its own in the tally */
+	struct gate		*gate;
+	struct gate_seat	 seat;
 };
-
-/* Some platforms need accept() serialised; libfcgi's threaded example
-   does it, and it costs nothing here. */
-static pthread_mutex_t accept_mutex = PTHREAD_MUTEX_INITIALIZER;
 
 static void *
 worker_run(void *arg)
 {
 	struct worker *w = arg;
 	struct http_exchange x;
-	int rc;
 
+
+	gate_take(w->gate, &w->seat);
 	for (;;) {
-		pthread_mutex_lock(&accept_mutex);
-		rc = FCGX_Accept_r(&w->req);
-		pthread_mutex_unlock(&accept_mutex);
-		if (rc < 0)
+		if (FCGX_Accept_r(&w->req) < 0)
 			break;
 		memset(&x, 0, sizeof(x));
 		x.fcgi = &w->req;
@@ -71,7 +70,11 @@ worker_run(void *arg)
 		x.tally_slot = w->slot;
 		dispatch(&x, &w->up, w->limits);
 		FCGX_Finish_r(&w->req);
+		/* A held answer gave its place up. */
+		if (x.held)
+			gate_take(w->gate, &w->seat);
 	}
+	gate_give(w->gate);
 	upstream_close(&w->up);
 	return NULL;
 }
@@ -102,23 +105,26 @@ main(void)
 	struct request_limits limits;
 	struct http_exchange x;
 	struct tally tally;
+	struct gate gate;
 	struct worker *workers;
 	pthread_attr_t attr;
 	sigset_t stop;
 	pid_t parent = getppid();
-	long i, n;
+	long i, n, ordinary;
 	int sig;
 
 	/* A web server that goes away mid-answer is no reason to die. */
 	signal(SIGPIPE, SIG_IGN);
 	limits.max_held = (int)env_number("FILEHANDLER_MAX_HELD",
 	    DEFAULT_MAX_HELD, 0, 100000);
-	n = env_number("FILEHANDLER_THREADS", limits.max_held + ORDINARY_WORKERS,
-	    1, 100000);
+	ordinary = env_number("FILEHANDLER_ORDINARY", DEFAULT_ORDINARY, 1, 1000);
+	n = env_number("FILEHANDLER_THREADS", limits.max_held + ordinary, 1,
+	    100000);
 	limits.threads = 1;
 	limits.heartbeat_ms = 1000 * (int)env_number("FILEHANDLER_HEARTBEAT",
 	    DEFAULT_HEARTBEAT_S, 1, 3600);
 	atomic_init(&limits.held, 0);
+	limits.gate = NULL;
 	if (FCGX_Init() != 0) {
 		fprintf(stderr, "filehandler.fcgi: cannot initialise libfcgi\n");
 		return 1;
@@ -178,12 +184,16 @@ main(void)
 		    "counts answers\n");
 		return 1;
 	}
+	gate_init(&gate, (int)ordinary);
+	limits.gate = &gate;
 	pthread_attr_init(&attr);
 	pthread_attr_setstacksize(&attr, WORKER_STACK);
 	for (i = 0; i < n; i++) {
 		workers[i].limits = &limits;
 		workers[i].tally = &tally;
 		workers[i].slot = (int)i;
+		workers[i].gate = &gate;
+		gate_seat_init(&workers[i].seat);
 		upstream_init(&workers[i].up, proto_default_socket(),
 		    WATCHERD_TIMEOUT_MS);
 		if (FCGX_InitRequest(&workers[i].req, 0, 0) != 0) {

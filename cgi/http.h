@@ -16,6 +16,9 @@ struct tally;
 struct http_exchange {
 	struct FCGX_Request	*fcgi;		/* NULL: plain CGI, stdio */
 	int			 head;		/* HEAD: headers only */
+	int			 held;		/* the answer was held: its
+						   worker gave its gate place
+						   up (request_hold()) */
 	char			 headers[1024];	/* extra header lines */
 	size_t			 headers_len;
 	struct tally		*tally;		/* counts the answer, if set */

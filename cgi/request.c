@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "cgi/gate.h"
 #include "cgi/http.h"
 #include "cgi/request.h"
 #include "cgi/upstream.h"
@@ -131,8 +132,12 @@ request_checksum_headers(struct request *req, const char *crc, int etag)
 int
 request_hold(struct request *req)
 {
-	if (atomic_fetch_add(&req->limits->held, 1) < req->limits->max_held)
+	if (atomic_fetch_add(&req->limits->held, 1) < req->limits->max_held) {
+		if (req->limits->gate && !req->x->held)
+			gate_give(req->limits->gate);
+		req->x->held = 1;
 		return 0;
+	}
 	atomic_fetch_sub(&req->limits->held, 1);
 	http_error(req->x, 503, "too many clients are waiting for changes; "
 	    "try again in a moment");

@@ -11,6 +11,7 @@
 
 #include "cgi/query.h"
 
+struct gate;
 struct http_exchange;
 struct msg;
 struct reply;
@@ -22,6 +23,8 @@ struct request_limits {
 	int	max_held;	/* requests held open at once; beyond, 503 */
 	atomic_int held;	/* held now */
 	int	heartbeat_ms;	/* between comments on an event stream */
+	struct gate *gate;	/* the places of ordinary answers (NULL as
+				   CGI) */
 };
 
 struct request {
@@ -60,8 +63,10 @@ void	request_checksum_headers(struct request *, const char *crc,
 /* The longest wait=S a long-poll may ask for. */
 #define REQUEST_WAIT_MAX_S	30
 
-/* Takes a place for a held request. Returns 0, or -1 after answering 503
-   when max_held are held already. request_release() gives it back. */
+/* Takes a place for a held request, and gives the worker's place among
+   those answering ordinary requests up meanwhile (cgi/gate.h). Returns 0,
+   or -1 after answering 503 when max_held are held already.
+   request_release() gives the held place back. */
 int	request_hold(struct request *);
 void	request_release(struct request *);
 /* Ends a held request: closes its connection, subscribed while it was
