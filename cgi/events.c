@@ -62,14 +62,7 @@ forward_event(struct request *req, const struct reply *ev, char *last)
 static int
 subscribe_quietly(struct request *req, struct reply *state)
 {
-	char line[MSG_LINE_MAX];
-	struct msg m;
-
-	msg_init(&m, line, sizeof(line));
-	msg_request_file(&m, "subscribe", req->proposal, req->file_name,
-	    req->file_name_len);
-	msg_text(&m, "}");
-	if (upstream_call(req->up, m.buf, m.len, state) == -1)
+	if (request_call(req, "subscribe", "", state) == -1)
 		return -1;
 	if (reply_ok(state))
 		return 0;
@@ -88,10 +81,10 @@ catch_up(struct request *req, const struct reply *state, char *last)
 {
 	static const char *const keys[] = { "checksum", "size", "mtime" };
 	char line[MSG_LINE_MAX], word[CRC_HEX_LEN + 1];
-	const char *crc = NULL, *v;
+	const char *crc = NULL;
 	struct msg m;
 	uint32_t seen;
-	size_t i, len;
+	size_t i;
 
 	if (reply_word(state, "checksum", word, sizeof(word)) == 0 &&
 	    strlen(word) == CRC_HEX_LEN)
@@ -106,13 +99,8 @@ catch_up(struct request *req, const struct reply *state, char *last)
 	msg_init(&m, line, sizeof(line));
 	msg_event(&m, "changed", req->proposal, req->file_name,
 	    req->file_name_len);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		msg_text(&m, ",\"");
-		msg_text(&m, keys[i]);
-		msg_text(&m, "\":");
-		v = reply_json(state, keys[i], &len);
-		msg_raw(&m, v, len);
-	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		reply_put(state, keys[i], &m);
 	if (reply_true(state, "too_large"))
 		msg_text(&m, ",\"too_large\":true");
 	msg_text(&m, "}");

@@ -42,9 +42,8 @@ route_file_content(struct request *req)
 {
 	char crc[CRC_HEX_LEN + 1], enc[16], head[MSG_LINE_MAX], tail[256];
 	struct msg h, t;
-	const char *inm, *v;
+	const char *inm;
 	struct reply r;
-	size_t len;
 
 	if (request_file_args(req, "proposal", NULL) == -1)
 		return;
@@ -83,12 +82,9 @@ route_file_content(struct request *req)
 	msg_text(&t, enc);
 	msg_text(&t, "\",\"checksum\":\"");
 	msg_text(&t, crc);
-	msg_text(&t, "\",\"size\":");
-	v = reply_json(&r, "size", &len);
-	msg_raw(&t, v, len);
-	msg_text(&t, ",\"mtime\":");
-	v = reply_json(&r, "mtime", &len);
-	msg_raw(&t, v, len);
+	msg_text(&t, "\"");
+	reply_put(&r, "size", &t);
+	reply_put(&r, "mtime", &t);
 	msg_text(&t, "}");
 	if (h.full || t.full)
 		http_error(req->x, 500, "watcherd sent an incomplete reply");

@@ -24,22 +24,16 @@ answer_tail(struct request *req, const struct reply *r)
 	static const char *const keys[] = { "offset", "next_offset", "size",
 	    "generation", "reset", "encoding", "checksum", "mtime" };
 	char head[MSG_LINE_MAX], crc[CRC_HEX_LEN + 1];
-	const char *v;
 	struct msg m;
-	size_t i, len;
+	size_t i;
 
 	msg_init(&m, head, sizeof(head));
 	msg_text(&m, "{\"proposal\":");
 	msg_uint(&m, req->proposal);
 	msg_text(&m, ",\"file_name\":");
 	request_name(req, &m);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		msg_text(&m, ",\"");
-		msg_text(&m, keys[i]);
-		msg_text(&m, "\":");
-		v = reply_json(r, keys[i], &len);
-		msg_raw(&m, v, len);
-	}
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		reply_put(r, keys[i], &m);
 	msg_text(&m, ",\"data\":");
 	/* Bounded even should a reply carry values longer than any
 	   watcherd writes: past the buffer, the answer is a 500. */

@@ -14,11 +14,10 @@
 #include "common/text.h"
 
 int
-request_ask(struct request *req, const char *cmd, const char *extra,
+request_call(struct request *req, const char *cmd, const char *extra,
     struct reply *r)
 {
-	char line[MSG_LINE_MAX], code[32];
-	struct json_object *o, *detail;
+	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
@@ -32,7 +31,17 @@ request_ask(struct request *req, const char *cmd, const char *extra,
 		msg_text(&m, cmd);
 		msg_text(&m, "\"}");
 	}
-	if (upstream_call(req->up, m.buf, m.len, r) == -1) {
+	return upstream_call(req->up, m.buf, m.len, r);
+}
+
+int
+request_ask(struct request *req, const char *cmd, const char *extra,
+    struct reply *r)
+{
+	struct json_object *o, *detail;
+	char code[32];
+
+	if (request_call(req, cmd, extra, r) == -1) {
 		http_error(req->x, 503, "watcherd is not available; try again "
 		    "in a moment");
 		return -1;

@@ -37,12 +37,14 @@ struct request {
 	size_t			 file_name_len;
 };
 
-/*
- * Asks watcherd for cmd about the request's file (none when file_name is
- * NULL), extra JSON members appended (",\"k\":v" or ""). Returns 0 with the
- * reply, or -1 after answering the error (503 when watcherd is unreachable,
- * the mapped status of a failed reply).
- */
+/* Sends cmd about the request's file (none when file_name is NULL), extra
+   JSON members appended (",\"k\":v" or ""), and reads the reply, whatever
+   it says. Returns 0, or -1 when watcherd is unreachable; answers nothing. */
+int	request_call(struct request *, const char *cmd, const char *extra,
+	    struct reply *);
+/* The same, answering for what went wrong: returns 0 with a reply of
+   "ok":true, or -1 after answering the error (503 when watcherd is
+   unreachable, the mapped status of a refusal). */
 int	request_ask(struct request *, const char *cmd, const char *extra,
 	    struct reply *);
 /* Reads the proposal from query parameter param and, unless file is set,

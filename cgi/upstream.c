@@ -7,6 +7,7 @@
 #include "cgi/upstream.h"
 #include "common/crc.h"
 #include "common/fields.h"
+#include "common/msg.h"
 
 void
 upstream_init(struct upstream *u, const char *path, int timeout_ms)
@@ -148,6 +149,19 @@ reply_json(const struct reply *r, const char *key, size_t *len)
 		return "null";
 	}
 	return v;
+}
+
+void
+reply_put(const struct reply *r, const char *key, struct msg *m)
+{
+	const char *v;
+	size_t len;
+
+	msg_text(m, ",\"");
+	msg_text(m, key);
+	msg_text(m, "\":");
+	v = reply_json(r, key, &len);
+	msg_raw(m, v, len);
 }
 
 int

@@ -14,6 +14,7 @@
 #include "common/proto.h"
 
 struct json_object;
+struct msg;
 
 struct upstream {
 	struct proto_client	 client;
@@ -59,6 +60,8 @@ int	reply_ok(const struct reply *);
 /* The JSON text of the value of key ("null" when absent), not
    NUL-terminated: *len bytes. */
 const char *reply_json(const struct reply *, const char *key, size_t *len);
+/* Appends ,"key": and the value of key as it stands (null when absent). */
+void	reply_put(const struct reply *, const char *key, struct msg *);
 /* A string value of plain characters into buf: fields_word(). */
 int	reply_word(const struct reply *, const char *key, char *buf,
 	    size_t size);
