@@ -23,7 +23,7 @@ request_call(struct request *req, const char *cmd, const char *extra,
 	msg_init(&m, line, sizeof(line));
 	if (req->file_name) {
 		msg_request_file(&m, cmd, req->proposal, req->file_name,
-		    req->file_name_len);
+		    req->file_name_len, http_param(req->x, "REMOTE_USER"));
 		msg_text(&m, extra);
 		msg_text(&m, "}");
 	} else {

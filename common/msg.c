@@ -94,8 +94,10 @@ msg_time(struct msg *m, const struct timespec *t)
 
 void
 msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
-    const char *file_name, size_t len)
+    const char *file_name, size_t len, const char *user)
 {
+	size_t ulen;
+
 	if (len > POLICY_MAX_NAME + 1)
 		len = POLICY_MAX_NAME + 1;	/* watcherd says why */
 	msg_text(m, "{\"cmd\":\"");
@@ -104,6 +106,14 @@ msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
 	msg_uint(m, proposal);
 	msg_text(m, ",\"file_name\":");
 	msg_string(m, file_name, len);
+	msg_text(m, ",\"user\":");
+	if (user == NULL) {
+		msg_text(m, "null");
+		return;
+	}
+	if ((ulen = strlen(user)) > POLICY_MAX_USER + 1)
+		ulen = POLICY_MAX_USER + 1;
+	msg_string(m, user, ulen);
 }
 
 void

@@ -16,8 +16,11 @@
 
 /* The JSON literal of a file name (quotes, every byte escaped at worst). */
 #define MSG_NAME_LITERAL_MAX	((POLICY_MAX_NAME + 1) * 6 + 3)
-/* Room for a line of fixed fields plus one file name and a detail. */
-#define MSG_LINE_MAX		(1024 + 2 * MSG_NAME_LITERAL_MAX)
+/* The JSON literal of a user name, likewise. */
+#define MSG_USER_LITERAL_MAX	((POLICY_MAX_USER + 1) * 6 + 3)
+/* Room for a line of fixed fields plus a file name, a user and a detail. */
+#define MSG_LINE_MAX		(1024 + 2 * MSG_NAME_LITERAL_MAX + \
+				    MSG_USER_LITERAL_MAX)
 
 struct msg {
 	char	*buf;
@@ -43,13 +46,16 @@ void	msg_crc(struct msg *, uint32_t);
 void	msg_time(struct msg *, const struct timespec *);
 
 /*
- * A request about a file: {"cmd":CMD,"proposal":P,"file_name":NAME then
- * the caller's further members (",\"k\":v") and msg_text(m, "}"). A name
- * longer than POLICY_MAX_NAME is cut one byte past it, so that watcherd
- * still refuses it as too long.
+ * A request about a file, made for user (the web server's REMOTE_USER;
+ * NULL: nobody logged in): {"cmd":CMD,"proposal":P,"file_name":NAME,
+ * "user":USER then the caller's further members (",\"k\":v") and
+ * msg_text(m, "}"). A name longer than POLICY_MAX_NAME is cut one byte past
+ * it, so that watcherd still refuses it as too long; so is a user name past
+ * POLICY_MAX_USER.
  */
 void	msg_request_file(struct msg *, const char *cmd, unsigned proposal,
-	    const char *file_name, size_t len);
+	    const char *file_name, size_t len, const char *user);
+
 /*
  * An event about a file: {"event":EVENT,"proposal":P,"file_name":NAME then
  * the caller's further members and msg_text(m, "}"). watcherd pushes them;

@@ -29,6 +29,19 @@ policy_parse_proposal(const char *s, size_t len, unsigned *out)
 	return 0;
 }
 
+int
+policy_valid_user(const char *s, size_t len)
+{
+	size_t i;
+
+	if (len == 0 || len > POLICY_MAX_USER)
+		return 0;
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~' || s[i] == '"' || s[i] == '\\')
+			return 0;
+	return 1;
+}
+
 enum proto_error
 policy_check_name(const char *name, size_t len, const char **why)
 {

@@ -11,10 +11,19 @@
 
 #define POLICY_MAX_NAME		255	/* bytes of a file_name */
 #define POLICY_MAX_PROPOSAL	999999
+#define POLICY_MAX_USER		256	/* bytes of a user name */
 
 /* Parses a proposal number: 1 to 6 decimal digits, leading zeros allowed.
    Returns 0 and sets *out, or -1. */
 int	policy_parse_proposal(const char *s, size_t len, unsigned *out);
+
+/*
+ * Whether s (len bytes) may stand as the name of the user a request is
+ * made for (the web server's REMOTE_USER: a login, an e-mail address, an
+ * OpenID subject): 1 to POLICY_MAX_USER printable ASCII bytes, no space,
+ * quote or backslash. Returns 1 or 0.
+ */
+int	policy_valid_user(const char *s, size_t len);
 
 /*
  * Checks a file_name's syntax: 1 to 255 bytes, relative, no NUL or control

@@ -27,6 +27,10 @@ struct request {
 	unsigned		 proposal;
 	const char		*file_name;
 	size_t			 file_name_len;
+	int			 has_user;	/* the request named its
+						   user (or null) */
+	const char		*user;		/* NULL: "user":null */
+	char			 user_buf[POLICY_MAX_USER + 1];
 };
 
 
@@ -459,12 +463,13 @@ static const struct command commands[] = {
 	{ "http_count",	cmd_http_count,	0 },
 };
 
-/* Reads "proposal" (a number, or a string of 1 to 6 digits) and
-   "file_name". Returns 0, or -1 with *why. */
+/* Reads "proposal" (a number, or a string of 1 to 6 digits),
+   "file_name" and the optional "user" (a user name or null). Returns 0, or
+   -1 with *why. */
 static int
 parse_file_args(struct request *r, const char **why)
 {
-	struct json_object *p, *f;
+	struct json_object *p, *f, *u;
 	int64_t v;
 
 	if (!json_object_object_get_ex(r->obj, "proposal", &p)) {
@@ -494,16 +499,60 @@ parse_file_args(struct request *r, const char **why)
 	}
 	r->file_name = json_object_get_string(f);
 	r->file_name_len = (size_t)json_object_get_string_len(f);
+	if (!json_object_object_get_ex(r->obj, "user", &u))
+		return 0;
+	r->has_user = 1;
+	if (json_object_is_type(u, json_type_null))
+		return 0;
+	if (!json_object_is_type(u, json_type_string) ||
+	    !policy_valid_user(json_object_get_string(u),
+	    (size_t)json_object_get_string_len(u))) {
+		*why = "user must be a user name (1 to 256 printable bytes, no "
+		    "space, quote or backslash) or null";
+		return -1;
+	}
+	r->user = json_object_get_string(u);
+	return 0;
+}
+
+/* Reads the optional "user" member of the plain shape at p: nothing,
+   ,"user":null or ,"user":"NAME" (a valid user name), then the closing
+   brace at end - 1. Returns 0, or -1 for anything else. */
+static int
+parse_plain_user(const char *p, const char *end, struct request *r)
+{
+	static const char null_user[] = ",\"user\":null}", named[] = ",\"user\":\"";
+	const char *q;
+
+	if (end - p == 1 && *p == '}')
+		return 0;
+	if ((size_t)(end - p) == sizeof(null_user) - 1 &&
+	    memcmp(p, null_user, sizeof(null_user) - 1) == 0) {
+		r->has_user = 1;
+		return 0;
+	}
+	if ((size_t)(end - p) < sizeof(named) - 1 ||
+	    memcmp(p, named, sizeof(named) - 1) != 0)
+		return -1;
+	p += sizeof(named) - 1;
+	if ((q = memchr(p, '"', (size_t)(end - p))) == NULL || end - q != 2 ||
+	    q[1] != '}' || !policy_valid_user(p, (size_t)(q - p)))
+		return -1;
+	memcpy(r->user_buf, p, (size_t)(q - p));
+	r->user_buf[q - p] = '\0';
+	r->user = r->user_buf;
+	r->has_user = 1;
 	return 0;
 }
 
 /*
  * The requests the handler sends for most answers, exactly as
  * msg_request_file() writes them, {"cmd":"C","proposal":N,"file_name":"F"}
- * with a name of printable ASCII without escapes, and {"cmd":"C"}: read
- * without a JSON parser. r->obj stays NULL (every optional member is
- * absent); the name is copied into file (POLICY_MAX_NAME + 2 bytes).
- * Returns 0, or -1 for a line of any other shape, which json-c reads.
+ * with a name of printable ASCII without escapes and an optional
+ * "user":"U" or "user":null, and {"cmd":"C"}: read without a JSON parser.
+ * r->obj stays NULL (every other optional member is absent); the name is
+ * copied into file (POLICY_MAX_NAME + 2 bytes). Returns 0, or -1 for a line
+ * of any other shape, which json-c reads.
  */
 static int
 parse_plain(const char *line, size_t len, struct request *r, char *cmd,
@@ -543,8 +592,8 @@ parse_plain(const char *line, size_t len, struct request *r, char *cmd,
 	for (q = p; q < end && *q >= 0x20 && *q < 0x7f && *q != '"' &&
 	    *q != '\\'; q++)
 		;
-	if ((size_t)(q - p) > POLICY_MAX_NAME + 1 || end - q != 2 ||
-	    q[0] != '"' || q[1] != '}')
+	if ((size_t)(q - p) > POLICY_MAX_NAME + 1 || q >= end || *q != '"' ||
+	    parse_plain_user(q + 1, end, r) == -1)
 		return -1;
 	memcpy(file, p, (size_t)(q - p));
 	file[q - p] = '\0';
@@ -629,6 +678,8 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 		/* Not the plain shape, or not what the command takes: the
 		   parser says what is wrong. */
 		r.file_name = NULL;
+		r.has_user = 0;
+		r.user = NULL;
 		if (parse_json(&r, line, len, &name) == -1)
 			goto done;
 		if ((cmd = find_command(name)) == NULL) {
@@ -646,7 +697,8 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 		client_reply_error(c, PROTO_BAD_REQUEST, why);
 		goto done;
 	}
-	log_debug("request", "cmd=%s proposal=%u", name, r.proposal);
+	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
+	    !r.has_user ? "-" : r.user ? r.user : "null");
 	cmd->fn(&r);
 done:
 	json_object_put(r.obj);

@@ -316,3 +316,28 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(
 	# then its count of the answer for /metrics (1 s).
 	[ "$elapsed" -lt 4500 ] || fail "503 took $elapsed ms"
 }
+
+@test "every file request names the web server's REMOTE_USER, or null, to watcherd" {
+	restart_web_watcherd --verbose
+	cgi GET "/has_new_checksum?$Q&checksum=00000000" REMOTE_USER=alice@example.org
+	[ "$STATUS" = 200 ] || fail "$STATUS $(body)"
+	cgi GET "/file_content?$Q"
+	[ "$STATUS" = 200 ] || fail "$STATUS $(body)"
+	cgi GET "/contextfile/content?proposal_number=1111" REMOTE_USER=bob
+	[ "$STATUS" = 200 ] || fail "$STATUS $(body)"
+	grep -q 'cmd=checksum proposal=1111 user=alice@example.org' "$T/watcherd.log" ||
+		fail "no checksum request for alice@example.org in the log"
+	grep -q 'cmd=content proposal=1111 user=null' "$T/watcherd.log" ||
+		fail "no content request for nobody in the log"
+	grep -q 'cmd=content proposal=1111 user=bob' "$T/watcherd.log" ||
+		fail "no content request for bob in the log"
+	restart_web_watcherd
+}
+
+@test "a REMOTE_USER that is no user name is watcherd's 400, and nothing is read" {
+	cgi GET "/file_content?$Q" REMOTE_USER="two words"
+	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"
+	[[ "$(body)" == *"user must be a user name"* ]] || fail "$(body)"
+	cgi GET "/file_content?$Q" REMOTE_USER="$(printf 'x%.0s' {1..300})"
+	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"
+}

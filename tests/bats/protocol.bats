@@ -107,6 +107,28 @@ expect_error() {
 	done
 }
 
+@test "a file request may name its user or null; anything else is a bad_request" {
+	start_test_watcherd
+	for u in '"alice"' null '"alice@example.org"' '"a-b_c.d+e"'; do
+		reply=$(send "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\",\"user\":$u}")
+		[ "$(json_get "$reply" .ok)" = true ] || fail "user $u: $reply"
+		# The same members in another order: json-c reads them.
+		reply=$(send "{\"user\":$u,\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\"}")
+		[ "$(json_get "$reply" .ok)" = true ] || fail "user $u: $reply"
+	done
+	long=$(printf 'x%.0s' {1..257})
+	for u in 5 true '""' '"two words"' '"quo\"te"' '"back\\slash"' \
+	    '"tab\there"' '"caf\u00e9"' "\"$long\"" '{}' '["alice"]'; do
+		for line in "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\",\"user\":$u}" \
+		    "{\"user\":$u,\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\"}"; do
+			reply=$(send "$line")
+			expect_error "$reply" bad_request || fail "$line: $reply"
+			[[ "$(json_get "$reply" .detail)" == *user* ]] ||
+				fail "$line: $reply"
+		done
+	done
+}
+
 @test "a 200 KiB request line is refused and the connection still answers" {
 	start_test_watcherd
 	pad=$(head -c 204800 /dev/zero | tr '\0' a)

@@ -2,8 +2,9 @@
  * The HTTP side: dispatch() run as plain CGI runs it (parameters
  * from the environment, the answer on stdout, here a memory file), asking
  * a real watcherd that runs on the fixture tree in a thread of its own.
- * The input is "METHOD\nREQUEST_URI\nIf-None-Match\nLast-Event-ID", each
- * line optional (QUERY_STRING is what follows '?' in the URI). Held
+ * The input is "METHOD\nREQUEST_URI\nIf-None-Match\nLast-Event-ID\n
+ * REMOTE_USER", each line optional (QUERY_STRING is what follows '?' in
+ * the URI). Held
  * answers (wait=, /events) get the 503 of a handler with no place for
  * them (max_held 0), so every input is answered at once. Checks:
  * - a well-formed CGI answer: a Status line with a known status, only
@@ -75,7 +76,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 static void
 cgi_var(size_t i, const char *name, const char *value)
 {
-	static char *vars[5];
+	static char *vars[6];
 	char *s = NULL;
 
 	if (value) {
@@ -399,7 +400,7 @@ check_answer(const char *method, const char *uri, const char *qs,
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char *fields[4] = { NULL }, *input, *p, *nl, *out;
+	char *fields[5] = { NULL }, *input, *p, *nl, *out;
 	struct http_exchange x;
 	const char *qs;
 	struct stat st;
@@ -407,7 +408,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((input = strndup((const char *)data, size)) == NULL)
 		return 0;
-	for (i = 0, p = input; i < 4 && p; i++) {
+	for (i = 0, p = input; i < 5 && p; i++) {
 		fields[i] = p;
 		if ((nl = strchr(p, '\n')) != NULL)
 			*nl++ = '\0';
@@ -420,6 +421,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	cgi_var(2, "QUERY_STRING", qs);
 	cgi_var(3, "HTTP_IF_NONE_MATCH", fields[2]);
 	cgi_var(4, "HTTP_LAST_EVENT_ID", fields[3]);
+	cgi_var(5, "REMOTE_USER", fields[4]);
 
 	if (ftruncate(out_fd, 0) == -1 || lseek(out_fd, 0, SEEK_SET) == -1)
 		fuzz_fail("memfd: %s", strerror(errno));
