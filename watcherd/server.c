@@ -336,6 +336,10 @@ client_readable(struct client *c)
 		}
 		proto_reader_commit(&c->in, (size_t)n);
 		client_process(c);
+		/* A short read emptied the socket: what comes next wakes
+		   the loop again (level-triggered), no recv() to learn EAGAIN. */
+		if ((size_t)n < room)
+			break;
 	}
 }
 
