@@ -33,6 +33,7 @@ needs=(
 	"dpkg-shlibdeps dpkg-dev"
 	"systemd-analyze systemd"
 	"strace strace"
+	"openssl openssl"
 )
 wants=(
 	"/usr/bin/chromium chromium"

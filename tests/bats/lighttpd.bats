@@ -26,6 +26,8 @@ setup() {
 
 teardown() {
 	local status=0
+	# A second lighttpd a test started (one that failed on the way).
+	stop_lighttpd auth || status=1
 	ensure_default_watcherd || status=1
 	web_teardown || status=1
 	return "$status"
@@ -317,4 +319,39 @@ edit_flips() {
 	[ "$(jqb .checksum)" = "$(crc32 "$DAMNIT/context.py")" ]
 	[ "$(lighttpd_pid)" = "$lighttpd" ]
 	pid_alive "$lighttpd"
+}
+
+@test "with FILEHANDLER_AUTH_USERFILE the page and the file routes ask for a login, and watcherd hears who" {
+	local q="proposal=1111&file_name=context.py"
+	printf 'alice:%s\n' "$(openssl passwd -6 'open sesame')" >"$T/htpasswd"
+	restart_web_watcherd --verbose
+	log_from=$(($(stat -c %s "$T/watcherd.log") + 1))
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd" start_lighttpd auth
+	# Without credentials, or with wrong ones: lighttpd's 401, and the
+	# request never reaches the handler.
+	for path in "/file_content?$q" "/has_new_checksum?$q&checksum=00000000" \
+	    "/events?proposal=1111&file_name=run.log" \
+	    "/contextfile/content?proposal_number=1111"; do
+		http "$path"
+		[ "$STATUS" = 401 ] || fail "$path without a login: $STATUS"
+		grep -qi '^WWW-Authenticate: Basic realm="DAMNIT"' "$T/h" ||
+			fail "$path: no Basic challenge"
+		http -u alice:wrong "$path"
+		[ "$STATUS" = 401 ] || fail "$path with a wrong password: $STATUS"
+	done
+	PREFIX= http /
+	[ "$STATUS" = 401 ] || fail "the page without a login: $STATUS"
+	! tail -c "+$log_from" "$T/watcherd.log" | grep -q 'proposal=1111' ||
+		fail "a request about a file reached watcherd"
+	# Monitoring needs no login.
+	http /health
+	[ "$STATUS" = 200 ] || fail "/health: $STATUS"
+	http /metrics
+	[ "$STATUS" = 200 ] || fail "/metrics: $STATUS"
+	# Logged in: the answer, and watcherd is told who asked.
+	http -u 'alice:open sesame' "/file_content?$q"
+	[ "$STATUS" = 200 ] || fail "alice: $STATUS $(cat "$T/b")"
+	tail -c "+$log_from" "$T/watcherd.log" |
+		grep -q 'cmd=content proposal=1111 user=alice' ||
+		fail "watcherd did not hear alice"
 }
