@@ -24,6 +24,7 @@ needs=(
 	"lighttpd lighttpd"
 	"apache2 apache2"
 	"/usr/lib/apache2/modules/mod_fcgid.so libapache2-mod-fcgid"
+	"/usr/lib/apache2/modules/mod_auth_openidc.so libapache2-mod-auth-openidc"
 	"wrk wrk"
 	"clang clang"
 	"valgrind valgrind"

@@ -19,14 +19,15 @@ APACHE_USER=www-data
 
 # watcherd.
 
-# Starts watcherd in the foreground on $SOCK and waits (at most 5 s) until
-# the socket answers. As root it runs with the group of Apache's user, so
-# that the socket (0660) lets the handler in.
+# start_apache_watcherd [FLAGS...]: starts watcherd in the foreground on
+# $SOCK and waits (at most 5 s) until the socket answers. As root it runs
+# with the group of Apache's user, so that the socket (0660) lets the
+# handler in.
 start_apache_watcherd() {
 	local rc=0
 	local -a WATCHERD_WRAP=()
 	[ "$(id -u)" = 0 ] && WATCHERD_WRAP=(setpriv --regid "$APACHE_USER" --clear-groups)
-	launch_watcherd "$T/watcherd.log" || rc=$?
+	launch_watcherd "$T/watcherd.log" "$@" || rc=$?
 	[ -n "$LAUNCHED_PID" ] && echo "$LAUNCHED_PID" >"$T/watcherd.pid"
 	return "$rc"
 }
@@ -46,7 +47,8 @@ ensure_watcherd() {
 
 # Apache.
 
-# Starts Apache in the foreground from the sample and waits (at most 5 s)
+# start_apache [APACHE ARGS...]: starts Apache in the foreground from the
+# sample (with -D defines or -C lines, when given) and waits (at most 5 s)
 # for /health to answer 200. A port taken in between is retried.
 start_apache() {
 	local attempt pid
@@ -60,7 +62,7 @@ start_apache() {
 		BASE_URL="http://127.0.0.1:$PORT/filehandler"
 		FH_PORT=$PORT FH_RUN_DIR="$T/run" FH_HANDLER="$HANDLER" \
 		    WATCHERD_SOCKET="$SOCK" apache2 -DFOREGROUND \
-		    -f "$APACHE_CONF" "${extra[@]}" \
+		    -f "$APACHE_CONF" "${extra[@]}" "$@" \
 		    </dev/null >>"$T/apache.out" 2>&1 3>&- &
 		pid=$!
 		echo "$pid" >"$T/apache.pid"
