@@ -5,6 +5,7 @@
 #include "cgi/query.h"
 #include "cgi/request.h"
 #include "cgi/routes.h"
+#include "common/policy.h"
 
 static const struct route {
 	const char		*path;	/* the last segment(s) of the path */
@@ -72,7 +73,7 @@ dispatch(struct http_exchange *x, struct upstream *up,
 {
 	struct request req = { .x = x, .up = up, .limits = limits };
 	const struct route *route;
-	const char *method, *uri;
+	const char *method, *uri, *user;
 	char err[256];
 
 	method = http_param(x, "REQUEST_METHOD");
@@ -83,6 +84,11 @@ dispatch(struct http_exchange *x, struct upstream *up,
 		uri = http_param(x, "SCRIPT_NAME");
 	route = find_route(uri);
 	x->route = route ? route->counted : HTTP_COUNT_UNKNOWN;
+	/* Who the web server says asked, for the page to show; a value that
+	   is no user name is left out here and refused by watcherd. */
+	if ((user = http_param(x, "REMOTE_USER")) != NULL &&
+	    policy_valid_user(user, strlen(user)))
+		http_header(x, "X-Remote-User", user);
 	if (method && strcmp(method, "HEAD") == 0)
 		x->head = 1;
 	else if (method == NULL || strcmp(method, "GET") != 0) {

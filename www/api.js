@@ -8,7 +8,8 @@
 //   "unavailable"  503, or the web server does not answer (status 0)
 //   "proposal"     404 for an unknown proposal (or one without DAMNIT folder)
 //   "file"         404 for a missing file
-//   "forbidden"    403: not a file that may be served
+//   "login"        401: nobody logged in, or the login expired
+//   "forbidden"    403: not a file that may be served, or not to this user
 //   "too-large"    413: over watcherd's max-file-size
 //   "error"        anything else (400, 500, ...)
 export class ApiError extends Error {
@@ -25,6 +26,8 @@ function kindOf(status, detail) {
 		return "unavailable";
 	if (status === 404)
 		return /proposal/i.test(detail) ? "proposal" : "file";
+	if (status === 401)
+		return "login";
 	if (status === 403)
 		return "forbidden";
 	if (status === 413)
@@ -45,7 +48,9 @@ export function decodeText(text, encoding) {
 }
 
 // base: where the handler is mounted, relative to the page ("./filehandler/").
-export function createApi(base) {
+// onUser(name): called with the user the web server says is logged in
+// (the handler's X-Remote-User), whenever an answer names one.
+export function createApi(base, { onUser } = {}) {
 	const root = new URL(base, document.baseURI);
 
 	function url(route, params) {
@@ -66,6 +71,9 @@ export function createApi(base) {
 				throw e;
 			throw new ApiError(0, "the web server does not answer");
 		}
+		const user = res.headers.get("X-Remote-User");
+		if (user && onUser)
+			onUser(user);
 		if (res.status === 304)
 			return null;
 		let body = null;

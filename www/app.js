@@ -18,9 +18,9 @@ const RETRY_MS = 1000;			// while the service is unavailable
 const MISSING_RETRY_MS = 2000;		// while the file does not exist
 const ERROR_RETRY_MS = 5000;		// after an unexpected answer
 
-const api = createApi(API_BASE);
-const highlighter = new Highlighter("highlight-worker.js");
 const $ = (id) => document.getElementById(id);
+const api = createApi(API_BASE, { onUser: showUser });
+const highlighter = new Highlighter("highlight-worker.js");
 const view = new LineView($("viewport"));
 
 const isLog = (file) => /\.(log|out)$/.test(file);
@@ -186,6 +186,7 @@ class FileSession {
 				this.retryIn(MISSING_RETRY_MS);
 			break;
 		case "proposal":
+		case "login":
 		case "forbidden":
 		case "too-large":
 			this.watcher.stop();
@@ -310,12 +311,22 @@ const STATES = {
 	    "it comes back by itself when the file is created again.",
 	unavailable: () => "Service unavailable — retrying. " +
 	    "The file watcher does not answer; the page reconnects by itself.",
-	forbidden: (s) => `${s.file} may not be served: ${s.detail}.`,
+	login: () => "You are not logged in, or your login has expired. " +
+	    "Reload the page to log in again.",
+	forbidden: (s) => `${s.file} of proposal ${s.proposal} may not be shown: ${s.detail}.`,
 	"too-large": (s) => `${s.file} is larger than the server serves (${s.detail}).`,
 	error: (s) => `Unexpected answer from the server: ${s.detail}. Retrying.`,
 };
 
 let session = null;
+
+// The user the web server logged in, in the page's header.
+function showUser(name) {
+	const el = $("user");
+	if (el.textContent !== name)
+		el.textContent = name;
+	el.parentElement.hidden = false;
+}
 
 function formatSize(n) {
 	if (n == null)

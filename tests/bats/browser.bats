@@ -67,6 +67,7 @@ setup() {
 teardown() {
 	[ -z "$BROWSER_MISSING" ] || return 0
 	kill_spawned
+	stop_lighttpd auth
 	rm -f "$T"/browser-* "$T/to-node" "$T/from-node"
 	ensure_default_watcherd
 	web_teardown
@@ -172,4 +173,12 @@ browser() {
 
 @test "a 2 MB log and a 200 KB context.py: rows in view only, no long freeze, far changes found" {
 	browser big
+}
+
+@test "behind a login, the page shows the file and says who is logged in" {
+	printf 'alice:%s\n' "$(openssl passwd -6 'open sesame')" >"$T/htpasswd"
+	# The same page and watcherd through a second lighttpd that asks for a
+	# login; PORT is its port for this test.
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd" start_lighttpd auth
+	browser login
 }

@@ -334,10 +334,21 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(
 	restart_web_watcherd
 }
 
+@test "every answer names the logged-in user in X-Remote-User, for the page" {
+	for uri in "/file_content?$Q" "/health" "/nope"; do
+		cgi GET "$uri" REMOTE_USER=alice
+		[ "$(header X-Remote-User)" = alice ] ||
+			fail "$uri: X-Remote-User is '$(header X-Remote-User)'"
+		cgi GET "$uri"
+		[ -z "$(header X-Remote-User)" ] || fail "$uri: an X-Remote-User for nobody"
+	done
+}
+
 @test "a REMOTE_USER that is no user name is watcherd's 400, and nothing is read" {
 	cgi GET "/file_content?$Q" REMOTE_USER="two words"
 	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"
 	[[ "$(body)" == *"user must be a user name"* ]] || fail "$(body)"
+	[ -z "$(header X-Remote-User)" ] || fail "the bad name was echoed"
 	cgi GET "/file_content?$Q" REMOTE_USER="$(printf 'x%.0s' {1..300})"
 	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"
 }

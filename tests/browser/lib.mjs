@@ -60,9 +60,10 @@ export async function act(action, ...args) {
 		throw new Error(`${action}: ${line}`);
 }
 
-// A fresh browser with a fresh profile, and a page whose console errors
-// and failed scripts are collected (a test fails on them).
-export async function launch({ width = 1280, height = 800 } = {}) {
+// A fresh browser with a fresh profile (answering HTTP logins with
+// httpCredentials, when given), and a page whose console errors and failed
+// scripts are collected (a test fails on them).
+export async function launch({ width = 1280, height = 800, httpCredentials } = {}) {
 	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "fh-chromium-"));
 	const context = await chromium.launchPersistentContext(profile, {
 		executablePath: CHROMIUM,
@@ -70,6 +71,7 @@ export async function launch({ width = 1280, height = 800 } = {}) {
 		args: ARGS,
 		viewport: { width, height },
 		timeout: 60000,
+		httpCredentials,
 	});
 	const page = context.pages()[0] || await context.newPage();
 	const errors = [];
@@ -141,12 +143,13 @@ export function shown(page) {
 	});
 }
 
-// Runs a test: main(t) gets the browser; prints "ok" or "fail ..." and
-// exits. A failing test leaves a screenshot in OUT_DIR.
-export async function run(name, main) {
+// Runs a test: main(t) gets the browser (launched with options); prints
+// "ok" or "fail ..." and exits. A failing test leaves a screenshot in
+// OUT_DIR.
+export async function run(name, main, options = {}) {
 	let b = null, status = 0;
 	try {
-		b = await launch();
+		b = await launch(options);
 		await main(b);
 		if (b.errors.length)
 			throw new Error(b.errors.join("; "));

@@ -143,7 +143,7 @@ parse_answer(const char *out, size_t len, struct answer *a)
 {
 	static const char *const known[] = { "Status", "Content-Type",
 	    "Cache-Control", "Content-Length", "Retry-After", "Allow", "ETag",
-	    "X-Checksum" };
+	    "X-Checksum", "X-Remote-User" };
 	const char *p, *end, *eol, *colon;
 	size_t i;
 	int n = 0;
