@@ -1,4 +1,5 @@
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,11 +43,15 @@ is_event(const char *line, size_t len)
 static int
 read_line(struct upstream *u, struct reply *r, int want_event)
 {
+	const char *v;
 	long long want;
 	char *line;
-	size_t len;
+	size_t len, vlen;
+	int p;
 
 	memset(r, 0, sizeof(*r) - sizeof(r->inline_line));
+	/* The events passed over and the payload count in the call's time. */
+	proto_client_start(&u->client);
 	do {
 		if (proto_client_read_line(&u->client, &line, &len) == -1)
 			return -1;
@@ -57,7 +62,16 @@ read_line(struct upstream *u, struct reply *r, int want_event)
 		return -1;
 	memcpy(r->line, line, len + 1);
 	r->len = len;
-	if (fields_int(line, len, "payload", &want) == 0) {
+	/* A payload announced in a line this reader cannot read would be
+	   taken for lines: the connection is given up instead. */
+	if ((p = fields_get(r->line, len, "payload", &v, &vlen)) == -1 ||
+	    (p == 1 && fields_int(r->line, len, "payload", &want) == -1)) {
+		snprintf(u->client.errstr, sizeof(u->client.errstr),
+		    "watcherd sent a line that is not a JSON object");
+		reply_free(r);
+		return -1;
+	}
+	if (p == 1) {
 		if (proto_client_read_payload(&u->client, want,
 		    &r->payload) == -1) {
 			reply_free(r);
@@ -107,7 +121,9 @@ upstream_wait_event(struct upstream *u, int timeout_ms, struct reply *event)
 	memset(event, 0, sizeof(*event) - sizeof(event->inline_line));
 	if (!u->connected)
 		return -1;
-	u->client.timeout_ms = timeout_ms;
+	/* A deadline that passed while the caller computed it: no wait (a
+	   negative timeout would be none at all for the client). */
+	u->client.timeout_ms = timeout_ms > 0 ? timeout_ms : 0;
 	r = read_line(u, event, 1);
 	saved = errno;
 	u->client.timeout_ms = u->timeout_ms;

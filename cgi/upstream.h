@@ -47,8 +47,8 @@ void	upstream_close(struct upstream *);
 int	upstream_call(struct upstream *, const char *line, size_t len,
 	    struct reply *r);
 /*
- * On a subscribed connection: waits up to timeout_ms for the next event
- * line. Returns 1 with *event (reply_free() it), 0 when the time passed,
+ * On a subscribed connection: waits up to timeout_ms (0 or less: only
+ * takes what is there) for the next event line. Returns 1 with *event (reply_free() it), 0 when the time passed,
  * -1 when the connection failed (it is closed then).
  */
 int	upstream_wait_event(struct upstream *, int timeout_ms,

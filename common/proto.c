@@ -381,10 +381,15 @@ client_fill(struct proto_client *c, long long deadline)
 	return 0;
 }
 
+void
+proto_client_start(struct proto_client *c)
+{
+	c->deadline = proto_now_ms() + c->timeout_ms;
+}
+
 int
 proto_client_read_line(struct proto_client *c, char **line, size_t *len)
 {
-	long long deadline = proto_now_ms() + c->timeout_ms;
 	int r;
 
 	if (c->fd == -1) {
@@ -392,7 +397,7 @@ proto_client_read_line(struct proto_client *c, char **line, size_t *len)
 		return -1;
 	}
 	while ((r = proto_reader_next(&c->reader, line, len)) == 0)
-		if (client_fill(c, deadline) == -1)
+		if (client_fill(c, c->deadline) == -1)
 			return -1;
 	if (r == -1) {
 		snprintf(c->errstr, sizeof(c->errstr),
@@ -406,7 +411,6 @@ int
 proto_client_read_payload(struct proto_client *c, long long want,
     char **payload)
 {
-	long long deadline = proto_now_ms() + c->timeout_ms;
 	size_t got;
 	ssize_t n;
 	char *buf;
@@ -425,7 +429,7 @@ proto_client_read_payload(struct proto_client *c, long long want,
 	got = proto_reader_take(&c->reader, buf, (size_t)want);
 	while (got < (size_t)want) {
 		if ((n = client_recv(c, buf + got, (size_t)want - got,
-		    deadline)) == -1) {
+		    c->deadline)) == -1) {
 			free(buf);
 			return -1;
 		}
@@ -449,6 +453,7 @@ proto_client_read(struct proto_client *c, struct json_object **reply,
 		*payload = NULL;
 	if (payload_len)
 		*payload_len = 0;
+	proto_client_start(c);
 	if (proto_client_read_line(c, &line, &len) == -1)
 		return -1;
 	obj = json_tokener_parse(line);

@@ -85,6 +85,8 @@ size_t	proto_reader_take(struct proto_reader *, char *dst, size_t n);
 struct proto_client {
 	int			 fd;
 	int			 timeout_ms;
+	long long		 deadline;	/* of the call under way
+						   (proto_client_start()) */
 	int			 recv_timeout_ms;	/* the socket's
 						   SO_RCVTIMEO; 0: none */
 	struct proto_reader	 reader;
@@ -102,13 +104,15 @@ int	proto_client_send(struct proto_client *, struct json_object *request);
 /* Sends a raw line; it must not contain a newline (one is appended). */
 int	proto_client_send_line(struct proto_client *, const char *line,
 	    size_t len);
-/*
- * Reads one line: *line (NUL-terminated, valid until the next call on the
- * client) and *len. Bounded by the client's timeout.
- */
+/* Starts a call: the reads that follow, up to the next start, must be
+   done within the client's timeout from now, all together. */
+void	proto_client_start(struct proto_client *);
+/* Reads one line of the call: *line (NUL-terminated, valid until the next
+   read on the client) and *len. */
 int	proto_client_read_line(struct proto_client *, char **line, size_t *len);
 /* Reads the want bytes of a payload announced by the line just read into
-   a malloc()ed, NUL-terminated *payload (the caller frees it). */
+   a malloc()ed, NUL-terminated *payload (the caller frees it), within the
+   same call's time. */
 int	proto_client_read_payload(struct proto_client *, long long want,
 	    char **payload);
 /*
