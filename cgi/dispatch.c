@@ -73,7 +73,7 @@ dispatch(struct http_exchange *x, struct upstream *up,
 {
 	struct request req = { .x = x, .up = up, .limits = limits };
 	const struct route *route;
-	const char *method, *uri, *user;
+	const char *method, *uri;
 	char err[256];
 
 	method = http_param(x, "REQUEST_METHOD");
@@ -84,11 +84,16 @@ dispatch(struct http_exchange *x, struct upstream *up,
 		uri = http_param(x, "SCRIPT_NAME");
 	route = find_route(uri);
 	x->route = route ? route->counted : HTTP_COUNT_UNKNOWN;
-	/* Who the web server says asked, for the page to show; a value that
-	   is no user name is left out here and refused by watcherd. */
-	if ((user = http_param(x, "REMOTE_USER")) != NULL &&
-	    policy_valid_user(user, strlen(user)))
-		http_header(x, "X-Remote-User", user);
+	/* Who the web server says asked: told to watcherd with every request
+	   about a file, and named to the page when it is a user name (any
+	   other is refused by watcherd). An empty REMOTE_USER, from a web
+	   server that passes the variable whether or not anybody logged in,
+	   is nobody. */
+	if ((req.user = http_param(x, "REMOTE_USER")) != NULL &&
+	    *req.user == '\0')
+		req.user = NULL;
+	if (req.user && policy_valid_user(req.user, strlen(req.user)))
+		http_header(x, "X-Remote-User", req.user);
 	if (method && strcmp(method, "HEAD") == 0)
 		x->head = 1;
 	else if (method == NULL || strcmp(method, "GET") != 0) {

@@ -18,18 +18,12 @@ request_call(struct request *req, const char *cmd, const char *extra,
     struct reply *r)
 {
 	char line[MSG_LINE_MAX];
-	const char *user;
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
 	if (req->file_name) {
-		/* An empty REMOTE_USER (a web server that passes the
-		   variable whether or not anybody logged in) is nobody. */
-		if ((user = http_param(req->x, "REMOTE_USER")) != NULL &&
-		    *user == '\0')
-			user = NULL;
 		msg_request_file(&m, cmd, req->proposal, req->file_name,
-		    req->file_name_len, user);
+		    req->file_name_len, req->user);
 		msg_text(&m, extra);
 		msg_text(&m, "}");
 	} else {

@@ -35,6 +35,8 @@ struct request {
 	unsigned		 proposal;
 	const char		*file_name;
 	size_t			 file_name_len;
+	const char		*user;		/* REMOTE_USER; NULL when unset
+						   or empty: nobody */
 };
 
 /* Sends cmd about the request's file (none when file_name is NULL), extra

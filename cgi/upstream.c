@@ -27,6 +27,16 @@ upstream_close(struct upstream *u)
 	u->connected = 0;
 }
 
+/* An empty reply: no line, no payload. */
+static void
+reply_clear(struct reply *r)
+{
+	r->line = NULL;
+	r->len = 0;
+	r->payload = NULL;
+	r->payload_len = 0;
+}
+
 /* Whether a line from watcherd is a pushed event, not a reply. */
 static int
 is_event(const char *line, size_t len)
@@ -49,7 +59,7 @@ read_line(struct upstream *u, struct reply *r, int want_event)
 	size_t len, vlen;
 	int p;
 
-	memset(r, 0, sizeof(*r) - sizeof(r->inline_line));
+	reply_clear(r);
 	/* The events passed over and the payload count in the call's time. */
 	proto_client_start(&u->client);
 	do {
@@ -118,7 +128,7 @@ upstream_wait_event(struct upstream *u, int timeout_ms, struct reply *event)
 {
 	int r, saved;
 
-	memset(event, 0, sizeof(*event) - sizeof(event->inline_line));
+	reply_clear(event);
 	if (!u->connected)
 		return -1;
 	/* A deadline that passed while the caller computed it: no wait (a
@@ -143,10 +153,7 @@ reply_free(struct reply *r)
 	if (r->line != r->inline_line)
 		free(r->line);
 	free(r->payload);
-	r->line = NULL;
-	r->len = 0;
-	r->payload = NULL;
-	r->payload_len = 0;
+	reply_clear(r);
 }
 
 int

@@ -92,6 +92,22 @@ msg_time(struct msg *m, const struct timespec *t)
 	msg_raw(m, frac, sizeof(frac));
 }
 
+/* {"KEY":"VALUE","proposal":P,"file_name":NAME: the head of a request or
+   an event about a file. */
+static void
+file_head(struct msg *m, const char *key, const char *value,
+    unsigned proposal, const char *file_name, size_t len)
+{
+	msg_text(m, "{\"");
+	msg_text(m, key);
+	msg_text(m, "\":\"");
+	msg_text(m, value);
+	msg_text(m, "\",\"proposal\":");
+	msg_uint(m, proposal);
+	msg_text(m, ",\"file_name\":");
+	msg_string(m, file_name, len);
+}
+
 void
 msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
     const char *file_name, size_t len, const char *user)
@@ -100,12 +116,7 @@ msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
 
 	if (len > POLICY_MAX_NAME + 1)
 		len = POLICY_MAX_NAME + 1;	/* watcherd says why */
-	msg_text(m, "{\"cmd\":\"");
-	msg_text(m, cmd);
-	msg_text(m, "\",\"proposal\":");
-	msg_uint(m, proposal);
-	msg_text(m, ",\"file_name\":");
-	msg_string(m, file_name, len);
+	file_head(m, "cmd", cmd, proposal, file_name, len);
 	msg_text(m, ",\"user\":");
 	if (user == NULL) {
 		msg_text(m, "null");
@@ -122,10 +133,5 @@ msg_event(struct msg *m, const char *event, unsigned proposal,
 {
 	if (len > POLICY_MAX_NAME)
 		len = POLICY_MAX_NAME;
-	msg_text(m, "{\"event\":\"");
-	msg_text(m, event);
-	msg_text(m, "\",\"proposal\":");
-	msg_uint(m, proposal);
-	msg_text(m, ",\"file_name\":");
-	msg_string(m, file_name, len);
+	file_head(m, "event", event, proposal, file_name, len);
 }
