@@ -20,7 +20,8 @@
 #define OUT_SOFT	(1u << 20)	/* stop reading requests above this */
 #define OUT_EVENTS_MAX	(8u << 20)	/* a subscriber this far behind is cut */
 #define OUT_KEEP	4096		/* an empty output buffer is kept up to this */
-#define LISTEN_BACKLOG	1024
+#define LISTEN_BACKLOG	SOMAXCONN	/* the kernel's cap: a burst of
+					   max-clients fits on a busy host */
 
 struct client_sub {
 	struct watch_subscriber	 ws;

@@ -332,10 +332,19 @@ soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
 resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 def connect():
+    """A full listen backlog says EAGAIN (the socket has a timeout, so
+    it is non-blocking): try again until watcherd has accepted more."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(5)
-    s.connect(path)
-    return s
+    deadline = time.time() + 10
+    while True:
+        try:
+            s.connect(path)
+            return s
+        except BlockingIOError:
+            if time.time() > deadline:
+                raise
+            time.sleep(0.001)
 
 def line(s):
     """One reply line, or what came before EOF or an error."""
