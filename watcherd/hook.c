@@ -1,35 +1,24 @@
 #include <errno.h>
-#include <fcntl.h>
 #include <fnmatch.h>
 #include <regex.h>
-#include <signal.h>
-#include <spawn.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <sys/epoll.h>
-#include <sys/stat.h>
-#include <sys/syscall.h>
 #include <sys/wait.h>
 
 #include "common/crc.h"
 #include "common/log.h"
 #include "watcherd/hook.h"
 #include "watcherd/loop.h"
+#include "watcherd/proc.h"
 
-/* The whole PATH of a hook, and where a command without '/' is looked up:
-   watcherd's own environment is not passed on. */
-#define HOOK_PATH		"/usr/local/bin:/usr/bin:/bin"
 #define HOOK_SCAN_MAX		(4 << 20)	/* appended bytes scanned per change */
 #define HOOK_INPUT_MAX		(256 << 10)	/* matching bytes given to one run */
-#define HOOK_STDERR_LINES	20		/* stderr lines logged per run */
-#define HOOK_LINE_MAX		256		/* bytes of one logged stderr line */
-#define HOOK_READ_MAX		(64 << 10)	/* stderr bytes read per wake-up */
-#define HOOK_REAP_POLL_MS	50		/* exit polling, without a pidfd */
+#define HOOK_NAME_MAX		256		/* bytes of the command logged */
 #define HOOK_ENV		6
-#define QUOTED_MAX		(HOOK_LINE_MAX * 4 + 8)
+#define QUOTED_MAX		(HOOK_NAME_MAX * 4 + 8)
 
 /* One execution of a hook: queued, then running. Owns copies of everything
    it needs, so that a reload never pulls anything from under it. */
@@ -43,18 +32,8 @@ struct run {
 	const char		*event;		/* in strings */
 	unsigned		 proposal;
 	char			*input;		/* the matching lines, or NULL */
-	size_t			 input_len, input_off;
-	pid_t			 pid;
-	int			 pidfd, in_fd, err_fd;
-	struct loop_io		 pid_io, in_io, err_io;
-	struct loop_timer	 timeout, reap;
-	long long		 started_ms;
-	int			 killed;
-	char			 line[HOOK_LINE_MAX];
-	size_t			 line_len;
-	int			 line_cut;
-	unsigned		 lines_logged;
-	unsigned long		 lines_dropped;
+	size_t			 input_len;
+	struct proc		*proc;		/* while running */
 };
 
 struct run_list {
@@ -164,7 +143,7 @@ run_layout(struct run *r, const struct config_hook *h,
 	    wc->file_name);
 	r->env[3] = put(buf, cap, &used, "CHECKSUM=%s", crc);
 	r->env[4] = put(buf, cap, &used, "EVENT=%s", wc->event);
-	r->env[5] = put(buf, cap, &used, "PATH=%s", HOOK_PATH);
+	r->env[5] = put(buf, cap, &used, "PATH=%s", PROC_PATH);
 	r->env[6] = NULL;
 	r->file_name = put(buf, cap, &used, "%s", wc->file_name);
 	r->event = put(buf, cap, &used, "%s", wc->event);
@@ -180,176 +159,35 @@ run_fields(const struct run *r, char *out, size_t outlen)
 
 	snprintf(out, outlen, "hook=\"%s\" proposal=%u file=%s change=%s",
 	    log_quote(q, sizeof(q), r->argv[0],
-	    len < HOOK_LINE_MAX ? len : HOOK_LINE_MAX), r->proposal,
+	    len < HOOK_NAME_MAX ? len : HOOK_NAME_MAX), r->proposal,
 	    r->file_name, r->event);
 	return out;
 }
 
-/* Where argv[0] is: itself when it has a '/', else the first executable
-   regular file of that name in HOOK_PATH. Returns 0, or -1 with errno. */
-static int
-resolve_command(const char *cmd, char *out, size_t outlen)
-{
-	const char *dir = HOOK_PATH, *end;
-	struct stat sb;
-	int n;
-
-	if (strchr(cmd, '/')) {
-		if ((size_t)snprintf(out, outlen, "%s", cmd) >= outlen) {
-			errno = ENAMETOOLONG;
-			return -1;
-		}
-		return 0;
-	}
-	for (; *dir; dir = *end ? end + 1 : end) {
-		end = dir + strcspn(dir, ":");
-		n = snprintf(out, outlen, "%.*s/%s", (int)(end - dir), dir, cmd);
-		if (n < 0 || (size_t)n >= outlen)
-			continue;
-		if (stat(out, &sb) == 0 && S_ISREG(sb.st_mode) &&
-		    access(out, X_OK) == 0)
-			return 0;
-	}
-	errno = ENOENT;
-	return -1;
-}
-
-/* Logs the stderr line gathered so far, or counts it once enough were. */
+/* The run's process has ended, or did not start: logs how, and frees the
+   run. */
 static void
-stderr_line(struct run *r)
-{
-	char fields[1024], q[QUOTED_MAX];
-
-	if (r->lines_logged < HOOK_STDERR_LINES) {
-		r->lines_logged++;
-		log_info("hook_stderr", "%s line=\"%s%s\"",
-		    run_fields(r, fields, sizeof(fields)),
-		    log_quote(q, sizeof(q), r->line, r->line_len),
-		    r->line_cut ? "..." : "");
-	} else
-		r->lines_dropped++;
-	r->line_len = 0;
-	r->line_cut = 0;
-}
-
-static void
-stderr_bytes(struct run *r, const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\n')
-			stderr_line(r);
-		else if (r->line_len < sizeof(r->line))
-			r->line[r->line_len++] = p[i];
-		else
-			r->line_cut = 1;
-	}
-}
-
-static void
-close_io(struct run *r, struct loop_io *io, int *fd)
-{
-	if (*fd == -1)
-		return;
-	if (io->fn)
-		loop_remove(r->hs->loop, io);
-	close(*fd);
-	*fd = -1;
-}
-
-/* Reads what stderr has, at most HOOK_READ_MAX bytes; closes it at end of
-   file or on an error. */
-static void
-stderr_read(struct run *r)
-{
-	char buf[4096];
-	size_t total = 0;
-	ssize_t n;
-
-	while (r->err_fd != -1 && total < HOOK_READ_MAX) {
-		n = read(r->err_fd, buf, sizeof(buf));
-		if (n > 0) {
-			stderr_bytes(r, buf, (size_t)n);
-			total += (size_t)n;
-			continue;
-		}
-		if (n == -1 && errno == EINTR)
-			continue;
-		if (n == -1 && errno == EAGAIN)
-			return;
-		if (r->line_len > 0 || r->line_cut)
-			stderr_line(r);
-		close_io(r, &r->err_io, &r->err_fd);
-	}
-}
-
-static void
-stderr_event(void *arg, uint32_t events)
-{
-	(void)events;
-	stderr_read(arg);
-}
-
-static void
-stdin_close(struct run *r)
-{
-	close_io(r, &r->in_io, &r->in_fd);
-	free(r->input);
-	r->input = NULL;
-}
-
-/* Feeds the matching lines; a hook that stops reading keeps its lines
-   until it exits or is killed. */
-static void
-stdin_event(void *arg, uint32_t events)
+run_done(void *arg, const struct proc_result *res)
 {
 	struct run *r = arg;
-	ssize_t n;
-
-	(void)events;
-	while (r->input_off < r->input_len) {
-		n = write(r->in_fd, r->input + r->input_off,
-		    r->input_len - r->input_off);
-		if (n > 0)
-			r->input_off += (size_t)n;
-		else if (n == -1 && errno == EINTR)
-			continue;
-		else if (n == -1 && errno == EAGAIN)
-			return;
-		else
-			break;	/* EPIPE: the hook does not want the rest */
-	}
-	stdin_close(r);
-}
-
-/* The run's process has been reaped with status: logs it and frees it. */
-static void
-run_finish(struct run *r, int status, int reaped)
-{
 	struct hooks *hs = r->hs;
 	char fields[1024], dropped[64] = "";
-	long long ms = loop_now(hs->loop) - r->started_ms;
+	long long ms = res->duration_ms;
+	int status = res->status;
 
-	close_io(r, &r->pid_io, &r->pidfd);
-	loop_timer_disarm(hs->loop, &r->timeout);
-	loop_timer_disarm(hs->loop, &r->reap);
-	stdin_close(r);
-	/* What the hook wrote before it exited is in the pipe; a child it
-	   left behind holding stderr open is not waited for. */
-	stderr_read(r);
-	if (r->line_len > 0 || r->line_cut)
-		stderr_line(r);
-	close_io(r, &r->err_io, &r->err_fd);
-	if (r->lines_dropped)
+	if (res->stderr_dropped)
 		snprintf(dropped, sizeof(dropped), " stderr_lines_dropped=%lu",
-		    r->lines_dropped);
+		    res->stderr_dropped);
 	run_fields(r, fields, sizeof(fields));
-	if (!reaped) {
+	if (res->end == PROC_NOT_STARTED) {
+		hs->stats.failed++;
+		log_warn("hook_spawn_failed", "%s reason=\"%s\"", fields,
+		    res->reason);
+	} else if (res->end == PROC_LOST) {
 		hs->stats.failed++;
 		log_warn("hook_failed", "%s reason=\"not our child any more\" "
 		    "duration_ms=%lld%s", fields, ms, dropped);
-	} else if (r->killed) {
+	} else if (res->end == PROC_TIMED_OUT) {
 		hs->stats.killed++;
 		log_warn("hook_killed", "%s reason=timeout timeout_s=%u "
 		    "duration_ms=%lld%s", fields, hs->cfg->hook_timeout_s, ms,
@@ -368,194 +206,40 @@ run_finish(struct run *r, int status, int reaped)
 		    dropped);
 	}
 	list_remove(&hs->running, r);
-	/* Another event of this batch may still name its loop_io. */
-	loop_defer_free(hs->loop, r, run_free);
+	run_free(r);
 	pump(hs);
 }
 
-/* Reaps the run's process if it exited. Returns 1 when the run is over. */
-static int
-try_reap(struct run *r)
-{
-	pid_t got;
-	int status = 0;
-
-	do
-		got = waitpid(r->pid, &status, WNOHANG);
-	while (got == -1 && errno == EINTR);
-	if (got == 0)
-		return 0;
-	run_finish(r, status, got == r->pid);
-	return 1;
-}
-
-static void
-pid_event(void *arg, uint32_t events)
-{
-	(void)events;
-	try_reap(arg);
-}
-
-static void
-reap_poll(void *arg)
-{
-	struct run *r = arg;
-
-	if (!try_reap(r))
-		loop_timer_arm(r->hs->loop, &r->reap, HOOK_REAP_POLL_MS);
-}
-
-static void
-run_timeout(void *arg)
-{
-	struct run *r = arg;
-
-	if (try_reap(r))
-		return;
-	/* The group, so that what the hook started goes too; the leader is
-	   not reaped yet, so the group id is still ours. */
-	r->killed = 1;
-	if (kill(-r->pid, SIGKILL) == -1)
-		kill(r->pid, SIGKILL);
-	stdin_close(r);
-}
-
-/* Opens a pipe, both ends close-on-exec, ours non-blocking. end is the
-   index (0 read, 1 write) of ours. */
-static int
-hook_pipe(int fds[2], int end)
-{
-	if (pipe2(fds, O_CLOEXEC) == -1)
-		return -1;
-	if (fcntl(fds[end], F_SETFL, O_NONBLOCK) == -1) {
-		close(fds[0]);
-		close(fds[1]);
-		fds[0] = fds[1] = -1;
-		return -1;
-	}
-	return 0;
-}
-
-static int
-spawn(struct run *r, const char *path, int in_child, int err_child)
-{
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int e;
-
-	sigemptyset(&none);
-	sigfillset(&all);
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		return e;
-	if ((e = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return e;
-	}
-	/* watcherd blocks the signals of its signalfd and ignores SIGPIPE;
-	   a hook starts with neither, in a process group of its own that the
-	   timeout can kill whole. */
-	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0)
-		goto done;
-	if (in_child != -1)
-		e = posix_spawn_file_actions_adddup2(&fa, in_child, 0);
-	else
-		e = posix_spawn_file_actions_addopen(&fa, 0, "/dev/null",
-		    O_RDONLY, 0);
-	if (e != 0 ||
-	    (e = posix_spawn_file_actions_addopen(&fa, 1, "/dev/null",
-	    O_WRONLY, 0)) != 0 ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, err_child, 2)) != 0)
-		goto done;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	/* Every descriptor of watcherd is close-on-exec; this makes sure. */
-	if ((e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
-		goto done;
-#endif
-	e = posix_spawn(&r->pid, path, &fa, &attr, r->argv, r->env);
-done:
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
-	return e;
-}
-
-static void
-close_fds(int fds[2])
-{
-	if (fds[0] != -1)
-		close(fds[0]);
-	if (fds[1] != -1)
-		close(fds[1]);
-}
-
-/* Starts a queued run. On failure the run is logged and freed. */
+/* Starts a queued run; how it ends (or why it did not start) comes to
+   run_done. */
 static void
 run_start(struct hooks *hs, struct run *r)
 {
-	char path[4096], fields[1024];
-	int in[2] = { -1, -1 }, err[2] = { -1, -1 }, e;
-	const char *why = NULL;
+	char fields[1024];
+	struct proc_spec spec = {
+		.argv = r->argv,
+		.env = r->env,
+		.input = r->input,
+		.input_len = r->input_len,
+		.timeout_ms = (long long)hs->cfg->hook_timeout_s * 1000,
+		.stderr_event = "hook_stderr",
+		.log_fields = run_fields(r, fields, sizeof(fields)),
+	};
 
-	if (resolve_command(r->argv[0], path, sizeof(path)) == -1) {
-		e = errno;
-		why = "command not found in " HOOK_PATH;
-		goto fail;
-	}
-	if ((r->input && hook_pipe(in, 1) == -1) || hook_pipe(err, 0) == -1) {
-		e = errno;
-		goto fail;
-	}
-	e = spawn(r, path, in[0], err[1]);
-	if (in[0] != -1)
-		close(in[0]);
-	close(err[1]);
-	in[0] = err[1] = -1;
-	if (e != 0)
-		goto fail;
-	r->in_fd = in[1];
-	r->err_fd = err[0];
-	r->started_ms = loop_now(hs->loop);
-	r->timeout = (struct loop_timer){ .fn = run_timeout, .arg = r };
-	r->reap = (struct loop_timer){ .fn = reap_poll, .arg = r };
-	loop_timer_arm(hs->loop, &r->timeout,
-	    (long long)hs->cfg->hook_timeout_s * 1000);
-	r->pidfd = (int)syscall(SYS_pidfd_open, r->pid, 0);
-	r->pid_io = (struct loop_io){ .fd = r->pidfd, .events = EPOLLIN,
-	    .fn = pid_event, .arg = r };
-	if (r->pidfd == -1 || loop_add(hs->loop, &r->pid_io) == -1) {
-		if (r->pidfd != -1)
-			close(r->pidfd);
-		r->pidfd = -1;
-		r->pid_io.fn = NULL;
-		loop_timer_arm(hs->loop, &r->reap, HOOK_REAP_POLL_MS);
-	}
-	r->err_io = (struct loop_io){ .fd = r->err_fd, .events = EPOLLIN,
-	    .fn = stderr_event, .arg = r };
-	if (loop_add(hs->loop, &r->err_io) == -1)
-		close_io(r, &r->err_io, &r->err_fd);
-	if (r->in_fd != -1) {
-		r->in_io = (struct loop_io){ .fd = r->in_fd, .events = EPOLLOUT,
-		    .fn = stdin_event, .arg = r };
-		if (loop_add(hs->loop, &r->in_io) == -1)
-			stdin_close(r);
+	if ((r->proc = proc_start(hs->loop, &spec, run_done, r)) == NULL) {
+		hs->stats.failed++;
+		log_warn("hook_spawn_failed", "%s reason=\"%s\"", fields,
+		    strerror(errno));
+		run_free(r);
+		return;
 	}
 	list_append(&hs->running, r);
+	if (proc_pid(r->proc) == -1)
+		return;		/* run_done will say why */
 	hs->stats.run++;
 	if (log_enabled(LOG_LEVEL_DEBUG))
-		log_debug("hook_started", "%s pid=%d",
-		    run_fields(r, fields, sizeof(fields)), (int)r->pid);
-	return;
-fail:
-	close_fds(in);
-	close_fds(err);
-	hs->stats.failed++;
-	log_warn("hook_spawn_failed", "%s reason=\"%s\"",
-	    run_fields(r, fields, sizeof(fields)), why ? why : strerror(e));
-	run_free(r);
+		log_debug("hook_started", "%s pid=%d", fields,
+		    (int)proc_pid(r->proc));
 }
 
 /* Starts queued runs while there is room. */
@@ -584,8 +268,6 @@ run_queue(struct hooks *hs, const struct config_hook *h,
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		goto nomem;
 	r->hs = hs;
-	r->pid = -1;
-	r->pidfd = r->in_fd = r->err_fd = -1;
 	r->proposal = wc->proposal;
 	need = run_layout(r, h, wc, NULL, 0);
 	if ((r->strings = malloc(need)) == NULL)
@@ -877,18 +559,9 @@ hooks_free(struct hooks *hs)
 	}
 	while ((r = hs->running.head) != NULL) {
 		list_remove(&hs->running, r);
-		if (kill(-r->pid, SIGKILL) == -1)
-			kill(r->pid, SIGKILL);
-		/* Reaped now if it died at once; else by init once we are
-		   gone. */
-		waitpid(r->pid, NULL, WNOHANG);
+		proc_abandon(r->proc);
 		log_warn("hook_killed", "%s reason=shutdown",
 		    run_fields(r, fields, sizeof(fields)));
-		close_io(r, &r->pid_io, &r->pidfd);
-		close_io(r, &r->in_io, &r->in_fd);
-		close_io(r, &r->err_io, &r->err_fd);
-		loop_timer_disarm(hs->loop, &r->timeout);
-		loop_timer_disarm(hs->loop, &r->reap);
 		run_free(r);
 	}
 	clear_matches(hs);
