@@ -20,6 +20,8 @@ static const char usage_text[] =
 "                [--allow PATTERN]... [--hook 'PATTERN COMMAND [ARG]...']...\n"
 "                [--hook-match 'PATTERN REGEX']... [--hook-max-running N]\n"
 "                [--hook-queue N] [--hook-timeout SECONDS]\n"
+"                [--access unix|command|open] [--access-command 'COMMAND [ARG]...']\n"
+"                [--access-cache-seconds SECONDS]\n"
 "                [--foreground] [--verbose] [--version]";
 
 static const char *const default_allow[] = {
@@ -31,6 +33,13 @@ config_watch_mode_name(enum watch_mode m)
 {
 	return m == WATCH_MODE_INOTIFY ? "inotify" :
 	    m == WATCH_MODE_POLL ? "poll" : "auto";
+}
+
+const char *
+config_access_name(enum access_mode m)
+{
+	return m == ACCESS_COMMAND ? "command" : m == ACCESS_OPEN ? "open" :
+	    "unix";
 }
 
 static void
@@ -117,6 +126,8 @@ config_defaults(struct config *c)
 	c->hook_max_running = 4;
 	c->hook_queue = 64;
 	c->hook_timeout_s = 10;
+	c->access = ACCESS_UNIX;
+	c->access_cache_s = 60;
 	for (i = 0; i < sizeof(default_allow) / sizeof(default_allow[0]); i++)
 		c->allow[c->n_allow++] = xstrdup(default_allow[i]);
 }
@@ -127,6 +138,7 @@ config_free(struct config *c)
 	clear_allow(c);
 	clear_hooks(c);
 	clear_hook_matches(c);
+	free(c->access_command.pattern);
 	free(c->config_file);
 	free(c->socket_path);
 	free(c->data_root);
@@ -213,26 +225,32 @@ next_word(const char **sp, char **op)
 	return 1;
 }
 
-/* "PATTERN COMMAND [ARG]..." into h. Returns 0, or -1 with a message. */
+/* "PATTERN COMMAND [ARG]..." into h, or with what = "access-command"
+   "COMMAND [ARG]..." (the pattern is then empty). Returns 0, or -1 with a
+   message. */
 static int
-parse_hook(const char *value, struct config_hook *h, char *err,
-    size_t errlen)
+parse_hook(const char *what, const char *value, struct config_hook *h,
+    char *err, size_t errlen)
 {
 	const char *p = value;
 	char *buf, *out, *word;
-	int r;
+	int r, patterned = strcmp(what, "hook") == 0;
 
 	memset(h, 0, sizeof(*h));
 	/* Every word shrinks or keeps its length, and owes its NUL to the
 	   blank or the end that closed it. */
-	out = buf = xmalloc(strlen(value) + 1);
+	out = buf = xmalloc(strlen(value) + 2);
+	if (!patterned) {
+		*out++ = '\0';
+		h->pattern = buf;
+	}
 	for (;;) {
 		word = out;
 		if ((r = next_word(&p, &out)) == 0)
 			break;
 		if (r == -1) {
-			snprintf(err, errlen, "unterminated quote in hook '%s'",
-			    value);
+			snprintf(err, errlen, "unterminated quote in %s '%s'",
+			    what, value);
 			goto fail;
 		}
 		if (h->pattern == NULL) {
@@ -240,14 +258,19 @@ parse_hook(const char *value, struct config_hook *h, char *err,
 			continue;
 		}
 		if (h->argc == CONFIG_MAX_HOOK_ARGS) {
-			snprintf(err, errlen, "more than %d arguments in hook "
-			    "'%s'", CONFIG_MAX_HOOK_ARGS - 1, value);
+			snprintf(err, errlen, "more than %d arguments in %s "
+			    "'%s'", CONFIG_MAX_HOOK_ARGS - 1, what, value);
 			goto fail;
 		}
 		h->argv[h->argc++] = word;
 	}
-	if (h->pattern == NULL || *h->pattern == '\0' || h->argc == 0 ||
-	    *h->argv[0] == '\0') {
+	if (!patterned && (h->argc == 0 || *h->argv[0] == '\0')) {
+		snprintf(err, errlen, "%s '%s' needs a command: %s = COMMAND "
+		    "[ARG]...", what, value, what);
+		goto fail;
+	}
+	if (patterned && (h->pattern == NULL || *h->pattern == '\0' ||
+	    h->argc == 0 || *h->argv[0] == '\0')) {
 		snprintf(err, errlen, "hook '%s' needs a file pattern and a "
 		    "command: hook = PATTERN COMMAND [ARG]...", value);
 		goto fail;
@@ -329,7 +352,7 @@ check_hook_matches(const struct config *c, char *err, size_t errlen)
 }
 
 enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW,
-	KEY_HOOK, KEY_HOOK_MATCH };
+	KEY_HOOK, KEY_HOOK_MATCH, KEY_ACCESS, KEY_COMMAND };
 
 static const struct config_key {
 	const char		*name;
@@ -354,6 +377,9 @@ static const struct config_key {
 	{ "hook-max-running", KEY_UINT, offsetof(struct config, hook_max_running), 1, 1024 },
 	{ "hook-queue", KEY_UINT, offsetof(struct config, hook_queue), 0, 100000 },
 	{ "hook-timeout", KEY_UINT, offsetof(struct config, hook_timeout_s), 1, 86400 },
+	{ "access", KEY_ACCESS, offsetof(struct config, access), 0, 0 },
+	{ "access-command", KEY_COMMAND, offsetof(struct config, access_command), 0, 0 },
+	{ "access-cache-seconds", KEY_UINT, offsetof(struct config, access_cache_s), 0, 86400 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };
@@ -436,6 +462,20 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		else
 			goto bad;
 		return 0;
+	case KEY_ACCESS:
+		if (!strcmp(value, "unix"))
+			c->access = ACCESS_UNIX;
+		else if (!strcmp(value, "command"))
+			c->access = ACCESS_COMMAND;
+		else if (!strcmp(value, "open"))
+			c->access = ACCESS_OPEN;
+		else
+			goto bad;
+		return 0;
+	case KEY_COMMAND:
+		free(c->access_command.pattern);
+		return parse_hook(k->name, value, &c->access_command, err,
+		    errlen);
 	case KEY_ALLOW:
 		if (*value == '\0')
 			goto bad;
@@ -452,7 +492,8 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			    CONFIG_MAX_HOOKS);
 			return -1;
 		}
-		if (parse_hook(value, &c->hooks[c->n_hooks], err, errlen) == -1)
+		if (parse_hook("hook", value, &c->hooks[c->n_hooks], err,
+		    errlen) == -1)
 			return -1;
 		c->n_hooks++;
 		return 0;
@@ -612,6 +653,11 @@ config_load(struct config *c, int argc, char **argv, char *err, size_t errlen)
 			if ((env = getenv("WATCHERD_SOCKET")) && *env)
 				set_string(&c->socket_path, env);
 		}
+	}
+	if (c->access == ACCESS_COMMAND && c->access_command.argc == 0) {
+		snprintf(err, errlen, "access = command needs an "
+		    "access-command = COMMAND [ARG]...");
+		return -1;
 	}
 	return check_hook_matches(c, err, errlen);
 }

@@ -14,10 +14,15 @@
 
 enum watch_mode { WATCH_MODE_AUTO, WATCH_MODE_INOTIFY, WATCH_MODE_POLL };
 
+/* Who may read a proposal's files (DESIGN.md section 7). */
+enum access_mode { ACCESS_UNIX, ACCESS_COMMAND, ACCESS_OPEN };
+
 /*
  * "hook = PATTERN COMMAND [ARG]...": words split on blanks, double quotes
  * group words with blanks in them (\" and \\ inside quotes). pattern and
  * the strings of argv point into one allocation that starts at pattern.
+ * "access-command = COMMAND [ARG]..." is read into the same shape, with
+ * an empty pattern; argc is 0 while none is set.
  */
 struct config_hook {
 	char	*pattern;			/* fnmatch, on file_name */
@@ -57,6 +62,10 @@ struct config {
 	unsigned	 hook_max_running;	/* hook processes at once */
 	unsigned	 hook_queue;		/* runs waiting for a slot */
 	unsigned	 hook_timeout_s;	/* then the hook is killed */
+	enum access_mode access;
+	struct config_hook access_command;
+	unsigned	 access_cache_s;	/* answers of access-command
+						   are believed this long */
 	int		 foreground;
 	int		 verbose;
 };
@@ -82,5 +91,7 @@ int	config_set(struct config *, const char *key, const char *value,
 	    char *err, size_t errlen);
 /* "auto", "inotify" or "poll". */
 const char *config_watch_mode_name(enum watch_mode);
+/* "unix", "command" or "open". */
+const char *config_access_name(enum access_mode);
 
 #endif

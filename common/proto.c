@@ -25,6 +25,7 @@ static const struct {
 	[PROTO_TOO_LARGE] =	{ "too_large",		413 },
 	[PROTO_UNAVAILABLE] =	{ "unavailable",	503 },
 	[PROTO_INTERNAL] =	{ "internal",		500 },
+	[PROTO_UNAUTHENTICATED] = { "unauthenticated", 401 },
 };
 
 const char *

@@ -30,16 +30,20 @@ enum proto_error {
 	PROTO_TOO_LARGE,	/* 413 */
 	PROTO_UNAVAILABLE,	/* 503 */
 	PROTO_INTERNAL,		/* 500 */
+	PROTO_UNAUTHENTICATED,	/* 401: nobody is logged in */
 	/* Never on the wire: watcherd's answer is not ready yet, it waits
 	   for file-system work done off its loop. */
 	PROTO_PENDING = 100,
+	/* Never on the wire: the user may not; the caller words the
+	   forbidden answer, naming user and proposal. */
+	PROTO_DENIED,
 };
 
 /* "bad_request", "forbidden", ...; "ok" for PROTO_OK. */
 const char	*proto_error_code(enum proto_error);
 /* The enum for a code string; PROTO_INTERNAL for an unknown one. */
 enum proto_error proto_error_from_code(const char *);
-/* 200, 400, 403, 404, 413, 503 or 500. */
+/* 200, 400, 401, 403, 404, 413, 503 or 500. */
 int		 proto_error_http_status(enum proto_error);
 
 /*

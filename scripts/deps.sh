@@ -35,6 +35,7 @@ needs=(
 	"systemd-analyze systemd"
 	"strace strace"
 	"openssl openssl"
+	"setfacl acl"
 )
 wants=(
 	"/usr/bin/chromium chromium"

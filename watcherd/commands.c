@@ -9,6 +9,7 @@
 #include "common/policy.h"
 #include "common/proto.h"
 #include "common/text.h"
+#include "watcherd/access.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
@@ -366,7 +367,15 @@ reply_object(struct request *r, struct json_object *o)
 static void
 cmd_list(struct request *r)
 {
-	struct json_object *o = json_object_new_object(), *arr;
+	struct access_who who = { .trusted = client_is_owner(r->c) };
+	struct json_object *o, *arr;
+
+	if (!access_may_list(r->d->access, &who)) {
+		client_reply_error(r->c, PROTO_FORBIDDEN, "the list of watches "
+		    "is for watcherd's own user or root (access is not open)");
+		return;
+	}
+	o = json_object_new_object();
 
 	arr = json_object_new_array();
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
@@ -380,12 +389,14 @@ static void
 cmd_status(struct request *r)
 {
 	struct json_object *o = json_object_new_object();
+	struct access_stats as;
 	struct watch_stats ws;
 	struct hook_stats hs;
 
 #define ADD_INT(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
 	watch_table_stats(r->d->watches, &ws);
 	hooks_stats(r->d->hooks, &hs);
+	access_stats(r->d->access, &as);
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
 	json_object_object_add(o, "version", json_object_new_string(WATCHERD_VERSION));
 	ADD_INT("protocol", PROTO_VERSION);
@@ -415,6 +426,13 @@ cmd_status(struct request *r)
 	ADD_INT("fs_timeout_ms", r->d->cfg.fs_timeout_ms);
 	ADD_INT("fs_threads", ws.fs_threads);
 	ADD_INT("fs_threads_busy", ws.fs_busy);
+	ADD_INT("access_denied", as.denied);
+	ADD_INT("access_unauthenticated", as.unauthenticated);
+	ADD_INT("access_command_runs", as.command_runs);
+	ADD_INT("access_command_failures", as.command_failures);
+	ADD_INT("access_command_cached", as.command_cached);
+	json_object_object_add(o, "access",
+	    json_object_new_string(config_access_name(r->d->cfg.access)));
 	json_object_object_add(o, "watch_mode",
 	    json_object_new_string(config_watch_mode_name(r->d->cfg.watch_mode)));
 #undef ADD_INT
@@ -632,6 +650,25 @@ parse_json(struct request *r, char *line, size_t len, const char **name)
 	return 0;
 }
 
+/* Whether the request's user may read its file; else replies the error
+   (or notes that the request waits). */
+static int
+may_read(struct request *r)
+{
+	struct access_who who = { .named = r->has_user, .user = r->user,
+	    .trusted = client_is_owner(r->c) };
+	char detail[POLICY_MAX_USER + POLICY_MAX_NAME + 128];
+	const char *why = "";
+	enum proto_error e;
+
+	e = access_check(r->d->access, r->wait, &who, r->proposal,
+	    r->file_name, r->file_name_len, detail, sizeof(detail), &why);
+	if (e == PROTO_OK)
+		return 1;
+	answer_error(r, e, why);
+	return 0;
+}
+
 static const struct command *
 find_command(const char *name)
 {
@@ -699,6 +736,8 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 	}
 	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
 	    !r.has_user ? "-" : r.user ? r.user : "null");
+	if ((cmd->flags & NEEDS_FILE) && !may_read(&r))
+		goto done;
 	cmd->fn(&r);
 done:
 	json_object_put(r.obj);

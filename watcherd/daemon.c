@@ -4,6 +4,7 @@
 
 #include <json-c/json.h>
 
+#include "watcherd/access.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
@@ -35,6 +36,10 @@ daemon_init(struct daemon *d, char *err, size_t errlen)
 		    "fs.inotify.max_user_instances?)", strerror(errno));
 		goto fail;
 	}
+	if ((d->access = access_new(d->loop, &d->cfg, d->watches)) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	d->started_ms = loop_now(d->loop);
 	return 0;
 fail:
@@ -45,7 +50,9 @@ fail:
 void
 daemon_free(struct daemon *d)
 {
+	/* The clients first: no request waits for an access check then. */
 	server_free(d->server);
+	access_free(d->access);
 	watch_table_free(d->watches);
 	hooks_free(d->hooks);
 	loop_free(d->loop);
@@ -54,6 +61,7 @@ daemon_free(struct daemon *d)
 	d->server = NULL;
 	d->watches = NULL;
 	d->hooks = NULL;
+	d->access = NULL;
 	d->loop = NULL;
 	d->tokener = NULL;
 }

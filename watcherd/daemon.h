@@ -10,6 +10,7 @@
 
 #define WATCHERD_VERSION "1.0.0"
 
+struct access;
 struct hooks;
 struct json_tokener;
 struct server;
@@ -23,6 +24,7 @@ struct daemon {
 	struct watch_table	*watches;
 	struct server		*server;
 	struct hooks		*hooks;
+	struct access		*access;
 	long long		 started_ms;
 	unsigned long		 requests;
 	struct http_count_table	 http_counts;	/* the handler's answers */

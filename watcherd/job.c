@@ -1,4 +1,5 @@
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "watcherd/watch_int.h"
@@ -37,6 +38,22 @@ job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	return PROTO_UNAVAILABLE;
 }
 
+/* The answer for a request whose job was refused or timed out. */
+static enum proto_error
+job_refused(struct job *j, struct watch_waiter *w, const char **why)
+{
+	if (j->kind == JOB_OUTSIDE) {
+		*why = "the access check is taking long; try again";
+		return PROTO_UNAVAILABLE;
+	}
+	if (j->kind != JOB_USER)
+		return job_stalled(j->t, w, j->proposal, why);
+	if (w)
+		mount_count_timeout(j->t->mounts);
+	*why = "the user database (NSS) is not responding; try again later";
+	return PROTO_UNAVAILABLE;
+}
+
 /* The deadline of a waiting request: answered unavailable, the job goes
    on (its result is still recorded when it comes). */
 static void
@@ -49,10 +66,26 @@ waiter_expired(void *arg)
 	if (j == NULL)
 		return;
 	waiter_detach(w);
-	mount_check(j->mj.mount);
-	job_stalled(j->t, w, j->proposal, &why);
+	if (j->mj.mount)
+		mount_check(j->mj.mount);
+	job_refused(j, w, &why);
+	if (why != w->detail)
+		snprintf(w->detail, sizeof(w->detail), "%s", why);
 	w->timed_out = 1;
 	w->resume(w->arg);
+}
+
+/* Work done outside the table records nothing in it. */
+static void
+outside_finish(struct job *j)
+{
+	(void)j;
+}
+
+static void
+outside_destroy(struct job *j)
+{
+	free(j);
 }
 
 static void
@@ -72,6 +105,38 @@ job_done(struct mount_job *mj)
 	j->destroy(j);
 }
 
+struct job *
+watch_job_new(struct watch_table *t)
+{
+	struct job *j = calloc(1, sizeof(*j));
+
+	if (j == NULL)
+		return NULL;
+	j->kind = JOB_OUTSIDE;
+	j->t = t;
+	j->seq = ++t->seq;
+	j->finish = outside_finish;
+	j->destroy = outside_destroy;
+	return j;
+}
+
+enum proto_error
+watch_job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w,
+    const char **why)
+{
+	if (w && w->timed_out) {
+		*why = w->detail;
+		return PROTO_UNAVAILABLE;
+	}
+	return job_wait(t, j, w, why);
+}
+
+void
+watch_job_done(struct job *j)
+{
+	job_done(&j->mj);
+}
+
 static void
 job_release(struct mount_job *mj)
 {
@@ -86,13 +151,16 @@ enum proto_error
 job_start(struct watch_table *t, struct mount *m, struct job *j,
     struct watch_waiter *w, const char **why)
 {
+	enum proto_error e;
+
 	j->t = t;
 	j->seq = ++t->seq;
 	j->mj.done = job_done;
 	j->mj.release = job_release;
 	if (mount_submit(m, &j->mj) == -1) {
+		e = job_refused(j, w, why);
 		j->destroy(j);
-		return job_stalled(t, w, j->proposal, why);
+		return e;
 	}
 	return PROTO_OK;
 }

@@ -13,6 +13,7 @@
 
 #include "common/config.h"
 #include "common/log.h"
+#include "watcherd/access.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/server.h"
@@ -43,6 +44,7 @@ reload(struct daemon *d)
 	log_init("watcherd", d->cfg.verbose);
 	/* Before the table: reconfiguring it may report changes. */
 	hooks_reconfigure(d->hooks);
+	access_reconfigure(d->access);
 	watch_table_reconfigure(d->watches);
 	log_info("reloaded", "config=%s data_root=%s idle_timeout=%u "
 	    "watch_mode=%s", d->cfg.config_file ? d->cfg.config_file : "-",

@@ -9,6 +9,7 @@
 #include "watcherd/table.h"
 
 #define LOOKUP_DEV	((dev_t)-1)	/* the lookups' mount */
+#define USERS_DEV	((dev_t)-2)	/* the user database's */
 
 struct mount {
 	struct mount_table	*mt;
@@ -276,6 +277,12 @@ mount_lookups(struct mount_table *mt, const char *data_root)
 		m->point = point;
 	}
 	return m;
+}
+
+struct mount *
+mount_users(struct mount_table *mt)
+{
+	return mount_get(mt, USERS_DEV, "NSS");
 }
 
 int

@@ -1028,10 +1028,13 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->by_entry = table_new();
 	t->folders = table_new();
 	t->jobs = table_new();
+	t->users = table_new();
+	t->ways = table_new();
 	t->mounts = mount_table_new(loop, cfg, mount_recovered, t);
 	t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (!t->by_name || !t->by_inode || !t->by_file_wd || !t->by_dir_wd ||
-	    !t->by_entry || !t->folders || !t->jobs || !t->mounts ||
+	    !t->by_entry || !t->folders || !t->jobs || !t->users ||
+	    !t->ways || !t->mounts ||
 	    t->ifd == -1)
 		goto fail;
 	t->io = (struct loop_io){ .fd = t->ifd, .events = EPOLLIN,
@@ -1067,6 +1070,8 @@ watch_table_free(struct watch_table *t)
 			loop_remove(t->loop, &t->io);
 	}
 	folder_free_all(t);
+	users_free_all(t);
+	permit_free_all(t);
 	cache_clear(&t->cache);
 	if (t->ifd != -1)
 		close(t->ifd);
@@ -1077,6 +1082,8 @@ watch_table_free(struct watch_table *t)
 	table_free(t->by_entry);
 	table_free(t->folders);
 	table_free(t->jobs);
+	table_free(t->users);
+	table_free(t->ways);
 	free(t);
 }
 
@@ -1114,6 +1121,33 @@ get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 }
 
 enum proto_error
+name_check(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
+    const char *file_name, size_t len, char *key, size_t *keylen,
+    const char **why)
+{
+	enum proto_error e;
+	struct msg m;
+
+	if ((e = policy_check_name(file_name, len, why)) != PROTO_OK)
+		return e;
+	if (!policy_allowed(t->cfg->allow, t->cfg->n_allow, file_name)) {
+		*why = "file_name is not one of the files that may be served";
+		return PROTO_FORBIDDEN;
+	}
+	if (w && w->timed_out) {
+		*why = w->detail;
+		return PROTO_UNAVAILABLE;
+	}
+	/* "P/name": policy_check_name() bounded the name. */
+	msg_init(&m, key, WATCH_KEY_MAX);
+	msg_uint(&m, proposal);
+	msg_raw(&m, "/", 1);
+	msg_raw(&m, file_name, len);
+	*keylen = m.len;
+	return PROTO_OK;
+}
+
+enum proto_error
 watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
     const char *file_name, size_t len, struct watch_name **out,
     const char **why)
@@ -1123,28 +1157,14 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 	struct folder *f;
 	struct stat sb;
 	enum proto_error e;
-	char key[16 + POLICY_MAX_NAME], *data;
-	struct msg m;
+	char key[WATCH_KEY_MAX], *data;
 	size_t keylen;
 	int fd;
 
 	*out = NULL;
-	if ((e = policy_check_name(file_name, len, why)) != PROTO_OK)
+	if ((e = name_check(t, wt, proposal, file_name, len, key, &keylen,
+	    why)) != PROTO_OK)
 		return e;
-	if (!policy_allowed(t->cfg->allow, t->cfg->n_allow, file_name)) {
-		*why = "file_name is not one of the files that may be served";
-		return PROTO_FORBIDDEN;
-	}
-	if (wt && wt->timed_out) {
-		*why = wt->detail;
-		return PROTO_UNAVAILABLE;
-	}
-	/* "P/name": policy_check_name() bounded the name. */
-	msg_init(&m, key, sizeof(key));
-	msg_uint(&m, proposal);
-	msg_raw(&m, "/", 1);
-	msg_raw(&m, file_name, len);
-	keylen = m.len;
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
 		f = n->folder;
 		n->w->last_active = loop_now(t->loop);

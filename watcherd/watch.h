@@ -23,6 +23,7 @@
 #include "common/config.h"
 #include "common/proto.h"
 #include "watcherd/loop.h"
+#include "watcherd/perm.h"
 #include "watcherd/snapshot.h"
 
 struct job;
@@ -94,6 +95,18 @@ struct watch_waiter {
 	int			 timed_out;
 	char			 detail[96];
 };
+
+/*
+ * Work done outside the table that requests wait for the same way (a
+ * site's access command): watch_job_new() makes it (NULL: no memory),
+ * watch_job_wait() makes a request wait for it (PROTO_PENDING, or
+ * PROTO_UNAVAILABLE once the request has waited fs-timeout), and
+ * watch_job_done() resumes the requests and frees it.
+ */
+struct job *watch_job_new(struct watch_table *);
+enum proto_error watch_job_wait(struct watch_table *, struct job *,
+	    struct watch_waiter *, const char **why);
+void	watch_job_done(struct job *);
 
 /* Starts a request: resume(arg) is how it is taken up again. */
 void	watch_wait_begin(struct watch_table *, struct watch_waiter *,
@@ -169,6 +182,33 @@ void	watch_table_reconfigure(struct watch_table *);
 enum proto_error watch_get(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    struct watch_name **out, const char **why);
+/*
+ * The account of a user name from NSS (getpwnam_r, getgrouplist), looked
+ * up off the loop and then believed for WATCH_USER_TTL_S, an unknown name
+ * too: a membership revoked in the directory still counts that long (plus
+ * whatever NSS's own cache, SSSD or nscd, adds). Returns PROTO_OK with
+ * *out (NULL for an unknown name; valid until the next call into the
+ * table), PROTO_PENDING (see above), or PROTO_UNAVAILABLE with *why.
+ */
+#define WATCH_USER_TTL_S 30
+enum proto_error watch_user(struct watch_table *, struct watch_waiter *,
+	    const char *name, const struct perm_user **out, const char **why);
+
+/*
+ * Whether user (NULL: an unknown name, who may do nothing) could do want
+ * (PERM_* bits) to the file by the permission bits and ACLs of the file
+ * and of every directory from the proposal folder down to it (see
+ * perm.h), decided before anything else about the file is looked at: a
+ * user who may not search the way to it learns nothing of whether it
+ * exists. What is read is believed for a second. Returns PROTO_OK (the
+ * file may still be missing: watch_get() says), PROTO_DENIED, PROTO_PENDING
+ * (see above), or the error of a bad name, an unknown proposal or a
+ * stalled file system, with *why.
+ */
+enum proto_error watch_permit(struct watch_table *, struct watch_waiter *,
+	    unsigned proposal, const char *file_name, size_t len,
+	    const struct perm_user *user, int want, const char **why);
+
 /* The current state of the file behind a name. */
 const struct watch_state *watch_name_state(const struct watch_name *);
 /* "inotify" or "poll". */

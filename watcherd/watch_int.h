@@ -3,8 +3,10 @@
  * (as OpenBSD httpd shares httpd.h): watch.c (watches, names, their life
  * and the public API), folder.c (proposal -> DAMNIT folder), dirs.c
  * (directory watches and the entries names are reached through), job.c
- * (file-system work off the loop and the requests waiting for it) and
- * snapshot.c (bytes and the stat they belong to). Not for other users.
+ * (file-system work off the loop and the requests waiting for it),
+ * snapshot.c (bytes and the stat they belong to), users.c (accounts from
+ * NSS) and permit.c (the permissions on the way to a file). Not for other
+ * users.
  */
 #ifndef WATCH_INT_H
 #define WATCH_INT_H
@@ -13,6 +15,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
+#include "common/policy.h"
 #include "watcherd/cache.h"
 #include "watcherd/loop.h"
 #include "watcherd/mount.h"
@@ -38,7 +41,7 @@ struct dir_link {
 
 /* A piece of file-system work done off the loop, and the requests that
    wait for it. Embedded first in the job of each kind. */
-enum job_kind { JOB_LOOKUP, JOB_FILE };
+enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_WAY, JOB_OUTSIDE };
 struct job {
 	struct mount_job	 mj;
 	enum job_kind		 kind;
@@ -129,6 +132,10 @@ struct watch_table {
 	struct cache		 cache;
 	struct mount_table	*mounts;
 	struct table		*jobs;		/* name key -> newest file job */
+	struct table		*users;		/* user name -> struct user */
+	struct user		*user_list;
+	struct table		*ways;		/* name key -> struct way */
+	struct way		*way_list;
 	unsigned long		 seq;		/* of the newest job */
 	unsigned long		 changes;
 	unsigned long		 overflows;
@@ -136,6 +143,20 @@ struct watch_table {
 	size_t			 n_dirs;
 	int			 fault_enospc;
 };
+
+/* watch.c */
+
+/* The key of a name, "P/file_name", at most this long. */
+#define WATCH_KEY_MAX	(16 + POLICY_MAX_NAME)
+
+/*
+ * Checks a requested name (well formed, allowed by the allow patterns)
+ * and the request (not timed out), and writes its key (WATCH_KEY_MAX
+ * bytes) and *keylen. Returns PROTO_OK, or the error with *why.
+ */
+enum proto_error name_check(struct watch_table *, struct watch_waiter *,
+	    unsigned proposal, const char *file_name, size_t len, char *key,
+	    size_t *keylen, const char **why);
 
 /* folder.c */
 
@@ -179,6 +200,16 @@ struct dir *dirs_find(struct watch_table *, int wd);
    name in it, calling gone(t, name) for each, and frees it. */
 void	dirs_gone(struct watch_table *, struct dir *,
 	    void (*gone)(struct watch_table *, struct watch_name *));
+
+/* users.c */
+
+/* Frees every account remembered. */
+void	users_free_all(struct watch_table *);
+
+/* permit.c */
+
+/* Frees every way remembered. */
+void	permit_free_all(struct watch_table *);
 
 /* job.c */
 

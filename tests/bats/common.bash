@@ -194,7 +194,8 @@ launch_watcherd() {
 	shift
 	ASAN_OPTIONS="$ASAN_EXIT_OPTIONS" UBSAN_OPTIONS="$UBSAN_HALT_OPTIONS" \
 	    "${WATCHERD_WRAP[@]}" "$WATCHERD" --foreground --socket "$SOCK" \
-	    --data-root "$T/data" "$@" </dev/null >/dev/null 2>>"$log" 3>&- &
+	    --data-root "$T/data" --access open "$@" </dev/null >/dev/null \
+	    2>>"$log" 3>&- &
 	LAUNCHED_PID=$!
 	deadline=$(($(now_ms) + start_ms))
 	until watcherd_answers; do

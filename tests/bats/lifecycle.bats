@@ -106,7 +106,8 @@ context_forbidden() {
 # to the daemon it left running (found by its unique socket path).
 start_background() {
 	local rc=0
-	timeout 10 "$WATCHERD" --socket "$SOCK" --data-root "$T/data" "$@" \
+	timeout 10 "$WATCHERD" --socket "$SOCK" --data-root "$T/data" \
+	    --access open "$@" \
 	    </dev/null >/dev/null 2>>"$LOG" 3>&- || rc=$?
 	[ "$rc" = 0 ] || fail "watcherd exited $rc"
 	BG_PID=$(pgrep -f -- "--socket $SOCK")

@@ -358,7 +358,8 @@ fuzz_daemon(void)
 	d.cfg.data_root = strdup(tree.data_root);
 	snprintf(err, sizeof(err), "%d", FUZZ_MAX_FILE_SIZE);
 	if (config_set(&d.cfg, "max-file-size", err, err, sizeof(err)) == -1 ||
-	    config_set(&d.cfg, "cache-size", "1M", err, sizeof(err)) == -1)
+	    config_set(&d.cfg, "cache-size", "1M", err, sizeof(err)) == -1 ||
+	    config_set(&d.cfg, "access", "open", err, sizeof(err)) == -1)
 		fuzz_fail("config: %s", err);
 	for (i = 3; i < fuzz_n_allow; i++)
 		if (config_set(&d.cfg, "allow", fuzz_allow[i], err,

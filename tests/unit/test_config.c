@@ -464,6 +464,40 @@ test_hook_errors(void)
 	    "config_free frees the hooks");
 }
 
+static void
+test_access(void)
+{
+	struct config c;
+
+	LOAD(&c, "--foreground");
+	tap_is_str(config_access_name(c.access), "unix",
+	    "access is unix by default");
+	tap_is_int(c.access_cache_s, 60, "default access-cache-seconds is 60");
+	tap_ok(c.access_command.argc == 0, "no access-command by default");
+	config_free(&c);
+	tap_is_int(LOAD(&c, "--access", "open"), 0, "--access open loads");
+	tap_is_str(config_access_name(c.access), "open", "access open");
+	config_free(&c);
+	tap_is_int(LOAD(&c, "--access", "command", "--access-command",
+	    "/usr/bin/member \"a b\" --db=x", "--access-cache-seconds", "0"),
+	    0, "--access command with a command loads");
+	tap_ok(c.access == ACCESS_COMMAND && c.access_command.argc == 3 &&
+	    strcmp(c.access_command.argv[0], "/usr/bin/member") == 0 &&
+	    strcmp(c.access_command.argv[1], "a b") == 0 &&
+	    strcmp(c.access_command.argv[2], "--db=x") == 0 &&
+	    c.access_command.argv[3] == NULL && c.access_cache_s == 0,
+	    "access-command words split like a hook's, no pattern");
+	config_free(&c);
+	tap_ok(c.access_command.pattern == NULL,
+	    "config_free frees the access command");
+	BAD("access = command without a command", "access = command needs an "
+	    "access-command", NULL, "--access", "command");
+	BAD("an unknown access", "bad value 'ldap' for access", NULL,
+	    "--access", "ldap");
+	BAD("an empty access-command", "access-command", "needs a command",
+	    "--access-command", " ");
+}
+
 int
 main(void)
 {
@@ -476,6 +510,7 @@ main(void)
 	test_set();
 	test_hooks();
 	test_hook_errors();
+	test_access();
 	fixture_rmtree(tmpdir);
 	return tap_done();
 }

@@ -1,0 +1,296 @@
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include "common/log.h"
+#include "common/policy.h"
+#include "watcherd/access.h"
+#include "watcherd/loop.h"
+#include "watcherd/proc.h"
+#include "watcherd/table.h"
+#include "watcherd/watch.h"
+
+#define ANSWERS_MAX	65536	/* access-command answers remembered */
+#define RUNS_MAX	16	/* access commands running at once */
+#define ACCESS_READ	"read"
+
+/* What the access command said about (user, proposal, access), or is
+   being asked. */
+struct answer {
+	struct answer	*prev, *next;	/* every answer, newest first */
+	struct access	*a;
+	char		*key;		/* "user\0proposal\0access" */
+	size_t		 keylen;
+	int		 allowed;
+	long long	 decided;	/* LLONG_MIN / 2: not known */
+	struct proc	*proc;		/* the run under way */
+	struct job	*job;		/* ... and the requests waiting for it */
+	const struct job *failed;	/* the last run, when it failed */
+};
+
+struct access {
+	struct loop		*loop;
+	const struct config	*cfg;
+	struct watch_table	*t;
+	struct table		*answers;
+	struct answer		*answer_list;
+	unsigned		 running;
+	struct access_stats	 stats;
+};
+
+struct access *
+access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
+{
+	struct access *a = calloc(1, sizeof(*a));
+
+	if (a == NULL)
+		return NULL;
+	if ((a->answers = table_new()) == NULL) {
+		free(a);
+		return NULL;
+	}
+	a->loop = loop;
+	a->cfg = cfg;
+	a->t = t;
+	return a;
+}
+
+static void
+answer_free(struct answer *ans)
+{
+	struct access *a = ans->a;
+
+	if (ans->proc) {
+		proc_abandon(ans->proc);
+		a->running--;
+	}
+	if (ans->job)
+		watch_job_done(ans->job);
+	table_del(a->answers, ans->key, ans->keylen, ans);
+	if (ans->prev)
+		ans->prev->next = ans->next;
+	else
+		a->answer_list = ans->next;
+	if (ans->next)
+		ans->next->prev = ans->prev;
+	free(ans->key);
+	free(ans);
+}
+
+void
+access_free(struct access *a)
+{
+	if (a == NULL)
+		return;
+	while (a->answer_list)
+		answer_free(a->answer_list);
+	table_free(a->answers);
+	free(a);
+}
+
+void
+access_reconfigure(struct access *a)
+{
+	struct answer *ans, *next;
+
+	/* Another command, or another access mode: ask again. Runs under
+	   way finish and are believed. */
+	for (ans = a->answer_list; ans; ans = next) {
+		next = ans->next;
+		if (ans->proc == NULL)
+			answer_free(ans);
+	}
+}
+
+int
+access_may_list(const struct access *a, const struct access_who *who)
+{
+	return a->cfg->access == ACCESS_OPEN || who->trusted;
+}
+
+void
+access_stats(const struct access *a, struct access_stats *out)
+{
+	*out = a->stats;
+	out->command_cached = table_count(a->answers);
+}
+
+static struct answer *
+answer_new(struct access *a, const char *key, size_t keylen)
+{
+	struct answer *ans, *u, *last = NULL;
+
+	if (table_count(a->answers) >= ANSWERS_MAX) {
+		for (u = a->answer_list; u; u = u->next)
+			if (u->proc == NULL)
+				last = u;
+		if (last)
+			answer_free(last);
+	}
+	if ((ans = calloc(1, sizeof(*ans))) == NULL)
+		return NULL;
+	if ((ans->key = malloc(keylen)) == NULL ||
+	    table_add(a->answers, key, keylen, ans) == -1) {
+		free(ans->key);
+		free(ans);
+		return NULL;
+	}
+	memcpy(ans->key, key, keylen);
+	ans->keylen = keylen;
+	ans->a = a;
+	ans->decided = LLONG_MIN / 2;
+	ans->next = a->answer_list;
+	if (ans->next)
+		ans->next->prev = ans;
+	a->answer_list = ans;
+	return ans;
+}
+
+static void
+run_done(void *arg, const struct proc_result *res)
+{
+	struct answer *ans = arg;
+	struct access *a = ans->a;
+	const char *user = ans->key;
+	const char *proposal = user + strlen(user) + 1;
+	struct job *job = ans->job;
+
+	ans->proc = NULL;
+	ans->job = NULL;
+	a->running--;
+	if (res->end == PROC_EXITED && WIFEXITED(res->status) &&
+	    WEXITSTATUS(res->status) <= 1) {
+		ans->allowed = WEXITSTATUS(res->status) == 0;
+		ans->decided = loop_now(a->loop);
+		ans->failed = NULL;
+		log_info("access_command", "user=%s proposal=%s allowed=%s "
+		    "ms=%lld", user, proposal, ans->allowed ? "yes" : "no",
+		    res->duration_ms);
+	} else {
+		a->stats.command_failures++;
+		ans->failed = job;
+		log_warn("access_command_failed", "user=%s proposal=%s "
+		    "reason=\"%s\" status=%d ms=%lld", user, proposal,
+		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
+		    res->end == PROC_NOT_STARTED ? res->reason :
+		    res->end == PROC_LOST ? "lost" :
+		    WIFSIGNALED(res->status) ? "killed by a signal" :
+		    "exit status neither 0 nor 1",
+		    res->end == PROC_EXITED && WIFEXITED(res->status) ?
+		    WEXITSTATUS(res->status) : -1, res->duration_ms);
+	}
+	if (job)
+		watch_job_done(job);
+}
+
+/* Starts the access command for ans and makes w wait for it. */
+static enum proto_error
+run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
+    unsigned proposal, const char **why)
+{
+	char user_env[8 + POLICY_MAX_USER], proposal_env[32], fields[64];
+	char *env[] = { user_env, proposal_env, "ACCESS=" ACCESS_READ,
+	    "PATH=" PROC_PATH, NULL };
+	struct proc_spec spec = {
+		.argv = a->cfg->access_command.argv,
+		.env = env,
+		.timeout_ms = a->cfg->hook_timeout_s * 1000LL,
+		.stderr_event = "access_command_stderr",
+		.log_fields = fields,
+	};
+
+	if (a->running >= RUNS_MAX) {
+		*why = "too many access checks under way; try again";
+		return PROTO_UNAVAILABLE;
+	}
+	snprintf(user_env, sizeof(user_env), "USER=%s", ans->key);
+	snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u", proposal);
+	snprintf(fields, sizeof(fields), "proposal=%u", proposal);
+	if ((ans->job = watch_job_new(a->t)) == NULL ||
+	    (ans->proc = proc_start(a->loop, &spec, run_done, ans)) == NULL) {
+		if (ans->job)
+			watch_job_done(ans->job);
+		ans->job = NULL;
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	a->running++;
+	a->stats.command_runs++;
+	return watch_job_wait(a->t, ans->job, w, why);
+}
+
+/* The access command's answer for (user, proposal): PROTO_OK,
+   PROTO_DENIED, PROTO_PENDING or PROTO_UNAVAILABLE. */
+static enum proto_error
+ask_command(struct access *a, struct watch_waiter *w, const char *user,
+    unsigned proposal, const char **why)
+{
+	char key[POLICY_MAX_USER + 32];
+	struct answer *ans;
+	size_t keylen;
+	int n;
+
+	n = snprintf(key, sizeof(key), "%s%c%u%c%s", user, 0, proposal, 0,
+	    ACCESS_READ);
+	keylen = (size_t)n + 1;
+	if ((ans = table_get(a->answers, key, keylen)) == NULL &&
+	    (ans = answer_new(a, key, keylen)) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if (ans->job)
+		return watch_job_wait(a->t, ans->job, w, why);
+	if (loop_now(a->loop) - ans->decided < a->cfg->access_cache_s * 1000LL)
+		return ans->allowed ? PROTO_OK : PROTO_DENIED;
+	if (ans->failed && w && w->result == ans->failed) {
+		*why = "the access check failed; try again later";
+		return PROTO_UNAVAILABLE;
+	}
+	return run_start(a, ans, w, proposal, why);
+}
+
+enum proto_error
+access_check(struct access *a, struct watch_waiter *w,
+    const struct access_who *who, unsigned proposal, const char *file_name,
+    size_t len, char *detail, size_t detail_len, const char **why)
+{
+	const struct perm_user *account;
+	enum proto_error e;
+
+	if (a->cfg->access == ACCESS_OPEN || (!who->named && who->trusted))
+		return PROTO_OK;
+	if (!who->named || who->user == NULL) {
+		a->stats.unauthenticated++;
+		if (!who->named)
+			snprintf(detail, detail_len, "a request about a file "
+			    "must name its user (\"user\"): only watcherd's "
+			    "own user or root may ask without one");
+		else
+			snprintf(detail, detail_len, "nobody is logged in: log "
+			    "in to read the files of proposal %u", proposal);
+		*why = detail;
+		return PROTO_UNAUTHENTICATED;
+	}
+	if (a->cfg->access == ACCESS_COMMAND)
+		e = ask_command(a, w, who->user, proposal, why);
+	else if ((e = watch_user(a->t, w, who->user, &account, why)) ==
+	    PROTO_OK)
+		e = watch_permit(a->t, w, proposal, file_name, len, account,
+		    PERM_READ, why);
+	if (e != PROTO_DENIED)
+		return e;
+	a->stats.denied++;
+	log_info("access_denied", "user=%s proposal=%u file=%.*s access=%s",
+	    who->user, proposal, (int)len, file_name,
+	    config_access_name(a->cfg->access));
+	if (a->cfg->access == ACCESS_COMMAND)
+		snprintf(detail, detail_len, "user %s may not read the files "
+		    "of proposal %u", who->user, proposal);
+	else
+		snprintf(detail, detail_len, "user %s may not read %.*s of "
+		    "proposal %u", who->user, (int)len, file_name, proposal);
+	*why = detail;
+	return PROTO_FORBIDDEN;
+}

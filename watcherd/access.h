@@ -1,0 +1,69 @@
+/*
+ * Access per proposal (DESIGN.md section 7): whether the user a request
+ * names may read a proposal's file. The web server says who (the handler
+ * passes REMOTE_USER as "user"); this decides, by the access setting:
+ * open lets anybody; unix asks what the account could do on this host
+ * (watch_user(), watch_permit()); command asks a site's program, whose
+ * answers are kept per (user, proposal, access) for access-cache-seconds.
+ */
+#ifndef ACCESS_H
+#define ACCESS_H
+
+#include <stddef.h>
+
+#include "common/config.h"
+#include "common/proto.h"
+
+struct loop;
+struct access;
+struct watch_table;
+struct watch_waiter;
+
+/* Who asks. */
+struct access_who {
+	int		 named;		/* the request has a "user" key */
+	const char	*user;		/* its value; NULL for null */
+	int		 trusted;	/* the peer is watcherd's uid or root */
+};
+
+/*
+ * Returns the access checks of cfg (kept by reference: call
+ * access_reconfigure() after it changes), asking t about accounts and
+ * running the access command from loop. NULL when out of memory.
+ */
+struct access	*access_new(struct loop *, const struct config *,
+		    struct watch_table *);
+/* Kills running access commands and frees everything; call once no
+   request waits any more. */
+void		 access_free(struct access *);
+/* A reload: the access command's remembered answers are forgotten. */
+void		 access_reconfigure(struct access *);
+
+/*
+ * Whether who may read (proposal, file_name). Returns PROTO_OK,
+ * PROTO_PENDING (w resumes when the answer is known; ask again),
+ * PROTO_UNAUTHENTICATED or PROTO_FORBIDDEN with a detail for a person in
+ * detail (detail_len bytes), or another error of the name or the file
+ * system with *why pointing at its detail.
+ */
+enum proto_error access_check(struct access *, struct watch_waiter *w,
+		    const struct access_who *who, unsigned proposal,
+		    const char *file_name, size_t len, char *detail,
+		    size_t detail_len, const char **why);
+
+/* 1 when who may list every watch (the list command): anybody under
+   access = open, else only trusted peers. */
+int		 access_may_list(const struct access *,
+		    const struct access_who *);
+
+/* Counters for the status command. */
+struct access_stats {
+	unsigned long	 denied;	/* forbidden answers */
+	unsigned long	 unauthenticated;
+	unsigned long	 command_runs;
+	unsigned long	 command_failures;	/* no 0 or 1, or timed out */
+	size_t		 command_cached;	/* answers remembered now */
+};
+void		 access_stats(const struct access *, struct access_stats *);
+
+#endif

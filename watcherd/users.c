@@ -1,0 +1,224 @@
+#include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "watcherd/table.h"
+#include "watcherd/watch_int.h"
+
+#define USERS_MAX	4096		/* accounts remembered */
+#define USERS_PW_BUF	(64 << 10)	/* getpwnam_r's buffer, at most */
+
+/*
+ * An account as NSS gave it, or the memory that the name is unknown;
+ * believed for WATCH_USER_TTL_S. The lookup always runs off the loop:
+ * NSS may ask LDAP or SSSD, which may not answer.
+ */
+struct user {
+	struct user	*prev, *next;	/* every user, newest first */
+	char		*name;
+	struct perm_user *account;	/* NULL: unknown */
+	long long	 fetched;
+	struct job	*lookup;	/* the lookup under way */
+};
+
+struct user_job {
+	struct job	 j;
+	struct user	*u;
+	char		*name;
+	/* What the worker found. */
+	struct perm_user *account;
+	int		 err;		/* errno of a failed lookup */
+};
+
+static void
+user_work(struct mount_job *mj)
+{
+	struct user_job *uj = (struct user_job *)mj;
+	struct passwd pw, *found = NULL;
+	struct perm_user *a;
+	size_t buflen = 4096;
+	char *buf = NULL, *grown;
+	int n, r;
+
+	for (;;) {
+		if ((grown = realloc(buf, buflen)) == NULL) {
+			uj->err = ENOMEM;
+			goto done;
+		}
+		buf = grown;
+		r = getpwnam_r(uj->name, &pw, buf, buflen, &found);
+		if (r != ERANGE || buflen >= USERS_PW_BUF)
+			break;
+		buflen *= 2;
+	}
+	if (found == NULL) {
+		/* 0 and the ENOENT family say "no such user". */
+		uj->err = r == 0 || r == ENOENT || r == ESRCH || r == EBADF ||
+		    r == EPERM ? 0 : r;
+		goto done;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL) {
+		uj->err = ENOMEM;
+		goto done;
+	}
+	a->uid = pw.pw_uid;
+	a->gid = pw.pw_gid;
+	n = PERM_GROUPS_MAX;
+	/* More than PERM_GROUPS_MAX groups: the first ones count. */
+	if (getgrouplist(uj->name, pw.pw_gid, a->groups, &n) == -1 &&
+	    n > PERM_GROUPS_MAX)
+		n = PERM_GROUPS_MAX;
+	a->n_groups = n > 0 ? (size_t)n : 0;
+	uj->account = a;
+done:
+	free(buf);
+}
+
+static void
+user_finish(struct job *j)
+{
+	struct user_job *uj = (struct user_job *)j;
+	struct user *u = uj->u;
+
+	u->lookup = NULL;
+	u->fetched = loop_now(j->t->loop);
+	free(u->account);
+	u->account = uj->account;
+	uj->account = NULL;
+	if (uj->err) {
+		/* Not "unknown": an error, not believed. */
+		log_warn("user_lookup_failed", "user=%s reason=\"%s\"",
+		    u->name, strerror(uj->err));
+		u->fetched = LLONG_MIN / 2;
+	}
+}
+
+static void
+user_destroy(struct job *j)
+{
+	struct user_job *uj = (struct user_job *)j;
+
+	free(uj->account);
+	free(uj->name);
+	free(uj);
+}
+
+static void
+user_free(struct watch_table *t, struct user *u)
+{
+	table_del(t->users, u->name, strlen(u->name), u);
+	if (u->prev)
+		u->prev->next = u->next;
+	else
+		t->user_list = u->next;
+	if (u->next)
+		u->next->prev = u->prev;
+	free(u->account);
+	free(u->name);
+	free(u);
+}
+
+/* Makes room for one more user: the oldest whose lookup is not under
+   way goes. */
+static void
+users_trim(struct watch_table *t)
+{
+	struct user *u, *last = NULL;
+
+	if (table_count(t->users) < USERS_MAX)
+		return;
+	for (u = t->user_list; u; u = u->next)
+		if (u->lookup == NULL)
+			last = u;
+	if (last)
+		user_free(t, last);
+}
+
+static struct user *
+user_new(struct watch_table *t, const char *name)
+{
+	struct user *u;
+
+	users_trim(t);
+	if ((u = calloc(1, sizeof(*u))) == NULL)
+		return NULL;
+	if ((u->name = strdup(name)) == NULL ||
+	    table_add(t->users, name, strlen(name), u) == -1) {
+		free(u->name);
+		free(u);
+		return NULL;
+	}
+	u->fetched = LLONG_MIN / 2;
+	u->next = t->user_list;
+	if (u->next)
+		u->next->prev = u;
+	t->user_list = u;
+	return u;
+}
+
+static enum proto_error
+lookup_start(struct watch_table *t, struct user *u, struct watch_waiter *w,
+    const char **why)
+{
+	struct user_job *uj;
+	struct mount *m;
+	enum proto_error e;
+
+	if ((m = mount_users(t->mounts)) == NULL ||
+	    (uj = calloc(1, sizeof(*uj))) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	uj->j.kind = JOB_USER;
+	uj->j.finish = user_finish;
+	uj->j.destroy = user_destroy;
+	uj->j.mj.work = user_work;
+	uj->u = u;
+	if ((uj->name = strdup(u->name)) == NULL) {
+		free(uj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((e = job_start(t, m, &uj->j, w, why)) != PROTO_OK)
+		return e;
+	u->lookup = &uj->j;
+	return job_wait(t, &uj->j, w, why);
+}
+
+enum proto_error
+watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
+    const struct perm_user **out, const char **why)
+{
+	struct user *u = table_get(t->users, name, strlen(name));
+
+	*out = NULL;
+	if (u == NULL && (u = user_new(t, name)) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if (u->lookup)
+		return job_wait(t, u->lookup, w, why);
+	if (loop_now(t->loop) - u->fetched >= WATCH_USER_TTL_S * 1000LL) {
+		if (w && w->result && w->result->kind == JOB_USER &&
+		    ((struct user_job *)w->result)->u == u) {
+			/* Looked up for this request, and failed. */
+			*why = "the user database (NSS) did not answer; try "
+			    "again";
+			return PROTO_UNAVAILABLE;
+		}
+		return lookup_start(t, u, w, why);
+	}
+	*out = u->account;
+	return PROTO_OK;
+}
+
+void
+users_free_all(struct watch_table *t)
+{
+	while (t->user_list)
+		user_free(t, t->user_list);
+}
