@@ -9,7 +9,7 @@
 #include "watcherd/access.h"
 #include "watcherd/loop.h"
 #include "watcherd/proc.h"
-#include "watcherd/table.h"
+#include "watcherd/memo.h"
 #include "watcherd/watch.h"
 
 #define ANSWERS_MAX	65536	/* access-command answers remembered */
@@ -19,10 +19,8 @@
 /* What the access command said about (user, proposal, access), or is
    being asked. */
 struct answer {
-	struct answer	*prev, *next;	/* every answer, newest first */
+	struct memo_entry e;		/* key: "user\0proposal\0access" */
 	struct access	*a;
-	char		*key;		/* "user\0proposal\0access" */
-	size_t		 keylen;
 	int		 allowed;
 	long long	 decided;	/* LLONG_MIN / 2: not known */
 	struct proc	*proc;		/* the run under way */
@@ -34,11 +32,30 @@ struct access {
 	struct loop		*loop;
 	const struct config	*cfg;
 	struct watch_table	*t;
-	struct table		*answers;
-	struct answer		*answer_list;
+	struct memo		 answers;
 	unsigned		 running;
 	struct access_stats	 stats;
 };
+
+static int
+answer_busy(struct memo_entry *e)
+{
+	return ((struct answer *)e)->proc != NULL;
+}
+
+static void
+answer_release(struct memo_entry *e)
+{
+	struct answer *ans = (struct answer *)e;
+
+	if (ans->proc) {
+		proc_abandon(ans->proc);
+		ans->a->running--;
+	}
+	if (ans->job)
+		watch_job_done(ans->job);
+	free(ans);
+}
 
 struct access *
 access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
@@ -47,7 +64,8 @@ access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 
 	if (a == NULL)
 		return NULL;
-	if ((a->answers = table_new()) == NULL) {
+	if (memo_init(&a->answers, ANSWERS_MAX, answer_busy,
+	    answer_release) == -1) {
 		free(a);
 		return NULL;
 	}
@@ -57,50 +75,26 @@ access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 	return a;
 }
 
-static void
-answer_free(struct answer *ans)
-{
-	struct access *a = ans->a;
-
-	if (ans->proc) {
-		proc_abandon(ans->proc);
-		a->running--;
-	}
-	if (ans->job)
-		watch_job_done(ans->job);
-	table_del(a->answers, ans->key, ans->keylen, ans);
-	if (ans->prev)
-		ans->prev->next = ans->next;
-	else
-		a->answer_list = ans->next;
-	if (ans->next)
-		ans->next->prev = ans->prev;
-	free(ans->key);
-	free(ans);
-}
-
 void
 access_free(struct access *a)
 {
 	if (a == NULL)
 		return;
-	while (a->answer_list)
-		answer_free(a->answer_list);
-	table_free(a->answers);
+	memo_clear(&a->answers);
 	free(a);
 }
 
 void
 access_reconfigure(struct access *a)
 {
-	struct answer *ans, *next;
+	struct memo_entry *e, *next;
 
 	/* Another command, or another access mode: ask again. Runs under
 	   way finish and are believed. */
-	for (ans = a->answer_list; ans; ans = next) {
-		next = ans->next;
-		if (ans->proc == NULL)
-			answer_free(ans);
+	for (e = a->answers.newest; e; e = next) {
+		next = e->next;
+		if (!answer_busy(e))
+			memo_drop(&a->answers, e);
 	}
 }
 
@@ -114,38 +108,7 @@ void
 access_stats(const struct access *a, struct access_stats *out)
 {
 	*out = a->stats;
-	out->command_cached = table_count(a->answers);
-}
-
-static struct answer *
-answer_new(struct access *a, const char *key, size_t keylen)
-{
-	struct answer *ans, *u, *last = NULL;
-
-	if (table_count(a->answers) >= ANSWERS_MAX) {
-		for (u = a->answer_list; u; u = u->next)
-			if (u->proc == NULL)
-				last = u;
-		if (last)
-			answer_free(last);
-	}
-	if ((ans = calloc(1, sizeof(*ans))) == NULL)
-		return NULL;
-	if ((ans->key = malloc(keylen)) == NULL ||
-	    table_add(a->answers, key, keylen, ans) == -1) {
-		free(ans->key);
-		free(ans);
-		return NULL;
-	}
-	memcpy(ans->key, key, keylen);
-	ans->keylen = keylen;
-	ans->a = a;
-	ans->decided = LLONG_MIN / 2;
-	ans->next = a->answer_list;
-	if (ans->next)
-		ans->next->prev = ans;
-	a->answer_list = ans;
-	return ans;
+	out->command_cached = memo_count(&a->answers);
 }
 
 static void
@@ -153,7 +116,7 @@ run_done(void *arg, const struct proc_result *res)
 {
 	struct answer *ans = arg;
 	struct access *a = ans->a;
-	const char *user = ans->key;
+	const char *user = ans->e.key;
 	const char *proposal = user + strlen(user) + 1;
 	struct job *job = ans->job;
 
@@ -205,7 +168,7 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 		*why = "too many access checks under way; try again";
 		return PROTO_UNAVAILABLE;
 	}
-	snprintf(user_env, sizeof(user_env), "USER=%s", ans->key);
+	snprintf(user_env, sizeof(user_env), "USER=%s", ans->e.key);
 	snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u", proposal);
 	snprintf(fields, sizeof(fields), "proposal=%u", proposal);
 	if ((ans->job = watch_job_new(a->t)) == NULL ||
@@ -235,10 +198,16 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 	n = snprintf(key, sizeof(key), "%s%c%u%c%s", user, 0, proposal, 0,
 	    ACCESS_READ);
 	keylen = (size_t)n + 1;
-	if ((ans = table_get(a->answers, key, keylen)) == NULL &&
-	    (ans = answer_new(a, key, keylen)) == NULL) {
-		*why = "watcherd is out of memory";
-		return PROTO_UNAVAILABLE;
+	if ((ans = (struct answer *)memo_get(&a->answers, key, keylen)) ==
+	    NULL) {
+		if ((ans = calloc(1, sizeof(*ans))) == NULL ||
+		    memo_add(&a->answers, &ans->e, key, keylen) == -1) {
+			free(ans);
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		ans->a = a;
+		ans->decided = LLONG_MIN / 2;
 	}
 	if (ans->job)
 		return watch_job_wait(a->t, ans->job, w, why);

@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include "common/policy.h"
-#include "watcherd/table.h"
 #include "watcherd/watch_int.h"
 
 /* The permissions of the way from a proposal folder to a file: those of
@@ -17,9 +16,7 @@
 #define FOLDER_DEPTH	3	/* usr/Shared/amore below pNNNNNN */
 
 struct way {
-	struct way	*prev, *next;	/* every way, newest first */
-	char		*key;
-	size_t		 keylen;
+	struct memo_entry e;		/* key: the name's, "P/file_name" */
 	struct perm_node *nodes;	/* n_dirs directories, then the file
 					   when has_file */
 	size_t		 n_dirs;
@@ -153,49 +150,25 @@ way_destroy(struct job *j)
 	free(wj);
 }
 
-static void
-way_free(struct watch_table *t, struct way *way)
+static int
+way_busy(struct memo_entry *e)
 {
-	table_del(t->ways, way->key, way->keylen, way);
-	if (way->prev)
-		way->prev->next = way->next;
-	else
-		t->way_list = way->next;
-	if (way->next)
-		way->next->prev = way->prev;
+	return ((struct way *)e)->job != NULL;
+}
+
+static void
+way_release(struct memo_entry *e)
+{
+	struct way *way = (struct way *)e;
+
 	free(way->nodes);
-	free(way->key);
 	free(way);
 }
 
-static struct way *
-way_new(struct watch_table *t, const char *key, size_t keylen)
+int
+permit_init(struct watch_table *t)
 {
-	struct way *way, *u, *last = NULL;
-
-	if (table_count(t->ways) >= PERMIT_MAX) {
-		for (u = t->way_list; u; u = u->next)
-			if (u->job == NULL)
-				last = u;
-		if (last)
-			way_free(t, last);
-	}
-	if ((way = calloc(1, sizeof(*way))) == NULL)
-		return NULL;
-	if ((way->key = malloc(keylen)) == NULL ||
-	    table_add(t->ways, key, keylen, way) == -1) {
-		free(way->key);
-		free(way);
-		return NULL;
-	}
-	memcpy(way->key, key, keylen);
-	way->keylen = keylen;
-	way->read_at = LLONG_MIN / 2;
-	way->next = t->way_list;
-	if (way->next)
-		way->next->prev = way;
-	t->way_list = way;
-	return way;
+	return memo_init(&t->ways, PERMIT_MAX, way_busy, way_release);
 }
 
 static enum proto_error
@@ -261,10 +234,14 @@ watch_permit(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 		return PROTO_DENIED;
 	if ((e = folder_get(t, proposal, w, &f, why)) != PROTO_OK)
 		return e;
-	if ((way = table_get(t->ways, key, keylen)) == NULL &&
-	    (way = way_new(t, key, keylen)) == NULL) {
-		*why = "watcherd is out of memory";
-		return PROTO_UNAVAILABLE;
+	if ((way = (struct way *)memo_get(&t->ways, key, keylen)) == NULL) {
+		if ((way = calloc(1, sizeof(*way))) == NULL ||
+		    memo_add(&t->ways, &way->e, key, keylen) == -1) {
+			free(way);
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		way->read_at = LLONG_MIN / 2;
 	}
 	if (way->job)
 		return job_wait(t, way->job, w, why);
@@ -279,11 +256,4 @@ watch_permit(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 		way_set(way, &nodes, n_dirs, has_file, loop_now(t->loop));
 	}
 	return way_allows(way, user, want) ? PROTO_OK : PROTO_DENIED;
-}
-
-void
-permit_free_all(struct watch_table *t)
-{
-	while (t->way_list)
-		way_free(t, t->way_list);
 }

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "common/log.h"
-#include "watcherd/table.h"
 #include "watcherd/watch_int.h"
 
 #define USERS_MAX	4096		/* accounts remembered */
@@ -18,8 +17,7 @@
  * NSS may ask LDAP or SSSD, which may not answer.
  */
 struct user {
-	struct user	*prev, *next;	/* every user, newest first */
-	char		*name;
+	struct memo_entry e;		/* key: the name and its NUL */
 	struct perm_user *account;	/* NULL: unknown */
 	long long	 fetched;
 	struct job	*lookup;	/* the lookup under way */
@@ -92,7 +90,7 @@ user_finish(struct job *j)
 	if (uj->err) {
 		/* Not "unknown": an error, not believed. */
 		log_warn("user_lookup_failed", "user=%s reason=\"%s\"",
-		    u->name, strerror(uj->err));
+		    u->e.key, strerror(uj->err));
 		u->fetched = LLONG_MIN / 2;
 	}
 }
@@ -107,57 +105,25 @@ user_destroy(struct job *j)
 	free(uj);
 }
 
-static void
-user_free(struct watch_table *t, struct user *u)
+static int
+user_busy(struct memo_entry *e)
 {
-	table_del(t->users, u->name, strlen(u->name), u);
-	if (u->prev)
-		u->prev->next = u->next;
-	else
-		t->user_list = u->next;
-	if (u->next)
-		u->next->prev = u->prev;
+	return ((struct user *)e)->lookup != NULL;
+}
+
+static void
+user_release(struct memo_entry *e)
+{
+	struct user *u = (struct user *)e;
+
 	free(u->account);
-	free(u->name);
 	free(u);
 }
 
-/* Makes room for one more user: the oldest whose lookup is not under
-   way goes. */
-static void
-users_trim(struct watch_table *t)
+int
+users_init(struct watch_table *t)
 {
-	struct user *u, *last = NULL;
-
-	if (table_count(t->users) < USERS_MAX)
-		return;
-	for (u = t->user_list; u; u = u->next)
-		if (u->lookup == NULL)
-			last = u;
-	if (last)
-		user_free(t, last);
-}
-
-static struct user *
-user_new(struct watch_table *t, const char *name)
-{
-	struct user *u;
-
-	users_trim(t);
-	if ((u = calloc(1, sizeof(*u))) == NULL)
-		return NULL;
-	if ((u->name = strdup(name)) == NULL ||
-	    table_add(t->users, name, strlen(name), u) == -1) {
-		free(u->name);
-		free(u);
-		return NULL;
-	}
-	u->fetched = LLONG_MIN / 2;
-	u->next = t->user_list;
-	if (u->next)
-		u->next->prev = u;
-	t->user_list = u;
-	return u;
+	return memo_init(&t->users, USERS_MAX, user_busy, user_release);
 }
 
 static enum proto_error
@@ -178,7 +144,7 @@ lookup_start(struct watch_table *t, struct user *u, struct watch_waiter *w,
 	uj->j.destroy = user_destroy;
 	uj->j.mj.work = user_work;
 	uj->u = u;
-	if ((uj->name = strdup(u->name)) == NULL) {
+	if ((uj->name = strdup(u->e.key)) == NULL) {
 		free(uj);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
@@ -193,12 +159,18 @@ enum proto_error
 watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
     const struct perm_user **out, const char **why)
 {
-	struct user *u = table_get(t->users, name, strlen(name));
+	size_t keylen = strlen(name) + 1;
+	struct user *u = (struct user *)memo_get(&t->users, name, keylen);
 
 	*out = NULL;
-	if (u == NULL && (u = user_new(t, name)) == NULL) {
-		*why = "watcherd is out of memory";
-		return PROTO_UNAVAILABLE;
+	if (u == NULL) {
+		if ((u = calloc(1, sizeof(*u))) == NULL ||
+		    memo_add(&t->users, &u->e, name, keylen) == -1) {
+			free(u);
+			*why = "watcherd is out of memory";
+			return PROTO_UNAVAILABLE;
+		}
+		u->fetched = LLONG_MIN / 2;
 	}
 	if (u->lookup)
 		return job_wait(t, u->lookup, w, why);
@@ -214,11 +186,4 @@ watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
 	}
 	*out = u->account;
 	return PROTO_OK;
-}
-
-void
-users_free_all(struct watch_table *t)
-{
-	while (t->user_list)
-		user_free(t, t->user_list);
 }

@@ -1028,13 +1028,11 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->by_entry = table_new();
 	t->folders = table_new();
 	t->jobs = table_new();
-	t->users = table_new();
-	t->ways = table_new();
 	t->mounts = mount_table_new(loop, cfg, mount_recovered, t);
 	t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (!t->by_name || !t->by_inode || !t->by_file_wd || !t->by_dir_wd ||
-	    !t->by_entry || !t->folders || !t->jobs || !t->users ||
-	    !t->ways || !t->mounts ||
+	    !t->by_entry || !t->folders || !t->jobs || users_init(t) == -1 ||
+	    permit_init(t) == -1 || !t->mounts ||
 	    t->ifd == -1)
 		goto fail;
 	t->io = (struct loop_io){ .fd = t->ifd, .events = EPOLLIN,
@@ -1070,8 +1068,10 @@ watch_table_free(struct watch_table *t)
 			loop_remove(t->loop, &t->io);
 	}
 	folder_free_all(t);
-	users_free_all(t);
-	permit_free_all(t);
+	if (t->users.table)
+		memo_clear(&t->users);
+	if (t->ways.table)
+		memo_clear(&t->ways);
 	cache_clear(&t->cache);
 	if (t->ifd != -1)
 		close(t->ifd);
@@ -1082,8 +1082,6 @@ watch_table_free(struct watch_table *t)
 	table_free(t->by_entry);
 	table_free(t->folders);
 	table_free(t->jobs);
-	table_free(t->users);
-	table_free(t->ways);
 	free(t);
 }
 

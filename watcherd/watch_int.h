@@ -18,6 +18,7 @@
 #include "common/policy.h"
 #include "watcherd/cache.h"
 #include "watcherd/loop.h"
+#include "watcherd/memo.h"
 #include "watcherd/mount.h"
 #include "watcherd/watch.h"
 
@@ -132,10 +133,8 @@ struct watch_table {
 	struct cache		 cache;
 	struct mount_table	*mounts;
 	struct table		*jobs;		/* name key -> newest file job */
-	struct table		*users;		/* user name -> struct user */
-	struct user		*user_list;
-	struct table		*ways;		/* name key -> struct way */
-	struct way		*way_list;
+	struct memo		 users;		/* accounts, by name */
+	struct memo		 ways;		/* permissions, by name key */
 	unsigned long		 seq;		/* of the newest job */
 	unsigned long		 changes;
 	unsigned long		 overflows;
@@ -203,13 +202,13 @@ void	dirs_gone(struct watch_table *, struct dir *,
 
 /* users.c */
 
-/* Frees every account remembered. */
-void	users_free_all(struct watch_table *);
+/* Sets up t->users. Returns 0, or -1 when out of memory. */
+int	users_init(struct watch_table *);
 
 /* permit.c */
 
-/* Frees every way remembered. */
-void	permit_free_all(struct watch_table *);
+/* Sets up t->ways. Returns 0, or -1 when out of memory. */
+int	permit_init(struct watch_table *);
 
 /* job.c */
 

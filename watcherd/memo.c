@@ -1,0 +1,81 @@
+#include <stdlib.h>
+#include <string.h>
+
+#include "watcherd/memo.h"
+#include "watcherd/table.h"
+
+int
+memo_init(struct memo *m, size_t max, int (*busy)(struct memo_entry *),
+    void (*release)(struct memo_entry *))
+{
+	memset(m, 0, sizeof(*m));
+	m->max = max;
+	m->busy = busy;
+	m->release = release;
+	return (m->table = table_new()) == NULL ? -1 : 0;
+}
+
+void
+memo_drop(struct memo *m, struct memo_entry *e)
+{
+	table_del(m->table, e->key, e->keylen, e);
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		m->newest = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	free(e->key);
+	e->key = NULL;
+	m->release(e);
+}
+
+void
+memo_clear(struct memo *m)
+{
+	while (m->newest)
+		memo_drop(m, m->newest);
+	table_free(m->table);
+	m->table = NULL;
+}
+
+struct memo_entry *
+memo_get(const struct memo *m, const void *key, size_t keylen)
+{
+	return table_get(m->table, key, keylen);
+}
+
+int
+memo_add(struct memo *m, struct memo_entry *e, const void *key, size_t keylen)
+{
+	struct memo_entry *u, *oldest = NULL;
+
+	if (table_count(m->table) >= m->max) {
+		for (u = m->newest; u; u = u->next)
+			if (!m->busy(u))
+				oldest = u;
+		if (oldest)
+			memo_drop(m, oldest);
+	}
+	if ((e->key = malloc(keylen ? keylen : 1)) == NULL)
+		return -1;
+	memcpy(e->key, key, keylen);
+	e->keylen = keylen;
+	if (table_add(m->table, e->key, keylen, e) == -1) {
+		free(e->key);
+		e->key = NULL;
+		return -1;
+	}
+	e->prev = NULL;
+	e->next = m->newest;
+	if (e->next)
+		e->next->prev = e;
+	m->newest = e;
+	return 0;
+}
+
+size_t
+memo_count(const struct memo *m)
+{
+	return table_count(m->table);
+}
