@@ -200,3 +200,19 @@ expect() {
 		    fail "no detail in the $1 answer: $(head -c 300 "$T/body")"
 	fi
 }
+
+# get_stream SECONDS [CURL ARGS...] PATH: like get, for an answer that may
+# be a stream (/events): curl ends it after SECONDS, and that is no
+# failure. Sets STATUS.
+get_stream() {
+	local secs=$1 path out rc=0
+	shift
+	path=${!#}
+	: >"$T/body"
+	out=$(curl -sS -N --max-time "$secs" -o "$T/body" -D "$T/headers" \
+	    -w '%{http_code}' "${@:1:$#-1}" "$BASE_URL/$path" 2>/dev/null) ||
+	    rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 28 ] ||
+	    fail "curl $path failed with status $rc" || return 1
+	STATUS=$out
+}

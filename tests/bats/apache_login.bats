@@ -3,7 +3,8 @@
 # from apache-fcgid.conf.sample with its login options, HTTP Basic
 # (-DFH_BASIC) and OpenID Connect bearer tokens (-DFH_OIDC, JWTs signed
 # here with a key of the test's own: no identity provider needed), in
-# front of a real watcherd that logs whom each request is for.
+# front of a real watcherd that logs whom each request is for; with
+# --access unix, accounts of this host made for the tests decide.
 
 load apache_helpers
 
@@ -17,7 +18,15 @@ teardown_file() {
 }
 
 teardown() {
-	stop_apache
+	local status=0
+	stop_apache || status=1
+	if [ -n "${UNIX_ACCESS:-}" ]; then
+		unix_proposals_undo || status=1
+		unix_accounts_remove "$ACCOUNT" || status=1
+		# Back to the suite's watcherd.
+		stop_apache_watcherd && start_apache_watcherd --verbose || status=1
+	fi
+	return "$status"
 }
 
 FILE_CTX="file_content?proposal=1111&file_name=context.py"
@@ -84,4 +93,161 @@ jwt() {
 	get -H "Authorization: Bearer $good" "$FILE_CTX"
 	expect 200
 	[ "$(requests_for carol)" -ge 1 ] || fail "watcherd did not hear carol"
+}
+
+# Access per proposal with real accounts (DESIGN.md section 7): watcherd
+# with --access unix behind Apache's logins. ALICE is in the group of
+# proposal 1111, BOB is not, NOSUCH logs in but has no account; proposal
+# 2222 is open to everybody (apache_helpers.bash).
+ACCOUNT=fha_
+ALICE=${ACCOUNT}alice
+BOB=${ACCOUNT}bob
+NOSUCH=${ACCOUNT}nosuch
+Q="proposal=1111&file_name=context.py"
+
+# unix_access: the accounts and the proposals, and watcherd with --access
+# unix (and --verbose, as the suite's). The teardown undoes it all.
+unix_access() {
+	UNIX_ACCESS=1
+	AMORE="$T/data/$DAMNIT_REL"
+	AMORE_2222="$T/data/SPB/202601/p002222/usr/Shared/amore"
+	unix_accounts_add "$ACCOUNT" && unix_proposals "$ACCOUNT" &&
+	    stop_apache_watcherd && start_apache_watcherd --verbose --access unix
+}
+
+# get_as USER [CURL ARGS...] PATH: get, logged in with Basic as USER
+# (password pw-USER).
+get_as() {
+	local user=$1
+	shift
+	get -u "$user:pw-$user" "$@"
+}
+
+# expect_forbidden USER FILE PROPOSAL: the last answer is watcherd's 403
+# for USER, naming USER, FILE and PROPOSAL.
+expect_forbidden() {
+	expect 403 || return 1
+	[ "$(body_json .detail)" = "user $1 may not read $2 of proposal $3" ] ||
+	    fail "detail: $(body_json .detail)" || return 1
+	[ "$(header X-Remote-User)" = "$1" ] ||
+	    fail "X-Remote-User: $(header X-Remote-User)"
+}
+
+@test "Apache with -DFH_BASIC and --access unix: the group's member reads every file route, anybody else gets 403 at once, file or no file, nobody Apache's 401" {
+	local u crc size
+	unix_access
+	: >"$T/htpasswd.unix"
+	for u in "$ALICE" "$BOB" "$NOSUCH"; do
+		printf '%s:%s\n' "$u" "$(openssl passwd -apr1 "pw-$u")" >>"$T/htpasswd.unix"
+	done
+	FH_AUTH_USERFILE="$T/htpasswd.unix" start_apache -DFH_BASIC
+	crc=$(crc32 "$AMORE/context.py")
+	size=$(stat -c %s "$AMORE/damnit.log")
+
+	get_as "$ALICE" "$FILE_CTX"
+	expect 200
+	[ "$(header X-Remote-User)" = "$ALICE" ]
+	[ "$(body_json .checksum)" = "$crc" ]
+	cmp <(jq -j .content "$T/body") "$AMORE/context.py"
+	get_as "$ALICE" "file_content?proposal=1111&file_name=process_logs/r0012-p1111.out"
+	expect 200
+	[ "$(body_json .checksum)" = "$(crc32 "$AMORE/process_logs/r0012-p1111.out")" ]
+	get_as "$ALICE" "has_new_checksum?$Q&checksum=00000000"
+	expect 200
+	[ "$(cat "$T/body")" = true ]
+	[ "$(header X-Checksum)" = "$crc" ]
+	get_as "$ALICE" "file_tail?proposal=1111&file_name=damnit.log&offset=0"
+	expect 200
+	cmp <(jq -j .data "$T/body") "$AMORE/damnit.log"
+	get_stream 1 -u "$ALICE:pw-$ALICE" "events?$Q"
+	[ "$STATUS" = 200 ] || fail "events: $STATUS $(cat "$T/body")"
+	[[ "$(header Content-Type)" == text/event-stream* ]] ||
+	    fail "Content-Type: $(header Content-Type)"
+	head -n 1 "$T/body" | grep -q '^retry: ' || fail "the stream: $(cat "$T/body")"
+	get_as "$ALICE" "contextfile/content?proposal_number=1111"
+	expect 200
+	cmp <(jq -j .fileContent "$T/body") "$AMORE/context.py"
+	get_as "$ALICE" "contextfile/last_modified?proposal_number=1111"
+	expect 200
+	[ "$(body_json '.lastModified | floor')" = "$(stat -c %Y "$AMORE/context.py")" ]
+
+	while read -r name path; do
+		get_as "$BOB" "$path"
+		expect_forbidden "$BOB" "$name" 1111 || fail "for $path"
+	done <<-EOF
+	context.py $FILE_CTX
+	missing.log file_content?proposal=1111&file_name=missing.log
+	context.py has_new_checksum?$Q&checksum=00000000
+	damnit.log file_tail?proposal=1111&file_name=damnit.log&offset=0
+	context.py contextfile/content?proposal_number=1111
+	context.py contextfile/last_modified?proposal_number=1111
+	EOF
+	# Held routes are refused before they are held.
+	get_as "$BOB" "has_new_checksum?$Q&checksum=$crc&wait=20"
+	expect_forbidden "$BOB" context.py 1111
+	awk -v t="$TIME" 'BEGIN { exit !(t < 2) }' || fail "the 403 took $TIME s"
+	get_as "$BOB" "file_tail?proposal=1111&file_name=damnit.log&offset=$size&wait=20"
+	expect_forbidden "$BOB" damnit.log 1111
+	awk -v t="$TIME" 'BEGIN { exit !(t < 2) }' || fail "the 403 took $TIME s"
+	get_stream 2 -u "$BOB:pw-$BOB" "events?$Q"
+	expect_forbidden "$BOB" context.py 1111
+	! grep -q '^retry: ' "$T/body" || fail "an event stream: $(cat "$T/body")"
+	get_as "$BOB" "file_content?proposal=2222&file_name=context.py"
+	expect 200
+	[ "$(body_json .checksum)" = "$(crc32 "$AMORE_2222/context.py")" ]
+	for p in 1111 2222; do
+		get_as "$NOSUCH" "file_content?proposal=$p&file_name=context.py"
+		expect_forbidden "$NOSUCH" context.py "$p"
+	done
+
+	for path in "$FILE_CTX" "has_new_checksum?$Q&checksum=00000000&wait=20" \
+	    "events?$Q" "contextfile/content?proposal_number=1111"; do
+		get "$path"
+		[ "$STATUS" = 401 ] || fail "$path without a login: $STATUS"
+		[[ "$(header WWW-Authenticate)" == 'Basic realm="DAMNIT"' ]] ||
+		    fail "$path: challenge $(header WWW-Authenticate)"
+		[[ "$(header Content-Type)" != application/json* ]] ||
+		    fail "$path: the handler answered: $(cat "$T/body")"
+	done
+	for route in health metrics; do
+		get "$route"
+		[ "$STATUS" = 200 ] || fail "/$route: $STATUS"
+	done
+}
+
+# oidc_token USER: a bearer token for USER (its preferred_username), valid
+# for 5 minutes, signed with $T/key.pem.
+oidc_token() {
+	local now
+	now=$(date +%s)
+	jwt "$T/key.pem" "{\"sub\":\"id-$1\",\"preferred_username\":\"$1\",\"iat\":$now,\"exp\":$((now + 300))}"
+}
+
+@test "Apache with -DFH_OIDC and --access unix: the token's preferred_username is the account that may read or not" {
+	unix_access
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$T/key.pem" \
+	    -out "$T/cert.pem" -subj /CN=realm-signing-key -days 2 2>/dev/null
+	FH_OIDC_CERT="$T/cert.pem" FH_OIDC_PASSPHRASE="test-only passphrase" \
+	    start_apache -DFH_OIDC
+	get -H "Authorization: Bearer $(oidc_token "$ALICE")" "$FILE_CTX"
+	expect 200
+	[ "$(header X-Remote-User)" = "$ALICE" ]
+	[ "$(body_json .checksum)" = "$(crc32 "$AMORE/context.py")" ]
+	cmp <(jq -j .content "$T/body") "$AMORE/context.py"
+	get -H "Authorization: Bearer $(oidc_token "$ALICE")" "contextfile/content?proposal_number=1111"
+	expect 200
+	get -H "Authorization: Bearer $(oidc_token "$BOB")" "$FILE_CTX"
+	expect_forbidden "$BOB" context.py 1111
+	get -H "Authorization: Bearer $(oidc_token "$BOB")" "file_content?proposal=1111&file_name=missing.log"
+	expect_forbidden "$BOB" missing.log 1111
+	get -H "Authorization: Bearer $(oidc_token "$BOB")" "file_content?proposal=2222&file_name=context.py"
+	expect 200
+	[ "$(body_json .checksum)" = "$(crc32 "$AMORE_2222/context.py")" ]
+	get -H "Authorization: Bearer $(oidc_token "$NOSUCH")" "$FILE_CTX"
+	expect_forbidden "$NOSUCH" context.py 1111
+	get "$FILE_CTX"
+	[ "$STATUS" = 401 ] || fail "without a token: $STATUS"
+	[ -z "$(header X-Remote-User)" ]
+	get health
+	[ "$STATUS" = 200 ] || fail "/health: $STATUS"
 }

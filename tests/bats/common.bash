@@ -308,3 +308,56 @@ unprivileged_watcherd() {
 process_uid() {
 	awk '/^Uid:/ { print $2 }' "/proc/$1/status"
 }
+
+# Access per proposal with real accounts (access = unix, DESIGN.md section
+# 7), for the web suites on the demo tree. Every name starts with a PREFIX
+# of the suite's own, so that suites running at once do not meet:
+# PREFIXalice is a member of the proposal's group PREFIXp1111, PREFIXbob is
+# not.
+
+# unix_accounts_add PREFIX: the group and the accounts (no home, no shell,
+# primary group "users"), after removing what an aborted run left.
+unix_accounts_add() {
+	unix_accounts_remove "$1" || return 1
+	groupadd "${1}p1111" &&
+	    useradd -M -N -g users -G "${1}p1111" -d /nonexistent \
+	    -s /usr/sbin/nologin "${1}alice" &&
+	    useradd -M -N -g users -d /nonexistent -s /usr/sbin/nologin "${1}bob"
+}
+
+# unix_accounts_remove PREFIX: removes them, whichever exist.
+unix_accounts_remove() {
+	local u failed=0
+	for u in "${1}alice" "${1}bob"; do
+		if getent passwd "$u" >/dev/null; then
+			userdel "$u" || failed=1
+		fi
+	done
+	if getent group "${1}p1111" >/dev/null; then
+		groupdel "${1}p1111" || failed=1
+	fi
+	return "$failed"
+}
+
+# unix_proposals PREFIX: proposal 1111 for its group only (p001111
+# root:PREFIXp1111, directories 2750 and files 0640 from it down; symbolic
+# links keep pointing where they did), and proposal 2222 (p002222, one
+# context.py of its own) open to everybody.
+unix_proposals() {
+	local p1=$T/data/SPB/202601/p001111 p2=$T/data/SPB/202601/p002222
+	chown -R "root:${1}p1111" "$p1" &&
+	    find "$p1" -type d -exec chmod 2750 {} + &&
+	    find "$p1" -type f -exec chmod 0640 {} + || return 1
+	mkdir -p "$p2/usr/Shared/amore" &&
+	    printf '# proposal 2222: open to everybody\n' \
+	    >"$p2/usr/Shared/amore/context.py" &&
+	    chmod -R u=rwX,go=rX "$p2"
+}
+
+# unix_proposals_undo: proposal 1111 open again (as copied), 2222 gone.
+unix_proposals_undo() {
+	local p1=$T/data/SPB/202601/p001111
+	rm -rf "$T/data/SPB/202601/p002222"
+	[ -d "$p1" ] || return 0
+	chown -R root:root "$p1" && chmod -R u=rwX,go=rX,g-s "$p1"
+}

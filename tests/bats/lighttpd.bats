@@ -28,6 +28,10 @@ teardown() {
 	local status=0
 	# A second lighttpd a test started (one that failed on the way).
 	stop_lighttpd auth || status=1
+	if [ -n "${UNIX_LOGIN:-}" ]; then
+		unix_proposals_undo || status=1
+		unix_accounts_remove "$ACCOUNT" || status=1
+	fi
 	ensure_default_watcherd || status=1
 	web_teardown || status=1
 	return "$status"
@@ -354,4 +358,159 @@ edit_flips() {
 	tail -c "+$log_from" "$T/watcherd.log" |
 		grep -q 'cmd=content proposal=1111 user=alice' ||
 		fail "watcherd did not hear alice"
+}
+
+# Access per proposal with real accounts (DESIGN.md section 7): watcherd
+# with --access unix behind lighttpd with the sample's login. ALICE is in
+# the group of proposal 1111, BOB is not, NOSUCH logs in but has no
+# account; proposal 2222 is open to everybody (web_helpers.bash).
+ACCOUNT=fhw_
+ALICE=${ACCOUNT}alice
+BOB=${ACCOUNT}bob
+NOSUCH=${ACCOUNT}nosuch
+
+# unix_login: the accounts and the proposals, watcherd with --access unix,
+# and lighttpd "auth" with the sample's login for the three (password
+# pw-NAME). PORT is that lighttpd's, OPEN_PORT the suite's one without a
+# login. The teardown removes it all.
+unix_login() {
+	local u
+	UNIX_LOGIN=1
+	OPEN_PORT=$PORT
+	unix_accounts_add "$ACCOUNT" && unix_proposals "$ACCOUNT" || return 1
+	: >"$T/htpasswd.unix"
+	for u in "$ALICE" "$BOB" "$NOSUCH"; do
+		printf '%s:%s\n' "$u" "$(openssl passwd -6 "pw-$u")" >>"$T/htpasswd.unix"
+	done
+	restart_web_watcherd --access unix &&
+	    FILEHANDLER_AUTH_USERFILE="$T/htpasswd.unix" start_lighttpd auth
+}
+
+# http_as USER [curl options...] PATH: http, logged in as USER.
+http_as() {
+	local user=$1
+	shift
+	http -u "$user:pw-$user" "$@"
+}
+
+# expect_forbidden USER FILE PROPOSAL: the last answer is watcherd's 403
+# for USER, naming USER, FILE and PROPOSAL.
+expect_forbidden() {
+	expect_error 403 . || return 1
+	[ "$(jqb .detail)" = "user $1 may not read $2 of proposal $3" ] ||
+	    fail "detail: $(jqb .detail)" || return 1
+	[ "$(header X-Remote-User)" = "$1" ] ||
+	    fail "X-Remote-User: $(header X-Remote-User)"
+}
+
+@test "--access unix behind lighttpd's login: a member of the proposal's group reads every file route" {
+	unix_login
+	f="$DAMNIT/context.py"
+	crc=$(crc32 "$f")
+	http_as "$ALICE" "/file_content?$Q"
+	expect_status 200
+	[ "$(header X-Remote-User)" = "$ALICE" ]
+	expect_file_content_head "$crc"
+	[ "$(decode_content "$T/got")" = "$crc" ]
+	cmp "$T/got" "$f"
+	# Two directories further down, each 2750.
+	http_as "$ALICE" "/file_content?proposal=1111&file_name=process_logs/r0012-p1111.out"
+	expect_status 200
+	[ "$(jqb .checksum)" = "$(crc32 "$DAMNIT/process_logs/r0012-p1111.out")" ]
+	http_as "$ALICE" "/has_new_checksum?$Q&checksum=$crc"
+	expect_status 200
+	[ "$(body)" = false ]
+	http_as "$ALICE" "/has_new_checksum?$Q&checksum=00000000"
+	expect_status 200
+	[ "$(body)" = true ]
+	[ "$(header X-Checksum)" = "$crc" ]
+	http_as "$ALICE" "/file_tail?proposal=1111&file_name=damnit.log&offset=0"
+	expect_status 200
+	[ "$(jqb .next_offset)" = "$(stat -c %s "$DAMNIT/damnit.log")" ]
+	cmp <(jq -j .data "$T/b") "$DAMNIT/damnit.log"
+	http_stream 1 -u "$ALICE:pw-$ALICE" "/events?$Q"
+	expect_status 200
+	[[ "$(header Content-Type)" == text/event-stream* ]] ||
+	    fail "Content-Type: $(header Content-Type)"
+	head -n 1 "$T/b" | grep -q '^retry: ' || fail "the stream: $(body)"
+	http_as "$ALICE" "/contextfile/content?proposal_number=1111"
+	expect_status 200
+	jq -j .fileContent "$T/b" >"$T/got"
+	cmp "$T/got" "$f"
+	http_as "$ALICE" "/contextfile/last_modified?proposal_number=1111"
+	expect_status 200
+	[ "$(jqb '.lastModified | floor')" = "$(stat -c %Y "$f")" ]
+	# She may look: a missing file is missing, not forbidden.
+	http_as "$ALICE" "/file_content?proposal=1111&file_name=missing.log"
+	expect_error 404 .
+}
+
+@test "--access unix behind lighttpd's login: anybody else gets 403 naming him and the proposal on every file route, at once, file or no file" {
+	unix_login
+	crc=$(crc32 "$DAMNIT/context.py")
+	size=$(stat -c %s "$DAMNIT/damnit.log")
+	while read -r name path; do
+		http_as "$BOB" "$path"
+		expect_forbidden "$BOB" "$name" 1111 || fail "for $path"
+	done <<-EOF
+	context.py /file_content?$Q
+	missing.log /file_content?proposal=1111&file_name=missing.log
+	context.py /has_new_checksum?$Q&checksum=00000000
+	missing.log /has_new_checksum?proposal=1111&file_name=missing.log&checksum=00000000
+	damnit.log /file_tail?proposal=1111&file_name=damnit.log&offset=0
+	missing.log /file_tail?proposal=1111&file_name=missing.log&offset=0
+	context.py /contextfile/content?proposal_number=1111
+	context.py /contextfile/last_modified?proposal_number=1111
+	EOF
+	# Held routes are refused before they are held.
+	http_as "$BOB" "/has_new_checksum?$Q&checksum=$crc&wait=20"
+	expect_forbidden "$BOB" context.py 1111
+	[ "$TIME_MS" -lt 2000 ] || fail "the 403 took $TIME_MS ms"
+	http_as "$BOB" "/file_tail?proposal=1111&file_name=damnit.log&offset=$size&wait=20"
+	expect_forbidden "$BOB" damnit.log 1111
+	[ "$TIME_MS" -lt 2000 ] || fail "the 403 took $TIME_MS ms"
+	for name in context.py missing.log; do
+		http_stream 2 -u "$BOB:pw-$BOB" "/events?proposal=1111&file_name=$name"
+		expect_forbidden "$BOB" "$name" 1111
+		[[ "$(header Content-Type)" != text/event-stream* ]]
+		! grep -q '^retry: ' "$T/b" || fail "an event stream: $(body)"
+	done
+	# A proposal open to everybody.
+	http_as "$BOB" "/file_content?proposal=2222&file_name=context.py"
+	expect_status 200
+	[ "$(jqb .checksum)" = "$(crc32 "$T/data/SPB/202601/p002222/usr/Shared/amore/context.py")" ]
+	http_as "$BOB" "/contextfile/content?proposal_number=2222"
+	expect_status 200
+	# A login without an account reads nothing, not even what is open.
+	for p in 1111 2222; do
+		http_as "$NOSUCH" "/file_content?proposal=$p&file_name=context.py"
+		expect_forbidden "$NOSUCH" context.py "$p"
+	done
+}
+
+@test "--access unix: nobody logged in gets lighttpd's 401 with the sample's login, the handler's without; health and metrics stay open" {
+	unix_login
+	for path in "/file_content?$Q" "/has_new_checksum?$Q&checksum=00000000&wait=20" \
+	    "/file_tail?proposal=1111&file_name=damnit.log&offset=0&wait=20" \
+	    "/events?$Q" "/contextfile/content?proposal_number=1111" \
+	    "/contextfile/last_modified?proposal_number=1111"; do
+		http "$path"
+		[ "$STATUS" = 401 ] || fail "$path without a login: $STATUS"
+		[[ "$(header WWW-Authenticate)" == 'Basic realm="DAMNIT"'* ]] ||
+		    fail "$path: challenge $(header WWW-Authenticate)"
+		[[ "$(header Content-Type)" != application/json* ]] ||
+		    fail "$path: the handler answered: $(body)"
+		PORT=$OPEN_PORT http "$path"
+		expect_error 401 . || fail "for $path without a login configured"
+		[ "$(jqb .detail)" = "nobody is logged in: log in to read the files of proposal 1111" ] ||
+		    fail "$path: detail $(jqb .detail)"
+		! header X-Remote-User >/dev/null || fail "$path: X-Remote-User $(header X-Remote-User)"
+		[ "$TIME_MS" -lt 2000 ] || fail "$path: the 401 took $TIME_MS ms"
+	done
+	for path in /health /metrics; do
+		http "$path"
+		[ "$STATUS" = 200 ] || fail "$path with the login: $STATUS"
+		PORT=$OPEN_PORT http "$path"
+		[ "$STATUS" = 200 ] || fail "$path without a login configured: $STATUS"
+	done
 }

@@ -352,3 +352,20 @@ open(sys.argv[2], "wb").write(data)
 print("%08x" % zlib.crc32(data))
 EOF
 }
+
+# http_stream SECONDS [curl options...] PATH: like http, for an answer
+# that may be a stream (/events): curl ends it after SECONDS, and that is no
+# failure. Sets STATUS.
+http_stream() {
+	local secs=$1 path out rc=0
+	shift
+	path=${!#}
+	rm -f "$T/b"
+	out=$(curl -sS -N --path-as-is --max-time "$secs" -D "$T/h" -o "$T/b" \
+	    -w '%{http_code}' "${@:1:$#-1}" "http://127.0.0.1:$PORT$PREFIX$path" \
+	    2>/dev/null) || rc=$?
+	[ "$rc" = 0 ] || [ "$rc" = 28 ] ||
+	    fail "curl $path failed with status $rc" || return 1
+	[ -f "$T/b" ] || : >"$T/b"
+	STATUS=$out
+}
