@@ -13,9 +13,13 @@
  *   the proposal's folder, and whose size, CRC-32 and bytes (raw, JSON,
  *   base64) are what the reply says; no payload ever carries the
  *   outside secret's bytes;
- * - list only shows such names.
+ * - list only shows such names;
+ * - under access = unix (this target's), no file request naming a user
+ *   that NSS does not know, or "user":null, is answered ok (the fixture's
+ *   files are root's: "user":"root" reads them).
  */
 #include <errno.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -197,7 +201,7 @@ static void
 check_file_reply(struct json_object *req, const char *cmd,
     struct json_object *reply, const char *payload, size_t payload_len)
 {
-	struct json_object *fmt, *name_obj;
+	struct json_object *fmt, *name_obj, *user = NULL;
 	const char *name, *why, *crc, *enc;
 	char want_crc[16];
 	size_t len, got_len;
@@ -208,6 +212,11 @@ check_file_reply(struct json_object *req, const char *cmd,
 
 	FUZZ_CHECK(json_object_object_get_ex(req, "file_name", &name_obj),
 	    "%s without file_name answered ok", cmd);
+	FUZZ_CHECK(!json_object_object_get_ex(req, "user", &user) ||
+	    (json_object_is_type(user, json_type_string) &&
+	    getpwnam(json_object_get_string(user)) != NULL),
+	    "%s for user %s answered ok under access = unix", cmd,
+	    json_object_to_json_string(user));
 	name = json_object_get_string(name_obj);
 	len = (size_t)json_object_get_string_len(name_obj);
 	FUZZ_CHECK(policy_check_name(name, len, &why) == PROTO_OK &&
@@ -378,6 +387,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 {
 	(void)argc;
 	(void)argv;
+	fuzz_access = "unix";
 	fuzz_daemon();
 	return 0;
 }

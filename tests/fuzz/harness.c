@@ -140,6 +140,7 @@ char *const fuzz_allow[] = {
 	"context.py", "*.log", "process_logs/*.out", "*/*.log",
 };
 const size_t fuzz_n_allow = sizeof(fuzz_allow) / sizeof(fuzz_allow[0]);
+const char *fuzz_access = "open";
 
 static struct fuzz_tree tree;
 static int tree_built;
@@ -359,7 +360,7 @@ fuzz_daemon(void)
 	snprintf(err, sizeof(err), "%d", FUZZ_MAX_FILE_SIZE);
 	if (config_set(&d.cfg, "max-file-size", err, err, sizeof(err)) == -1 ||
 	    config_set(&d.cfg, "cache-size", "1M", err, sizeof(err)) == -1 ||
-	    config_set(&d.cfg, "access", "open", err, sizeof(err)) == -1)
+	    config_set(&d.cfg, "access", fuzz_access, err, sizeof(err)) == -1)
 		fuzz_fail("config: %s", err);
 	for (i = 3; i < fuzz_n_allow; i++)
 		if (config_set(&d.cfg, "allow", fuzz_allow[i], err,

@@ -77,6 +77,10 @@ char	*fuzz_tree_read(unsigned proposal, const char *name, size_t *len);
 extern char *const fuzz_allow[];
 extern const size_t fuzz_n_allow;
 
+/* The access setting of the fixture daemon: "open" unless a target sets
+   another before it first calls fuzz_daemon(). */
+extern const char *fuzz_access;
+
 /* A watcherd on the fixture tree, built with daemon_init() as main()
    builds it, socket at fuzz_tree()->socket. Built once. */
 struct daemon *fuzz_daemon(void);
