@@ -313,7 +313,8 @@ const STATES = {
 	    "The file watcher does not answer; the page reconnects by itself.",
 	login: () => "You are not logged in, or your login has expired. " +
 	    "Reload the page to log in again.",
-	forbidden: (s) => `${s.file} of proposal ${s.proposal} may not be shown: ${s.detail}.`,
+	// The detail names the file, the proposal and, for access, the user.
+	forbidden: (s) => `Not shown: ${s.detail}.`,
 	"too-large": (s) => `${s.file} is larger than the server serves (${s.detail}).`,
 	error: (s) => `Unexpected answer from the server: ${s.detail}. Retrying.`,
 };

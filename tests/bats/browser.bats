@@ -182,3 +182,45 @@ browser() {
 	FILEHANDLER_AUTH_USERFILE="$T/htpasswd" start_lighttpd auth
 	browser login
 }
+
+# Access per proposal with real accounts (--access unix; the accounts and
+# proposals of common.bash, named with a prefix of this file's own):
+# FHB_ACCOUNT's bob is not in proposal 1111's group, alice is; proposal
+# 2222 is open to everybody.
+FHB_ACCOUNT=fhb_
+
+# browser_unix_forbidden: the accounts and proposals, watcherd with
+# --access unix, lighttpd "auth" with a Basic login for alice and bob
+# (password pw-NAME), and tests/browser/forbidden.mjs logged in as bob.
+# Called in an || list, where errexit does not hold: every step is checked.
+browser_unix_forbidden() {
+	local u bob=${FHB_ACCOUNT}bob hash
+	unix_accounts_add "$FHB_ACCOUNT" && unix_proposals "$FHB_ACCOUNT" ||
+	    fail "cannot make the ${FHB_ACCOUNT} accounts and proposals" || return 1
+	: >"$T/htpasswd.unix" || return 1
+	for u in "${FHB_ACCOUNT}alice" "$bob"; do
+		hash=$(openssl passwd -6 "pw-$u") || return 1
+		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.unix" || return 1
+	done
+	restart_web_watcherd --access unix || return 1
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.unix" start_lighttpd auth || return 1
+	browser forbidden "$bob" "pw-$bob" "$T/data/SPB/202601/p002222/usr/Shared/amore/context.py"
+}
+
+# browser_unix_forbidden_undo: the tree as copied and no accounts left,
+# whatever happened before (teardown then brings back the default watcherd
+# and stops lighttpd "auth").
+browser_unix_forbidden_undo() {
+	local rc=0
+	unix_proposals_undo || rc=1
+	unix_accounts_remove "$FHB_ACCOUNT" || rc=1
+	[ "$rc" = 0 ] || fail "cannot undo the ${FHB_ACCOUNT} accounts and proposals"
+}
+
+@test "with --access unix behind a login, a proposal he may not read is forbidden in words naming him; one he may read shows" {
+	[ "$(id -u)" = 0 ] || skip "making accounts needs root"
+	local rc=0
+	browser_unix_forbidden || rc=$?
+	browser_unix_forbidden_undo || rc=1
+	return "$rc"
+}
