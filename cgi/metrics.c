@@ -78,6 +78,15 @@ static const struct metric {
 	    "not answer within fs-timeout." },
 	{ "fs_threads_busy", "watcherd_fs_threads_busy", "", "gauge",
 	    "Worker threads inside a file-system call now." },
+	{ "access_denied", "watcherd_access_denied_total", "", "counter",
+	    "File requests of a user who may not (403)." },
+	{ "access_unauthenticated", "watcherd_access_unauthenticated_total",
+	    "", "counter", "File requests that named no user (401)." },
+	{ "access_command_runs", "watcherd_access_command_runs_total", "",
+	    "counter", "Runs of access-command." },
+	{ "access_command_failures", "watcherd_access_command_failures_total",
+	    "", "counter", "Runs of access-command that gave no answer: "
+	    "another exit, a signal, or hook-timeout." },
 };
 
 /* The text being written; once full, it stays full and the answer is a
