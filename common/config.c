@@ -514,6 +514,10 @@ bad:
 		snprintf(err, errlen, "bad value '%s' for %s (a whole number "
 		    "from %llu to %llu%s)", value, k->name, k->min, k->max,
 		    k->type == KEY_SIZE ? ", k/M/G suffixes allowed" : "");
+	else if (k->type == KEY_MODE || k->type == KEY_ACCESS)
+		snprintf(err, errlen, "bad value '%s' for %s (one of %s)", value,
+		    k->name, k->type == KEY_MODE ? "auto, inotify, poll" :
+		    "unix, command, open");
 	else
 		snprintf(err, errlen, "bad value '%s' for %s", value, k->name);
 	return -1;

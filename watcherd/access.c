@@ -57,6 +57,17 @@ answer_release(struct memo_entry *e)
 	free(ans);
 }
 
+/* An access-command that access does not use is most likely a forgotten
+   "access = command": said at start and at each reload. */
+static void
+warn_unused(const struct config *cfg)
+{
+	if (cfg->access != ACCESS_COMMAND && cfg->access_command.argc > 0)
+		log_warn("access_command_unused", "access=%s reason=\""
+		    "access-command is used only with access = command\"",
+		    config_access_name(cfg->access));
+}
+
 struct access *
 access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 {
@@ -72,6 +83,7 @@ access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 	a->loop = loop;
 	a->cfg = cfg;
 	a->t = t;
+	warn_unused(cfg);
 	return a;
 }
 
@@ -89,6 +101,7 @@ access_reconfigure(struct access *a)
 {
 	struct memo_entry *e, *next;
 
+	warn_unused(a->cfg);
 	/* Another command, or another access mode: ask again. Runs under
 	   way finish and are believed. */
 	for (e = a->answers.newest; e; e = next) {
@@ -107,8 +120,15 @@ access_may_list(const struct access *a, const struct access_who *who)
 void
 access_stats(const struct access *a, struct access_stats *out)
 {
+	const struct memo_entry *e;
+	long long now = loop_now(a->loop);
+
 	*out = a->stats;
-	out->command_cached = memo_count(&a->answers);
+	out->command_cached = 0;
+	for (e = a->answers.newest; e; e = e->next)
+		if (now - ((const struct answer *)e)->decided <
+		    a->cfg->access_cache_s * 1000LL)
+			out->command_cached++;
 }
 
 static void

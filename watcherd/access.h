@@ -62,7 +62,7 @@ struct access_stats {
 	unsigned long	 unauthenticated;
 	unsigned long	 command_runs;
 	unsigned long	 command_failures;	/* no 0 or 1, or timed out */
-	size_t		 command_cached;	/* answers remembered now */
+	size_t		 command_cached;	/* answers believed now */
 };
 void		 access_stats(const struct access *, struct access_stats *);
 

@@ -47,9 +47,10 @@ reload(struct daemon *d)
 	access_reconfigure(d->access);
 	watch_table_reconfigure(d->watches);
 	log_info("reloaded", "config=%s data_root=%s idle_timeout=%u "
-	    "watch_mode=%s", d->cfg.config_file ? d->cfg.config_file : "-",
-	    d->cfg.data_root, d->cfg.idle_timeout_s,
-	    config_watch_mode_name(d->cfg.watch_mode));
+	    "watch_mode=%s access=%s", d->cfg.config_file ?
+	    d->cfg.config_file : "-", d->cfg.data_root, d->cfg.idle_timeout_s,
+	    config_watch_mode_name(d->cfg.watch_mode),
+	    config_access_name(d->cfg.access));
 }
 
 static void
@@ -158,9 +159,10 @@ main(int argc, char **argv)
 	   made it, not of a forked child. */
 	setup_signals(&d);
 	log_info("started", "version=%s socket=%s data_root=%s watch_mode=%s "
-	    "idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
+	    "access=%s idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
 	    WATCHERD_VERSION, d.cfg.socket_path, d.cfg.data_root,
-	    config_watch_mode_name(d.cfg.watch_mode), d.cfg.idle_timeout_s,
+	    config_watch_mode_name(d.cfg.watch_mode),
+	    config_access_name(d.cfg.access), d.cfg.idle_timeout_s,
 	    d.cfg.poll_interval_ms, d.cfg.settle_time_ms, (int)getpid());
 	r = loop_run(d.loop);
 	if (r == -1)

@@ -1,5 +1,7 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -9,7 +11,8 @@
 
 /* The permissions of the way from a proposal folder to a file: those of
    pNNNNNN, usr, Shared, the DAMNIT folder, the directories in file_name,
-   and the file (a symlink's target), as far as they exist. Read again when
+   those of the real path where a symbolic link leads elsewhere in the
+   folder, and the file (a link's target), as far as they exist. Read again when
    older than PERMIT_TTL_MS: a chmod or setfacl counts within that time. */
 #define PERMIT_TTL_MS	1000
 #define PERMIT_MAX	4096	/* ways remembered */
@@ -21,6 +24,7 @@ struct way {
 					   when has_file */
 	size_t		 n_dirs;
 	int		 has_file;
+	int		 closed;	/* could not be read whole: nobody */
 	long long	 read_at;
 	struct job	*job;		/* the read under way */
 };
@@ -34,12 +38,13 @@ struct way_job {
 	struct perm_node *nodes;
 	size_t		 n_dirs;
 	int		 has_file;
+	int		 closed;
 };
 
-/* Appends the node of fd (closed here) to nodes[*n]. Returns 0, or -1
-   when fd is -1 or cannot be read. */
+/* Appends the node of fd to nodes[*n]; with keep 0, closes fd. Returns 0,
+   or -1 when fd is -1 or cannot be read (fd is closed then). */
 static int
-node_add(int fd, struct perm_node *nodes, size_t *n)
+node_add(int fd, struct perm_node *nodes, size_t *n, int keep)
 {
 	int r = -1;
 
@@ -49,8 +54,56 @@ node_add(int fd, struct perm_node *nodes, size_t *n)
 		(*n)++;
 		r = 0;
 	}
-	close(fd);
+	if (!keep || r == -1)
+		close(fd);
 	return r;
+}
+
+/*
+ * Where a symbolic link led elsewhere in the folder, the kernel also
+ * walks the directories of its target: appends those of the real path of
+ * fd (the file, or with is_dir the deepest directory reached) below the
+ * folder, unless that path is literal, the name as asked. Returns 0, or
+ * -1 when they cannot all be read.
+ */
+static int
+real_dirs(int folder_fd, int fd, int is_dir, const char *literal,
+    size_t literal_len, struct perm_node *nodes, size_t *n)
+{
+	char proc[32], folder[PATH_MAX], real[PATH_MAX];
+	ssize_t flen, rlen;
+	const char *rel, *end, *slash;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", folder_fd);
+	if ((flen = readlink(proc, folder, sizeof(folder) - 1)) <= 0)
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((rlen = readlink(proc, real, sizeof(real) - 1)) <= 0)
+		return -1;
+	real[rlen] = '\0';
+	if (rlen == flen && memcmp(real, folder, (size_t)flen) == 0)
+		return 0;		/* the folder itself */
+	if (rlen <= flen + 1 || memcmp(real, folder, (size_t)flen) != 0 ||
+	    real[flen] != '/')
+		return -1;		/* not beneath: never allowed */
+	rel = real + flen + 1;
+	if ((size_t)(rlen - flen - 1) == literal_len &&
+	    memcmp(rel, literal, literal_len) == 0)
+		return 0;
+	end = is_dir ? real + rlen : strrchr(rel, '/');
+	if (end == NULL)
+		return 0;		/* a file right in the folder */
+	for (slash = strchr(rel, '/');; slash = strchr(slash + 1, '/')) {
+		if (slash == NULL || slash > end)
+			slash = end;
+		real[slash - real] = '\0';
+		if (node_add(openat(folder_fd, rel, O_PATH | O_DIRECTORY |
+		    O_NOFOLLOW | O_CLOEXEC), nodes, n, 0) == -1)
+			return -1;
+		if (slash == end)
+			return 0;
+		real[slash - real] = '/';
+	}
 }
 
 /*
@@ -58,8 +111,10 @@ node_add(int fd, struct perm_node *nodes, size_t *n)
  * nodes (PERM_DEPTH of them): the directories into *n_dirs, then the file
  * (*has_file). Stops where a directory or the file cannot be opened: the
  * directories before it still decide whether the user may learn that.
+ * Returns 0, or -1 when the way cannot be read whole (too deep, or the
+ * real path of a link cannot be followed): it is then closed to all.
  */
-static void
+static int
 way_read(int folder_fd, const char *file_name, struct perm_node *nodes,
     size_t *n_dirs, int *has_file)
 {
@@ -67,32 +122,55 @@ way_read(int folder_fd, const char *file_name, struct perm_node *nodes,
 	    ".." };
 	char prefix[POLICY_MAX_NAME + 1];
 	const char *slash;
-	size_t i, n = 0;
-	int fd;
+	size_t i, n = 0, reached = 0;
+	int fd, deepest = -1, r = -1;
 
 	*has_file = 0;
+	*n_dirs = 0;
 	for (i = 0; i < FOLDER_DEPTH; i++)
 		if (node_add(openat(folder_fd, up[i], O_PATH | O_DIRECTORY |
-		    O_CLOEXEC), nodes, &n) == -1)
+		    O_CLOEXEC), nodes, &n, 0) == -1)
 			goto done;
-	if (node_add(fcntl(folder_fd, F_DUPFD_CLOEXEC, 0), nodes, &n) == -1)
+	if (node_add(deepest = fcntl(folder_fd, F_DUPFD_CLOEXEC, 0), nodes,
+	    &n, 1) == -1) {
+		deepest = -1;
 		goto done;
+	}
 	for (slash = strchr(file_name, '/'); slash;
 	    slash = strchr(slash + 1, '/')) {
 		if ((size_t)(slash - file_name) >= sizeof(prefix))
 			goto done;
 		memcpy(prefix, file_name, (size_t)(slash - file_name));
 		prefix[slash - file_name] = '\0';
-		if (node_add(policy_open_beneath(folder_fd, prefix, O_PATH |
-		    O_DIRECTORY), nodes, &n) == -1)
+		fd = policy_open_beneath(folder_fd, prefix, O_PATH |
+		    O_DIRECTORY);
+		if (fd == -1)
+			break;
+		close(deepest);
+		deepest = fd;
+		if (node_add(fd, nodes, &n, 1) == -1) {
+			deepest = -1;
 			goto done;
+		}
+		reached = (size_t)(slash - file_name);
 	}
-	fd = policy_open_beneath(folder_fd, file_name, O_PATH);
+	fd = slash ? -1 : policy_open_beneath(folder_fd, file_name, O_PATH);
+	if (real_dirs(folder_fd, fd != -1 ? fd : deepest, fd == -1,
+	    file_name, fd != -1 ? strlen(file_name) : reached, nodes,
+	    &n) == -1) {
+		if (fd != -1)
+			close(fd);
+		goto done;
+	}
 	*n_dirs = n;
-	*has_file = node_add(fd, nodes, &n) == 0;
-	return;
+	*has_file = node_add(fd, nodes, &n, 0) == 0;
+	r = 0;
 done:
-	*n_dirs = n;
+	if (deepest != -1)
+		close(deepest);
+	if (r == -1)
+		*n_dirs = n;
+	return r;
 }
 
 static void
@@ -101,15 +179,15 @@ way_work(struct mount_job *mj)
 	struct way_job *wj = (struct way_job *)mj;
 
 	if ((wj->nodes = calloc(PERM_DEPTH, sizeof(*wj->nodes))) != NULL)
-		way_read(wj->folder_fd, wj->file_name, wj->nodes, &wj->n_dirs,
-		    &wj->has_file);
+		wj->closed = way_read(wj->folder_fd, wj->file_name,
+		    wj->nodes, &wj->n_dirs, &wj->has_file) == -1;
 }
 
 /* Keeps the nodes read (PERM_DEPTH of them, taken from *nodes), in as
    little memory as they need. */
 static void
 way_set(struct way *way, struct perm_node **nodes, size_t n_dirs,
-    int has_file, long long now)
+    int has_file, int closed, long long now)
 {
 	struct perm_node *kept;
 	size_t n = n_dirs + (has_file ? 1 : 0);
@@ -124,6 +202,7 @@ way_set(struct way *way, struct perm_node **nodes, size_t n_dirs,
 	*nodes = NULL;
 	way->n_dirs = n_dirs;
 	way->has_file = has_file;
+	way->closed = closed;
 	way->read_at = now;
 }
 
@@ -135,7 +214,7 @@ way_finish(struct job *j)
 	wj->way->job = NULL;
 	if (wj->nodes)
 		way_set(wj->way, &wj->nodes, wj->n_dirs, wj->has_file,
-		    loop_now(j->t->loop));
+		    wj->closed, loop_now(j->t->loop));
 }
 
 static void
@@ -207,6 +286,8 @@ way_allows(const struct way *way, const struct perm_user *user, int want)
 {
 	size_t i;
 
+	if (way->closed)
+		return 0;
 	for (i = 0; i < way->n_dirs; i++)
 		if (!perm_allows(user, &way->nodes[i], PERM_SEARCH))
 			return 0;
@@ -225,7 +306,7 @@ watch_permit(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	struct way *way;
 	enum proto_error e;
 	size_t keylen, n_dirs;
-	int has_file;
+	int has_file, closed;
 
 	if ((e = name_check(t, w, proposal, file_name, len, key, &keylen,
 	    why)) != PROTO_OK)
@@ -252,8 +333,10 @@ watch_permit(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 			*why = "watcherd is out of memory";
 			return PROTO_UNAVAILABLE;
 		}
-		way_read(f->fd, file_name, nodes, &n_dirs, &has_file);
-		way_set(way, &nodes, n_dirs, has_file, loop_now(t->loop));
+		closed = way_read(f->fd, file_name, nodes, &n_dirs,
+		    &has_file) == -1;
+		way_set(way, &nodes, n_dirs, has_file, closed,
+		    loop_now(t->loop));
 	}
 	return way_allows(way, user, want) ? PROTO_OK : PROTO_DENIED;
 }

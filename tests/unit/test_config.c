@@ -496,6 +496,8 @@ test_access(void)
 	    "--access", "ldap");
 	BAD("an empty access-command", "access-command", "needs a command",
 	    "--access-command", " ");
+	BAD("an unknown access", "(one of unix, command, open)", NULL,
+	    "--access", "members");
 }
 
 int
