@@ -98,6 +98,14 @@ expect(r["ok"] and r["reset"], "tail past the end resets: %r" % r)
 r = c.ask({"cmd": "list"})
 expect(r["ok"] and len(r["watches"]) >= 2, "list: %r" % r)
 
+step("access = unix: root and nobody read, null is unauthenticated, an unknown name forbidden")
+for user, want in [("root", None), ("nobody", None), (None, "unauthenticated"),
+                   ("no-such-user-here", "forbidden"), ("root", None)]:
+    r = c.ask(f("context.py", cmd="checksum", user=user))
+    expect(r.get("error") == want, "user %r: %r" % (user, r))
+r = c.ask(f("missing.log", cmd="checksum", user="nobody"))
+expect(r.get("error") == "not_found", "a missing file for nobody: %r" % r)
+
 step("subscriptions: context.py and damnit.log on one connection, a second subscriber")
 sub = Client()
 expect(sub.ask(f("context.py", cmd="subscribe"))["ok"], "subscribe context.py")
