@@ -20,7 +20,11 @@ status_text(int status)
 	case 403: return "Forbidden";
 	case 404: return "Not Found";
 	case 405: return "Method Not Allowed";
+	case 411: return "Length Required";
+	case 412: return "Precondition Failed";
 	case 413: return "Payload Too Large";
+	case 422: return "Unprocessable Content";
+	case 428: return "Precondition Required";
 	case 503: return "Service Unavailable";
 	default:  return "Internal Server Error";
 	}

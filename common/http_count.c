@@ -18,7 +18,7 @@ static const char *const route_names[HTTP_COUNT_ROUTES] = {
 };
 
 static const int statuses[HTTP_COUNT_STATUSES] = {
-	200, 304, 400, 401, 403, 404, 405, 413, 500, 503,
+	200, 304, 400, 401, 403, 404, 405, 411, 412, 413, 422, 428, 500, 503,
 };
 
 const char *
@@ -98,7 +98,7 @@ http_count_parse(struct json_object *counts, uint64_t max,
 			if ((s = status_index(status)) == -1) {
 				*why = "counts names a status the handler never "
 				    "answers (known: 200, 304, 400, 401, 403, 404, 405, "
-				    "413, 500, 503)";
+				    "411, 412, 413, 422, 428, 500, 503)";
 				return -1;
 			}
 			if (!json_object_is_type(n, json_type_int) ||

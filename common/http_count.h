@@ -27,7 +27,7 @@ enum http_count_route {
 };
 
 /* Every status the handler answers with. */
-#define HTTP_COUNT_STATUSES	10
+#define HTTP_COUNT_STATUSES	14
 
 /* Bounds on a count: what one http_count request may add to a cell, and
    where a total stops growing. */

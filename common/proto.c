@@ -26,6 +26,8 @@ static const struct {
 	[PROTO_UNAVAILABLE] =	{ "unavailable",	503 },
 	[PROTO_INTERNAL] =	{ "internal",		500 },
 	[PROTO_UNAUTHENTICATED] = { "unauthenticated", 401 },
+	[PROTO_CONFLICT] =	{ "conflict",		412 },
+	[PROTO_INVALID] =	{ "invalid",		422 },
 };
 
 const char *

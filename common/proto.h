@@ -31,6 +31,9 @@ enum proto_error {
 	PROTO_UNAVAILABLE,	/* 503 */
 	PROTO_INTERNAL,		/* 500 */
 	PROTO_UNAUTHENTICATED,	/* 401: nobody is logged in */
+	PROTO_CONFLICT,		/* 412: the file is no longer what the
+				   write started from */
+	PROTO_INVALID,		/* 422: the validator refused */
 	/* Never on the wire: watcherd's answer is not ready yet, it waits
 	   for file-system work done off its loop. */
 	PROTO_PENDING = 100,
@@ -43,7 +46,7 @@ enum proto_error {
 const char	*proto_error_code(enum proto_error);
 /* The enum for a code string; PROTO_INTERNAL for an unknown one. */
 enum proto_error proto_error_from_code(const char *);
-/* 200, 400, 401, 403, 404, 413, 503 or 500. */
+/* 200, 400, 401, 403, 404, 412, 413, 422, 503 or 500. */
 int		 proto_error_http_status(enum proto_error);
 
 /*
