@@ -44,6 +44,7 @@ wants=(
 	"/usr/lib/python3/dist-packages/fastapi python3-fastapi"
 	"/usr/lib/python3/dist-packages/uvicorn python3-uvicorn"
 	"/usr/lib/python3/dist-packages/watchdog python3-watchdog"
+	"/usr/lib/python3/dist-packages/pyflakes python3-pyflakes"
 )
 
 # absent PAIR...: the packages of the pairs whose command or file is absent.
