@@ -27,6 +27,7 @@ static const char usage_text[] =
 static const char *const default_allow[] = {
 	"context.py", "*.log", "process_logs/*.out",
 };
+static const char *const default_write_allow[] = { "context.py" };
 
 const char *
 config_watch_mode_name(enum watch_mode m)
@@ -43,24 +44,25 @@ config_access_name(enum access_mode m)
 }
 
 static void
-clear_allow(struct config *c)
+clear_patterns(char **list, size_t *n)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_allow; i++)
-		free(c->allow[i]);
-	c->n_allow = 0;
+	for (i = 0; i < *n; i++)
+		free(list[i]);
+	*n = 0;
 }
 
+/* Hooks, and validators, which have their shape. */
 static void
-clear_hooks(struct config *c)
+clear_hooks(struct config_hook *hooks, size_t *n)
 {
 	size_t i;
 
-	for (i = 0; i < c->n_hooks; i++)
-		free(c->hooks[i].pattern);
-	memset(c->hooks, 0, sizeof(c->hooks));
-	c->n_hooks = 0;
+	for (i = 0; i < *n; i++)
+		free(hooks[i].pattern);
+	memset(hooks, 0, sizeof(*hooks) * CONFIG_MAX_HOOKS);
+	*n = 0;
 }
 
 static void
@@ -130,13 +132,19 @@ config_defaults(struct config *c)
 	c->access_cache_s = 60;
 	for (i = 0; i < sizeof(default_allow) / sizeof(default_allow[0]); i++)
 		c->allow[c->n_allow++] = xstrdup(default_allow[i]);
+	for (i = 0; i < sizeof(default_write_allow) /
+	    sizeof(default_write_allow[0]); i++)
+		c->write_allow[c->n_write_allow++] =
+		    xstrdup(default_write_allow[i]);
 }
 
 void
 config_free(struct config *c)
 {
-	clear_allow(c);
-	clear_hooks(c);
+	clear_patterns(c->allow, &c->n_allow);
+	clear_patterns(c->write_allow, &c->n_write_allow);
+	clear_hooks(c->hooks, &c->n_hooks);
+	clear_hooks(c->validators, &c->n_validators);
 	clear_hook_matches(c);
 	free(c->access_command.pattern);
 	free(c->config_file);
@@ -234,7 +242,7 @@ parse_hook(const char *what, const char *value, struct config_hook *h,
 {
 	const char *p = value;
 	char *buf, *out, *word;
-	int r, patterned = strcmp(what, "hook") == 0;
+	int r, patterned = strcmp(what, "access-command") != 0;
 
 	memset(h, 0, sizeof(*h));
 	/* Every word shrinks or keeps its length, and owes its NUL to the
@@ -271,8 +279,8 @@ parse_hook(const char *what, const char *value, struct config_hook *h,
 	}
 	if (patterned && (h->pattern == NULL || *h->pattern == '\0' ||
 	    h->argc == 0 || *h->argv[0] == '\0')) {
-		snprintf(err, errlen, "hook '%s' needs a file pattern and a "
-		    "command: hook = PATTERN COMMAND [ARG]...", value);
+		snprintf(err, errlen, "%s '%s' needs a file pattern and a "
+		    "command: %s = PATTERN COMMAND [ARG]...", what, value, what);
 		goto fail;
 	}
 	return 0;
@@ -352,7 +360,8 @@ check_hook_matches(const struct config *c, char *err, size_t errlen)
 }
 
 enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW,
-	KEY_HOOK, KEY_HOOK_MATCH, KEY_ACCESS, KEY_COMMAND };
+	KEY_HOOK, KEY_HOOK_MATCH, KEY_ACCESS, KEY_COMMAND, KEY_WRITE_ALLOW,
+	KEY_VALIDATE };
 
 static const struct config_key {
 	const char		*name;
@@ -380,6 +389,9 @@ static const struct config_key {
 	{ "access", KEY_ACCESS, offsetof(struct config, access), 0, 0 },
 	{ "access-command", KEY_COMMAND, offsetof(struct config, access_command), 0, 0 },
 	{ "access-cache-seconds", KEY_UINT, offsetof(struct config, access_cache_s), 0, 86400 },
+	{ "write", KEY_BOOL, offsetof(struct config, write), 0, 0 },
+	{ "write-allow", KEY_WRITE_ALLOW, 0, 0, 0 },
+	{ "validate", KEY_VALIDATE, 0, 0, 0 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };
@@ -389,18 +401,57 @@ static const struct config_key {
 static int
 is_list(enum key_type type)
 {
-	return type == KEY_ALLOW || type == KEY_HOOK || type == KEY_HOOK_MATCH;
+	return type == KEY_ALLOW || type == KEY_WRITE_ALLOW ||
+	    type == KEY_HOOK || type == KEY_HOOK_MATCH || type == KEY_VALIDATE;
 }
 
 static void
 clear_list(struct config *c, enum key_type type)
 {
 	if (type == KEY_ALLOW)
-		clear_allow(c);
+		clear_patterns(c->allow, &c->n_allow);
+	else if (type == KEY_WRITE_ALLOW)
+		clear_patterns(c->write_allow, &c->n_write_allow);
 	else if (type == KEY_HOOK)
-		clear_hooks(c);
+		clear_hooks(c->hooks, &c->n_hooks);
+	else if (type == KEY_VALIDATE)
+		clear_hooks(c->validators, &c->n_validators);
 	else if (type == KEY_HOOK_MATCH)
 		clear_hook_matches(c);
+}
+
+/* Appends a pattern to an allow list. Returns 0, or -1 with a message. */
+static int
+add_pattern(char **list, size_t *n, const char *name, const char *value,
+    char *err, size_t errlen)
+{
+	if (*value == '\0') {
+		snprintf(err, errlen, "bad value '' for %s", name);
+		return -1;
+	}
+	if (*n == CONFIG_MAX_ALLOW) {
+		snprintf(err, errlen, "more than %d %s patterns",
+		    CONFIG_MAX_ALLOW, name);
+		return -1;
+	}
+	list[(*n)++] = xstrdup(value);
+	return 0;
+}
+
+/* Appends a hook or a validator. Returns 0, or -1 with a message. */
+static int
+add_hook(struct config_hook *hooks, size_t *n, const char *name,
+    const char *value, char *err, size_t errlen)
+{
+	if (*n == CONFIG_MAX_HOOKS) {
+		snprintf(err, errlen, "more than %d %s lines",
+		    CONFIG_MAX_HOOKS, name);
+		return -1;
+	}
+	if (parse_hook(name, value, &hooks[*n], err, errlen) == -1)
+		return -1;
+	(*n)++;
+	return 0;
 }
 
 static const struct config_key *
@@ -477,26 +528,17 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		return parse_hook(k->name, value, &c->access_command, err,
 		    errlen);
 	case KEY_ALLOW:
-		if (*value == '\0')
-			goto bad;
-		if (c->n_allow == CONFIG_MAX_ALLOW) {
-			snprintf(err, errlen, "more than %d allow patterns",
-			    CONFIG_MAX_ALLOW);
-			return -1;
-		}
-		c->allow[c->n_allow++] = xstrdup(value);
-		return 0;
+		return add_pattern(c->allow, &c->n_allow, k->name, value, err,
+		    errlen);
+	case KEY_WRITE_ALLOW:
+		return add_pattern(c->write_allow, &c->n_write_allow, k->name,
+		    value, err, errlen);
 	case KEY_HOOK:
-		if (c->n_hooks == CONFIG_MAX_HOOKS) {
-			snprintf(err, errlen, "more than %d hooks",
-			    CONFIG_MAX_HOOKS);
-			return -1;
-		}
-		if (parse_hook("hook", value, &c->hooks[c->n_hooks], err,
-		    errlen) == -1)
-			return -1;
-		c->n_hooks++;
-		return 0;
+		return add_hook(c->hooks, &c->n_hooks, k->name, value, err,
+		    errlen);
+	case KEY_VALIDATE:
+		return add_hook(c->validators, &c->n_validators, k->name, value,
+		    err, errlen);
 	case KEY_HOOK_MATCH:
 		if (c->n_hook_matches == CONFIG_MAX_HOOKS) {
 			snprintf(err, errlen, "more than %d hook-match lines",

@@ -21,8 +21,9 @@ enum access_mode { ACCESS_UNIX, ACCESS_COMMAND, ACCESS_OPEN };
  * "hook = PATTERN COMMAND [ARG]...": words split on blanks, double quotes
  * group words with blanks in them (\" and \\ inside quotes). pattern and
  * the strings of argv point into one allocation that starts at pattern.
- * "access-command = COMMAND [ARG]..." is read into the same shape, with
- * an empty pattern; argc is 0 while none is set.
+ * "validate = PATTERN COMMAND [ARG]..." is read the same way, and
+ * "access-command = COMMAND [ARG]..." into the same shape with an empty
+ * pattern; argc is 0 while none is set.
  */
 struct config_hook {
 	char	*pattern;			/* fnmatch, on file_name */
@@ -62,6 +63,11 @@ struct config {
 	unsigned	 hook_max_running;	/* hook processes at once */
 	unsigned	 hook_queue;		/* runs waiting for a slot */
 	unsigned	 hook_timeout_s;	/* then the hook is killed */
+	int		 write;		/* saves from clients are taken */
+	char		*write_allow[CONFIG_MAX_ALLOW];	/* what may be saved */
+	size_t		 n_write_allow;
+	struct config_hook validators[CONFIG_MAX_HOOKS];	/* validate */
+	size_t		 n_validators;
 	enum access_mode access;
 	struct config_hook access_command;
 	unsigned	 access_cache_s;	/* answers of access-command

@@ -172,6 +172,8 @@ proto_reader_take(struct proto_reader *r, char *dst, size_t n)
 
 	if (n > have)
 		n = have;
+	if (n == 0)
+		return 0;
 	memcpy(dst, r->buf + r->start, n);
 	r->start += n;
 	return n;

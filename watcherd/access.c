@@ -14,7 +14,6 @@
 
 #define ANSWERS_MAX	65536	/* access-command answers remembered */
 #define RUNS_MAX	16	/* access commands running at once */
-#define ACCESS_READ	"read"
 
 /* What the access command said about (user, proposal, access), or is
    being asked. */
@@ -171,10 +170,11 @@ run_done(void *arg, const struct proc_result *res)
 /* Starts the access command for ans and makes w wait for it. */
 static enum proto_error
 run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
-    unsigned proposal, const char **why)
+    unsigned proposal, const char *access, const char **why)
 {
 	char user_env[8 + POLICY_MAX_USER], proposal_env[32], fields[64];
-	char *env[] = { user_env, proposal_env, "ACCESS=" ACCESS_READ,
+	char access_env[16];
+	char *env[] = { user_env, proposal_env, access_env,
 	    "PATH=" PROC_PATH, NULL };
 	struct proc_spec spec = {
 		.argv = a->cfg->access_command.argv,
@@ -190,8 +190,10 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 	}
 	snprintf(user_env, sizeof(user_env), "USER=%s", ans->e.key);
 	snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u", proposal);
+	snprintf(access_env, sizeof(access_env), "ACCESS=%s", access);
 	snprintf(fields, sizeof(fields), "proposal=%u", proposal);
-	if ((ans->job = watch_job_new(a->t)) == NULL ||
+	if ((ans->job = watch_job_new(a->t, 0, "the access check is taking "
+	    "long; try again")) == NULL ||
 	    (ans->proc = proc_start(a->loop, &spec, run_done, ans)) == NULL) {
 		if (ans->job)
 			watch_job_done(ans->job);
@@ -204,11 +206,11 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 	return watch_job_wait(a->t, ans->job, w, why);
 }
 
-/* The access command's answer for (user, proposal): PROTO_OK,
+/* The access command's answer for (user, proposal, access): PROTO_OK,
    PROTO_DENIED, PROTO_PENDING or PROTO_UNAVAILABLE. */
 static enum proto_error
 ask_command(struct access *a, struct watch_waiter *w, const char *user,
-    unsigned proposal, const char **why)
+    unsigned proposal, const char *access, const char **why)
 {
 	char key[POLICY_MAX_USER + 32];
 	struct answer *ans;
@@ -216,7 +218,7 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 	int n;
 
 	n = snprintf(key, sizeof(key), "%s%c%u%c%s", user, 0, proposal, 0,
-	    ACCESS_READ);
+	    access);
 	keylen = (size_t)n + 1;
 	if ((ans = (struct answer *)memo_get(&a->answers, key, keylen)) ==
 	    NULL) {
@@ -237,19 +239,30 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 		*why = "the access check failed; try again later";
 		return PROTO_UNAVAILABLE;
 	}
-	return run_start(a, ans, w, proposal, why);
+	return run_start(a, ans, w, proposal, access, why);
 }
 
 enum proto_error
 access_check(struct access *a, struct watch_waiter *w,
     const struct access_who *who, unsigned proposal, const char *file_name,
-    size_t len, char *detail, size_t detail_len, const char **why)
+    size_t len, int write, char *detail, size_t detail_len, const char **why)
 {
+	const char *verb = write ? "write" : "read";
 	const struct perm_user *account;
 	enum proto_error e;
 
-	if (a->cfg->access == ACCESS_OPEN || (!who->named && who->trusted))
+	if (!who->named && who->trusted)
 		return PROTO_OK;
+	if (a->cfg->access == ACCESS_OPEN) {
+		if (!write)
+			return PROTO_OK;
+		/* Anybody reads, nobody saves. */
+		a->stats.denied++;
+		snprintf(detail, detail_len, "nobody may save files under "
+		    "access = open");
+		*why = detail;
+		return PROTO_FORBIDDEN;
+	}
 	if (!who->named || who->user == NULL) {
 		a->stats.unauthenticated++;
 		if (!who->named)
@@ -258,28 +271,29 @@ access_check(struct access *a, struct watch_waiter *w,
 			    "own user or root may ask without one");
 		else
 			snprintf(detail, detail_len, "nobody is logged in: log "
-			    "in to read the files of proposal %u", proposal);
+			    "in to %s the files of proposal %u", verb, proposal);
 		*why = detail;
 		return PROTO_UNAUTHENTICATED;
 	}
 	if (a->cfg->access == ACCESS_COMMAND)
-		e = ask_command(a, w, who->user, proposal, why);
+		e = ask_command(a, w, who->user, proposal, verb, why);
 	else if ((e = watch_user(a->t, w, who->user, &account, why)) ==
 	    PROTO_OK)
 		e = watch_permit(a->t, w, proposal, file_name, len, account,
-		    PERM_READ, why);
+		    write ? PERM_WRITE : PERM_READ, why);
 	if (e != PROTO_DENIED)
 		return e;
 	a->stats.denied++;
-	log_info("access_denied", "user=%s proposal=%u file=%.*s access=%s",
-	    who->user, proposal, (int)len, file_name,
-	    config_access_name(a->cfg->access));
+	log_info("access_denied", "user=%s proposal=%u file=%.*s access=%s "
+	    "want=%s", who->user, proposal, (int)len, file_name,
+	    config_access_name(a->cfg->access), verb);
 	if (a->cfg->access == ACCESS_COMMAND)
-		snprintf(detail, detail_len, "user %s may not read the files "
-		    "of proposal %u", who->user, proposal);
+		snprintf(detail, detail_len, "user %s may not %s the files "
+		    "of proposal %u", who->user, verb, proposal);
 	else
-		snprintf(detail, detail_len, "user %s may not read %.*s of "
-		    "proposal %u", who->user, (int)len, file_name, proposal);
+		snprintf(detail, detail_len, "user %s may not %s %.*s of "
+		    "proposal %u", who->user, verb, (int)len, file_name,
+		    proposal);
 	*why = detail;
 	return PROTO_FORBIDDEN;
 }

@@ -40,7 +40,9 @@ void		 access_free(struct access *);
 void		 access_reconfigure(struct access *);
 
 /*
- * Whether who may read (proposal, file_name). Returns PROTO_OK,
+ * Whether who may read (proposal, file_name), or with write set replace
+ * it (under open nobody may, but a trusted peer without a user). Returns
+ * PROTO_OK,
  * PROTO_PENDING (w resumes when the answer is known; ask again),
  * PROTO_UNAUTHENTICATED or PROTO_FORBIDDEN with a detail for a person in
  * detail (detail_len bytes), or another error of the name or the file
@@ -48,8 +50,8 @@ void		 access_reconfigure(struct access *);
  */
 enum proto_error access_check(struct access *, struct watch_waiter *w,
 		    const struct access_who *who, unsigned proposal,
-		    const char *file_name, size_t len, char *detail,
-		    size_t detail_len, const char **why);
+		    const char *file_name, size_t len, int write,
+		    char *detail, size_t detail_len, const char **why);
 
 /* 1 when who may list every watch (the list command): anybody under
    access = open, else only trusted peers. */

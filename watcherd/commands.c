@@ -14,6 +14,7 @@
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/reply.h"
+#include "watcherd/save.h"
 #include "watcherd/server.h"
 #include "watcherd/watch.h"
 
@@ -37,6 +38,7 @@ struct request {
 
 #define NEEDS_FILE	0x1	/* proposal and file_name */
 #define OWNER_ONLY	0x2	/* peer with the daemon's uid or root */
+#define WRITES		0x4	/* replaces the file: access for writing */
 
 struct command {
 	const char	*name;
@@ -426,6 +428,11 @@ cmd_status(struct request *r)
 	ADD_INT("fs_timeout_ms", r->d->cfg.fs_timeout_ms);
 	ADD_INT("fs_threads", ws.fs_threads);
 	ADD_INT("fs_threads_busy", ws.fs_busy);
+	ADD_INT("writes", r->d->saves.writes);
+	ADD_INT("write_conflicts", r->d->saves.conflicts);
+	ADD_INT("write_invalid", r->d->saves.invalid);
+	json_object_object_add(o, "write", json_object_new_boolean(
+	    r->d->cfg.write));
 	ADD_INT("access_denied", as.denied);
 	ADD_INT("access_unauthenticated", as.unauthenticated);
 	ADD_INT("access_command_runs", as.command_runs);
@@ -438,6 +445,95 @@ cmd_status(struct request *r)
 #undef ADD_INT
 	reply_object(r, o);
 	json_object_put(o);
+}
+
+/*
+ * A save (DESIGN.md section 8): the line announces the new content as a
+ * payload, which is read first (skipped when it is over max-file-size);
+ * then the checks that need no file (write on, write-allow), then the
+ * save itself, over as many dispatches as it waits.
+ */
+static void
+cmd_write(struct request *r)
+{
+	struct save *s = client_state(r->c);
+	struct json_object *o;
+	const char *payload;
+	enum proto_error e;
+	int64_t announced = -1;
+	uint32_t if_crc;
+	size_t len;
+	struct msg m;
+	char *line;
+
+	if (s == NULL) {
+		if ((payload = client_payload(r->c, &len)) == NULL) {
+			if (parse_int(r, "payload", 0, INT64_MAX, &announced) ==
+			    -1)
+				return;
+			if (announced < 0) {
+				client_reply_error(r->c, PROTO_BAD_REQUEST,
+				    "write needs \"payload\": the size of the "
+				    "new content, which follows the line");
+				return;
+			}
+			if (client_take_payload(r->c, (size_t)announced,
+			    (uint64_t)announced <= r->d->cfg.max_file_size) ==
+			    -1) {
+				client_reply_error(r->c, PROTO_UNAVAILABLE,
+				    "watcherd is out of memory");
+				return;
+			}
+			r->pending = 1;
+			return;
+		}
+		if (len > r->d->cfg.max_file_size) {
+			client_reply_error(r->c, PROTO_TOO_LARGE, "the new "
+			    "content is larger than max-file-size");
+			return;
+		}
+		if (!json_object_object_get_ex(r->obj, "if_checksum", &o) ||
+		    !json_object_is_type(o, json_type_string) ||
+		    crc_parse(json_object_get_string(o), &if_crc) == -1 ||
+		    json_object_get_string_len(o) != CRC_HEX_LEN) {
+			client_reply_error(r->c, PROTO_BAD_REQUEST, "write needs "
+			    "\"if_checksum\": the 8 hex digits of the checksum "
+			    "the edit started from");
+			return;
+		}
+		if (!r->d->cfg.write) {
+			client_reply_error(r->c, PROTO_FORBIDDEN, "saving files "
+			    "is off on this server (write = off)");
+			return;
+		}
+		if (!policy_allowed(r->d->cfg.write_allow,
+		    r->d->cfg.n_write_allow, r->file_name)) {
+			client_reply_error(r->c, PROTO_FORBIDDEN, "file_name is "
+			    "not one of the files that may be saved (write-allow)");
+			return;
+		}
+		if ((s = save_new(r->d, r->proposal, r->file_name, r->user,
+		    if_crc, payload, len)) == NULL) {
+			client_reply_error(r->c, PROTO_UNAVAILABLE,
+			    "watcherd is out of memory");
+			return;
+		}
+		client_set_state(r->c, s, save_release);
+	}
+	if ((e = save_step(s, r->wait)) == PROTO_PENDING) {
+		r->pending = 1;
+		return;
+	}
+	len = save_reply_size(s);
+	if ((line = malloc(len)) == NULL) {
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return;
+	}
+	msg_init(&m, line, len);
+	save_reply(s, &m);
+	client_reply(r->c, m.buf, m.len);
+	free(line);
 }
 
 /*
@@ -479,6 +575,7 @@ static const struct command commands[] = {
 	{ "list",	cmd_list,	0 },
 	{ "status",	cmd_status,	0 },
 	{ "http_count",	cmd_http_count,	0 },
+	{ "write",	cmd_write,	NEEDS_FILE | WRITES },
 };
 
 /* Reads "proposal" (a number, or a string of 1 to 6 digits),
@@ -650,10 +747,10 @@ parse_json(struct request *r, char *line, size_t len, const char **name)
 	return 0;
 }
 
-/* Whether the request's user may read its file; else replies the error
-   (or notes that the request waits). */
+/* Whether the request's user may read its file, or with write replace it;
+   else replies the error (or notes that the request waits). */
 static int
-may_read(struct request *r)
+may(struct request *r, int write)
 {
 	struct access_who who = { .named = r->has_user, .user = r->user,
 	    .trusted = client_is_owner(r->c) };
@@ -662,7 +759,8 @@ may_read(struct request *r)
 	enum proto_error e;
 
 	e = access_check(r->d->access, r->wait, &who, r->proposal,
-	    r->file_name, r->file_name_len, detail, sizeof(detail), &why);
+	    r->file_name, r->file_name_len, write, detail, sizeof(detail),
+	    &why);
 	if (e == PROTO_OK)
 		return 1;
 	answer_error(r, e, why);
@@ -736,7 +834,7 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 	}
 	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
 	    !r.has_user ? "-" : r.user ? r.user : "null");
-	if ((cmd->flags & NEEDS_FILE) && !may_read(&r))
+	if ((cmd->flags & NEEDS_FILE) && !may(&r, (cmd->flags & WRITES) != 0))
 		goto done;
 	cmd->fn(&r);
 done:

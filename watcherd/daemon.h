@@ -7,6 +7,7 @@
 #include "common/config.h"
 #include "common/http_count.h"
 #include "watcherd/loop.h"
+#include "watcherd/save.h"
 
 #define WATCHERD_VERSION "1.0.0"
 
@@ -28,6 +29,7 @@ struct daemon {
 	long long		 started_ms;
 	unsigned long		 requests;
 	struct http_count_table	 http_counts;	/* the handler's answers */
+	struct save_stats	 saves;
 	struct json_tokener	*tokener;	/* reused for every request */
 	int			 signal_fd;
 	struct loop_io		 signal_io;

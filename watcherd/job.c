@@ -43,7 +43,7 @@ static enum proto_error
 job_refused(struct job *j, struct watch_waiter *w, const char **why)
 {
 	if (j->kind == JOB_OUTSIDE) {
-		*why = "the access check is taking long; try again";
+		*why = j->late;
 		return PROTO_UNAVAILABLE;
 	}
 	if (j->kind != JOB_USER)
@@ -106,13 +106,15 @@ job_done(struct mount_job *mj)
 }
 
 struct job *
-watch_job_new(struct watch_table *t)
+watch_job_new(struct watch_table *t, int timeout_ms, const char *late)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
 	if (j == NULL)
 		return NULL;
 	j->kind = JOB_OUTSIDE;
+	j->timeout_ms = timeout_ms;
+	j->late = late;
 	j->t = t;
 	j->seq = ++t->seq;
 	j->finish = outside_finish;
@@ -144,6 +146,8 @@ job_release(struct mount_job *mj)
 
 	while (j->waiters)
 		waiter_detach(j->waiters);
+	if (j->abandon)
+		j->abandon(j);
 	j->destroy(j);
 }
 
@@ -184,8 +188,8 @@ job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w,
 	j->waiters = w;
 	if (w->min_seq > j->seq)
 		w->min_seq = j->seq;
-	loop_timer_arm_at(t->loop, &w->timer,
-	    w->began + (long long)t->cfg->fs_timeout_ms);
+	loop_timer_arm_at(t->loop, &w->timer, w->began + (j->timeout_ms ?
+	    (long long)j->timeout_ms : (long long)t->cfg->fs_timeout_ms));
 	return PROTO_PENDING;
 }
 

@@ -10,6 +10,7 @@
 
 #define LOOKUP_DEV	((dev_t)-1)	/* the lookups' mount */
 #define USERS_DEV	((dev_t)-2)	/* the user database's */
+#define WRITES_DEV	((dev_t)-3)	/* saves to local disks */
 
 struct mount {
 	struct mount_table	*mt;
@@ -277,6 +278,12 @@ mount_lookups(struct mount_table *mt, const char *data_root)
 		m->point = point;
 	}
 	return m;
+}
+
+struct mount *
+mount_local_writes(struct mount_table *mt)
+{
+	return mount_get(mt, WRITES_DEV, "local writes");
 }
 
 struct mount *

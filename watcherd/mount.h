@@ -62,6 +62,9 @@ struct mount *mount_get(struct mount_table *, dev_t dev, const char *point);
 /* Where the work that finds proposals under the data root (the folder
    lookup) goes: a mount of its own, named after the data root. */
 struct mount *mount_lookups(struct mount_table *, const char *data_root);
+/* Where saves to files on local disks go: they fsync, which the loop
+   must not wait for. */
+struct mount *mount_local_writes(struct mount_table *);
 /* Where user lookups (NSS: files, LDAP, SSSD) go: a "mount" named NSS,
    which stalls and recovers like a file system. */
 struct mount *mount_users(struct mount_table *);

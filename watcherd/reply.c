@@ -33,7 +33,7 @@ reply_ok_state(struct msg *m, const struct watch_state *st, const char *mode)
 }
 
 void
-reply_error(struct msg *m, enum proto_error e, const char *detail)
+reply_error_head(struct msg *m, enum proto_error e, const char *detail)
 {
 	size_t len = strlen(detail);
 
@@ -44,6 +44,12 @@ reply_error(struct msg *m, enum proto_error e, const char *detail)
 	msg_text(m, proto_error_code(e));
 	msg_text(m, "\",\"detail\":");
 	msg_string(m, detail, len);
+}
+
+void
+reply_error(struct msg *m, enum proto_error e, const char *detail)
+{
+	reply_error_head(m, e, detail);
 	msg_text(m, "}");
 }
 

@@ -20,6 +20,8 @@ void	reply_ok_state(struct msg *, const struct watch_state *,
 	    const char *mode);
 /* {"ok":false,"error":CODE,"detail":DETAIL}. */
 void	reply_error(struct msg *, enum proto_error, const char *detail);
+/* The same without the closing brace, for the caller's further members. */
+void	reply_error_head(struct msg *, enum proto_error, const char *detail);
 /* {"event":EVENT,"proposal":P,"file_name":F, the state fields (st may be
    NULL: none) and "generation":G when generation is not NULL}. */
 void	reply_event(struct msg *, const char *event, unsigned proposal,

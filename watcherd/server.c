@@ -49,6 +49,14 @@ struct client {
 	char			*held;
 	size_t			 held_len;
 	int			 waiting;
+	/* The raw bytes the held request announced (a write's content),
+	   read after its line: kept in payload, or skipped when it is NULL. */
+	char			*payload;
+	size_t			 payload_want, payload_got;
+	int			 receiving;	/* reading them now */
+	int			 payload_done;
+	void			*state;		/* the held request's own */
+	void			(*state_free)(void *);
 };
 
 struct server {
@@ -64,6 +72,7 @@ struct server {
 };
 
 static void	client_flush(struct client *);
+static void	request_end(struct client *);
 static void	client_process(struct client *);
 static void	client_resume(void *);
 
@@ -116,8 +125,7 @@ client_close(struct client *c, const char *why)
 	}
 	if (c->waiting)
 		watch_wait_end(s->d->watches, &c->wait);
-	free(c->held);
-	c->held = NULL;
+	request_end(c);
 	loop_remove(s->d->loop, &c->io);
 	close(c->io.fd);
 	if (c->prev)
@@ -232,7 +240,7 @@ client_flush(struct client *c)
 	}
 	c->paused = c->out_len - c->out_off > OUT_SOFT;
 	loop_set_events(c->server->d->loop, &c->io,
-	    (c->paused || c->waiting ? 0 : EPOLLIN) |
+	    (c->paused || (c->waiting && !c->receiving) ? 0 : EPOLLIN) |
 	    (c->out_off < c->out_len ? EPOLLOUT : 0));
 }
 
@@ -247,6 +255,7 @@ client_dispatch(struct client *c, char *line, size_t len)
 	if (c->server->dispatch(d, c, &c->wait, line, len) == 0 || c->closing) {
 		/* Answered, or closed meanwhile: it waits for nothing. */
 		watch_wait_end(d->watches, &c->wait);
+		request_end(c);
 		return;
 	}
 	if ((c->held = malloc(len)) == NULL) {
@@ -267,29 +276,123 @@ client_resume(void *arg)
 	struct client *c = arg;
 	struct daemon *d = c->server->d;
 
-	if (c->closing || !c->waiting)
+	if (c->closing || !c->waiting || c->receiving)
 		return;
 	if (c->server->dispatch(d, c, &c->wait, c->held,
 	    c->held_len) != 0 &&
 	    !c->closing)
 		return;
 	watch_wait_end(d->watches, &c->wait);
-	free(c->held);
-	c->held = NULL;
+	request_end(c);
 	c->waiting = 0;
 	client_process(c);
+}
+
+/* Frees what the request held: its line, its payload, its state. */
+static void
+request_end(struct client *c)
+{
+	free(c->held);
+	c->held = NULL;
+	free(c->payload);
+	c->payload = NULL;
+	c->payload_done = 0;
+	c->receiving = 0;
+	if (c->state_free && c->state)
+		c->state_free(c->state);
+	c->state = NULL;
+	c->state_free = NULL;
+}
+
+void
+client_set_state(struct client *c, void *state, void (*free_fn)(void *))
+{
+	c->state = state;
+	c->state_free = free_fn;
+}
+
+void *
+client_state(const struct client *c)
+{
+	return c->state;
+}
+
+int
+client_take_payload(struct client *c, size_t n, int keep)
+{
+	free(c->payload);
+	c->payload = NULL;
+	if (keep && (c->payload = malloc(n ? n : 1)) == NULL)
+		return -1;
+	c->payload_want = n;
+	c->payload_got = 0;
+	c->payload_done = 0;
+	c->receiving = 1;
+	return 0;
+}
+
+const char *
+client_payload(const struct client *c, size_t *len)
+{
+	*len = c->payload_want;
+	if (!c->payload_done)
+		return NULL;
+	return c->payload ? c->payload : "";
+}
+
+/* Counts n bytes of the payload in: once they are all there, the held
+   request is asked again, with a fresh wait (its time starts now). */
+static void
+payload_got(struct client *c, size_t n)
+{
+	struct daemon *d = c->server->d;
+
+	c->payload_got += n;
+	if (c->payload_got < c->payload_want)
+		return;
+	c->receiving = 0;
+	c->payload_done = 1;
+	watch_wait_end(d->watches, &c->wait);
+	watch_wait_begin(d->watches, &c->wait, client_resume, c);
+	client_resume(c);
+}
+
+/* Where the payload's next bytes go: its buffer, or scratch when it is
+   skipped. */
+static char *
+payload_space(struct client *c, char *scratch, size_t scratch_len,
+    size_t *room)
+{
+	size_t left = c->payload_want - c->payload_got;
+
+	if (c->payload) {
+		*room = left;
+		return c->payload + c->payload_got;
+	}
+	*room = left < scratch_len ? left : scratch_len;
+	return scratch;
 }
 
 /* Runs every complete request held, while the output backlog allows. */
 static void
 client_process(struct client *c)
 {
-	char *line;
-	size_t len;
+	char *line, scratch[4096], *dst;
+	size_t len, room;
 	int r;
 
-	while (!c->closing && !c->waiting &&
-	    c->out_len - c->out_off <= OUT_SOFT) {
+	while (!c->closing) {
+		/* A payload's first bytes may have come with its line. */
+		if (c->receiving) {
+			dst = payload_space(c, scratch, sizeof(scratch), &room);
+			if ((len = proto_reader_take(&c->in, dst, room)) == 0 &&
+			    room > 0)
+				break;
+			payload_got(c, len);
+			continue;
+		}
+		if (c->waiting || c->out_len - c->out_off > OUT_SOFT)
+			break;
 		r = proto_reader_next(&c->in, &line, &len);
 		if (r == 0)
 			break;
@@ -305,6 +408,33 @@ client_process(struct client *c)
 	client_flush(c);
 }
 
+/* Reads the payload straight from the socket, without the line reader.
+   Returns -1 when the client is gone or waits for more. */
+static int
+payload_read(struct client *c)
+{
+	char scratch[65536], *dst;
+	size_t room;
+	ssize_t n;
+
+	dst = payload_space(c, scratch, sizeof(scratch), &room);
+	n = recv(c->io.fd, dst, room, MSG_DONTWAIT);
+	if (n == 0) {
+		client_close(c, "peer closed before the end of its payload");
+		return -1;
+	}
+	if (n == -1) {
+		if (errno == EINTR)
+			return 0;
+		if (errno != EAGAIN && errno != EWOULDBLOCK)
+			client_close(c, strerror(errno));
+		return -1;
+	}
+	payload_got(c, (size_t)n);
+	client_flush(c);
+	return 0;
+}
+
 static void
 client_readable(struct client *c)
 {
@@ -316,7 +446,12 @@ client_readable(struct client *c)
 	/* A few reads per wake-up, so that one busy client cannot starve
 	   the others. */
 	for (rounds = 0; rounds < 4 && !c->closing && !c->paused &&
-	    !c->waiting && !c->eof; rounds++) {
+	    (!c->waiting || c->receiving) && !c->eof; rounds++) {
+		if (c->receiving) {
+			if (payload_read(c) == -1)
+				return;
+			continue;
+		}
 		if ((room = proto_reader_space(&c->in, &space)) == 0) {
 			client_close(c, "out of memory");
 			return;

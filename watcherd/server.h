@@ -43,6 +43,24 @@ size_t		 server_client_count(const struct server *);
 /* The callbacks through which the watch table reaches subscribers. */
 struct watch_callbacks server_watch_callbacks(struct server *);
 
+/*
+ * Makes the request being dispatched wait for the n raw bytes that follow
+ * its line (a write's content): the server reads them, keeps them when
+ * keep is set (else skips them), and dispatches the line again; then
+ * client_payload() has them. The dispatch function returns 1 meanwhile.
+ * Returns 0, or -1 when out of memory.
+ */
+int	client_take_payload(struct client *, size_t n, int keep);
+/* The payload of the request being dispatched, once it is all there
+   ("" when it was skipped), with *len its announced size; else NULL. */
+const char *client_payload(const struct client *, size_t *len);
+
+/* A state the request being dispatched keeps across its dispatches (a save
+   under way); free_fn frees it once the request is answered or its client
+   closes. */
+void	client_set_state(struct client *, void *state, void (*free_fn)(void *));
+void	*client_state(const struct client *);
+
 /* Appends a reply line (len bytes, no newline; one is added). */
 void	client_reply(struct client *, const char *line, size_t len);
 /* Appends {"ok":false,"error":code,"detail":detail}. */

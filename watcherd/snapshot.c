@@ -47,6 +47,18 @@ state_birth(struct watch_state *st, int fd)
 }
 
 int
+snapshot_fstate(int fd, struct watch_state *st)
+{
+	struct stat sb;
+
+	if (fstat(fd, &sb) == -1)
+		return -1;
+	state_from_stat(st, &sb);
+	state_birth(st, fd);
+	return 0;
+}
+
+int
 snapshot_matches(const struct watch_state *st, const struct stat *sb)
 {
 	return st->exists && st->dev == sb->st_dev && st->ino == sb->st_ino &&

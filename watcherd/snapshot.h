@@ -30,6 +30,10 @@ struct watch_state {
 					   been copying bytes in */
 };
 
+/* Fills st (but its crc) from the open file fd. Returns 0, or -1 with
+   errno. */
+int	snapshot_fstate(int fd, struct watch_state *st);
+
 /* Whether a stat shows the file the state describes, unchanged. */
 int	snapshot_matches(const struct watch_state *, const struct stat *);
 

@@ -834,6 +834,16 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 	return e;
 }
 
+void
+name_refresh(struct watch_table *t, const char *key, size_t keylen)
+{
+	struct watch_name *n = table_get(t->by_name, key, keylen);
+	const char *why;
+
+	if (n)
+		refresh_name(t, n, &why);
+}
+
 static void
 refresh_watch(struct watch_table *t, struct watch *w)
 {

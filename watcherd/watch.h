@@ -98,12 +98,14 @@ struct watch_waiter {
 
 /*
  * Work done outside the table that requests wait for the same way (a
- * site's access command): watch_job_new() makes it (NULL: no memory),
- * watch_job_wait() makes a request wait for it (PROTO_PENDING, or
- * PROTO_UNAVAILABLE once the request has waited fs-timeout), and
- * watch_job_done() resumes the requests and frees it.
+ * site's access command, a validator): watch_job_new() makes it (NULL: no
+ * memory), watch_job_wait() makes a request wait for it (PROTO_PENDING,
+ * or PROTO_UNAVAILABLE with the detail late once the request has waited
+ * timeout_ms, 0 for fs-timeout), and watch_job_done() resumes the
+ * requests and frees it.
  */
-struct job *watch_job_new(struct watch_table *);
+struct job *watch_job_new(struct watch_table *, int timeout_ms,
+	    const char *late);
 enum proto_error watch_job_wait(struct watch_table *, struct job *,
 	    struct watch_waiter *, const char **why);
 void	watch_job_done(struct job *);
@@ -208,6 +210,35 @@ enum proto_error watch_user(struct watch_table *, struct watch_waiter *,
 enum proto_error watch_permit(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    const struct perm_user *user, int want, const char **why);
+
+/*
+ * Replaces the file (proposal, file_name) with data (copied) if, and only
+ * if, its bytes still have the CRC-32 if_crc: checked and replaced under a
+ * write lock on the file that file systems shared between hosts honour
+ * (GPFS, NFSv4), the new bytes written to a temporary file beside it,
+ * flushed and renamed over it, with the old file's mode (owner and group
+ * where watcherd may). A name that is a symbolic link inside the folder
+ * replaces its target. Always off the loop. done(arg, result) is called
+ * on the loop once it is over (also when watcherd stops before), then w
+ * resumes; a request waits up to WATCH_REPLACE_TIMEOUT_MS for it. Returns
+ * PROTO_PENDING, with *started set once the replacement is under way (0
+ * while the proposal's folder is looked for: ask again when w resumes),
+ * or the error of the name, the proposal or a stalled file system with
+ * *why (done is not called then).
+ */
+#define WATCH_REPLACE_TIMEOUT_MS 10000
+struct watch_replace_result {
+	enum proto_error	 e;
+	const char		*why;		/* static text */
+	struct watch_state	 st;		/* PROTO_OK: the new file */
+	int			 current_known;	/* PROTO_CONFLICT: the file's */
+	uint32_t		 current;	/* checksum then */
+};
+typedef void watch_replace_fn(void *arg, const struct watch_replace_result *);
+enum proto_error watch_replace(struct watch_table *, struct watch_waiter *,
+	    unsigned proposal, const char *file_name, size_t len,
+	    uint32_t if_crc, const char *data, size_t data_len,
+	    watch_replace_fn *done, void *arg, int *started, const char **why);
 
 /* The current state of the file behind a name. */
 const struct watch_state *watch_name_state(const struct watch_name *);

@@ -42,7 +42,8 @@ struct dir_link {
 
 /* A piece of file-system work done off the loop, and the requests that
    wait for it. Embedded first in the job of each kind. */
-enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_WAY, JOB_OUTSIDE };
+enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_WAY, JOB_OUTSIDE,
+	JOB_REPLACE };
 struct job {
 	struct mount_job	 mj;
 	enum job_kind		 kind;
@@ -55,6 +56,12 @@ struct job {
 	void			(*finish)(struct job *);
 	/* Frees the job (it was finished, or never ran). */
 	void			(*destroy)(struct job *);
+	/* Optional: before destroy, for a job that will not finish. */
+	void			(*abandon)(struct job *);
+	int			 timeout_ms;	/* a request waits this long;
+						   0: fs-timeout */
+	const char		*late;		/* JOB_OUTSIDE: the detail for a
+						   request that waited so long */
 };
 
 /* A proposal's DAMNIT folder, or the memory that it has none. */
@@ -156,6 +163,10 @@ struct watch_table {
 enum proto_error name_check(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len, char *key,
 	    size_t *keylen, const char **why);
+
+/* Takes up the state of the name of key, if it is watched, after a save
+   replaced its file: its subscribers hear of it at once. */
+void	name_refresh(struct watch_table *, const char *key, size_t keylen);
 
 /* folder.c */
 

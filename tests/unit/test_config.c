@@ -457,7 +457,7 @@ test_hook_errors(void)
 		r = config_set(&c, "hook", "*.x /bin/true", msg, sizeof(msg));
 	tap_ok(r == 0 && c.n_hooks == CONFIG_MAX_HOOKS &&
 	    config_set(&c, "hook", "*.y /bin/true", msg, sizeof(msg)) == -1 &&
-	    strstr(msg, "hooks"), "more than %d hooks are refused",
+	    strstr(msg, "32 hook lines"), "more than %d hooks are refused",
 	    CONFIG_MAX_HOOKS);
 	config_free(&c);
 	tap_ok(c.n_hooks == 0 && c.hooks[0].pattern == NULL,

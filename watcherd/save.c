@@ -1,0 +1,402 @@
+#include <fnmatch.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+
+#include <json-c/json.h>
+
+#include "common/crc.h"
+#include "common/log.h"
+#include "common/msg.h"
+#include "watcherd/daemon.h"
+#include "watcherd/proc.h"
+#include "watcherd/reply.h"
+#include "watcherd/save.h"
+#include "watcherd/watch.h"
+
+#define OUTPUT_MAX	(64 << 10)	/* a validator's stdout kept */
+#define ITEMS_MAX	200		/* errors and warnings kept, each */
+#define DETAIL_MAX	512
+
+enum stage {
+	VALIDATING,	/* the validators, one after the other */
+	REPLACING,	/* watch_replace() */
+	OVER,
+};
+
+struct save {
+	struct daemon		*d;
+	enum stage		 stage;
+	int			 orphaned;	/* its client went away */
+	unsigned		 proposal;
+	char			*file_name;
+	char			*user;
+	uint32_t		 if_crc;
+	char			*data;
+	size_t			 len;
+	/* Validation: the next validator to look at, the one running and
+	   the job the request waits on meanwhile. */
+	size_t			 next;
+	struct proc		*proc;
+	struct job		*job;
+	int			 refused;
+	struct json_object	*errors, *warnings;
+	char			 detail[DETAIL_MAX];
+	/* Replacement. */
+	int			 started;
+	int			 replaced;	/* done was called */
+	struct watch_replace_result res;
+	/* The answer. */
+	enum proto_error	 e;
+	const char		*why;
+};
+
+struct save *
+save_new(struct daemon *d, unsigned proposal, const char *file_name,
+    const char *user, uint32_t if_crc, const char *data, size_t len)
+{
+	struct save *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->d = d;
+	s->proposal = proposal;
+	s->if_crc = if_crc;
+	s->len = len;
+	if ((s->file_name = strdup(file_name)) == NULL ||
+	    (user && (s->user = strdup(user)) == NULL) ||
+	    (s->data = malloc(len ? len : 1)) == NULL ||
+	    (s->errors = json_object_new_array()) == NULL ||
+	    (s->warnings = json_object_new_array()) == NULL) {
+		s->stage = OVER;
+		save_release(s);
+		return NULL;
+	}
+	memcpy(s->data, data, len);
+	return s;
+}
+
+static void
+save_free(struct save *s)
+{
+	if (s->proc)
+		proc_abandon(s->proc);
+	if (s->job)
+		watch_job_done(s->job);
+	json_object_put(s->errors);
+	json_object_put(s->warnings);
+	free(s->file_name);
+	free(s->user);
+	free(s->data);
+	free(s);
+}
+
+void
+save_release(void *arg)
+{
+	struct save *s = arg;
+
+	/* A replacement under way borrows nothing, but tells s when it is
+	   over: s goes then. */
+	if (s->stage == REPLACING && s->started && !s->replaced) {
+		s->orphaned = 1;
+		return;
+	}
+	save_free(s);
+}
+
+/* Parses "NAME:LINE:COL: message" or "NAME:LINE: message" (NAME may hold
+   colons) into o; 0, or -1 for another line. */
+static int
+parse_item(const char *line, size_t len, struct json_object **o)
+{
+	const char *p, *end = line + len, *q;
+	long ln, col = -1;
+
+	for (p = line; p < end; p++) {
+		if (*p != ':' || p + 1 >= end || p[1] < '0' || p[1] > '9')
+			continue;
+		ln = 0;
+		for (q = p + 1; q < end && *q >= '0' && *q <= '9' &&
+		    ln < 100000000; q++)
+			ln = ln * 10 + (*q - '0');
+		if (q >= end || *q != ':')
+			continue;
+		q++;
+		if (q < end && *q >= '0' && *q <= '9') {
+			const char *r = q;
+
+			col = 0;
+			while (r < end && *r >= '0' && *r <= '9' &&
+			    col < 100000000)
+				col = col * 10 + (*r++ - '0');
+			if (r < end && *r == ':')
+				q = r + 1;
+			else
+				col = -1;
+		}
+		while (q < end && *q == ' ')
+			q++;
+		*o = json_object_new_object();
+		json_object_object_add(*o, "line", json_object_new_int64(ln));
+		json_object_object_add(*o, "column", col >= 0 ?
+		    json_object_new_int64(col) : NULL);
+		json_object_object_add(*o, "message",
+		    json_object_new_string_len(q, (int)(end - q)));
+		return 0;
+	}
+	return -1;
+}
+
+/* Files a validator's output: items into errors or warnings, other
+   lines into the detail. */
+static void
+take_output(struct save *s, const char *out, size_t len, int refused)
+{
+	struct json_object *arr = refused ? s->errors : s->warnings, *o;
+	const char *p = out, *end = out + len, *nl;
+	size_t used = strlen(s->detail), n;
+
+	while (p < end) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			nl = end;
+		n = (size_t)(nl - p);
+		if (n > 0 && p[n - 1] == '\r')
+			n--;
+		if (n > 0 && parse_item(p, n, &o) == 0) {
+			if (json_object_array_length(arr) < ITEMS_MAX)
+				json_object_array_add(arr, o);
+			else
+				json_object_put(o);
+		} else if (n > 0 && used + n + 3 < sizeof(s->detail)) {
+			if (used)
+				s->detail[used++] = ';', s->detail[used++] = ' ';
+			memcpy(s->detail + used, p, n);
+			used += n;
+			s->detail[used] = '\0';
+		}
+		p = nl + 1;
+	}
+}
+
+static void	validate_next(struct save *);
+
+static void
+validator_done(void *arg, const struct proc_result *res)
+{
+	struct save *s = arg;
+	const char *cmd = s->d->cfg.validators[s->next - 1].argv[0];
+
+	s->proc = NULL;
+	if (res->end == PROC_EXITED && WIFEXITED(res->status) &&
+	    WEXITSTATUS(res->status) == 0) {
+		take_output(s, res->output, res->output_len, 0);
+		validate_next(s);
+		return;
+	}
+	s->refused = 1;
+	take_output(s, res->output, res->output_len, 1);
+	if (res->end != PROC_EXITED || !WIFEXITED(res->status))
+		log_warn("validator_failed", "proposal=%u file=%s command=%s "
+		    "reason=\"%s\"", s->proposal, s->file_name, cmd,
+		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
+		    res->end == PROC_NOT_STARTED ? res->reason :
+		    "killed by a signal");
+	if (s->detail[0] == '\0')
+		snprintf(s->detail, sizeof(s->detail), "%s",
+		    res->end == PROC_TIMED_OUT ? "the check took too long" :
+		    res->end == PROC_NOT_STARTED ? "the check could not run" :
+		    "the check refused the content");
+	validate_next(s);
+}
+
+/* Starts the next validator whose pattern matches, or ends validation:
+   the request waiting on s->job then resumes (s may be gone on return). */
+static void
+validate_next(struct save *s)
+{
+	const struct config *cfg = &s->d->cfg;
+	char proposal_env[32], user_env[8 + 256], name_env[16 + 512];
+	char *env[] = { "PATH=" PROC_PATH, proposal_env, name_env,
+	    s->user ? user_env : NULL, NULL };
+	char fields[64];
+	struct proc_spec spec = {
+		.env = env,
+		.input = s->data,
+		.input_len = s->len,
+		.output_max = OUTPUT_MAX,
+		.timeout_ms = cfg->hook_timeout_s * 1000LL,
+		.stderr_event = "validator_stderr",
+		.log_fields = fields,
+	};
+	const struct config_hook *v;
+	struct job *job;
+
+	while (!s->refused && s->next < cfg->n_validators) {
+		v = &cfg->validators[s->next++];
+		if (fnmatch(v->pattern, s->file_name, FNM_PATHNAME) != 0)
+			continue;
+		snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u",
+		    s->proposal);
+		snprintf(name_env, sizeof(name_env), "FILE_NAME=%s",
+		    s->file_name);
+		if (s->user)
+			snprintf(user_env, sizeof(user_env), "USER=%s", s->user);
+		snprintf(fields, sizeof(fields), "proposal=%u", s->proposal);
+		spec.argv = v->argv;
+		if ((s->proc = proc_start(s->d->loop, &spec, validator_done,
+		    s)) != NULL)
+			return;
+		s->refused = 1;
+		snprintf(s->detail, sizeof(s->detail), "watcherd is out of "
+		    "memory");
+	}
+	s->stage = s->refused ? OVER : REPLACING;
+	if (s->refused) {
+		s->e = PROTO_INVALID;
+		s->why = s->detail;
+	}
+	/* Over: the request hears of it, and may be answered and s freed
+	   before watch_job_done() returns. */
+	if ((job = s->job) != NULL) {
+		s->job = NULL;
+		watch_job_done(job);
+	}
+}
+
+static void
+replaced(void *arg, const struct watch_replace_result *res)
+{
+	struct save *s = arg;
+
+	s->replaced = 1;
+	s->res = *res;
+	if (s->orphaned) {
+		save_free(s);
+		return;
+	}
+	s->stage = OVER;
+	s->e = res->e;
+	s->why = res->why;
+}
+
+/* Counts and logs the answer, once. */
+static enum proto_error
+answer(struct save *s)
+{
+	char from[CRC_HEX_LEN + 1], to[CRC_HEX_LEN + 1];
+
+	if (s->e == PROTO_OK) {
+		s->d->saves.writes++;
+		crc_format(s->if_crc, from);
+		crc_format(s->res.st.crc, to);
+		log_info("file_written", "user=%s proposal=%u file=%s from=%s "
+		    "to=%s size=%lld", s->user ? s->user : "-", s->proposal,
+		    s->file_name, from, to, (long long)s->res.st.size);
+	} else if (s->e == PROTO_CONFLICT)
+		s->d->saves.conflicts++;
+	else if (s->e == PROTO_INVALID)
+		s->d->saves.invalid++;
+	if (s->e != PROTO_OK)
+		log_info("file_not_written", "user=%s proposal=%u file=%s "
+		    "error=%s detail=\"%s\"", s->user ? s->user : "-",
+		    s->proposal, s->file_name, proto_error_code(s->e), s->why);
+	return s->e;
+}
+
+enum proto_error
+save_step(struct save *s, struct watch_waiter *w)
+{
+	enum proto_error e;
+	const char *why;
+
+	if (s->stage == VALIDATING) {
+		if (s->job == NULL && s->proc == NULL) {
+			if ((s->job = watch_job_new(s->d->watches,
+			    (int)s->d->cfg.hook_timeout_s * 1000 + 1000,
+			    "the content's check is taking long; try again")) ==
+			    NULL) {
+				s->e = PROTO_UNAVAILABLE;
+				s->why = "watcherd is out of memory";
+				s->stage = OVER;
+				return answer(s);
+			}
+			validate_next(s);
+		}
+		if (s->stage == VALIDATING) {
+			e = watch_job_wait(s->d->watches, s->job, w, &why);
+			if (e == PROTO_PENDING)
+				return e;
+			s->e = e;
+			s->why = why;
+			s->stage = OVER;
+			return answer(s);
+		}
+	}
+	if (s->stage == REPLACING) {
+		if (!s->started) {
+			e = watch_replace(s->d->watches, w, s->proposal,
+			    s->file_name, strlen(s->file_name), s->if_crc,
+			    s->data, s->len, replaced, s, &s->started, &why);
+			if (e == PROTO_PENDING)
+				return e;
+			s->e = e;
+			s->why = why;
+			s->stage = OVER;
+			return answer(s);
+		}
+		if (!s->replaced) {
+			/* Resumed before the end: its time ran out. */
+			s->e = PROTO_UNAVAILABLE;
+			s->why = w->detail[0] ? w->detail : "the save is taking "
+			    "long; try again";
+			s->stage = OVER;
+			return answer(s);
+		}
+	}
+	return answer(s);
+}
+
+size_t
+save_reply_size(const struct save *s)
+{
+	size_t n = 1024 + DETAIL_MAX * 6;
+
+	n += strlen(json_object_to_json_string_ext(s->errors,
+	    JSON_C_TO_STRING_PLAIN));
+	n += strlen(json_object_to_json_string_ext(s->warnings,
+	    JSON_C_TO_STRING_PLAIN));
+	return n;
+}
+
+void
+save_reply(const struct save *s, struct msg *m)
+{
+	const char *warnings = json_object_to_json_string_ext(s->warnings,
+	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+	if (s->e == PROTO_OK) {
+		msg_text(m, "{\"ok\":true,");
+		reply_state(m, &s->res.st);
+		msg_text(m, ",\"warnings\":");
+		msg_text(m, warnings);
+		msg_text(m, "}");
+		return;
+	}
+	reply_error_head(m, s->e, s->why ? s->why : "");
+	if (s->e == PROTO_CONFLICT) {
+		msg_text(m, ",\"checksum\":");
+		if (s->res.current_known)
+			msg_crc(m, s->res.current);
+		else
+			msg_text(m, "null");
+	} else if (s->e == PROTO_INVALID) {
+		msg_text(m, ",\"errors\":");
+		msg_text(m, json_object_to_json_string_ext(s->errors,
+		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		msg_text(m, ",\"warnings\":");
+		msg_text(m, warnings);
+	}
+	msg_text(m, "}");
+}

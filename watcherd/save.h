@@ -1,0 +1,52 @@
+/*
+ * A save (the write command, DESIGN.md section 8): the new content goes
+ * through every validator whose pattern matches the file (the content on
+ * stdin; exit 0 accepts, and its NAME:LINE[:COL]: message lines are
+ * warnings; anything else refuses, and they are errors), then replaces the
+ * file with watch_replace() if its bytes still have the checksum the edit
+ * started from. The request drives it: each dispatch calls save_step()
+ * until it is over. A save belongs to its request (client_set_state());
+ * one whose client went away stops its validator, or lets the replacement
+ * finish, and is freed then.
+ */
+#ifndef SAVE_H
+#define SAVE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "common/proto.h"
+
+struct daemon;
+struct msg;
+struct save;
+struct watch_waiter;
+
+/* Counters for the status command. */
+struct save_stats {
+	unsigned long	 writes;		/* files replaced */
+	unsigned long	 conflicts;		/* refused: the file moved on */
+	unsigned long	 invalid;		/* refused by a validator */
+};
+
+/* A save of data (copied) over (proposal, file_name) if the file's
+   checksum is still if_crc, for user (NULL: a trusted peer), counted in
+   the daemon's save_stats. NULL when out of memory. */
+struct save *save_new(struct daemon *, unsigned proposal,
+	    const char *file_name, const char *user, uint32_t if_crc,
+	    const char *data, size_t len);
+/* Frees s, or lets it finish first (the client state's free function). */
+void	save_release(void *s);
+
+/*
+ * Takes the save one step further for its request, waiting through w.
+ * Returns PROTO_PENDING (ask again when w resumes), or the save's answer:
+ * PROTO_OK or an error, whose reply line save_reply() writes.
+ */
+enum proto_error save_step(struct save *, struct watch_waiter *w);
+/* Writes the reply for the answer save_step() gave into m (a buffer of
+   at least save_reply_size() bytes). */
+void	save_reply(const struct save *, struct msg *m);
+size_t	save_reply_size(const struct save *);
+
+#endif
