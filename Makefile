@@ -151,6 +151,7 @@ CGIDIR     ?= $(PREFIX)/lib/cgi-bin
 MANDIR     ?= $(PREFIX)/share/man
 DATADIR    ?= $(PREFIX)/share/damnit-filehandler
 DOCDIR     ?= $(PREFIX)/share/doc/damnit-filehandler
+LIBEXECDIR ?= $(PREFIX)/lib/damnit-filehandler
 UNITDIR    ?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 INSTALL    ?= install
@@ -163,12 +164,16 @@ install: all
 	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(BINDIR) \
 	    $(DESTDIR)$(CGIDIR) $(DESTDIR)$(SYSCONFDIR) $(DESTDIR)$(UNITDIR) \
 	    $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8 \
-	    $(DESTDIR)$(DATADIR)/www/vendor $(DESTDIR)$(DOCDIR)
+	    $(DESTDIR)$(DATADIR)/www/vendor $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(LIBEXECDIR)
 	$(INSTALL) -m 0755 $(BUILD)/watcherd $(DESTDIR)$(SBINDIR)/watcherd
 	$(INSTALL) -m 0755 $(BUILD)/watcherctl $(DESTDIR)$(BINDIR)/watcherctl
 	$(INSTALL) -m 0755 $(BUILD)/filehandler.fcgi $(DESTDIR)$(CGIDIR)/filehandler.fcgi
-	[ -e $(DESTDIR)$(SYSCONFDIR)/watcherd.conf ] || \
-	    $(INSTALL) -m 0644 dist/watcherd.conf $(DESTDIR)$(SYSCONFDIR)/watcherd.conf
+	$(INSTALL) -m 0755 dist/validate-context $(DESTDIR)$(LIBEXECDIR)/
+	[ -e $(DESTDIR)$(SYSCONFDIR)/watcherd.conf ] || { \
+	    sed 's|@LIBEXECDIR@|$(LIBEXECDIR)|g' dist/watcherd.conf \
+	    >$(DESTDIR)$(SYSCONFDIR)/watcherd.conf && \
+	    chmod 0644 $(DESTDIR)$(SYSCONFDIR)/watcherd.conf; }
 	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
 	    dist/watcherd.service.in >$(DESTDIR)$(UNITDIR)/watcherd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/watcherd.service
@@ -186,6 +191,7 @@ DEB_ARCH := $(shell dpkg --print-architecture 2>/dev/null)
 DEB      ?= build/damnit-filehandler_$(DEB_VERSION)_$(DEB_ARCH).deb
 DEB_ROOT ?= build/deb/$(DEB_VERSION)
 DEB_SRC  := $(MAN_PAGES) $(SAMPLES) README.md dist/watcherd.conf \
+            dist/validate-context \
             dist/watcherd.service.in dist/watcherd.socket $(wildcard dist/deb/*) \
             $(wildcard www/*.* www/vendor/*)
 

@@ -79,7 +79,8 @@ serves_demo() {
 
 @test "make install puts every file where an administrator looks for it" {
 	local r=$INST/root f
-	for f in usr/sbin/watcherd usr/bin/watcherctl usr/lib/cgi-bin/filehandler.fcgi; do
+	for f in usr/sbin/watcherd usr/bin/watcherctl usr/lib/cgi-bin/filehandler.fcgi \
+	    usr/lib/damnit-filehandler/validate-context; do
 		[ -x "$r/$f" ] && [ "$(stat -c %a "$r/$f")" = 755 ] || fail "$f: not 0755"
 	done
 	for f in etc/watcherd.conf usr/lib/systemd/system/watcherd.service \
@@ -90,7 +91,11 @@ serves_demo() {
 	    usr/share/doc/damnit-filehandler/lighttpd.conf.sample; do
 		[ -f "$r/$f" ] && [ "$(stat -c %a "$r/$f")" = 644 ] || fail "$f: not 0644"
 	done
-	cmp "$r/etc/watcherd.conf" "$REPO_ROOT/dist/watcherd.conf"
+	# As shipped, with the validator where it was installed.
+	cmp "$r/etc/watcherd.conf" <(sed 's|@LIBEXECDIR@|/usr/lib/damnit-filehandler|' \
+	    "$REPO_ROOT/dist/watcherd.conf")
+	grep -qx 'validate = context.py /usr/lib/damnit-filehandler/validate-context' \
+	    "$r/etc/watcherd.conf"
 	grep -qx 'ExecStart=/usr/sbin/watcherd --foreground --config /etc/watcherd.conf' \
 	    "$r/usr/lib/systemd/system/watcherd.service" ||
 	    fail "$(grep ExecStart "$r/usr/lib/systemd/system/watcherd.service")"
@@ -98,6 +103,8 @@ serves_demo() {
 	make_install "$T/make.log" DESTDIR="$T/local"
 	[ -f "$T/local/usr/local/etc/watcherd.conf" ]
 	[ -x "$T/local/usr/local/lib/cgi-bin/filehandler.fcgi" ]
+	grep -qx 'validate = context.py /usr/local/lib/damnit-filehandler/validate-context' \
+	    "$T/local/usr/local/etc/watcherd.conf"
 	grep -qx 'ExecStart=/usr/local/sbin/watcherd --foreground --config /usr/local/etc/watcherd.conf' \
 	    "$T/local/usr/local/lib/systemd/system/watcherd.service"
 	# An administrator's config survives a second install.
