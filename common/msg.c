@@ -108,15 +108,23 @@ file_head(struct msg *m, const char *key, const char *value,
 	msg_string(m, file_name, len);
 }
 
-void
-msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
-    const char *file_name, size_t len, const char *user)
+/* {"cmd":CMD,"proposal":P,"file_name":NAME, the name cut one byte past
+   the longest, so that watcherd still says why it refuses it. */
+static void
+request_head(struct msg *m, const char *cmd, unsigned proposal,
+    const char *file_name, size_t len)
+{
+	if (len > POLICY_MAX_NAME + 1)
+		len = POLICY_MAX_NAME + 1;
+	file_head(m, "cmd", cmd, proposal, file_name, len);
+}
+
+/* ,"user":USER or null, a name cut likewise. */
+static void
+request_user(struct msg *m, const char *user)
 {
 	size_t ulen;
 
-	if (len > POLICY_MAX_NAME + 1)
-		len = POLICY_MAX_NAME + 1;	/* watcherd says why */
-	file_head(m, "cmd", cmd, proposal, file_name, len);
 	msg_text(m, ",\"user\":");
 	if (user == NULL) {
 		msg_text(m, "null");
@@ -125,6 +133,29 @@ msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
 	if ((ulen = strlen(user)) > POLICY_MAX_USER + 1)
 		ulen = POLICY_MAX_USER + 1;
 	msg_string(m, user, ulen);
+}
+
+void
+msg_request_file(struct msg *m, const char *cmd, unsigned proposal,
+    const char *file_name, size_t len, const char *user)
+{
+	request_head(m, cmd, proposal, file_name, len);
+	request_user(m, user);
+}
+
+void
+msg_request_write(struct msg *m, unsigned proposal, const char *file_name,
+    size_t len, int named, const char *user, uint32_t if_checksum,
+    unsigned long long payload_len)
+{
+	request_head(m, "write", proposal, file_name, len);
+	if (named)
+		request_user(m, user);
+	msg_text(m, ",\"if_checksum\":");
+	msg_crc(m, if_checksum);
+	msg_text(m, ",\"payload\":");
+	msg_uint(m, payload_len);
+	msg_text(m, "}");
 }
 
 void

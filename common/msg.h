@@ -57,6 +57,18 @@ void	msg_request_file(struct msg *, const char *cmd, unsigned proposal,
 	    const char *file_name, size_t len, const char *user);
 
 /*
+ * The write request, whole: {"cmd":"write","proposal":P,"file_name":NAME,
+ * "user":USER,"if_checksum":"C","payload":N}, the N bytes of the new
+ * content to follow its newline (proto_client_send_payload()). Name and
+ * user as msg_request_file() takes them; with named 0 the line has no
+ * "user" at all, as a peer that watcherd trusts by its uid (watcherctl)
+ * sends it.
+ */
+void	msg_request_write(struct msg *, unsigned proposal,
+	    const char *file_name, size_t len, int named, const char *user,
+	    uint32_t if_checksum, unsigned long long payload_len);
+
+/*
  * An event about a file: {"event":EVENT,"proposal":P,"file_name":NAME then
  * the caller's further members and msg_text(m, "}"). watcherd pushes them;
  * the handler writes the one it catches a client up with in the same shape.

@@ -278,15 +278,12 @@ proto_client_close(struct proto_client *c)
 	proto_reader_free(&c->reader);
 }
 
-int
-proto_client_send_line(struct proto_client *c, const char *line, size_t len)
+/* Sends the n_iov pieces of iov, in order, within the client's timeout. */
+static int
+client_send(struct proto_client *c, struct iovec *iov, size_t n_iov)
 {
 	long long deadline = proto_now_ms() + c->timeout_ms;
-	struct iovec iov[2] = {
-		{ .iov_base = (void *)line, .iov_len = len },
-		{ .iov_base = "\n", .iov_len = 1 },
-	};
-	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = 2 };
+	struct msghdr msg = { .msg_iov = iov, .msg_iovlen = n_iov };
 	ssize_t n;
 
 	if (c->fd == -1) {
@@ -319,6 +316,30 @@ proto_client_send_line(struct proto_client *c, const char *line, size_t len)
 		}
 	}
 	return 0;
+}
+
+int
+proto_client_send_line(struct proto_client *c, const char *line, size_t len)
+{
+	struct iovec iov[2] = {
+		{ .iov_base = (void *)line, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+	};
+
+	return client_send(c, iov, 2);
+}
+
+int
+proto_client_send_payload(struct proto_client *c, const char *line,
+    size_t len, const char *payload, size_t payload_len)
+{
+	struct iovec iov[3] = {
+		{ .iov_base = (void *)line, .iov_len = len },
+		{ .iov_base = "\n", .iov_len = 1 },
+		{ .iov_base = (void *)payload, .iov_len = payload_len },
+	};
+
+	return client_send(c, iov, payload_len > 0 ? 3 : 2);
 }
 
 int

@@ -111,6 +111,12 @@ int	proto_client_send(struct proto_client *, struct json_object *request);
 /* Sends a raw line; it must not contain a newline (one is appended). */
 int	proto_client_send_line(struct proto_client *, const char *line,
 	    size_t len);
+/* Sends a raw line, as proto_client_send_line(), and then payload_len
+   raw bytes: a request that announces "payload":N (write). On failure
+   errno says why: EPIPE or ECONNRESET when watcherd closed the connection
+   (it may have answered first), ETIMEDOUT when it took no more in time. */
+int	proto_client_send_payload(struct proto_client *, const char *line,
+	    size_t len, const char *payload, size_t payload_len);
 /* Starts a call: the reads that follow, up to the next start, must be
    done within the client's timeout from now, all together. */
 void	proto_client_start(struct proto_client *);
