@@ -9,19 +9,25 @@
 
 static const struct route {
 	const char		*path;	/* the last segment(s) of the path */
-	void			(*fn)(struct request *);
+	void			(*fn)(struct request *);	/* GET, HEAD */
+	void			(*put)(struct request *);	/* PUT, if any */
 	enum http_count_route	 counted;	/* its label in /metrics */
 } routes[] = {
-	{ "/file_content",	route_file_content,	HTTP_COUNT_FILE_CONTENT },
-	{ "/has_new_checksum",	route_has_new_checksum,
+	{ "/file_content",	route_file_content,	route_file_content_put,
+	    HTTP_COUNT_FILE_CONTENT },
+	{ "/has_new_checksum",	route_has_new_checksum,	NULL,
 	    HTTP_COUNT_HAS_NEW_CHECKSUM },
-	{ "/file_tail",		route_file_tail,	HTTP_COUNT_FILE_TAIL },
-	{ "/events",		route_events,		HTTP_COUNT_EVENTS },
-	{ "/health",		route_health,		HTTP_COUNT_HEALTH },
-	{ "/metrics",		route_metrics,		HTTP_COUNT_METRICS },
-	{ "/contextfile/content", route_context_content,
+	{ "/file_tail",		route_file_tail,	NULL,
+	    HTTP_COUNT_FILE_TAIL },
+	{ "/events",		route_events,		NULL,
+	    HTTP_COUNT_EVENTS },
+	{ "/health",		route_health,		NULL,
+	    HTTP_COUNT_HEALTH },
+	{ "/metrics",		route_metrics,		NULL,
+	    HTTP_COUNT_METRICS },
+	{ "/contextfile/content", route_context_content, NULL,
 	    HTTP_COUNT_CONTEXT_CONTENT },
-	{ "/contextfile/last_modified", route_context_last_modified,
+	{ "/contextfile/last_modified", route_context_last_modified, NULL,
 	    HTTP_COUNT_CONTEXT_LAST_MODIFIED },
 };
 
@@ -67,6 +73,19 @@ unknown_route(struct http_exchange *x)
 	http_error(x, 404, detail);
 }
 
+/* 405, with the methods the route (or, for none, any route) takes. */
+static void
+method_not_allowed(struct http_exchange *x, const struct route *route)
+{
+	if (route && route->put) {
+		http_header(x, "Allow", "GET, HEAD, PUT");
+		http_error(x, 405, "only GET, HEAD and PUT are allowed");
+	} else {
+		http_header(x, "Allow", "GET, HEAD");
+		http_error(x, 405, "only GET and HEAD are allowed");
+	}
+}
+
 void
 dispatch(struct http_exchange *x, struct upstream *up,
     struct request_limits *limits)
@@ -74,6 +93,7 @@ dispatch(struct http_exchange *x, struct upstream *up,
 	struct request req = { .x = x, .up = up, .limits = limits };
 	const struct route *route;
 	const char *method, *uri;
+	void (*fn)(struct request *);
 	char err[256];
 
 	method = http_param(x, "REQUEST_METHOD");
@@ -94,11 +114,13 @@ dispatch(struct http_exchange *x, struct upstream *up,
 		req.user = NULL;
 	if (req.user && policy_valid_user(req.user, strlen(req.user)))
 		http_header(x, "X-Remote-User", req.user);
+	fn = route ? route->fn : NULL;
 	if (method && strcmp(method, "HEAD") == 0)
 		x->head = 1;
+	else if (method && strcmp(method, "PUT") == 0 && route && route->put)
+		fn = route->put;
 	else if (method == NULL || strcmp(method, "GET") != 0) {
-		http_header(x, "Allow", "GET, HEAD");
-		http_error(x, 405, "only GET and HEAD are allowed");
+		method_not_allowed(x, route);
 		return;
 	}
 	if (route == NULL) {
@@ -111,6 +133,6 @@ dispatch(struct http_exchange *x, struct upstream *up,
 		query_free(&req.q);
 		return;
 	}
-	route->fn(&req);
+	fn(&req);
 	query_free(&req.q);
 }

@@ -72,10 +72,7 @@ route_file_content(struct request *req)
 	}
 	request_checksum_headers(req, crc, 1);
 	msg_init(&h, head, sizeof(head));
-	msg_text(&h, "{\"proposal\":");
-	msg_uint(&h, req->proposal);
-	msg_text(&h, ",\"file_name\":");
-	request_name(req, &h);
+	request_file_head(req, &h);
 	msg_text(&h, ",\"content\":");
 	msg_init(&t, tail, sizeof(tail));
 	msg_text(&t, ",\"encoding\":\"");

@@ -28,10 +28,7 @@ answer_tail(struct request *req, const struct reply *r)
 	size_t i;
 
 	msg_init(&m, head, sizeof(head));
-	msg_text(&m, "{\"proposal\":");
-	msg_uint(&m, req->proposal);
-	msg_text(&m, ",\"file_name\":");
-	request_name(req, &m);
+	request_file_head(req, &m);
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		reply_put(r, keys[i], &m);
 	msg_text(&m, ",\"data\":");

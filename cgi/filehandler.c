@@ -40,6 +40,14 @@
    a few busy workers take the next connection without sleeping. */
 #define DEFAULT_ORDINARY	4
 #define DEFAULT_HEARTBEAT_S	15
+/* A save's body is read whole before watcherd hears of it; watcherd's
+   max-file-size says the rest. */
+#define DEFAULT_MAX_BODY	(16L << 20)
+#define MAX_MAX_BODY		(1L << 30)
+/* A save waits for watcherd's answer longer than any other call: watcherd
+   runs the file's validator (bounded by its hook-timeout, 10 s by
+   default) and may wait out its fs-timeout (at most 2 s). */
+#define DEFAULT_WRITE_TIMEOUT_S	15
 #define WORKER_STACK		(256 * 1024)
 
 struct worker {
@@ -123,6 +131,10 @@ main(void)
 	limits.threads = 1;
 	limits.heartbeat_ms = 1000 * (int)env_number("FILEHANDLER_HEARTBEAT",
 	    DEFAULT_HEARTBEAT_S, 1, 3600);
+	limits.max_body = (size_t)env_number("FILEHANDLER_MAX_BODY",
+	    DEFAULT_MAX_BODY, 0, MAX_MAX_BODY);
+	limits.write_timeout_ms = 1000 * (int)env_number(
+	    "FILEHANDLER_WRITE_TIMEOUT", DEFAULT_WRITE_TIMEOUT_S, 1, 3600);
 	atomic_init(&limits.held, 0);
 	limits.gate = NULL;
 	if (FCGX_Init() != 0) {

@@ -1,3 +1,4 @@
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,23 @@ const char *
 http_param(const struct http_exchange *x, const char *name)
 {
 	return x->fcgi ? FCGX_GetParam(name, x->fcgi->envp) : getenv(name);
+}
+
+size_t
+http_read_body(struct http_exchange *x, char *buf, size_t len)
+{
+	size_t done = 0, want;
+	int n;
+
+	if (x->fcgi == NULL)
+		return fread(buf, 1, len, stdin);
+	while (done < len) {
+		want = len - done > INT_MAX ? INT_MAX : len - done;
+		if ((n = FCGX_GetStr(buf + done, (int)want, x->fcgi->in)) <= 0)
+			break;
+		done += (size_t)n;
+	}
+	return done;
 }
 
 void

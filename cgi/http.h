@@ -29,6 +29,10 @@ struct http_exchange {
 /* A request parameter (REQUEST_METHOD, QUERY_STRING, HTTP_IF_NONE_MATCH...),
    or NULL. */
 const char *http_param(const struct http_exchange *, const char *name);
+/* Reads up to len bytes of the request body (FastCGI's input stream, or
+   stdin as plain CGI) into buf. Returns how many: fewer than len only
+   when the body ended (or the web server went away). */
+size_t	http_read_body(struct http_exchange *, char *buf, size_t len);
 /* Adds "Name: value\r\n" to the answer's headers (dropped when full). */
 void	http_header(struct http_exchange *, const char *name, const char *value);
 

@@ -38,9 +38,6 @@ int
 request_ask(struct request *req, const char *cmd, const char *extra,
     struct reply *r)
 {
-	struct json_object *o, *detail;
-	char code[32];
-
 	if (request_call(req, cmd, extra, r) == -1) {
 		http_error(req->x, 503, "watcherd is not available; try again "
 		    "in a moment");
@@ -48,7 +45,17 @@ request_ask(struct request *req, const char *cmd, const char *extra,
 	}
 	if (reply_ok(r))
 		return 0;
-	/* A refusal: its detail is free text, read from the tree. */
+	request_refused(req, r);
+	return -1;
+}
+
+void
+request_refused(struct request *req, struct reply *r)
+{
+	struct json_object *o, *detail;
+	char code[32];
+
+	/* Its detail is free text, read from the tree. */
 	if (reply_word(r, "error", code, sizeof(code)) == -1)
 		code[0] = '\0';
 	o = reply_parse(r);
@@ -58,7 +65,6 @@ request_ask(struct request *req, const char *cmd, const char *extra,
 	    json_object_get_string(detail) : "watcherd refused");
 	json_object_put(o);
 	reply_free(r);
-	return -1;
 }
 
 int
@@ -117,8 +123,11 @@ request_int_param(struct request *req, const char *name, long long min,
 }
 
 void
-request_name(const struct request *req, struct msg *m)
+request_file_head(const struct request *req, struct msg *m)
 {
+	msg_text(m, "{\"proposal\":");
+	msg_uint(m, req->proposal);
+	msg_text(m, ",\"file_name\":");
 	msg_string(m, req->file_name, req->file_name_len > POLICY_MAX_NAME ?
 	    POLICY_MAX_NAME : req->file_name_len);
 }

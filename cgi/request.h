@@ -23,6 +23,8 @@ struct request_limits {
 	int	max_held;	/* requests held open at once; beyond, 503 */
 	atomic_int held;	/* held now */
 	int	heartbeat_ms;	/* between comments on an event stream */
+	size_t	max_body;	/* bytes of a PUT body; beyond, 413 */
+	int	write_timeout_ms;	/* a write's bound on watcherd's answer */
 	struct gate *gate;	/* the places of ordinary answers (NULL as
 				   CGI) */
 };
@@ -49,6 +51,9 @@ int	request_call(struct request *, const char *cmd, const char *extra,
    unreachable, the mapped status of a refusal). */
 int	request_ask(struct request *, const char *cmd, const char *extra,
 	    struct reply *);
+/* Answers a reply that is not "ok":true: the status its error code maps
+   to (proto_error_http_status()) with watcherd's detail. Frees it. */
+void	request_refused(struct request *, struct reply *);
 /* Reads the proposal from query parameter param and, unless file is set,
    file_name. Returns 0, or -1 after answering 400. */
 int	request_file_args(struct request *, const char *param,
@@ -57,9 +62,10 @@ int	request_file_args(struct request *, const char *param,
    Returns 0, or -1 after answering 400 naming the parameter and range. */
 int	request_int_param(struct request *, const char *name,
 	    long long min, long long max, long long *v);
-/* Appends the file name as a JSON string (cut at POLICY_MAX_NAME bytes,
-   which watcherd refuses anyway). */
-void	request_name(const struct request *, struct msg *);
+/* Starts an answer about the request's file: {"proposal":P,"file_name":
+   NAME, the name cut at POLICY_MAX_NAME bytes (watcherd refuses a longer
+   one anyway). */
+void	request_file_head(const struct request *, struct msg *);
 /* Sets X-Checksum (and ETag when etag) to crc. */
 void	request_checksum_headers(struct request *, const char *crc,
 	    int etag);

@@ -10,6 +10,9 @@ struct request;
 
 /* file_content.c: the file with its checksum; If-None-Match gives 304. */
 void	route_file_content(struct request *);
+/* file_content_put.c: saves the body as the file, If-Match the checksum
+   the edit started from. */
+void	route_file_content_put(struct request *);
 /* has_new_checksum.c: whether the file moved on from a checksum, at once
    or held up to wait=S seconds until it does. */
 void	route_has_new_checksum(struct request *);

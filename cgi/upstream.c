@@ -92,9 +92,16 @@ read_line(struct upstream *u, struct reply *r, int want_event)
 	return 0;
 }
 
+/* One request and its reply within timeout_ms; *whole says whether all
+   of the request went out. */
 static int
-call_once(struct upstream *u, const char *line, size_t len, struct reply *r)
+call_once(struct upstream *u, const char *line, size_t len,
+    const char *payload, size_t payload_len, int timeout_ms,
+    struct reply *r, int *whole)
 {
+	int sent, rc = -1;
+
+	*whole = 0;
 	if (!u->connected) {
 		if (proto_client_connect(&u->client, u->path, u->timeout_ms) == -1) {
 			proto_client_close(&u->client);
@@ -102,25 +109,51 @@ call_once(struct upstream *u, const char *line, size_t len, struct reply *r)
 		}
 		u->connected = 1;
 	}
-	if (proto_client_send_line(&u->client, line, len) == 0 &&
-	    read_line(u, r, 0) == 0)
+	u->client.timeout_ms = timeout_ms;
+	sent = proto_client_send_payload(&u->client, line, len, payload,
+	    payload_len) == 0;
+	*whole = sent;
+	/* A watcherd that would not take a payload may answer and close
+	   before it is all sent: that answer is still the reply. */
+	if (sent || (payload_len > 0 && (errno == EPIPE || errno == ECONNRESET)))
+		rc = read_line(u, r, 0);
+	u->client.timeout_ms = u->timeout_ms;
+	if (rc == 0)
 		return 0;
 	upstream_close(u);
 	return -1;
+}
+
+/* Calls, and once more on a fresh connection when a kept one was found
+   dead: every request may be repeated, but one with a payload (a write)
+   only while watcherd cannot have had all of it. A timeout is an answer. */
+static int
+call(struct upstream *u, const char *line, size_t len, const char *payload,
+    size_t payload_len, int timeout_ms, struct reply *r)
+{
+	int reused = u->connected, whole;
+
+	if (call_once(u, line, len, payload, payload_len, timeout_ms, r,
+	    &whole) == 0)
+		return 0;
+	if (!reused || errno == ETIMEDOUT || (payload_len > 0 && whole))
+		return -1;
+	return call_once(u, line, len, payload, payload_len, timeout_ms, r,
+	    &whole);
 }
 
 int
 upstream_call(struct upstream *u, const char *line, size_t len,
     struct reply *r)
 {
-	int reused = u->connected;
+	return call(u, line, len, NULL, 0, u->timeout_ms, r);
+}
 
-	if (call_once(u, line, len, r) == 0)
-		return 0;
-	/* A timeout is an answer; a dead kept connection is not. */
-	if (!reused || errno == ETIMEDOUT)
-		return -1;
-	return call_once(u, line, len, r);
+int
+upstream_call_payload(struct upstream *u, const char *line, size_t len,
+    const char *payload, size_t payload_len, int timeout_ms, struct reply *r)
+{
+	return call(u, line, len, payload, payload_len, timeout_ms, r);
 }
 
 int

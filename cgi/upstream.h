@@ -47,6 +47,17 @@ void	upstream_close(struct upstream *);
 int	upstream_call(struct upstream *, const char *line, size_t len,
 	    struct reply *r);
 /*
+ * The same for a request whose line announced "payload":payload_len (a
+ * write): the line, then the payload's bytes, and the reply, all within
+ * timeout_ms instead of the connection's own bound. It is sent once more
+ * on a fresh connection only when a kept one failed before all of it went
+ * out: watcherd may have acted on a whole request. A reply that watcherd
+ * wrote before it closed the connection on an unfinished payload counts.
+ */
+int	upstream_call_payload(struct upstream *, const char *line, size_t len,
+	    const char *payload, size_t payload_len, int timeout_ms,
+	    struct reply *r);
+/*
  * On a subscribed connection: waits up to timeout_ms (0 or less: only
  * takes what is there) for the next event line. Returns 1 with *event (reply_free() it), 0 when the time passed,
  * -1 when the connection failed (it is closed then).

@@ -45,9 +45,12 @@ Q="proposal=1111&file_name=context.py"
 	done
 }
 
-@test "POST and other methods are 405 with Allow: GET, HEAD" {
-	for method in POST PUT DELETE OPTIONS PATCH get; do
+@test "POST and other methods are 405 with the route's Allow" {
+	for method in POST DELETE OPTIONS PATCH get put; do
 		cgi "$method" "/file_content?$Q"
+		expect_error 405 "GET, HEAD and PUT" || fail "for $method"
+		[ "$(header Allow)" = "GET, HEAD, PUT" ]
+		cgi "$method" "/has_new_checksum?$Q&checksum=00000000"
 		expect_error 405 "GET and HEAD" || fail "for $method"
 		[ "$(header Allow)" = "GET, HEAD" ]
 	done

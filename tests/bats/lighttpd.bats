@@ -221,10 +221,10 @@ edit_flips() {
 	expect_error 404 "proposal"
 }
 
-@test "405 for POST, with Allow: GET, HEAD" {
+@test "405 for POST, with the route's Allow" {
 	http -X POST --data 'proposal=1111&file_name=context.py' "/file_content?$Q"
-	expect_error 405 "GET and HEAD"
-	[ "$(header Allow)" = "GET, HEAD" ]
+	expect_error 405 "GET, HEAD and PUT"
+	[ "$(header Allow)" = "GET, HEAD, PUT" ]
 	http -X DELETE "/health"
 	expect_error 405 "GET and HEAD"
 }
