@@ -448,10 +448,42 @@ cmd_status(struct request *r)
 }
 
 /*
- * A save (DESIGN.md section 8): the line announces the new content as a
- * payload, which is read first (skipped when it is over max-file-size);
- * then the checks that need no file (write on, write-allow), then the
- * save itself, over as many dispatches as it waits.
+ * The payload a request announces ("payload":N), read before the request
+ * is taken any further (skipped when it is over max-file-size). Returns 0
+ * once it is there; else 1, after replying the error or noting that the
+ * request waits for it.
+ */
+static int
+take_payload(struct request *r)
+{
+	int64_t announced = -1;
+	size_t len;
+
+	if (client_payload(r->c, &len) != NULL)
+		return 0;
+	if (r->obj && parse_int(r, "payload", 0, INT64_MAX, &announced) ==
+	    -1)
+		return 1;
+	if (announced < 0) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST, "this command needs "
+		    "\"payload\": the size of the content that follows the line");
+		return 1;
+	}
+	if (client_take_payload(r->c, (size_t)announced,
+	    (uint64_t)announced <= r->d->cfg.max_file_size) == -1) {
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return 1;
+	}
+	r->pending = 1;
+	return 1;
+}
+
+/*
+ * A save (DESIGN.md section 8): its payload is there (take_payload()),
+ * the access check passed; then the checks that need no file (write on,
+ * write-allow), then the save itself, over as many dispatches as it
+ * waits.
  */
 static void
 cmd_write(struct request *r)
@@ -460,33 +492,13 @@ cmd_write(struct request *r)
 	struct json_object *o;
 	const char *payload;
 	enum proto_error e;
-	int64_t announced = -1;
 	uint32_t if_crc;
 	size_t len;
 	struct msg m;
 	char *line;
 
 	if (s == NULL) {
-		if ((payload = client_payload(r->c, &len)) == NULL) {
-			if (parse_int(r, "payload", 0, INT64_MAX, &announced) ==
-			    -1)
-				return;
-			if (announced < 0) {
-				client_reply_error(r->c, PROTO_BAD_REQUEST,
-				    "write needs \"payload\": the size of the "
-				    "new content, which follows the line");
-				return;
-			}
-			if (client_take_payload(r->c, (size_t)announced,
-			    (uint64_t)announced <= r->d->cfg.max_file_size) ==
-			    -1) {
-				client_reply_error(r->c, PROTO_UNAVAILABLE,
-				    "watcherd is out of memory");
-				return;
-			}
-			r->pending = 1;
-			return;
-		}
+		payload = client_payload(r->c, &len);
 		if (len > r->d->cfg.max_file_size) {
 			client_reply_error(r->c, PROTO_TOO_LARGE, "the new "
 			    "content is larger than max-file-size");
@@ -822,6 +834,10 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 			goto done;
 		}
 	}
+	/* A payload is read before anything is answered: an error replied
+	   before it would leave its bytes to be taken for requests. */
+	if ((cmd->flags & WRITES) && take_payload(&r))
+		goto done;
 	if ((cmd->flags & OWNER_ONLY) && !client_is_owner(c)) {
 		client_reply_error(c, PROTO_FORBIDDEN, "this command is for "
 		    "watcherd's own user or root");
