@@ -30,12 +30,14 @@ ctl_free(struct ctl *ctl)
 	proto_client_close(&ctl->client);
 	json_object_put(ctl->reply);
 	free(ctl->payload);
+	free(ctl->input);
 	if (ctl->signal_fd != -1)
 		close(ctl->signal_fd);
 	if (ctl->has_match)
 		regfree(&ctl->match);
 	ctl->reply = NULL;
 	ctl->payload = NULL;
+	ctl->input = NULL;
 	ctl->signal_fd = -1;
 	ctl->has_match = 0;
 }

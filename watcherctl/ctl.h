@@ -10,6 +10,7 @@
 
 #include <regex.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include <json-c/json.h>
 
@@ -28,6 +29,7 @@ struct ctl {
 	const char		*socket;
 	int			 json;
 	int			 timeout_ms;
+	int			 timeout_set;	/* --timeout was given */
 	struct proto_client	 client;
 	struct json_object	*reply;
 	char			*payload;
@@ -38,6 +40,13 @@ struct ctl {
 	long long		 lines;
 	int			 has_match;
 	regex_t			 match;	/* compiled when has_match */
+	/* write's option and input */
+	int			 has_if;
+	uint32_t		 if_checksum;	/* --if */
+	char			*input;		/* stdin, malloc()ed */
+	size_t			 input_len;
+	int			 exit_status;	/* of a failed command, when not
+						   1 */
 	char			 errstr[512];
 };
 

@@ -2,11 +2,13 @@
  * watcherctl: the ops command line over watcherd's socket. One connection
  * per run, one request per connection (subscribe then keeps reading events),
  * except tail (tail.c): its requests share one connection, and with -f a
- * second one carries the subscription whose events say when to ask again.
- * What the commands share is in ctl.c. Exit status: 0 success (and an
- * interrupted subscribe or tail -f, a subscribe that an unwatch ended, or a
- * tail whose reader went away), 1 failure (daemon absent or gone, error
- * reply, timeout), 2 usage.
+ * second one carries the subscription whose events say when to ask again;
+ * and write (write.c), which may ask for the checksum first. What the
+ * commands share is in ctl.c. Exit status: 0 success (and an interrupted
+ * subscribe or tail -f, a subscribe that an unwatch ended, or a tail whose
+ * reader went away), 1 failure (daemon absent or gone, error reply,
+ * timeout), 2 usage, 3 a write's conflict, 4 a write the validator
+ * refused.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -19,10 +21,12 @@
 
 #include <json-c/json.h>
 
+#include "common/crc.h"
 #include "common/policy.h"
 #include "common/proto.h"
 #include "watcherctl/ctl.h"
 #include "watcherctl/tail.h"
+#include "watcherctl/write.h"
 
 #define JSON_OUTPUT_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
@@ -38,16 +42,18 @@ static const struct command {
 	const char	*name;
 	int		 takes_target;	/* PROPOSAL FILE follow the name */
 	int		 tail_options;	/* takes -f, -n, --match; not --json */
+	int		 write_options;	/* takes --if */
 	int		 (*run)(struct ctl *, const struct target *);
 } commands[] = {
-	{ "ping",	0, 0, cmd_ping },
-	{ "status",	0, 0, cmd_status },
-	{ "list",	0, 0, cmd_list },
-	{ "checksum",	1, 0, cmd_checksum },
-	{ "content",	1, 0, cmd_content },
-	{ "subscribe",	1, 0, cmd_subscribe },
-	{ "tail",	1, 1, tail_command },
-	{ "unwatch",	1, 0, cmd_unwatch },
+	{ "ping",	0, 0, 0, cmd_ping },
+	{ "status",	0, 0, 0, cmd_status },
+	{ "list",	0, 0, 0, cmd_list },
+	{ "checksum",	1, 0, 0, cmd_checksum },
+	{ "content",	1, 0, 0, cmd_content },
+	{ "subscribe",	1, 0, 0, cmd_subscribe },
+	{ "tail",	1, 1, 0, tail_command },
+	{ "unwatch",	1, 0, 0, cmd_unwatch },
+	{ "write",	1, 0, 1, write_command },
 };
 
 static void
@@ -68,20 +74,32 @@ usage(FILE *fp)
 	    "                           print a file's last lines; with -f, then what is\n"
 	    "                           appended, like tail -F, until interrupted\n"
 	    "  unwatch PROPOSAL FILE    end a file's watch\n"
+	    "  write [--if CHECKSUM] PROPOSAL FILE < CONTENT\n"
+	    "                           replace a file's content with stdin, if its checksum\n"
+	    "                           is still CHECKSUM (default: the one it has now); prints\n"
+	    "                           the new checksum\n"
 	    "\n"
 	    "options:\n"
 	    "  -s, --socket PATH  watcherd's socket (default: $WATCHERD_SOCKET, else %s)\n"
 	    "  -j, --json         print watcherd's replies as JSON, one object per line\n"
 	    "                     (not with tail, which writes the file's bytes)\n"
-	    "  -t, --timeout MS   how long to wait for an answer (default %d)\n"
+	    "  -t, --timeout MS   how long to wait for an answer (default %d, for write %d)\n"
 	    "  -h, --help         print this help\n"
 	    "\n"
 	    "tail options:\n"
 	    "  -f, --follow       keep printing what is appended, across truncation,\n"
 	    "                     replacement and deletion of the file\n"
 	    "  -n, --lines LINES  how many of the last lines to print first (default %d)\n"
-	    "  --match REGEX      only the lines that match the POSIX extended REGEX\n",
-	    PROTO_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS, TAIL_DEFAULT_LINES);
+	    "  --match REGEX      only the lines that match the POSIX extended REGEX\n"
+	    "\n"
+	    "write options:\n"
+	    "  --if CHECKSUM      write only if the file's checksum is still CHECKSUM (8 hex\n"
+	    "                     digits); else exit 3 and print the checksum it has\n"
+	    "\n"
+	    "exit status: 0 done, 1 failure, 2 usage, 3 write's conflict, 4 write's content\n"
+	    "refused by the validator (its errors on stderr as FILE:LINE:COL: message)\n",
+	    PROTO_DEFAULT_SOCKET, CTL_DEFAULT_TIMEOUT_MS, WRITE_DEFAULT_TIMEOUT_MS,
+	    TAIL_DEFAULT_LINES);
 }
 
 /* Formatting of reply values. */
@@ -510,7 +528,7 @@ command_find(const char *name)
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_MATCH = 256 };
+	enum { OPT_MATCH = 256, OPT_IF };
 	static const struct option options[] = {
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "json",	no_argument,		NULL, 'j' },
@@ -519,6 +537,7 @@ main(int argc, char *argv[])
 		{ "follow",	no_argument,		NULL, 'f' },
 		{ "lines",	required_argument,	NULL, 'n' },
 		{ "match",	required_argument,	NULL, OPT_MATCH },
+		{ "if",		required_argument,	NULL, OPT_IF },
 		{ NULL,		0,			NULL, 0 },
 	};
 	const struct command *cmd;
@@ -548,6 +567,15 @@ main(int argc, char *argv[])
 			match = optarg;
 			tail_options = 1;
 			break;
+		case OPT_IF:
+			if (crc_parse(optarg, &ctl.if_checksum) == -1) {
+				fprintf(stderr, "watcherctl: --if wants a "
+				    "checksum of 8 hexadecimal digits, not "
+				    "'%s'\n", optarg);
+				return 2;
+			}
+			ctl.has_if = 1;
+			break;
 		case 's':
 			ctl.socket = optarg;
 			break;
@@ -561,6 +589,7 @@ main(int argc, char *argv[])
 				    "'%s'\n", optarg);
 				return 2;
 			}
+			ctl.timeout_set = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -585,6 +614,11 @@ main(int argc, char *argv[])
 	if (tail_options && !cmd->tail_options) {
 		fprintf(stderr, "watcherctl: -f, -n and --match go with tail "
 		    "only\n");
+		usage(stderr);
+		return 2;
+	}
+	if (ctl.has_if && !cmd->write_options) {
+		fprintf(stderr, "watcherctl: --if goes with write only\n");
 		usage(stderr);
 		return 2;
 	}
@@ -618,7 +652,7 @@ main(int argc, char *argv[])
 	if (cmd->run(&ctl, tp) == -1) {
 		fflush(stdout);
 		fprintf(stderr, "watcherctl: %s\n", ctl.errstr);
-		status = 1;
+		status = ctl.exit_status ? ctl.exit_status : 1;
 	} else if (fflush(stdout) == EOF || ferror(stdout)) {
 		fprintf(stderr, "watcherctl: write to stdout: %s\n",
 		    strerror(errno));

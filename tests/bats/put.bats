@@ -1,10 +1,11 @@
 #!/usr/bin/env bats
 # Saving a file (DESIGN.md section 8): PUT /file_content with the handler
 # run as plain CGI and under a real lighttpd (lighttpd.conf.sample,
-# verbatim). watcherd is a fake here, a small UNIX socket server that
-# keeps every request about a file (its line and its payload, byte for
-# byte) and answers what the test wrote for that command: what the handler
-# sends and how it reads the answers is the subject.
+# verbatim), and watcherctl write. watcherd is a fake here, a small UNIX
+# socket server that keeps every request about a file (its line and its
+# payload, byte for byte) and answers what the test wrote for that
+# command: what the handler and watcherctl send and how they read the
+# answers is the subject.
 
 load web_helpers
 
@@ -468,4 +469,92 @@ SAVED='{"ok":true,"checksum":"12345678","size":26,"mtime":1764118861.123456,"mod
 		expect_status 200
 	done
 	[ "$(requests)" = 6 ]
+}
+
+# watcherctl write.
+
+@test "watcherctl write --if sends stdin byte for byte, names no user, prints the new checksum" {
+	binary_body "$T/body"
+	reply write "$SAVED"
+	run --separate-stderr "$WATCHERCTL" --socket "$SOCK" write --if 0E6FD9B8 \
+	    1111 context.py <"$T/body"
+	[ "$status" = 0 ] || fail "status $status: $output $stderr"
+	[ "$output" = 12345678 ]
+	[ "$stderr" = "context.py:2: warning: unused import os" ]
+	[ "$(requests)" = 1 ]
+	expect_line 1 '{"cmd":"write","proposal":1111,"file_name":"context.py","if_checksum":"0e6fd9b8","payload":26}'
+	cmp "$T/fake/req.1.payload" "$T/body"
+}
+
+@test "watcherctl write without --if writes over the checksum it asks for first" {
+	printf 'new\n' >"$T/body"
+	reply checksum '{"ok":true,"checksum":"cafe0123","size":4,"mtime":1.5,"mode":"inotify"}'
+	reply write "$SAVED"
+	run --separate-stderr "$WATCHERCTL" --socket "$SOCK" write 1111 context.py \
+	    <"$T/body"
+	[ "$status" = 0 ] || fail "status $status: $output $stderr"
+	[ "$output" = 12345678 ]
+	[ "$(requests)" = 2 ]
+	expect_line 1 '{"cmd":"checksum","proposal":1111,"file_name":"context.py"}'
+	expect_line 2 '{"cmd":"write","proposal":1111,"file_name":"context.py","if_checksum":"cafe0123","payload":4}'
+	cmp "$T/fake/req.2.payload" "$T/body"
+	# A file watcherd has no checksum for is not written.
+	reply checksum '{"ok":true,"checksum":null,"size":null,"mtime":null,"too_large":true}'
+	run "$WATCHERCTL" --socket "$SOCK" write 1111 context.py <"$T/body"
+	[ "$status" = 1 ]
+	[[ "$output" == *"no checksum"* ]] || fail "$output"
+	[ "$(requests)" = 3 ]
+}
+
+@test "watcherctl write: a conflict prints the current checksum and exits 3" {
+	printf 'x\n' >"$T/body"
+	reply write '{"ok":false,"error":"conflict","detail":"context.py changed","checksum":"a1b2c3d4"}'
+	run --separate-stderr "$WATCHERCTL" --socket "$SOCK" write --if "$CRC" 1111 context.py <"$T/body"
+	[ "$status" = 3 ] || fail "status $status: $output $stderr"
+	[ "$output" = a1b2c3d4 ]
+	[ "$stderr" = "watcherctl: conflict: context.py changed" ]
+}
+
+@test "watcherctl write: a refusal of the validator prints FILE:LINE:COL: message and exits 4" {
+	printf 'def f(:\n' >"$T/body"
+	reply write '{"ok":false,"error":"invalid","detail":"context.py does not pass its check","errors":[{"line":1,"column":7,"message":"invalid syntax"},{"line":3,"column":null,"message":"undefined name x"}],"warnings":[{"line":2,"column":1,"message":"unused import os"}]}'
+	run --separate-stderr "$WATCHERCTL" --socket "$SOCK" write --if "$CRC" 1111 context.py <"$T/body"
+	[ "$status" = 4 ] || fail "status $status: $output $stderr"
+	[ "$output" = "" ]
+	[ "$stderr" = "context.py:1:7: invalid syntax
+context.py:3: undefined name x
+context.py:2:1: warning: unused import os
+watcherctl: invalid: context.py does not pass its check" ]
+	run "$WATCHERCTL" --socket "$SOCK" --json write --if "$CRC" 1111 context.py <"$T/body"
+	[ "$status" = 4 ]
+	[ "$(head -n 1 <<<"$output" | jq -c .errors[0])" = '{"line":1,"column":7,"message":"invalid syntax"}' ]
+}
+
+@test "watcherctl write: another refusal exits 1 with watcherd's word" {
+	printf 'x\n' >"$T/body"
+	reply write '{"ok":false,"error":"forbidden","detail":"writing is off"}'
+	run "$WATCHERCTL" --socket "$SOCK" write --if "$CRC" 1111 context.py <"$T/body"
+	[ "$status" = 1 ]
+	[ "$output" = "watcherctl: forbidden: writing is off" ]
+}
+
+@test "watcherctl write refuses stdin over 64 MiB and sends nothing" {
+	run bash -c 'head -c $((64 * 1024 * 1024 + 1)) /dev/zero |
+	    "$1" --socket "$2" write --if 0e6fd9b8 1111 context.py' _ \
+	    "$WATCHERCTL" "$SOCK"
+	[ "$status" = 1 ]
+	[[ "$output" == *"more than 64 MiB"* ]] || fail "$output"
+	[ "$(requests)" = 0 ]
+}
+
+@test "watcherctl: --if is for write, with 8 hex digits" {
+	run "$WATCHERCTL" --socket "$SOCK" write --if 0e6fd9b 1111 context.py </dev/null
+	[ "$status" = 2 ]
+	[[ "$output" == *"8 hexadecimal digits"* ]]
+	run "$WATCHERCTL" --socket "$SOCK" checksum --if "$CRC" 1111 context.py
+	[ "$status" = 2 ]
+	[[ "$output" == *"--if goes with write only"* ]]
+	run "$WATCHERCTL" --socket "$SOCK" write 1111 </dev/null
+	[ "$status" = 2 ]
+	[ "$(requests)" = 0 ]
 }
