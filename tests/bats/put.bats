@@ -1,11 +1,11 @@
 #!/usr/bin/env bats
 # Saving a file (DESIGN.md section 8): PUT /file_content with the handler
 # run as plain CGI and under a real lighttpd (lighttpd.conf.sample,
-# verbatim), and watcherctl write. watcherd is a fake here, a small UNIX
-# socket server that keeps every request about a file (its line and its
-# payload, byte for byte) and answers what the test wrote for that
+# verbatim), and watcherctl write. watcherd is mostly a fake here, a small
+# UNIX socket server that keeps every request about a file (its line and
+# its payload, byte for byte) and answers what the test wrote for that
 # command: what the handler and watcherctl send and how they read the
-# answers is the subject.
+# answers is the subject. The last tests save through watcherd itself.
 
 load web_helpers
 
@@ -107,7 +107,10 @@ setup() {
 }
 
 teardown() {
-	web_teardown
+	local status=0
+	stop_real || status=1
+	web_teardown || status=1
+	return "$status"
 }
 
 Q="proposal=1111&file_name=context.py"
@@ -557,4 +560,81 @@ watcherctl: invalid: context.py does not pass its check" ]
 	run "$WATCHERCTL" --socket "$SOCK" write 1111 </dev/null
 	[ "$status" = 2 ]
 	[ "$(requests)" = 0 ]
+}
+
+# With watcherd itself (the fake aside): what is saved is on disk.
+
+# start_real [FLAGS...]: watcherd on $T/real.sock over the test's tree,
+# saves on, and anybody logged in may save (an access command that says
+# yes).
+start_real() {
+	local SOCK="$T/real.sock"
+	launch_watcherd "$T/watcherd.log" --write \
+	    --access command --access-command /bin/true "$@" || return 1
+	echo "$LAUNCHED_PID" >"$T/real.pid"
+}
+
+stop_real() {
+	local pid
+	pid=$(cat "$T/real.pid" 2>/dev/null) || return 0
+	rm -f "$T/real.pid"
+	end_pid "$pid" "$WATCHERD_STOP_MS" TERM watcherd || return 1
+	[ "$END_PID_STATUS" = 0 ] ||
+	    fail "watcherd exited with status $END_PID_STATUS after SIGTERM"
+}
+
+# put_real URI BODY [VAR=value...]: put to watcherd itself, as alice
+# unless a VAR says otherwise, within 5 s.
+put_real() {
+	put "$1" "$2" REMOTE_USER=alice WATCHERD_SOCKET="$T/real.sock" \
+	    FILEHANDLER_WRITE_TIMEOUT=5 "${@:3}"
+}
+
+@test "with watcherd itself: the body is the file, byte for byte; the old checksum is then 412" {
+	start_real
+	old=$(crc32 "$DAMNIT/context.py")
+	binary_body "$T/body"
+	new=$(crc32 "$T/body")
+	put_real "/file_content?$Q" "$T/body" HTTP_IF_MATCH="\"$old\""
+	expect_status 200
+	[ "$(header ETag)" = "\"$new\"" ]
+	jq -e --arg c "$new" '.checksum == $c and .size == 26 and
+	    .proposal == 1111 and .file_name == "context.py"' "$T/b"
+	cmp "$DAMNIT/context.py" "$T/body"
+	printf 'other\n' >"$T/other"
+	put_real "/file_content?$Q" "$T/other" HTTP_IF_MATCH="\"$old\""
+	expect_error 412 "."
+	[ "$(jqb .checksum)" = "$new" ]
+	cmp "$DAMNIT/context.py" "$T/body"
+	# Nobody logged in may not.
+	put_real "/file_content?$Q" "$T/other" HTTP_IF_MATCH="\"$new\"" \
+	    REMOTE_USER=
+	expect_error 401 "."
+	cmp "$DAMNIT/context.py" "$T/body"
+}
+
+@test "with watcherd itself and the shipped validator: 422 at the error's line, the file untouched" {
+	start_real --validate "context.py $REPO_ROOT/dist/validate-context"
+	cp "$DAMNIT/context.py" "$T/before"
+	printf 'x = 1\ndef f(:\n    pass\n' >"$T/body"
+	put_real "/file_content?$Q" "$T/body" HTTP_IF_MATCH="$(crc32 "$T/before")"
+	expect_status 422
+	jq -e '.errors[0] == {"line":2,"column":7,"message":"invalid syntax"}' "$T/b"
+	cmp "$DAMNIT/context.py" "$T/before"
+}
+
+@test "watcherctl write with watcherd itself: stdin is the file, the printed checksum its CRC-32" {
+	start_real
+	binary_body "$T/body"
+	run --separate-stderr "$WATCHERCTL" --socket "$T/real.sock" write 1111 \
+	    context.py <"$T/body"
+	[ "$status" = 0 ] || fail "status $status: $output $stderr"
+	[ "$output" = "$(crc32 "$T/body")" ]
+	cmp "$DAMNIT/context.py" "$T/body"
+	printf 'again\n' >"$T/again"
+	run --separate-stderr "$WATCHERCTL" --socket "$T/real.sock" write \
+	    --if 00000000 1111 context.py <"$T/again"
+	[ "$status" = 3 ] || fail "status $status: $output $stderr"
+	[ "$output" = "$(crc32 "$T/body")" ]
+	cmp "$DAMNIT/context.py" "$T/body"
 }
