@@ -24,7 +24,10 @@ struct answer {
 	long long	 decided;	/* LLONG_MIN / 2: not known */
 	struct proc	*proc;		/* the run under way */
 	struct job	*job;		/* ... and the requests waiting for it */
-	const struct job *failed;	/* the last run, when it failed */
+	const struct job *last;		/* the last run's, compared only: the
+					   requests it resumes take its
+					   answer, however short the cache */
+	int		 failed;	/* the last run gave no answer */
 };
 
 struct access {
@@ -141,18 +144,19 @@ run_done(void *arg, const struct proc_result *res)
 
 	ans->proc = NULL;
 	ans->job = NULL;
+	ans->last = job;
 	a->running--;
 	if (res->end == PROC_EXITED && WIFEXITED(res->status) &&
 	    WEXITSTATUS(res->status) <= 1) {
 		ans->allowed = WEXITSTATUS(res->status) == 0;
 		ans->decided = loop_now(a->loop);
-		ans->failed = NULL;
+		ans->failed = 0;
 		log_info("access_command", "user=%s proposal=%s allowed=%s "
 		    "ms=%lld", user, proposal, ans->allowed ? "yes" : "no",
 		    res->duration_ms);
 	} else {
 		a->stats.command_failures++;
-		ans->failed = job;
+		ans->failed = 1;
 		log_warn("access_command_failed", "user=%s proposal=%s "
 		    "reason=\"%s\" status=%d ms=%lld", user, proposal,
 		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
@@ -233,12 +237,15 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 	}
 	if (ans->job)
 		return watch_job_wait(a->t, ans->job, w, why);
-	if (loop_now(a->loop) - ans->decided < a->cfg->access_cache_s * 1000LL)
-		return ans->allowed ? PROTO_OK : PROTO_DENIED;
-	if (ans->failed && w && w->result == ans->failed) {
+	if (w && ans->last && w->result == ans->last) {
+		if (!ans->failed)
+			return ans->allowed ? PROTO_OK : PROTO_DENIED;
 		*why = "the access check failed; try again later";
 		return PROTO_UNAVAILABLE;
 	}
+	if (!ans->failed &&
+	    loop_now(a->loop) - ans->decided < a->cfg->access_cache_s * 1000LL)
+		return ans->allowed ? PROTO_OK : PROTO_DENIED;
 	return run_start(a, ans, w, proposal, access, why);
 }
 
@@ -251,7 +258,7 @@ access_check(struct access *a, struct watch_waiter *w,
 	const struct perm_user *account;
 	enum proto_error e;
 
-	if (!who->named && who->trusted)
+	if ((!who->named && who->trusted) || (w && w->granted))
 		return PROTO_OK;
 	if (a->cfg->access == ACCESS_OPEN) {
 		if (!write)
@@ -281,6 +288,8 @@ access_check(struct access *a, struct watch_waiter *w,
 	    PROTO_OK)
 		e = watch_permit(a->t, w, proposal, file_name, len, account,
 		    write ? PERM_WRITE : PERM_READ, why);
+	if (e == PROTO_OK && w)
+		w->granted = 1;
 	if (e != PROTO_DENIED)
 		return e;
 	a->stats.denied++;

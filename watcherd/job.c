@@ -203,6 +203,7 @@ watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
 	w->job = w->result = NULL;
 	w->rounds = 0;
 	w->timed_out = 0;
+	w->granted = 0;
 	w->resume = resume;
 	w->arg = arg;
 	w->timer = (struct loop_timer){ .fn = waiter_expired, .arg = w };

@@ -94,6 +94,9 @@ struct watch_waiter {
 	int			 rounds;
 	int			 timed_out;
 	char			 detail[96];
+	int			 granted;	/* access_check() let the request
+						   through: not asked again on
+						   its later dispatches */
 };
 
 /*
