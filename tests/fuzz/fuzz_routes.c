@@ -12,7 +12,8 @@
  *   application/json (the Prometheus text type for a 200 of /metrics),
  *   Cache-Control no-cache exactly for /file_content's
  *   200 and 304, a Content-Length that is the body's (no body for HEAD
- *   and 304), Allow on 405, Retry-After on 503; never a 500;
+ *   and 304), Allow on 405, Retry-After on 503; never a 500; a PUT
+ *   (no If-Match, no body in this input) is 428, or 411 or 400 before;
  * - the body is one JSON value; an error is {"detail":"<text>"}; a 200 of
  *   /metrics is Prometheus text: comments, and samples "name[{labels}]
  *   value", watcherd_up 1 among them;
@@ -339,7 +340,8 @@ check_answer(const char *method, const char *uri, const char *qs,
 	parse_answer(out, len, &a);
 	FUZZ_CHECK(a.status == 200 || a.status == 304 || a.status == 400 ||
 	    a.status == 403 || a.status == 404 || a.status == 405 ||
-	    a.status == 413 || a.status == 503, "status %d", a.status);
+	    a.status == 411 || a.status == 413 || a.status == 428 ||
+	    a.status == 503, "status %d", a.status);
 	metrics = same(route, "/metrics") && a.status == 200;
 	v = header(&a, "Content-Type", buf, sizeof(buf));
 	FUZZ_CHECK(v && !strcmp(v, metrics ?
