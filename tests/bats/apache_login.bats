@@ -251,3 +251,44 @@ oidc_token() {
 	get health
 	[ "$STATUS" = 200 ] || fail "/health: $STATUS"
 }
+
+@test "Apache with -DFH_BASIC and --access unix --write: a member saves a 100 KB context.py with PUT and If-Match; a stale one is 412, a non-member 403" {
+	local u old new
+	unix_access
+	stop_apache_watcherd && start_apache_watcherd --verbose --access unix --write
+	chmod g+w "$AMORE/context.py"
+	: >"$T/htpasswd.unix"
+	for u in "$ALICE" "$BOB"; do
+		printf '%s:%s\n' "$u" "$(openssl passwd -apr1 "pw-$u")" >>"$T/htpasswd.unix"
+	done
+	FH_AUTH_USERFILE="$T/htpasswd.unix" start_apache -DFH_BASIC
+	old=$(crc32 "$AMORE/context.py")
+	# Over mod_fcgid's old 64 KiB request limit.
+	seq 1 12000 | sed 's/.*/x_& = &/' >"$T/new.py"
+	[ "$(stat -c %s "$T/new.py")" -gt 100000 ]
+	new=$(crc32 "$T/new.py")
+
+	get_as "$ALICE" -X PUT --data-binary "@$T/new.py" -H "If-Match: \"$old\"" \
+	    "$FILE_CTX"
+	expect 200
+	[ "$(body_json .checksum)" = "$new" ] || fail "$(cat "$T/body")"
+	[ "$(header ETag)" = "\"$new\"" ]
+	cmp "$T/new.py" "$AMORE/context.py"
+	[ "$(stat -c '%a %G' "$AMORE/context.py")" = "660 ${ACCOUNT}p1111" ] ||
+	    fail "mode and group: $(stat -c '%a %G' "$AMORE/context.py")"
+	grep -q "event=file_written user=$ALICE proposal=1111 file=context.py from=$old to=$new" \
+	    "$T/watcherd.log" || fail "no file_written line"
+
+	# The same edit again: the file has moved on.
+	get_as "$ALICE" -X PUT --data-binary "@$T/new.py" -H "If-Match: \"$old\"" \
+	    "$FILE_CTX"
+	expect 412
+	[ "$(body_json .checksum)" = "$new" ] || fail "$(cat "$T/body")"
+
+	get_as "$BOB" -X PUT --data-binary "@$T/new.py" -H "If-Match: \"$new\"" \
+	    "$FILE_CTX"
+	expect 403
+	[ "$(body_json .detail)" = "user $BOB may not write context.py of proposal 1111" ] ||
+	    fail "detail: $(body_json .detail)"
+	cmp "$T/new.py" "$AMORE/context.py"
+}
