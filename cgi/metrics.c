@@ -78,6 +78,13 @@ static const struct metric {
 	    "not answer within fs-timeout." },
 	{ "fs_threads_busy", "watcherd_fs_threads_busy", "", "gauge",
 	    "Worker threads inside a file-system call now." },
+	{ "writes", "watcherd_writes_total", "", "counter",
+	    "Files replaced by saves." },
+	{ "write_conflicts", "watcherd_write_conflicts_total", "", "counter",
+	    "Saves refused because the file was no longer what the edit "
+	    "started from (412)." },
+	{ "write_invalid", "watcherd_write_invalid_total", "", "counter",
+	    "Saves a validator refused (422)." },
 	{ "access_denied", "watcherd_access_denied_total", "", "counter",
 	    "File requests of a user who may not (403)." },
 	{ "access_unauthenticated", "watcherd_access_unauthenticated_total",
