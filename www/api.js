@@ -1,8 +1,8 @@
 // The file handler's HTTP API, as README.md's "HTTP API" documents it:
-// /file_content (with ETag / If-None-Match), /file_tail (offset, generation,
-// max_bytes), /has_new_checksum (wait=) and the URL of /events. Every call
-// resolves to the parsed answer or throws an ApiError that says which of the
-// page's states it stands for.
+// /file_content (with ETag / If-None-Match, and PUT with If-Match to save),
+// /file_tail (offset, generation, max_bytes), /has_new_checksum (wait=) and
+// the URL of /events. Every call resolves to the parsed answer or throws an
+// ApiError that says which of the page's states it stands for.
 
 // A failed call. kind is what the page shows for it:
 //   "unavailable"  503, or the web server does not answer (status 0)
@@ -11,13 +11,20 @@
 //   "login"        401: nobody logged in, or the login expired
 //   "forbidden"    403: not a file that may be served, or not to this user
 //   "too-large"    413: over watcherd's max-file-size
-//   "error"        anything else (400, 500, ...)
+//   "conflict"     412: a save whose If-Match the file no longer matches
+//   "invalid"      422: a save the server's check refused
+//   "error"        anything else (400, 428, 500, ...)
+// body is the whole JSON answer when there was one ({} else: a 412's
+// checksum, a 422's errors and warnings); retryAfter the seconds of a
+// Retry-After header, or null.
 export class ApiError extends Error {
-	constructor(status, detail) {
+	constructor(status, detail, body = {}, retryAfter = null) {
 		super(detail);
 		this.status = status;
 		this.detail = detail;
 		this.kind = kindOf(status, detail);
+		this.body = body;
+		this.retryAfter = retryAfter;
 	}
 }
 
@@ -32,6 +39,10 @@ function kindOf(status, detail) {
 		return "forbidden";
 	if (status === 413)
 		return "too-large";
+	if (status === 412)
+		return "conflict";
+	if (status === 422)
+		return "invalid";
 	return "error";
 }
 
@@ -61,11 +72,13 @@ export function createApi(base, { onUser } = {}) {
 		return u;
 	}
 
-	// One GET; null for a 304, else the parsed JSON body.
-	async function get(route, params, { signal, headers } = {}) {
+	// One request (a GET unless method and body say otherwise); null for
+	// a 304, else the parsed JSON body.
+	async function call(route, params, { signal, headers, method = "GET", body: sent } = {}) {
 		let res;
 		try {
-			res = await fetch(url(route, params), { signal, headers, cache: "no-store" });
+			res = await fetch(url(route, params),
+			    { signal, headers, method, body: sent, cache: "no-store" });
 		} catch (e) {
 			if (signal && signal.aborted)
 				throw e;
@@ -85,8 +98,11 @@ export function createApi(base, { onUser } = {}) {
 			if (res.ok)
 				throw new ApiError(500, "the answer is not JSON");
 		}
-		if (!res.ok)
-			throw new ApiError(res.status, (body && body.detail) || res.statusText);
+		if (!res.ok) {
+			const retry = parseInt(res.headers.get("Retry-After"), 10);
+			throw new ApiError(res.status, (body && body.detail) || res.statusText,
+			    body && typeof body === "object" ? body : {}, Number.isFinite(retry) ? retry : null);
+		}
 		return body;
 	}
 
@@ -95,13 +111,13 @@ export function createApi(base, { onUser } = {}) {
 		// still holds.
 		content(proposal, file, etag, signal) {
 			const headers = etag ? { "If-None-Match": `"${etag}"` } : {};
-			return get("file_content", { proposal, file_name: file }, { signal, headers });
+			return call("file_content", { proposal, file_name: file }, { signal, headers });
 		},
 
 		// The bytes from offset on, at most maxBytes; generation from the
 		// previous answer (the answer says reset when it no longer holds).
 		tail(proposal, file, { offset, generation, maxBytes, wait }, signal) {
-			return get("file_tail", {
+			return call("file_tail", {
 				proposal, file_name: file, offset, generation,
 				max_bytes: maxBytes, wait,
 			}, { signal });
@@ -110,8 +126,25 @@ export function createApi(base, { onUser } = {}) {
 		// true once the file's checksum differs from checksum, within wait
 		// seconds (0 to 30).
 		hasNewChecksum(proposal, file, checksum, wait, signal) {
-			return get("has_new_checksum", { proposal, file_name: file, checksum, wait },
+			return call("has_new_checksum", { proposal, file_name: file, checksum, wait },
 			    { signal });
+		},
+
+		// Saves text (UTF-8) as the file's new content, if the file is
+		// still what checksum names (the content the edit started from).
+		// Resolves to {checksum, size, mtime, warnings: [{line, column,
+		// message}]}; throws an ApiError: "conflict" (body.checksum: the
+		// file's current one), "invalid" (body.errors, body.warnings),
+		// "login", "forbidden", "too-large", "unavailable" (retryAfter).
+		save(proposal, file, text, checksum) {
+			return call("file_content", { proposal, file_name: file }, {
+				method: "PUT",
+				body: text,
+				headers: {
+					"If-Match": `"${checksum}"`,
+					"Content-Type": "text/plain; charset=utf-8",
+				},
+			});
 		},
 
 		// The /events stream; lastId (the checksum the page shows) gets an

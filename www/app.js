@@ -1,13 +1,15 @@
 // The file page: a person picks a proposal and a file; the page shows the
 // file with its metadata and keeps it up to date as it is saved (context.py
 // and other files: the whole file again, changed lines marked) or grows
-// (logs: the new bytes appended, following the end).
+// (logs: the new bytes appended, following the end). A file that is not a
+// log can be edited and saved on the page (editor.js).
 //
 // The proposal and file are in the address (#proposal=1111&file=context.py;
 // &live=poll forces the long-poll fallback instead of /events).
 
 import { createApi, decodeText } from "./api.js";
 import { changedLines } from "./diff.js";
+import { FileEditor } from "./editor.js";
 import { Highlighter } from "./highlight.js";
 import { LineView } from "./view.js";
 import { Watcher } from "./watch.js";
@@ -22,6 +24,10 @@ const $ = (id) => document.getElementById(id);
 const api = createApi(API_BASE, { onUser: showUser });
 const highlighter = new Highlighter("highlight-worker.js");
 const view = new LineView($("viewport"));
+
+// The files the server refused this user to save (a 403), by
+// "proposal/file", with its reason: no Edit for them while the page is open.
+const readOnlyFiles = new Map();
 
 const isLog = (file) => /\.(log|out)$/.test(file);
 const languageOf = (file) => (/\.py$/.test(file) ? "python" : null);
@@ -51,6 +57,7 @@ class FileSession {
 		this.tail = isLog(file);
 		this.language = languageOf(file);
 		this.lines = [];
+		this.text = null;
 		this.html = null;
 		this.loaded = false;
 		this.checksum = null;
@@ -70,13 +77,16 @@ class FileSession {
 		this.timer = 0;
 		this.hlSeq = 0;
 		this.streamBroken = false;
+		this.editor = null;
+		// Why this user may not save the file, once the server said so.
+		this.readOnly = readOnlyFiles.get(`${proposal}/${file}`) || null;
 		this.ac = new AbortController();
 		this.watcher = new Watcher(api, proposal, file, {
 			changed: (ev) => {
 				this.noteEvent(ev);
 				return this.refresh();
 			},
-			deleted: () => this.setStatus(this.loaded ? "deleted" : "file-not-found"),
+			deleted: () => this.gone(),
 			unavailable: () => this.setStatus("unavailable"),
 			available: () => this.refresh(),
 			live: (how) => {
@@ -101,6 +111,47 @@ class FileSession {
 		this.ac.abort();
 		this.watcher.stop();
 		clearTimeout(this.timer);
+		this.stopEditing();
+	}
+
+	// The file is gone (an event, or a 404).
+	gone() {
+		this.setStatus(this.loaded ? "deleted" : "file-not-found");
+		if (this.editor)
+			this.editor.diskChanged({ deleted: true });
+	}
+
+	// Whether the page offers to edit the file: text that is not a log,
+	// shown as it is, by a user the server has not refused.
+	get editable() {
+		return !this.tail && this.loaded && this.status === "ok" && this.encoding === "utf-8" &&
+		    !this.readOnly;
+	}
+
+	startEditing() {
+		if (this.editor || !this.editable)
+			return;
+		this.editor = new FileEditor(api, this.proposal, this.file, {
+			saved: (text, answer) => this.adopt(text, answer),
+			readOnly: (detail) => {
+				this.readOnly = detail;
+				readOnlyFiles.set(`${this.proposal}/${this.file}`, detail);
+				show(this);
+			},
+			closed: () => this.stopEditing(),
+		});
+		this.editor.disk = { text: this.text, checksum: this.checksum, mtime: this.mtime };
+		show(this);
+		this.editor.open(this.text, this.checksum, this.language);
+	}
+
+	stopEditing() {
+		if (!this.editor)
+			return;
+		this.editor.destroy();
+		this.editor = null;
+		if (!this.closed)
+			show(this);
 	}
 
 	setStatus(status, detail = "") {
@@ -180,7 +231,7 @@ class FileSession {
 			this.retryIn(RETRY_MS);
 			break;
 		case "file":
-			this.setStatus(this.loaded ? "deleted" : "file-not-found");
+			this.gone();
 			// An open stream says when the file is back.
 			if (!this.watcher.running)
 				this.retryIn(MISSING_RETRY_MS);
@@ -210,7 +261,24 @@ class FileSession {
 		    this.ac.signal);
 		if (body === null || this.closed)
 			return;		// 304: what the page shows is current
-		const text = decodeText(body.content, body.encoding).replace(/\r\n/g, "\n");
+		this.setText(decodeText(body.content, body.encoding), body);
+		if (this.editor)
+			this.editor.diskChanged({ text: this.text, checksum: this.checksum, mtime: this.mtime });
+	}
+
+	// The editor saved text: the file's content now, with the save's
+	// answer as its metadata.
+	adopt(text, answer) {
+		if (this.closed)
+			return;
+		this.setText(text, { ...answer, encoding: "utf-8" });
+		this.setStatus("ok");
+	}
+
+	// Shows raw, the file's text, and body's metadata (checksum, size,
+	// mtime, encoding); marks what changed since the last text.
+	setText(raw, body) {
+		const text = raw.replace(/\r\n/g, "\n");
 		const lines = splitLines(text);
 		const old = this.lines;
 		const diff = this.loaded ? changedLines(old, lines) : null;
@@ -225,6 +293,7 @@ class FileSession {
 				html[lines.length - 1 - i] = this.html[old.length - 1 - i];
 		}
 		this.keep(body);
+		this.text = raw;
 		this.lines = lines;
 		this.html = html;
 		this.loaded = true;
@@ -367,6 +436,12 @@ function show(s) {
 	const main = $("main");
 	main.dataset.state = s ? s.status : "idle";
 	main.dataset.mode = s ? (s.tail ? "tail" : "content") : "";
+	main.dataset.editing = s && s.editor ? "on" : "";
+	$("edit").hidden = !(s && s.editable && !s.editor);
+	const ro = $("m-readonly");
+	ro.hidden = !(s && s.readOnly && !s.editor);
+	ro.textContent = s && s.readOnly ? "read-only for you" : "";
+	ro.title = s && s.readOnly ? `The server does not let you save this file: ${s.readOnly}` : "";
 	const msg = s ? STATES[s.status] : "";
 	const banner = $("banner");
 	banner.textContent = typeof msg === "function" ? msg(s) : msg;
@@ -429,7 +504,19 @@ function readHash() {
 	};
 }
 
+// Whether the page may leave the open file: not while its editor holds
+// unsaved text (the editor says so).
+function mayLeave() {
+	if (!session || !session.editor || !session.editor.dirty)
+		return true;
+	session.editor.refuseLeave();
+	return false;
+}
+
+let shownHash = location.hash;
+
 function open() {
+	shownHash = location.hash;
 	const { proposal, file, forcePoll } = readHash();
 	$("proposal").value = proposal;
 	$("file").value = file;
@@ -448,6 +535,8 @@ function open() {
 
 $("pick").addEventListener("submit", (e) => {
 	e.preventDefault();
+	if (!mayLeave())
+		return;
 	const q = new URLSearchParams(location.hash.slice(1));
 	q.set("proposal", $("proposal").value.trim());
 	q.set("file", $("file").value.trim() || "context.py");
@@ -469,7 +558,25 @@ view.onUnseen = (n) => {
 	$("jump").textContent = `↓ ${n.toLocaleString("en")} new line${n > 1 ? "s" : ""}`;
 };
 
-window.addEventListener("hashchange", open);
+$("edit").addEventListener("click", () => {
+	if (session)
+		session.startEditing();
+});
+
+window.addEventListener("hashchange", () => {
+	if (location.hash === shownHash)
+		return;
+	if (!mayLeave()) {
+		history.replaceState(null, "", shownHash);
+		return;
+	}
+	open();
+});
+// Closing or reloading the page with unsaved text: the browser asks.
+window.addEventListener("beforeunload", (e) => {
+	if (session && session.editor && session.editor.dirty)
+		e.preventDefault();
+});
 setInterval(tick, 1000);
 
 if (!location.hash) {

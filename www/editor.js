@@ -1,0 +1,637 @@
+// Editing a file on the page (DESIGN.md section 8): CodeMirror 6
+// (vendor/codemirror.js, imported on first use) on the file's text, saved by
+// PUT /file_content with If-Match of the checksum the edit started from
+// (its "base"). Nothing the person typed is ever replaced without being asked:
+//
+//   200  the saved text becomes the base; the check's warnings are marked at
+//        their lines, the save stands
+//   422  the check's errors (and warnings) are marked at their lines; the file
+//        is untouched, the text stays
+//   412  the file changed on disk: both versions side by side, and Overwrite
+//        (save again, If-Match the version shown), Reload (take the disk's)
+//        or Keep editing
+//   401, 403, 413, 503  said in words, the text kept; a 403 turns the editor
+//        read-only
+//
+// A change on disk while editing (from the page's live view) is announced;
+// it is taken into the editor only while the editor holds no change of the
+// person's.
+
+import { decodeText } from "./api.js";
+
+let codemirror = null;
+
+// The CodeMirror module, imported once.
+function loadCodeMirror() {
+	if (!codemirror)
+		codemirror = import("./vendor/codemirror.js");
+	return codemirror;
+}
+
+const $ = (id) => document.getElementById(id);
+
+function formatTime(date) {
+	return date.toLocaleTimeString("en-GB", { hour12: false });
+}
+
+function plural(n, word) {
+	return `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
+}
+
+// Python as the read-only view colours it (style.css, Prism's tokens).
+function highlightStyle(cm) {
+	const t = cm.tags;
+	return cm.HighlightStyle.define([
+		{ tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword,
+		    t.operatorKeyword], color: "#cf222e" },
+		{ tag: [t.string, t.special(t.string)], color: "#0a3069" },
+		{ tag: t.comment, color: "#6a737d", fontStyle: "italic" },
+		{ tag: t.number, color: "#0550ae" },
+		{ tag: [t.bool, t.null, t.self, t.standard(t.variableName)], color: "#8250df" },
+		{ tag: [t.function(t.variableName), t.function(t.definition(t.variableName)),
+		    t.function(t.propertyName)], color: "#6639ba" },
+		{ tag: [t.className, t.definition(t.className), t.meta], color: "#953800" },
+		{ tag: [t.operator, t.punctuation, t.bracket], color: "#57606a" },
+	]);
+}
+
+// fill: the editor fills its box (and scrolls inside it); else it is as
+// high as its text (the two sides of the conflict view).
+function theme(cm, fill) {
+	return cm.EditorView.theme({
+		"&": { height: fill ? "100%" : "auto", fontSize: "13px", backgroundColor: "var(--panel)" },
+		"&.cm-focused": { outline: "none" },
+		".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "20px" },
+		".cm-gutters": { backgroundColor: "#f8f9fb", color: "#9aa3b2",
+		    borderRight: "1px solid var(--line)" },
+		".cm-activeLine": { backgroundColor: "#f3f6fb" },
+		".cm-activeLineGutter": { backgroundColor: "#e8edf5", color: "var(--ink)" },
+	});
+}
+
+// Where a finding of the check is in doc (a CodeMirror Text): line counts
+// from 1; column, characters from 1, or null for the whole line. The range
+// covers the word at the column (at least one character, the last one for
+// a column past the end), within the line.
+function findingRange(doc, line, column) {
+	const l = doc.line(Math.min(Math.max(1, line | 0), doc.lines));
+	if (column == null)
+		return { from: l.from, to: l.to };
+	const text = l.text;
+	let off = 0;
+	for (let c = 1; c < column && off < text.length; c++)
+		off += text.codePointAt(off) > 0xffff ? 2 : 1;
+	if (off >= text.length && text.length > 0)
+		off = text.length - 1;		// past the end: the last character
+	let end = off;
+	while (end < text.length && /[\w.]/.test(text[end]))
+		end++;
+	if (end === off)
+		end = Math.min(off + 1, text.length);
+	return { from: l.from + off, to: l.from + end };
+}
+
+// The smallest change that turns doc's text into text: the common head and
+// tail stay, so that the cursor and the scroll position outside the change
+// stay too.
+function changeTo(current, text) {
+	let head = 0;
+	const min = Math.min(current.length, text.length);
+	while (head < min && current.charCodeAt(head) === text.charCodeAt(head))
+		head++;
+	let tail = 0;
+	while (tail < min - head &&
+	    current.charCodeAt(current.length - 1 - tail) === text.charCodeAt(text.length - 1 - tail))
+		tail++;
+	return { from: head, to: current.length - tail, insert: text.slice(head, text.length - tail) };
+}
+
+// "\r\n" when every line break of text is one, so that a save keeps them.
+function lineBreakOf(text) {
+	const crlf = (text.match(/\r\n/g) || []).length;
+	return crlf > 0 && crlf === (text.match(/\n/g) || []).length ? "\r\n" : null;
+}
+
+export class FileEditor {
+	// api: the page's API; proposal, file: what is edited. Handlers:
+	//   saved(text, answer)   a save went through: the file's text is now text
+	//   readOnly(detail)      the server says this user may not save
+	//   closed()              the person closed the editor
+	constructor(api, proposal, file, handlers) {
+		this.api = api;
+		this.proposal = proposal;
+		this.file = file;
+		this.h = handlers;
+		this.cm = null;
+		this.view = null;
+		this.base = null;		// { checksum, doc }: what the edit started from
+		this.disk = null;		// { text, checksum } or { deleted: true }
+		this.saving = false;
+		this.justSaved = false;
+		this.readOnly = false;
+		this.closed = false;
+		this.sinceSend = null;		// changes made while a save is under way
+		this.conflict = null;		// { text, checksum, mtime, merge } while shown
+		this.superseded = null;		// the disk's checksum a save replaced
+		this.problems = [];
+		// Ctrl+S outside the editor's text too (the editor's own keymap
+		// has it inside), instead of the browser's "save page".
+		this.onKey = (e) => {
+			if (!e.defaultPrevented && (e.ctrlKey || e.metaKey) && !e.altKey &&
+			    e.key.toLowerCase() === "s") {
+				e.preventDefault();
+				this.save();
+			}
+		};
+		this.buttons = [];
+	}
+
+	// Whether the editor holds text that is not saved.
+	get dirty() {
+		return this.view !== null && this.base !== null && !this.view.state.doc.eq(this.base.doc);
+	}
+
+	// Opens the editor on text, the file's content whose checksum is
+	// checksum; language "python" or null.
+	async open(text, checksum, language) {
+		this.render();
+		const cm = await loadCodeMirror();
+		if (this.closed)
+			return;
+		this.cm = cm;
+		this.editable = new cm.Compartment();
+		const lineBreak = lineBreakOf(text);
+		const state = cm.EditorState.create({
+			doc: text,
+			extensions: [
+				cm.lineNumbers(),
+				cm.highlightActiveLineGutter(),
+				cm.highlightSpecialChars(),
+				cm.history(),
+				cm.foldGutter(),
+				cm.drawSelection(),
+				cm.dropCursor(),
+				cm.EditorState.allowMultipleSelections.of(true),
+				cm.indentOnInput(),
+				cm.indentUnit.of("    "),
+				cm.EditorState.tabSize.of(4),
+				cm.syntaxHighlighting(highlightStyle(cm)),
+				cm.bracketMatching(),
+				cm.closeBrackets(),
+				cm.rectangularSelection(),
+				cm.crosshairCursor(),
+				cm.highlightActiveLine(),
+				cm.highlightSelectionMatches(),
+				cm.lintGutter(),
+				lineBreak ? cm.EditorState.lineSeparator.of(lineBreak) : [],
+				language === "python" ? cm.python() : [],
+				this.editable.of([]),
+				cm.keymap.of([
+					{ key: "Mod-s", run: () => { this.save(); return true; }, preventDefault: true },
+					...cm.closeBracketsKeymap,
+					...cm.defaultKeymap,
+					...cm.searchKeymap,
+					...cm.historyKeymap,
+					...cm.foldKeymap,
+					...cm.lintKeymap,
+					cm.indentWithTab,
+				]),
+				theme(cm, true),
+				cm.EditorView.contentAttributes.of({ "aria-label": `${this.file}, editable` }),
+				cm.EditorView.updateListener.of((u) => {
+					if (!u.docChanged)
+						return;
+					if (this.sinceSend)
+						this.sinceSend.push(u.changes);
+					this.justSaved = false;
+					this.render();
+				}),
+			],
+		});
+		const host = $("editor");
+		host.replaceChildren();
+		this.view = new cm.EditorView({ state, parent: host });
+		this.base = { checksum, doc: this.view.state.doc };
+		document.addEventListener("keydown", this.onKey);
+		this.bind("e-save", () => this.save());
+		this.bind("e-close", () => this.askClose());
+		this.bind("c-overwrite", () => this.overwrite());
+		this.bind("c-reload", () => this.reload());
+		this.bind("c-keep", () => this.keepEditing());
+		this.message(null);
+		this.render();
+		this.reconcile();
+		this.view.focus();
+	}
+
+	bind(id, fn) {
+		const el = $(id);
+		el.addEventListener("click", fn);
+		this.buttons.push([el, fn]);
+	}
+
+	// Ends the editor (the page shows the live view again).
+	destroy() {
+		this.closed = true;
+		document.removeEventListener("keydown", this.onKey);
+		for (const [el, fn] of this.buttons)
+			el.removeEventListener("click", fn);
+		this.buttons = [];
+		this.closeConflict();
+		if (this.view)
+			this.view.destroy();
+		this.view = null;
+		$("editor").replaceChildren();
+		this.message(null);
+		this.showProblems([]);
+		$("e-disk").hidden = true;
+	}
+
+	// The file on disk now, as the live view fetched it: { text, checksum,
+	// mtime }, or { deleted: true }.
+	diskChanged(disk) {
+		// The version a save of this editor replaced, fetched before the
+		// save's own change reached the live view: already old.
+		if (!disk.deleted && disk.checksum === this.superseded)
+			return;
+		this.superseded = null;
+		this.disk = disk;
+		if (this.conflict && !disk.deleted && disk.checksum !== this.conflict.checksum)
+			this.showConflict(disk);
+		this.reconcile();
+	}
+
+	// Says whether the file on disk is still what the edit started from;
+	// takes the disk's version while the editor holds nothing of the
+	// person's.
+	reconcile() {
+		const note = $("e-disk");
+		if (!this.view || this.saving || !this.disk)
+			return;
+		const d = this.disk;
+		if (!d.deleted && d.checksum === this.base.checksum) {
+			note.hidden = true;
+			return;
+		}
+		if (!d.deleted && !this.dirty && !this.conflict) {
+			this.setText(d.text, d.checksum);
+			note.hidden = true;
+			this.message("info", `${this.file} changed on disk; the editor, which held no ` +
+			    `change of yours, now shows it (checksum ${d.checksum}).`);
+			return;
+		}
+		note.replaceChildren();
+		note.hidden = false;
+		note.dataset.disk = d.deleted ? "deleted" : "changed";
+		const p = document.createElement("span");
+		p.textContent = d.deleted ?
+		    `${this.file} was deleted on disk while you were editing. Your text is kept.` :
+		    `${this.file} changed on disk (now checksum ${d.checksum}) since your edit ` +
+		    `started from ${this.base.checksum}. Your text is kept; saving asks what to do.`;
+		note.append(p);
+		if (!d.deleted) {
+			note.append(this.button("Compare", () => this.showConflict(d)),
+			    this.button("Reload from disk (discard mine)", () => this.reload(d)));
+		}
+	}
+
+	button(label, fn) {
+		const b = document.createElement("button");
+		b.type = "button";
+		b.textContent = label;
+		b.addEventListener("click", fn);
+		return b;
+	}
+
+	// Replaces the editor's text by text, the file's content of checksum,
+	// which becomes the base (one undoable change).
+	setText(text, checksum) {
+		const current = this.view.state.sliceDoc();
+		if (current !== text)
+			this.view.dispatch({ changes: changeTo(current, text) });
+		this.base = { checksum, doc: this.view.state.doc };
+		this.justSaved = false;
+		this.render();
+	}
+
+	// Saves the editor's text; ifMatch, the checksum the save is
+	// conditional on, is the base's unless overwriting a newer version.
+	async save({ ifMatch } = {}) {
+		if (!this.view || this.saving)
+			return;
+		if (this.readOnly) {
+			this.message("forbidden", "This editor is read-only: the server does not let you " +
+			    "save this file.");
+			return;
+		}
+		if (!this.dirty && !ifMatch) {
+			this.message("info", "Nothing to save: the text is the file's as it was loaded.");
+			return;
+		}
+		const doc = this.view.state.doc;
+		const text = this.view.state.sliceDoc();
+		const checksum = ifMatch || this.base.checksum;
+		this.saving = true;
+		this.sinceSend = [];
+		this.showProblems([]);
+		this.message("saving", "Saving…");
+		this.render();
+		let answer = null, error = null;
+		try {
+			answer = await this.api.save(this.proposal, this.file, text, checksum);
+		} catch (e) {
+			error = e;
+		}
+		const since = this.sinceSend;
+		this.saving = false;
+		this.sinceSend = null;
+		if (this.closed)
+			return;
+		if (answer)
+			this.saved(text, doc, answer, since);
+		else
+			await this.notSaved(error, text, doc, since);
+		if (this.closed)
+			return;
+		this.render();
+		this.reconcile();
+	}
+
+	saved(text, doc, answer, since) {
+		if (this.disk && !this.disk.deleted && this.disk.checksum !== answer.checksum)
+			this.superseded = this.disk.checksum;
+		this.disk = { text, checksum: answer.checksum, mtime: answer.mtime };
+		this.base = { checksum: answer.checksum, doc };
+		this.justSaved = true;
+		this.closeConflict();
+		const warnings = Array.isArray(answer.warnings) ? answer.warnings : [];
+		this.mark([], warnings, doc, since);
+		let msg = `Saved at ${formatTime(new Date())}: checksum ${answer.checksum}, ` +
+		    `${plural(answer.size, "byte")}.`;
+		if (warnings.length)
+			msg += ` The check has ${plural(warnings.length, "warning")}, marked in the editor ` +
+			    "(they do not stop a save).";
+		this.message(warnings.length ? "warnings" : "saved", msg);
+		this.h.saved(text, answer);
+	}
+
+	async notSaved(e, text, doc, since) {
+		const body = e.body || {};
+		switch (e.kind) {
+		case "conflict":
+			this.message("conflict", `Not saved: ${this.file} changed on disk since your edit ` +
+			    `started from ${this.base.checksum}. Compare the two versions below.`);
+			await this.showConflict(null, body.checksum, text);
+			break;
+		case "invalid": {
+			const errors = Array.isArray(body.errors) ? body.errors : [];
+			const warnings = Array.isArray(body.warnings) ? body.warnings : [];
+			this.mark(errors, warnings, doc, since);
+			this.message("invalid", errors.length ?
+			    `Not saved: the check refused the file: ${plural(errors.length, "error")}, ` +
+			    "marked in the editor. The file on disk is unchanged and your text is kept; " +
+			    "correct it and save again." :
+			    `Not saved: the check refused the file (${e.detail}). The file on disk is ` +
+			    "unchanged and your text is kept.");
+			break;
+		}
+		case "login":
+			this.message("login", "Not saved: you are not logged in, or your login has " +
+			    "expired. Your text is kept here: copy it somewhere safe, then reload the page " +
+			    "to log in again.");
+			break;
+		case "forbidden":
+			this.setReadOnly();
+			this.message("forbidden", `Not saved: ${e.detail}. You may read ${this.file} but ` +
+			    "not save it, so the editor is read-only now; your text is still here to copy.");
+			this.h.readOnly(e.detail);
+			break;
+		case "too-large":
+			this.message("too-large", `Not saved: the text is larger than the server accepts ` +
+			    `(${e.detail}). Your text is kept.`);
+			break;
+		case "unavailable": {
+			const after = e.retryAfter ? ` in ${plural(e.retryAfter, "second")}` : " in a moment";
+			this.message("unavailable", `Not saved: the service is unavailable or busy ` +
+			    `(${e.detail}). Your text is kept; save again${after}.`);
+			break;
+		}
+		default:
+			this.message("error", `Not saved: unexpected answer from the server (${e.status}: ` +
+			    `${e.detail}). Your text is kept.`);
+		}
+	}
+
+	// Marks the check's findings, given against doc (the text sent), at
+	// their places in the editor's text now.
+	mark(errors, warnings, doc, since) {
+		const cm = this.cm;
+		const map = (pos, assoc) => {
+			for (const c of since || [])
+				pos = c.mapPos(pos, assoc);
+			return pos;
+		};
+		const diagnostics = [];
+		const problems = [];
+		for (const [list, severity] of [[errors, "error"], [warnings, "warning"]]) {
+			for (const f of list) {
+				const r = findingRange(doc, f.line, f.column);
+				const d = { from: map(r.from, -1), to: map(r.to, 1), severity,
+				    message: String(f.message), source: "check" };
+				diagnostics.push(d);
+				problems.push({ line: f.line, column: f.column, severity, message: d.message, d });
+			}
+		}
+		this.view.dispatch(cm.setDiagnostics(this.view.state, diagnostics));
+		this.showProblems(problems);
+	}
+
+	// The list of findings under the editor; each one leads to its place.
+	showProblems(problems) {
+		this.problems = problems;
+		const list = $("problems");
+		list.replaceChildren();
+		list.hidden = problems.length === 0;
+		for (const p of problems) {
+			const li = document.createElement("li");
+			li.dataset.severity = p.severity;
+			li.dataset.line = String(p.line);
+			const where = this.button(`line ${p.line}${p.column != null ? `, column ${p.column}` : ""}`,
+			    () => this.goTo(p));
+			const what = document.createElement("span");
+			what.textContent = `${p.severity === "error" ? "error" : "warning"}: ${p.message}`;
+			li.append(where, what);
+			list.append(li);
+		}
+	}
+
+	goTo(p) {
+		let at = null;
+		this.cm.forEachDiagnostic(this.view.state, (d, from) => {
+			if (d === p.d || (at === null && d.message === p.message))
+				at = from;
+		});
+		if (at === null) {
+			const doc = this.view.state.doc;
+			at = doc.line(Math.min(Math.max(1, p.line), doc.lines)).from;
+		}
+		this.view.dispatch({ selection: { anchor: at }, scrollIntoView: true });
+		this.view.focus();
+	}
+
+	setReadOnly() {
+		const cm = this.cm;
+		this.readOnly = true;
+		this.view.dispatch({ effects: this.editable.reconfigure([
+			cm.EditorState.readOnly.of(true),
+			cm.EditorView.editable.of(false),
+		]) });
+	}
+
+	// The conflict view: the file on disk (disk, or fetched; checksum, the
+	// one a 412 named) beside mine, with Overwrite, Reload and Keep editing.
+	async showConflict(disk, checksum, mine) {
+		const cm = this.cm;
+		if (!disk || disk.deleted) {
+			try {
+				const body = await this.api.content(this.proposal, this.file, null);
+				disk = { text: decodeText(body.content, body.encoding), checksum: body.checksum,
+				    mtime: body.mtime };
+			} catch (e) {
+				this.message("error", `Not saved: ${this.file} changed on disk (now ` +
+				    `${checksum || "unknown"}), and reading it failed: ${e.detail}. Your text ` +
+				    "is kept.");
+				return;
+			}
+		}
+		if (this.closed)
+			return;
+		mine = mine ?? this.view.state.sliceDoc();
+		if (disk.text === mine) {
+			// The disk has this very text (a save whose answer was lost):
+			// nothing to choose.
+			this.setText(disk.text, disk.checksum);
+			this.closeConflict();
+			this.message("saved", `${this.file} on disk is already your text (checksum ` +
+			    `${disk.checksum}).`);
+			return;
+		}
+		this.closeConflict();
+		const readOnly = [cm.EditorState.readOnly.of(true), cm.EditorView.editable.of(false)];
+		const common = [cm.lineNumbers(), cm.syntaxHighlighting(highlightStyle(cm)),
+		    /\.py$/.test(this.file) ? cm.python() : [], theme(cm, false), readOnly,
+		    cm.EditorView.lineWrapping];
+		const host = $("c-merge");
+		host.replaceChildren();
+		const merge = new cm.MergeView({
+			a: { doc: disk.text, extensions: common },
+			b: { doc: mine, extensions: common },
+			parent: host,
+			collapseUnchanged: { margin: 3, minSize: 6 },
+			gutter: true,
+		});
+		this.conflict = { ...disk, merge };
+		$("c-disk").textContent = `On disk now: checksum ${disk.checksum}` +
+		    (disk.mtime ? `, saved ${formatTime(new Date(disk.mtime * 1000))}` : "");
+		$("c-mine").textContent = `Yours: not saved, edited from ${this.base.checksum}`;
+		$("conflict").hidden = false;
+		$("edit-view").dataset.conflict = "on";
+		$("c-overwrite").focus();
+	}
+
+	closeConflict() {
+		if (this.conflict)
+			this.conflict.merge.destroy();
+		this.conflict = null;
+		$("c-merge").replaceChildren();
+		$("conflict").hidden = true;
+		delete $("edit-view").dataset.conflict;
+	}
+
+	// Saves mine over the version the conflict view shows.
+	overwrite() {
+		if (this.conflict)
+			this.save({ ifMatch: this.conflict.checksum });
+	}
+
+	// Takes the disk's version (the conflict view's, or disk), mine is
+	// dropped (undo brings it back).
+	reload(disk) {
+		const d = disk && !disk.deleted && disk.text != null ? disk : this.conflict;
+		if (!d)
+			return;
+		this.closeConflict();
+		this.setText(d.text, d.checksum);
+		this.view.dispatch(this.cm.setDiagnostics(this.view.state, []));
+		this.showProblems([]);
+		this.message("info", `Reloaded ${this.file} from disk (checksum ${d.checksum}); your ` +
+		    "changes are dropped (Ctrl+Z brings them back).");
+		this.reconcile();
+		this.view.focus();
+	}
+
+	keepEditing() {
+		this.closeConflict();
+		this.message("info", `Your text is kept, not saved. ${this.file} on disk is newer than ` +
+		    "your edit: saving asks again.");
+		this.reconcile();
+		this.view.focus();
+	}
+
+	// Closes at once when nothing is unsaved; else asks, in the page.
+	askClose() {
+		if (!this.dirty || this.readOnly) {
+			this.h.closed();
+			return;
+		}
+		this.message("confirm", "Your changes are not saved.", [
+			this.button("Discard them and close", () => this.h.closed()),
+			this.button("Keep editing", () => {
+				this.message(null);
+				this.view.focus();
+			}),
+		]);
+	}
+
+	// Says why the page will not open another file now.
+	refuseLeave() {
+		this.message("confirm", "Your changes are not saved: save them, or close the editor " +
+		    "(and discard them), before opening another file.");
+	}
+
+	// The message under the bar: kind (saved, warnings, invalid, conflict,
+	// login, forbidden, too-large, unavailable, error, info, saving,
+	// confirm) or null for none.
+	message(kind, text = "", buttons = []) {
+		const el = $("e-msg");
+		el.replaceChildren();
+		if (!kind) {
+			el.hidden = true;
+			delete el.dataset.kind;
+			return;
+		}
+		el.dataset.kind = kind;
+		const span = document.createElement("span");
+		span.textContent = text;
+		el.append(span, ...buttons);
+		el.hidden = false;
+	}
+
+	// The bar: the editor's state and its buttons.
+	render() {
+		const state = !this.view ? "loading" : this.readOnly ? "read-only" :
+		    this.saving ? "saving" : this.dirty ? "dirty" : this.justSaved ? "saved" : "clean";
+		const el = $("e-state");
+		el.dataset.state = state;
+		el.textContent = {
+			loading: "Loading the editor…",
+			"read-only": "Read-only",
+			saving: "Saving…",
+			dirty: "Unsaved changes",
+			saved: "Saved",
+			clean: "No changes",
+		}[state];
+		$("e-base").textContent = this.base ? `editing from checksum ${this.base.checksum}` : "";
+		$("e-save").disabled = state !== "dirty";
+	}
+}
