@@ -224,3 +224,119 @@ browser_unix_forbidden_undo() {
 	browser_unix_forbidden_undo || rc=1
 	return "$rc"
 }
+
+# Saving on the page (DESIGN.md section 8), as `make run` sets it up:
+# watcherd with --write, context.py checked by dist/validate-context, and
+# --access command asking scripts/demo-access, which lets everybody logged
+# in read and only "demo" save; lighttpd "auth" with a Basic login for demo
+# and guest (password pw-NAME). Each test starts from the demo's
+# context.py. Called in an || list, where errexit does not hold: every
+# step is checked.
+browser_saving() {
+	local u hash
+	# A failure's report shows the actions' log: it must exist.
+	: >>"$T/actions.log" || return 1
+	cp "$REPO_ROOT/data/$DAMNIT_REL/context.py" "$DAMNIT/context.py" || return 1
+	: >"$T/htpasswd.save" || return 1
+	for u in demo guest; do
+		hash=$(openssl passwd -6 "pw-$u") || return 1
+		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.save" || return 1
+	done
+	restart_web_watcherd --write \
+	    --access command --access-command "\"$REPO_ROOT/scripts/demo-access\" demo" \
+	    --validate "context.py \"$REPO_ROOT/dist/validate-context\"" || return 1
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.save" start_lighttpd auth
+}
+
+# Whether the check knows undefined names and warnings (python3-pyflakes).
+have_pyflakes() {
+	/usr/bin/python3 -I -c 'import pyflakes' 2>/dev/null
+}
+
+@test "editing context.py on the page: Ctrl+S and Save write the editor's text, the page shows it saved with the new checksum" {
+	browser_saving || return 1
+	if have_pyflakes; then
+		browser edit demo pw-demo warnings
+	else
+		echo "# python3-pyflakes is not installed: no warning to mark" >&3
+		browser edit demo pw-demo
+	fi
+}
+
+@test "a save the check refuses (422) is marked at its line; the file is untouched and the text kept" {
+	browser_saving || return 1
+	if have_pyflakes; then
+		browser edit-invalid demo pw-demo pyflakes
+	else
+		browser edit-invalid demo pw-demo
+	fi
+}
+
+@test "a change on disk while editing is announced and the edit kept; saving then shows both versions, Overwrite and Reload work" {
+	browser_saving || return 1
+	browser edit-conflict demo pw-demo
+}
+
+@test "a user who may read but not save gets a 403 in words and a read-only editor; 401 and 503 keep the text" {
+	browser_saving || return 1
+	browser edit-forbidden guest pw-guest
+}
+
+# demo_login NAME: the password `make run` printed for NAME.
+demo_login() {
+	sed -n "s|.*log in as $1 / \([^ ]*\) .*|\1|p; s|.* or as $1 / \([^ ]*\) .*|\1|p" "$T/demo.out" | head -n 1
+}
+
+@test "make run's demo prints its login and serves the page behind it: demo may save context.py, guest may read it" {
+	local port pid pw guest base crc servers s ours
+	ours=$(crc32 "$REPO_ROOT/data/$DAMNIT_REL/context.py")
+	mkdir "$T/demo-run" && cp -a "$REPO_ROOT/data" "$T/demo-data"
+	port=$(free_port)
+	base="http://127.0.0.1:$port"
+	DEMO_RUN="$T/demo-run" DEMO_BUILD="$BUILD_PATH" DEMO_DATA="$T/demo-data" \
+	    FILEHANDLER_PORT="$port" spawn "$REPO_ROOT/scripts/demo" </dev/null >"$T/demo.out" 2>&1
+	pid=$SPAWNED
+	wait_until 15000 grep -q 'Ctrl-C stops both' "$T/demo.out" ||
+	    { show_tail "$T/demo.out"; fail "the demo did not start within 15 s"; }
+	pw=$(demo_login demo) guest=$(demo_login guest)
+	[ -n "$pw" ] && [ -n "$guest" ] ||
+	    { show_tail "$T/demo.out"; fail "the demo does not print the logins"; }
+	echo "# the demo says: $(grep -m1 'log in as' "$T/demo.out" | sed 's/^ *//')" >&3
+
+	# The page asks for the login, and is there behind it.
+	[ "$(curl -s -o /dev/null -w '%{http_code}' "$base/")" = 401 ] ||
+	    fail "the page is served without a login"
+	curl -sf -u "demo:$pw" "$base/" >"$T/b" || fail "the page does not answer demo"
+	grep -q '<title>DAMNIT files</title>' "$T/b" || fail "not the page: $(head -c 300 "$T/b")"
+	curl -sf -u "demo:$pw" "$base/vendor/codemirror.js" -o /dev/null ||
+	    fail "the editor's module is not served"
+
+	# Both read; guest may not save, demo may.
+	crc=$(curl -sf -u "guest:$guest" "$base/filehandler/file_content?proposal=1111&file_name=context.py" |
+	    jq -r .checksum) || fail "guest cannot read context.py"
+	[ "$crc" = "$(crc32 "$T/demo-data/$DAMNIT_REL/context.py")" ] || fail "guest reads $crc"
+	printf 'SAVED_BY_DEMO = 1\n' >"$T/new.py"
+	STATUS=$(curl -s -D "$T/h" -o "$T/b" -w '%{http_code}' -u "guest:$guest" -X PUT \
+	    -H "If-Match: \"$crc\"" --data-binary @"$T/new.py" \
+	    "$base/filehandler/file_content?proposal=1111&file_name=context.py")
+	expect_error 403 'guest may not write'
+	STATUS=$(curl -s -D "$T/h" -o "$T/b" -w '%{http_code}' -u "demo:$pw" -X PUT \
+	    -H "If-Match: \"$crc\"" --data-binary @"$T/new.py" \
+	    "$base/filehandler/file_content?proposal=1111&file_name=context.py")
+	expect_status 200
+	cmp "$T/new.py" "$T/demo-data/$DAMNIT_REL/context.py" || fail "demo's save is not on disk"
+	[ "$(crc32 "$REPO_ROOT/data/$DAMNIT_REL/context.py")" = "$ours" ] ||
+	    fail "the demo saved into the repository's data/, not DEMO_DATA"
+
+	# Stopping the script stops both servers (a background job here
+	# ignores SIGINT, so SIGTERM stands in for Ctrl-C).
+	! grep -q 'a server exited' "$T/demo.out" ||
+	    fail "a server ended by itself: $(tail -n 5 "$T/demo.out")"
+	servers=$(pgrep -P "$pid")
+	[ "$(echo "$servers" | wc -w)" = 2 ] || fail "the demo runs $servers, not watcherd and lighttpd"
+	kill -TERM "$pid"
+	wait_until 5000 pid_gone "$pid" || fail "the demo did not stop within 5 s of SIGTERM"
+	for s in $servers; do
+		pid_gone "$s" || fail "server $s outlived the demo"
+	done
+}

@@ -214,3 +214,85 @@ export function waitState(page, state, ms, live) {
 		return s.state === state && (!live || s.live === live) ? s : null;
 	});
 }
+
+// The editor (www/editor.js): what it shows, read through CodeMirror's own
+// view of the page's editors (the module the page imported), and keys
+// typed as a person types them.
+
+// Clicks "Edit" and waits until the editor holds the file.
+export async function startEditing(page) {
+	await waitFor("the Edit button", 10000, () => page.isVisible("#edit"));
+	await page.click("#edit");
+	return waitFor("the editor", 10000, async () => {
+		const e = await edited(page);
+		return e.state === "clean" && e.text !== null ? e : null;
+	});
+}
+
+// The editor's state: whether the page is editing, the bar (state:
+// clean, dirty, saving, saved, read-only; base: "editing from checksum
+// ..."; saveEnabled), the message under it (msg, msgKind), the
+// changed-on-disk note (disk, diskKind), the findings list (problems:
+// [{line, severity, text}]), the findings marked in the text (diagnostics:
+// [{line, severity, message}]), its text, whether it may be typed into
+// (editable), and the conflict view (conflict: null or {disk, mine,
+// diskHead, mineHead}, the two sides' texts).
+export function edited(page) {
+	return page.evaluate(async () => {
+		const cm = await import(new URL("vendor/codemirror.js", document.baseURI).href);
+		const $ = (id) => document.getElementById(id);
+		const viewOf = (el) => (el ? cm.EditorView.findFromDOM(el) : null);
+		const view = viewOf(document.querySelector("#editor .cm-editor"));
+		const diagnostics = [];
+		if (view)
+			cm.forEachDiagnostic(view.state, (d, from) => diagnostics.push({
+				line: view.state.doc.lineAt(from).number, severity: d.severity, message: d.message,
+			}));
+		const sides = [...document.querySelectorAll("#c-merge .cm-editor")].map(viewOf);
+		const shownText = (el) => (el.hidden ? "" : el.innerText.replace(/\s+/g, " ").trim());
+		return {
+			editing: $("main").dataset.editing === "on",
+			state: $("e-state").dataset.state,
+			base: $("e-base").textContent,
+			msg: shownText($("e-msg")),
+			msgKind: $("e-msg").hidden ? "" : $("e-msg").dataset.kind,
+			disk: shownText($("e-disk")),
+			diskKind: $("e-disk").hidden ? "" : $("e-disk").dataset.disk,
+			problems: [...$("problems").querySelectorAll("li")].map((li) => ({
+				line: Number(li.dataset.line), severity: li.dataset.severity,
+				text: li.textContent.replace(/\s+/g, " ").trim(),
+			})),
+			diagnostics,
+			text: view ? view.state.sliceDoc() : null,
+			editable: view ? view.contentDOM.contentEditable === "true" : false,
+			saveEnabled: !$("e-save").disabled,
+			conflict: $("conflict").hidden || sides.length !== 2 ? null : {
+				disk: sides[0].state.sliceDoc(),
+				mine: sides[1].state.sliceDoc(),
+				diskHead: $("c-disk").textContent,
+				mineHead: $("c-mine").textContent,
+			},
+		};
+	});
+}
+
+// Types text at the end of line (from 1) of the editor, with the keys a
+// person uses to get there.
+export async function typeAtEnd(page, line, text) {
+	await page.click("#editor .cm-content");
+	await page.keyboard.press("Control+Home");
+	for (let i = 1; i < line; i++)
+		await page.keyboard.press("ArrowDown");
+	await page.keyboard.press("End");
+	await page.keyboard.type(text);
+}
+
+// Waits until the editor's state is one of states (a string or a list);
+// returns what edited() says then.
+export function waitEdit(page, states, ms = 10000) {
+	const want = [].concat(states);
+	return waitFor(`editor ${want.join(" or ")}`, ms, async () => {
+		const e = await edited(page);
+		return want.includes(e.state) ? e : null;
+	});
+}
