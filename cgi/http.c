@@ -150,7 +150,9 @@ http_stream_write(struct http_exchange *x, const char *data, size_t len)
 void
 http_error(struct http_exchange *x, int status, const char *detail)
 {
-	char lit[1024];
+	/* As long as watcherd's (reply_error), each byte escaped at worst
+	   to six. */
+	char lit[6 * 512 + 2];
 	size_t dlen = strlen(detail);
 	struct http_chunk c[3] = {
 		{ "{\"detail\":", 10 }, { lit, 0 }, { "}", 1 },
