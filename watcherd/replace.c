@@ -8,6 +8,7 @@
 #include <unistd.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/xattr.h>
 
 #include "common/crc.h"
 #include "common/log.h"
@@ -17,6 +18,8 @@
 #define LOCK_WAIT_MS	2000	/* another saver holds the file this long */
 #define LOCK_POLL_MS	10
 #define OPEN_ATTEMPTS	5	/* the name replaced while we took the lock */
+#define ACL_XATTR	"system.posix_acl_access"
+#define ACL_MAX		(4 + 8 * 1024)	/* bytes of an ACL copied */
 
 /*
  * A save's replacement of a file, always on a worker thread (a mount's, or
@@ -34,6 +37,9 @@ struct replace_job {
 	char		*data;		/* the new bytes, the job's copy */
 	size_t		 len;
 	size_t		 max_size;
+	long long	 deadline;	/* now_ms(): the request has been
+					   answered unavailable by then, and
+					   nothing is written after it */
 	watch_replace_fn *done;
 	void		*arg;
 	char		*key;
@@ -141,15 +147,30 @@ write_all(int fd, const char *p, size_t len)
 	return 0;
 }
 
+/* Gives tfd the access ACL of the old file fd, if it has one. Returns 0,
+   or -1 with errno: a save that cannot keep who may read the file does
+   not happen. */
+static int
+copy_acl(int fd, int tfd)
+{
+	char buf[ACL_MAX];
+	ssize_t n;
+
+	if ((n = fgetxattr(fd, ACL_XATTR, buf, sizeof(buf))) == -1)
+		return errno == ENODATA || errno == ENOTSUP ? 0 : -1;
+	return fsetxattr(tfd, ACL_XATTR, buf, (size_t)n, 0);
+}
+
 /*
  * Writes the new bytes into a temporary file beside base in dfd, with the
- * old file's mode (and owner and group, where watcherd may set them),
- * flushed, and renames it over base. Returns the new file's descriptor,
- * or -1 with errno (the temporary file is gone then).
+ * old file's (fd, stat old) mode and access ACL, and owner and group
+ * where watcherd may set them, flushed, and renames it over base unless
+ * the deadline has passed. Returns the new file's descriptor, or -1 with
+ * errno (ETIMEDOUT: too late; the temporary file is gone then).
  */
 static int
-write_over(int dfd, const char *base, const struct stat *old, const char *data,
-    size_t len)
+write_over(int dfd, const char *base, int fd, const struct stat *old,
+    const char *data, size_t len, long long deadline)
 {
 	char tmp[NAME_MAX + 1];
 	unsigned char rnd[6];
@@ -170,18 +191,27 @@ write_over(int dfd, const char *base, const struct stat *old, const char *data,
 	   ours); the mode after, as fchown may clear set-id bits. */
 	if (fchown(tfd, old->st_uid, old->st_gid) == -1)
 		(void)!fchown(tfd, (uid_t)-1, old->st_gid);
+	/* The ACL after the mode: setting it sets the group bits (its
+	   mask). */
 	if (write_all(tfd, data, len) == -1 ||
-	    fchmod(tfd, old->st_mode & 07777) == -1 || fsync(tfd) == -1 ||
-	    renameat(dfd, tmp, dfd, base) == -1) {
-		saved = errno;
-		unlinkat(dfd, tmp, 0);
-		close(tfd);
-		errno = saved;
-		return -1;
+	    fchmod(tfd, old->st_mode & 07777) == -1 ||
+	    copy_acl(fd, tfd) == -1 || fsync(tfd) == -1)
+		goto fail;
+	if (now_ms() > deadline) {
+		errno = ETIMEDOUT;
+		goto fail;
 	}
+	if (renameat(dfd, tmp, dfd, base) == -1)
+		goto fail;
 	/* The rename itself, on disk. */
 	(void)fsync(dfd);
 	return tfd;
+fail:
+	saved = errno;
+	unlinkat(dfd, tmp, 0);
+	close(tfd);
+	errno = saved;
+	return -1;
 }
 
 static void
@@ -256,13 +286,16 @@ replace_work(struct mount_job *mj)
 		    "be opened");
 		goto done;
 	}
-	if ((nfd = write_over(dfd, base, &sb, rj->data, rj->len)) == -1) {
+	if ((nfd = write_over(dfd, base, fd, &sb, rj->data, rj->len,
+	    rj->deadline)) == -1) {
 		replace_fail(rj, errno == EACCES || errno == EPERM ||
 		    errno == EROFS ? PROTO_FORBIDDEN : PROTO_UNAVAILABLE,
 		    errno == EACCES || errno == EPERM ? "watcherd may not "
-		    "write in the file's directory" : errno == EROFS ?
-		    "the file system is read-only" : errno == ENOSPC ?
-		    "the file system is full" : "the file could not be written");
+		    "write in the file's directory, or keep its ACL" :
+		    errno == EROFS ? "the file system is read-only" :
+		    errno == ENOSPC ? "the file system is full" :
+		    errno == ETIMEDOUT ? "the file system took too long; "
+		    "nothing was saved" : "the file could not be written");
 		goto done;
 	}
 	if (snapshot_fstate(nfd, &res->st) == 0) {
@@ -358,7 +391,11 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	rj->j.destroy = replace_destroy;
 	rj->j.mj.work = replace_work;
 	rj->j.abandon = replace_abandon;
-	rj->j.timeout_ms = WATCH_REPLACE_TIMEOUT_MS;
+	/* A file system that may stall has the usual time; a local disk
+	   the time a flush of a large file may take. */
+	rj->j.timeout_ms = f->mount ? (int)t->cfg->fs_timeout_ms :
+	    WATCH_REPLACE_TIMEOUT_MS;
+	rj->deadline = now_ms() + rj->j.timeout_ms;
 	rj->if_crc = if_crc;
 	memcpy(rj->data, data, data_len);
 	rj->len = data_len;

@@ -97,9 +97,10 @@ save_release(void *arg)
 {
 	struct save *s = arg;
 
-	/* A replacement under way borrows nothing, but tells s when it is
-	   over: s goes then. */
-	if (s->stage == REPLACING && s->started && !s->replaced) {
+	/* A replacement under way (its request may have been answered for
+	   its time) borrows nothing, but tells s when it is over: s goes
+	   then. */
+	if (s->started && !s->replaced) {
 		s->orphaned = 1;
 		return;
 	}
@@ -273,6 +274,11 @@ replaced(void *arg, const struct watch_replace_result *res)
 	s->replaced = 1;
 	s->res = *res;
 	if (s->orphaned) {
+		if (res->e == PROTO_OK)
+			log_warn("file_written_late", "user=%s proposal=%u "
+			    "file=%s reason=\"saved after its request was "
+			    "answered\"", s->user ? s->user : "-", s->proposal,
+			    s->file_name);
 		save_free(s);
 		return;
 	}

@@ -219,11 +219,13 @@ enum proto_error watch_permit(struct watch_table *, struct watch_waiter *,
  * if, its bytes still have the CRC-32 if_crc: checked and replaced under a
  * write lock on the file that file systems shared between hosts honour
  * (GPFS, NFSv4), the new bytes written to a temporary file beside it,
- * flushed and renamed over it, with the old file's mode (owner and group
- * where watcherd may). A name that is a symbolic link inside the folder
+ * flushed and renamed over it, with the old file's mode and access ACL
+ * (owner and group where watcherd may). A name that is a symbolic link inside the folder
  * replaces its target. Always off the loop. done(arg, result) is called
  * on the loop once it is over (also when watcherd stops before), then w
- * resumes; a request waits up to WATCH_REPLACE_TIMEOUT_MS for it. Returns
+ * resumes; a request waits for it up to fs-timeout on a file system that
+ * may stall, WATCH_REPLACE_TIMEOUT_MS on a local disk, and nothing is
+ * renamed over the file once that time has passed. Returns
  * PROTO_PENDING, with *started set once the replacement is under way (0
  * while the proposal's folder is looked for: ask again when w resumes),
  * or the error of the name, the proposal or a stalled file system with
