@@ -361,3 +361,10 @@ unix_proposals_undo() {
 	[ -d "$p1" ] || return 0
 	chown -R root:root "$p1" && chmod -R u=rwX,go=rX,g-s "$p1"
 }
+
+# save_leftovers DIR...: the temporary files of watcherd's saves
+# (.NAME.save-XXXXXXXXXXXX, DESIGN.md section 8) in DIR and below, one a
+# line; nothing when there are none.
+save_leftovers() {
+	find "$@" -name '.*.save-*' -print 2>/dev/null
+}
