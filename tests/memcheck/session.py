@@ -10,7 +10,7 @@ Prints one line per step on stdout; exits non-zero, saying why on stderr,
 when a reply is not what watcherd promises.
 """
 
-import json, os, signal, socket, sys, time
+import json, os, signal, socket, sys, time, zlib
 
 SOCK, DAMNIT, HOOK_OUT, PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 WAIT = 60       # seconds for any one reply or event
@@ -41,10 +41,11 @@ class Client:
         data, self.buf = self.buf[:n], self.buf[n:]
         return data
 
-    def ask(self, req, raw=False):
-        self.s.sendall((req if raw else json.dumps(req)).encode() + b"\n")
+    def ask(self, req, raw=False, payload=b""):
+        self.s.sendall((req if raw else json.dumps(req)).encode() + b"\n" +
+                       payload)
         reply = self.line()
-        if reply.get("payload"):
+        if reply.get("payload") and reply.get("ok"):
             reply["_payload"] = self.payload(reply["payload"])
         return reply
 
@@ -105,6 +106,22 @@ for user, want in [("root", None), ("nobody", None), (None, "unauthenticated"),
     expect(r.get("error") == want, "user %r: %r" % (user, r))
 r = c.ask(f("missing.log", cmd="checksum", user="nobody"))
 expect(r.get("error") == "not_found", "a missing file for nobody: %r" % r)
+
+step("write: a save, a conflict, one the validator refuses, one skipped as too large")
+ctx_bytes = open(os.path.join(DAMNIT, "context.py"), "rb").read()
+crc = "%08x" % zlib.crc32(ctx_bytes)
+new = b"x = 1\n"
+r = c.ask(f("context.py", cmd="write", if_checksum=crc, payload=len(new)), payload=new)
+expect(r["ok"] and r["checksum"] == "%08x" % zlib.crc32(new), "write: %r" % r)
+r = c.ask(f("context.py", cmd="write", if_checksum=crc, payload=len(new)), payload=new)
+expect(r.get("error") == "conflict", "conflict: %r" % r)
+bad = b"x = (\n"
+r = c.ask(f("context.py", cmd="write", if_checksum="%08x" % zlib.crc32(new),
+            payload=len(bad)), payload=bad)
+expect(r.get("error") == "invalid" and r["errors"], "invalid: %r" % r)
+r = c.ask(f("context.py", cmd="write", if_checksum=crc, payload=9000), payload=b"z" * 9000)
+expect(r.get("error") == "too_large", "too large: %r" % r)
+expect(c.ask({"cmd": "ping"})["ok"], "ping after the saves")
 
 step("subscriptions: context.py and damnit.log on one connection, a second subscriber")
 sub = Client()

@@ -1,7 +1,9 @@
 #!/usr/bin/env bats
 # watcherd under valgrind's memcheck (the plain build: valgrind cannot run
 # an ASan binary) through a scripted session (session.py): every socket
-# command, requests judged by access = unix, subscriptions, saves in each way, a delete and a recreate, a file
+# command, requests judged by access = unix, saves through the write
+# command (one refused by the validator, one in conflict), subscriptions,
+# saves in each way, a delete and a recreate, a file
 # over max-file-size, hooks, a SIGHUP reload, bad and overflowing input,
 # then SIGTERM. No memory error, no leak, no descriptor left open, exit 0.
 # tests/run-all runs it once, after the plain build.
@@ -57,7 +59,7 @@ own_open_fds() {
 	WATCHERD_WRAP=("${VALGRIND[@]}" "--log-file=$T/valgrind.log")
 	WATCHERD_START_MS=60000 \
 	    launch_watcherd "$T/watcherd.log" --config "$T/watcherd.conf" \
-	    --access unix
+	    --access unix --write --validate "context.py $REPO_ROOT/dist/validate-context"
 	echo "$LAUNCHED_PID" >"$T/watcherd.pid"
 
 	run timeout 600 python3 "$BATS_TEST_DIRNAME/session.py" "$SOCK" "$DAMNIT" \
