@@ -485,6 +485,18 @@ take_payload(struct request *r)
  * write-allow), then the save itself, over as many dispatches as it
  * waits.
  */
+static int	may(struct request *, int write);
+
+/* Refuses a save before it starts: logged, as every save is. */
+static void
+refuse_write(struct request *r, enum proto_error e, const char *detail)
+{
+	log_info("file_not_written", "user=%s proposal=%u file=%s error=%s "
+	    "detail=\"%s\"", r->user ? r->user : "-", r->proposal,
+	    r->file_name, proto_error_code(e), detail);
+	client_reply_error(r->c, e, detail);
+}
+
 static void
 cmd_write(struct request *r)
 {
@@ -500,8 +512,8 @@ cmd_write(struct request *r)
 	if (s == NULL) {
 		payload = client_payload(r->c, &len);
 		if (len > r->d->cfg.max_file_size) {
-			client_reply_error(r->c, PROTO_TOO_LARGE, "the new "
-			    "content is larger than max-file-size");
+			refuse_write(r, PROTO_TOO_LARGE, "the new content is "
+			    "larger than max-file-size");
 			return;
 		}
 		if (!json_object_object_get_ex(r->obj, "if_checksum", &o) ||
@@ -514,16 +526,19 @@ cmd_write(struct request *r)
 			return;
 		}
 		if (!r->d->cfg.write) {
-			client_reply_error(r->c, PROTO_FORBIDDEN, "saving files "
-			    "is off on this server (write = off)");
+			refuse_write(r, PROTO_FORBIDDEN, "saving files is off on "
+			    "this server (write = off)");
 			return;
 		}
 		if (!policy_allowed(r->d->cfg.write_allow,
 		    r->d->cfg.n_write_allow, r->file_name)) {
-			client_reply_error(r->c, PROTO_FORBIDDEN, "file_name is "
-			    "not one of the files that may be saved (write-allow)");
+			refuse_write(r, PROTO_FORBIDDEN, "file_name is not one "
+			    "of the files that may be saved (write-allow)");
 			return;
 		}
+		/* Who may, once it is known that anybody might. */
+		if (!may(r, 1))
+			return;
 		if ((s = save_new(r->d, r->proposal, r->file_name, r->user,
 		    if_crc, payload, len)) == NULL) {
 			client_reply_error(r->c, PROTO_UNAVAILABLE,
@@ -850,7 +865,9 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 	}
 	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
 	    !r.has_user ? "-" : r.user ? r.user : "null");
-	if ((cmd->flags & NEEDS_FILE) && !may(&r, (cmd->flags & WRITES) != 0))
+	/* A save is checked once it is known to be one that might be let
+	   through (cmd_write). */
+	if ((cmd->flags & NEEDS_FILE) && !(cmd->flags & WRITES) && !may(&r, 0))
 		goto done;
 	cmd->fn(&r);
 done:
