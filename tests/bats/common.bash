@@ -368,3 +368,24 @@ unix_proposals_undo() {
 save_leftovers() {
 	find "$@" -name '.*.save-*' -print 2>/dev/null
 }
+
+# status_of KEY: one field of watcherd's status.
+status_of() {
+	json_get "$(send '{"cmd":"status"}')" ".$1"
+}
+
+# counters_are K=V...: status has these values.
+counters_are() {
+	local s kv
+	s=$(send '{"cmd":"status"}')
+	for kv in "$@"; do
+		[ "$(json_get "$s" ".${kv%%=*}")" = "${kv#*=}" ] ||
+		    fail "status ${kv%%=*} is $(json_get "$s" ".${kv%%=*}"), not ${kv#*=}" ||
+		    return 1
+	done
+}
+
+# log_has REGEX: watcherd's log ($LOG) has a line matching REGEX.
+log_has() {
+	grep -qE -- "$1" "$LOG"
+}

@@ -84,10 +84,6 @@ watch_and_sync() {
 	wait_until 5000 caught_up "$1" || fail "watcherd never caught up with $1"
 }
 
-status_of() {
-	json_get "$(send '{"cmd":"status"}')" ".$1"
-}
-
 status_is() {
 	[ "$(status_of "$1")" = "$2" ]
 }
@@ -133,10 +129,6 @@ env_of() {
 # checksum_error_is FILE CODE: a checksum request for FILE fails with CODE.
 checksum_error_is() {
 	[ "$(json_get "$(send "$(req checksum 1111 "$1")")" .error)" = "$2" ]
-}
-
-log_has() {
-	grep -qE -- "$1" "$LOG"
 }
 
 @test "a hook runs with the change's proposal, file, checksum and event, and no other environment" {

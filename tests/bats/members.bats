@@ -145,24 +145,6 @@ file_path() {
 	printf '%s/data/SPB/202601/p%06d/usr/Shared/amore/%s\n' "$T" "${2:-1111}" "$1"
 }
 
-status_of() {
-	json_get "$(send '{"cmd":"status"}')" ".$1"
-}
-
-# counters_are K=V...: status has these values.
-counters_are() {
-	local s kv
-	s=$(send '{"cmd":"status"}')
-	for kv in "$@"; do
-		[ "$(json_get "$s" ".${kv%%=*}")" = "${kv#*=}" ] ||
-		    fail "status ${kv%%=*} is $(json_get "$s" ".${kv%%=*}"), not ${kv#*=}" ||
-		    return 1
-	done
-}
-
-log_has() {
-	grep -qE -- "$1" "$LOG"
-}
 
 # subscribe_as USER FILE: a subscriber (socat, spawned) naming USER whose
 # lines go to SUB_OUT; waits (at most 2 s) for the reply.

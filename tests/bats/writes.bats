@@ -367,24 +367,6 @@ no_leftovers() {
 	[ -z "$left" ] || fail "temporary files left: $left"
 }
 
-status_of() {
-	json_get "$(send '{"cmd":"status"}')" ".$1"
-}
-
-# counters_are K=V...: status has these values.
-counters_are() {
-	local s kv
-	s=$(send '{"cmd":"status"}')
-	for kv in "$@"; do
-		[ "$(json_get "$s" ".${kv%%=*}")" = "${kv#*=}" ] ||
-		    fail "status ${kv%%=*} is $(json_get "$s" ".${kv%%=*}"), not ${kv#*=}" ||
-		    return 1
-	done
-}
-
-log_has() {
-	grep -qE -- "$1" "$LOG"
-}
 
 # A second watcherd on the same data tree (socket SOCK2, log LOG2).
 start_watcherd2() {
