@@ -364,29 +364,29 @@ save_step(struct save *s, struct watch_waiter *w)
 	return answer(s);
 }
 
+/* A list of errors or warnings as JSON. */
+static const char *
+items(struct json_object *list)
+{
+	return json_object_to_json_string_ext(list, JSON_C_TO_STRING_PLAIN |
+	    JSON_C_TO_STRING_NOSLASHESCAPE);
+}
+
 size_t
 save_reply_size(const struct save *s)
 {
-	size_t n = 1024 + DETAIL_MAX * 6;
-
-	n += strlen(json_object_to_json_string_ext(s->errors,
-	    JSON_C_TO_STRING_PLAIN));
-	n += strlen(json_object_to_json_string_ext(s->warnings,
-	    JSON_C_TO_STRING_PLAIN));
-	return n;
+	return 1024 + DETAIL_MAX * 6 + strlen(items(s->errors)) +
+	    strlen(items(s->warnings));
 }
 
 void
 save_reply(const struct save *s, struct msg *m)
 {
-	const char *warnings = json_object_to_json_string_ext(s->warnings,
-	    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-
 	if (s->e == PROTO_OK) {
 		msg_text(m, "{\"ok\":true,");
 		reply_state(m, &s->res.st);
 		msg_text(m, ",\"warnings\":");
-		msg_text(m, warnings);
+		msg_text(m, items(s->warnings));
 		msg_text(m, "}");
 		return;
 	}
@@ -399,10 +399,9 @@ save_reply(const struct save *s, struct msg *m)
 			msg_text(m, "null");
 	} else if (s->e == PROTO_INVALID) {
 		msg_text(m, ",\"errors\":");
-		msg_text(m, json_object_to_json_string_ext(s->errors,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
+		msg_text(m, items(s->errors));
 		msg_text(m, ",\"warnings\":");
-		msg_text(m, warnings);
+		msg_text(m, items(s->warnings));
 	}
 	msg_text(m, "}");
 }
