@@ -317,6 +317,34 @@ fail:
 	goto done;
 }
 
+int
+policy_path_beneath(int folder_fd, int fd, char *out, size_t outlen)
+{
+	char proc[32], folder[PATH_MAX], real[PATH_MAX];
+	ssize_t flen, rlen;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", folder_fd);
+	if ((flen = readlink(proc, folder, sizeof(folder))) <= 0 ||
+	    flen == (ssize_t)sizeof(folder))
+		return -1;
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	if ((rlen = readlink(proc, real, sizeof(real))) <= 0 ||
+	    rlen == (ssize_t)sizeof(real) || rlen < flen ||
+	    memcmp(real, folder, (size_t)flen) != 0)
+		return -1;
+	if (rlen == flen) {
+		if (outlen == 0)
+			return -1;
+		*out = '\0';
+		return 0;
+	}
+	if (real[flen] != '/' || (size_t)(rlen - flen - 1) >= outlen)
+		return -1;
+	memcpy(out, real + flen + 1, (size_t)(rlen - flen - 1));
+	out[rlen - flen - 1] = '\0';
+	return 0;
+}
+
 enum proto_error
 policy_open_error(int err, const char **why)
 {

@@ -67,6 +67,14 @@ int	policy_open_beneath(int folder_fd, const char *name, int flags);
  */
 int	policy_open_walk(int folder_fd, const char *name, int flags);
 
+/*
+ * Where the open file or directory fd really is below the folder
+ * descriptor (symbolic links resolved, as the kernel reached it): its path
+ * relative to the folder into out, "" for the folder itself. Returns 0,
+ * or -1 when it cannot be told, or is not beneath the folder.
+ */
+int	policy_path_beneath(int folder_fd, int fd, char *out, size_t outlen);
+
 /* The protocol error and a message for a person for an errno left by
    policy_open_beneath() or a read. */
 enum proto_error policy_open_error(int err, const char **why);

@@ -70,39 +70,28 @@ static int
 real_dirs(int folder_fd, int fd, int is_dir, const char *literal,
     size_t literal_len, struct perm_node *nodes, size_t *n)
 {
-	char proc[32], folder[PATH_MAX], real[PATH_MAX];
-	ssize_t flen, rlen;
-	const char *rel, *end, *slash;
+	char rel[PATH_MAX], *end, *slash;
+	size_t len;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", folder_fd);
-	if ((flen = readlink(proc, folder, sizeof(folder) - 1)) <= 0)
-		return -1;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if ((rlen = readlink(proc, real, sizeof(real) - 1)) <= 0)
-		return -1;
-	real[rlen] = '\0';
-	if (rlen == flen && memcmp(real, folder, (size_t)flen) == 0)
-		return 0;		/* the folder itself */
-	if (rlen <= flen + 1 || memcmp(real, folder, (size_t)flen) != 0 ||
-	    real[flen] != '/')
+	if (policy_path_beneath(folder_fd, fd, rel, sizeof(rel)) == -1)
 		return -1;		/* not beneath: never allowed */
-	rel = real + flen + 1;
-	if ((size_t)(rlen - flen - 1) == literal_len &&
-	    memcmp(rel, literal, literal_len) == 0)
-		return 0;
-	end = is_dir ? real + rlen : strrchr(rel, '/');
+	len = strlen(rel);
+	if (len == 0 || (len == literal_len &&
+	    memcmp(rel, literal, literal_len) == 0))
+		return 0;		/* the folder, or the name as asked */
+	end = is_dir ? rel + len : strrchr(rel, '/');
 	if (end == NULL)
 		return 0;		/* a file right in the folder */
 	for (slash = strchr(rel, '/');; slash = strchr(slash + 1, '/')) {
 		if (slash == NULL || slash > end)
 			slash = end;
-		real[slash - real] = '\0';
+		*slash = '\0';
 		if (node_add(openat(folder_fd, rel, O_PATH | O_DIRECTORY |
 		    O_NOFOLLOW | O_CLOEXEC), nodes, n, 0) == -1)
 			return -1;
 		if (slash == end)
 			return 0;
-		real[slash - real] = '/';
+		*slash = '/';
 	}
 }
 

@@ -99,35 +99,27 @@ crc_of(int fd, off_t size, size_t max, uint32_t *crc)
 	return 0;
 }
 
-/* Opens the directory of the open file fd and its base name, from its
-   real path, which must be beneath the folder. Returns the directory's
+/* Opens the directory of the open file fd and its base name, from where
+   it really is, which must be beneath the folder. Returns the directory's
    descriptor, or -1. */
 static int
 open_parent(int folder_fd, int fd, char *base, size_t baselen)
 {
-	char proc[32], folder[PATH_MAX], real[PATH_MAX], *slash;
-	ssize_t flen, rlen;
-	int dfd;
+	char rel[PATH_MAX], *slash;
 
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", folder_fd);
-	if ((flen = readlink(proc, folder, sizeof(folder) - 1)) <= 0)
+	if (policy_path_beneath(folder_fd, fd, rel, sizeof(rel)) == -1 ||
+	    *rel == '\0')
 		return -1;
-	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
-	if ((rlen = readlink(proc, real, sizeof(real) - 1)) <= 0)
+	slash = strrchr(rel, '/');
+	if (strlen(slash ? slash + 1 : rel) >= baselen)
 		return -1;
-	real[rlen] = '\0';
-	if (rlen <= flen + 1 || memcmp(real, folder, (size_t)flen) != 0 ||
-	    real[flen] != '/' || (slash = strrchr(real, '/')) == NULL ||
-	    strlen(slash + 1) >= baselen)
-		return -1;
-	strcpy(base, slash + 1);
-	if (slash == real + flen)
+	strcpy(base, slash ? slash + 1 : rel);
+	if (slash == NULL)
 		return openat(folder_fd, ".", O_RDONLY | O_DIRECTORY |
 		    O_CLOEXEC);
 	*slash = '\0';
-	dfd = openat(folder_fd, real + flen + 1, O_RDONLY | O_DIRECTORY |
-	    O_NOFOLLOW | O_CLOEXEC);
-	return dfd;
+	return openat(folder_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+	    O_CLOEXEC);
 }
 
 static int

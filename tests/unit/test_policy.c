@@ -463,6 +463,45 @@ test_open_error(void)
 	    "the reason for ENOENT says not found");
 }
 
+/* Where an open file really is below the folder, links resolved. */
+static void
+test_path_beneath(void)
+{
+	char base[PATH_MAX], folder[PATH_MAX], path[PATH_MAX], rel[64];
+	int dfd, fd;
+
+	fixture_tmpdir(base, sizeof(base));
+	fixture_path(folder, sizeof(folder), "%s/amore/sub", base);
+	fixture_mkdirs(folder);
+	fixture_path(path, sizeof(path), "%s/amore/sub/real.py", base);
+	fixture_write(path, "x\n", 2);
+	fixture_path(path, sizeof(path), "%s/outside.py", base);
+	fixture_write(path, "x\n", 2);
+	fixture_path(folder, sizeof(folder), "%s/amore", base);
+	fixture_path(path, sizeof(path), "%s/link.py", folder);
+	if (symlink("sub/real.py", path) == -1)
+		tap_ok(0, "symlink link.py");
+	dfd = open(folder, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	fd = openat(dfd, "link.py", O_PATH | O_CLOEXEC);
+	tap_ok(policy_path_beneath(dfd, fd, rel, sizeof(rel)) == 0 &&
+	    strcmp(rel, "sub/real.py") == 0, "a link's target: %s", rel);
+	close(fd);
+	fd = openat(dfd, ".", O_PATH | O_CLOEXEC);
+	tap_ok(policy_path_beneath(dfd, fd, rel, sizeof(rel)) == 0 &&
+	    *rel == '\0', "the folder itself is \"\"");
+	close(fd);
+	fd = openat(dfd, "../outside.py", O_PATH | O_CLOEXEC);
+	tap_ok(policy_path_beneath(dfd, fd, rel, sizeof(rel)) == -1,
+	    "a file outside the folder is not beneath it");
+	close(fd);
+	fd = openat(dfd, "sub/real.py", O_PATH | O_CLOEXEC);
+	tap_ok(policy_path_beneath(dfd, fd, rel, 5) == -1,
+	    "a path longer than the buffer is refused, not cut");
+	close(fd);
+	close(dfd);
+	fixture_rmtree(base);
+}
+
 int
 main(void)
 {
@@ -473,5 +512,6 @@ main(void)
 	test_open_beneath(policy_open_beneath, "policy_open_beneath (openat2)");
 	test_open_beneath(policy_open_walk, "policy_open_walk (without openat2)");
 	test_open_error();
+	test_path_beneath();
 	return tap_done();
 }
