@@ -502,7 +502,6 @@ cmd_write(struct request *r)
 {
 	struct save *s = client_state(r->c);
 	struct json_object *o;
-	const char *payload;
 	enum proto_error e;
 	uint32_t if_crc;
 	size_t len;
@@ -510,7 +509,7 @@ cmd_write(struct request *r)
 	char *line;
 
 	if (s == NULL) {
-		payload = client_payload(r->c, &len);
+		(void)client_payload(r->c, &len);
 		if (len > r->d->cfg.max_file_size) {
 			refuse_write(r, PROTO_TOO_LARGE, "the new content is "
 			    "larger than max-file-size");
@@ -540,7 +539,7 @@ cmd_write(struct request *r)
 		if (!may(r, 1))
 			return;
 		if ((s = save_new(r->d, r->proposal, r->file_name, r->user,
-		    if_crc, payload, len)) == NULL) {
+		    if_crc, client_payload_take(r->c), len)) == NULL) {
 			client_reply_error(r->c, PROTO_UNAVAILABLE,
 			    "watcherd is out of memory");
 			return;

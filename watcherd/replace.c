@@ -34,7 +34,8 @@ struct replace_job {
 	int		 folder_fd;	/* a duplicate, the job's */
 	char		*file_name;
 	uint32_t	 if_crc;
-	char		*data;		/* the new bytes, the job's copy */
+	const char	*data;		/* the new bytes, borrowed: the caller
+					   keeps them until done is called */
 	size_t		 len;
 	size_t		 max_size;
 	long long	 deadline;	/* now_ms(): the request has been
@@ -323,7 +324,6 @@ replace_destroy(struct job *j)
 		close(rj->folder_fd);
 	free(rj->file_name);
 	free(rj->key);
-	free(rj->data);
 	free(rj);
 }
 
@@ -364,12 +364,10 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	if ((rj = calloc(1, sizeof(*rj))) == NULL ||
 	    (rj->file_name = strdup(file_name)) == NULL ||
 	    (rj->key = malloc(keylen)) == NULL ||
-	    (rj->data = malloc(data_len ? data_len : 1)) == NULL ||
 	    (rj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		if (rj) {
 			free(rj->file_name);
 			free(rj->key);
-			free(rj->data);
 			free(rj);
 		}
 		*why = "watcherd is out of memory";
@@ -389,7 +387,7 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	    WATCH_REPLACE_TIMEOUT_MS;
 	rj->deadline = now_ms() + rj->j.timeout_ms;
 	rj->if_crc = if_crc;
-	memcpy(rj->data, data, data_len);
+	rj->data = data;
 	rj->len = data_len;
 	rj->max_size = t->cfg->max_file_size;
 	rj->done = done;

@@ -52,28 +52,30 @@ struct save {
 	const char		*why;
 };
 
+static void	save_free(struct save *);
+
 struct save *
 save_new(struct daemon *d, unsigned proposal, const char *file_name,
-    const char *user, uint32_t if_crc, const char *data, size_t len)
+    const char *user, uint32_t if_crc, char *data, size_t len)
 {
 	struct save *s = calloc(1, sizeof(*s));
 
-	if (s == NULL)
+	if (s == NULL) {
+		free(data);
 		return NULL;
+	}
 	s->d = d;
 	s->proposal = proposal;
 	s->if_crc = if_crc;
+	s->data = data;
 	s->len = len;
-	if ((s->file_name = strdup(file_name)) == NULL ||
+	if (data == NULL || (s->file_name = strdup(file_name)) == NULL ||
 	    (user && (s->user = strdup(user)) == NULL) ||
-	    (s->data = malloc(len ? len : 1)) == NULL ||
 	    (s->errors = json_object_new_array()) == NULL ||
 	    (s->warnings = json_object_new_array()) == NULL) {
-		s->stage = OVER;
-		save_release(s);
+		save_free(s);
 		return NULL;
 	}
-	memcpy(s->data, data, len);
 	return s;
 }
 

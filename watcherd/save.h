@@ -29,12 +29,13 @@ struct save_stats {
 	unsigned long	 invalid;		/* refused by a validator */
 };
 
-/* A save of data (copied) over (proposal, file_name) if the file's
-   checksum is still if_crc, for user (NULL: a trusted peer), counted in
-   the daemon's save_stats. NULL when out of memory. */
+/* A save of the len bytes of data (taken: freed with the save, also on
+   failure) over (proposal, file_name) if the file's checksum is still
+   if_crc, for user (NULL: a trusted peer), counted in the daemon's
+   save_stats. NULL when out of memory. */
 struct save *save_new(struct daemon *, unsigned proposal,
 	    const char *file_name, const char *user, uint32_t if_crc,
-	    const char *data, size_t len);
+	    char *data, size_t len);
 /* Frees s, or lets it finish first (the client state's free function). */
 void	save_release(void *s);
 

@@ -340,6 +340,15 @@ client_payload(const struct client *c, size_t *len)
 	return c->payload ? c->payload : "";
 }
 
+char *
+client_payload_take(struct client *c)
+{
+	char *p = c->payload;
+
+	c->payload = NULL;
+	return p;
+}
+
 /* Counts n bytes of the payload in: once they are all there, the held
    request is asked again, with a fresh wait (its time starts now). */
 static void

@@ -54,6 +54,9 @@ int	client_take_payload(struct client *, size_t n, int keep);
 /* The payload of the request being dispatched, once it is all there
    ("" when it was skipped), with *len its announced size; else NULL. */
 const char *client_payload(const struct client *, size_t *len);
+/* Hands the kept payload over to the caller, who frees it (NULL when it
+   was skipped); client_payload() has "" from then on. */
+char	*client_payload_take(struct client *);
 
 /* A state the request being dispatched keeps across its dispatches (a save
    under way); free_fn frees it once the request is answered or its client

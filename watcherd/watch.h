@@ -215,7 +215,8 @@ enum proto_error watch_permit(struct watch_table *, struct watch_waiter *,
 	    const struct perm_user *user, int want, const char **why);
 
 /*
- * Replaces the file (proposal, file_name) with data (copied) if, and only
+ * Replaces the file (proposal, file_name) with data (borrowed: kept by
+ * the caller until done is called) if, and only
  * if, its bytes still have the CRC-32 if_crc: checked and replaced under a
  * write lock on the file that file systems shared between hosts honour
  * (GPFS, NFSv4), the new bytes written to a temporary file beside it,
