@@ -48,8 +48,7 @@ job_refused(struct job *j, struct watch_waiter *w, const char **why)
 	}
 	if (j->kind != JOB_USER)
 		return job_stalled(j->t, w, j->proposal, why);
-	if (w)
-		mount_count_timeout(j->t->mounts);
+	/* Not a file system's stall: fs_timeouts does not count it. */
 	*why = "the user database (NSS) is not responding; try again later";
 	return PROTO_UNAVAILABLE;
 }

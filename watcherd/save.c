@@ -9,6 +9,7 @@
 #include "common/crc.h"
 #include "common/log.h"
 #include "common/msg.h"
+#include "common/policy.h"
 #include "watcherd/daemon.h"
 #include "watcherd/proc.h"
 #include "watcherd/reply.h"
@@ -220,7 +221,8 @@ static void
 validate_next(struct save *s)
 {
 	const struct config *cfg = &s->d->cfg;
-	char proposal_env[32], user_env[8 + 256], name_env[16 + 512];
+	char proposal_env[32], user_env[8 + POLICY_MAX_USER];
+	char name_env[16 + POLICY_MAX_NAME];
 	char *env[] = { "PATH=" PROC_PATH, proposal_env, name_env,
 	    s->user ? user_env : NULL, NULL };
 	char fields[64];
