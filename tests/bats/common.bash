@@ -389,3 +389,45 @@ counters_are() {
 log_has() {
 	grep -qE -- "$1" "$LOG"
 }
+
+# A file system that stops answering on demand (tests/tools/stallfs).
+
+# mount_stallfs: proposal 2222 (SPB/202601/p002222) on a FUSE mount of
+# $T/backing holding a context.py; waits (at most 5 s) for the mount.
+# Sets STALLFS_PID, MNT, BACKING and FUSE_FILE; unmount_stallfs undoes it.
+mount_stallfs() {
+	local stallfs="$BUILD_PATH/tools/stallfs"
+	need_executable "$stallfs" stallfs || return 1
+	[ -c /dev/fuse ] || fail "no /dev/fuse on this machine" || return 1
+	BACKING="$T/backing"
+	MNT="$T/data/SPB/202601/p002222"
+	mkdir -p "$BACKING/usr/Shared/amore" "$MNT"
+	printf 'remote = 1\n' >"$BACKING/usr/Shared/amore/context.py"
+	FUSE_FILE="$BACKING/usr/Shared/amore/context.py"
+	spawn "$stallfs" "$BACKING" "$MNT" </dev/null 2>>"$T/stallfs.log"
+	STALLFS_PID=$SPAWNED
+	wait_until 5000 is_fuse "$MNT" ||
+	    fail "stallfs did not mount $MNT: $(cat "$T/stallfs.log")"
+}
+
+is_fuse() {
+	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
+}
+
+# freeze, thaw: the mount stops answering (until it is thawed).
+freeze() {
+	kill -USR1 "$STALLFS_PID"
+	wait_until 2000 grep -q "frozen" "$T/stallfs.log"
+}
+
+thaw() {
+	kill -USR2 "$STALLFS_PID"
+}
+
+# unmount_stallfs: whatever happened, thawed first so that nothing stays
+# blocked in the mount, then unmounted.
+unmount_stallfs() {
+	[ -n "${STALLFS_PID:-}" ] || return 0
+	kill -USR2 "$STALLFS_PID" 2>/dev/null || true
+	umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
+}

@@ -7,49 +7,17 @@
 
 load helpers
 
-FUSE_REL="SPB/202601/p002222"
 FS_TIMEOUT=500
 
 setup() {
 	common_setup || return 1
-	STALLFS="$BUILD_PATH/tools/stallfs"
-	need_executable "$STALLFS" stallfs || return 1
-	[ -c /dev/fuse ] || fail "no /dev/fuse on this machine" || return 1
-	# The backing tree of proposal 2222 and the mount point where
-	# watcherd finds it.
-	BACKING="$T/backing"
-	MNT="$T/data/$FUSE_REL"
-	mkdir -p "$BACKING/usr/Shared/amore" "$MNT"
-	printf 'remote = 1\n' >"$BACKING/usr/Shared/amore/context.py"
+	mount_stallfs || return 1
 	printf 'line 1\n' >"$BACKING/usr/Shared/amore/run.log"
-	FUSE_FILE="$BACKING/usr/Shared/amore/context.py"
-	spawn "$STALLFS" "$BACKING" "$MNT" </dev/null 2>>"$T/stallfs.log"
-	STALLFS_PID=$SPAWNED
-	wait_until 5000 is_fuse "$MNT" ||
-	    fail "stallfs did not mount $MNT: $(cat "$T/stallfs.log")"
 }
 
 teardown() {
-	# Whatever happened: thaw, so that nothing stays blocked in the
-	# mount, then unmount, then the rest.
-	if [ -n "${STALLFS_PID:-}" ]; then
-		kill -USR2 "$STALLFS_PID" 2>/dev/null || true
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	fi
+	unmount_stallfs
 	common_teardown
-}
-
-is_fuse() {
-	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
-}
-
-freeze() {
-	kill -USR1 "$STALLFS_PID"
-	wait_until 2000 grep -q "frozen" "$T/stallfs.log"
-}
-
-thaw() {
-	kill -USR2 "$STALLFS_PID"
 }
 
 # timed LINE: sends one request; sets REPLY_LINE and ELAPSED_MS.

@@ -61,12 +61,7 @@ setup() {
 
 teardown() {
 	local failed=0
-	# A frozen mount first: thawed, so that nothing stays blocked in it,
-	# then unmounted.
-	if [ -n "$STALLFS_PID" ]; then
-		kill -USR2 "$STALLFS_PID" 2>/dev/null || true
-		umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true
-	fi
+	unmount_stallfs
 	stop_watcherd2 || failed=1
 	common_teardown || failed=1
 	return "$failed"
@@ -435,8 +430,8 @@ new_content() {
 	no_leftovers "$DAMNIT"
 }
 
-# Fails at the time of writing: the temporary file gets the mode only, so
-# the named entries and the mask are lost with the rename.
+# The temporary file must get the ACL, not only the mode: else the named
+# entries and the mask are lost with the rename.
 @test "a save keeps the file's POSIX ACL, and with it who may read and write the file" {
 	unix_fixture
 	setfacl -m "u:$BOB:r--,u:$CAROL:rw-" "$F"
@@ -1204,32 +1199,6 @@ PY
 
 # A stalled mount.
 
-# mount_stallfs: proposal 2222 on a FUSE mount of $T/backing (as in
-# stall.bats). Sets STALLFS_PID, MNT, BACKING and FUSE_FILE.
-mount_stallfs() {
-	local stallfs="$BUILD_PATH/tools/stallfs"
-	need_executable "$stallfs" stallfs || return 1
-	[ -c /dev/fuse ] || fail "no /dev/fuse on this machine" || return 1
-	BACKING="$T/backing"
-	MNT="$T/data/SPB/202601/p002222"
-	mkdir -p "$BACKING/usr/Shared/amore" "$MNT"
-	printf 'remote = 1\n' >"$BACKING/usr/Shared/amore/context.py"
-	FUSE_FILE="$BACKING/usr/Shared/amore/context.py"
-	spawn "$stallfs" "$BACKING" "$MNT" </dev/null 2>>"$T/stallfs.log"
-	STALLFS_PID=$SPAWNED
-	wait_until 5000 is_fuse "$MNT" ||
-	    fail "stallfs did not mount $MNT: $(cat "$T/stallfs.log")"
-}
-
-is_fuse() {
-	[ "$(stat -f -c %t "$1" 2>/dev/null)" = 65735546 ]
-}
-
-# Fails at the time of writing: the first save on the frozen mount is
-# answered after 10 s (the replacement's own bound), not fs-timeout; its
-# replacement goes on after the thaw and writes the file; and the save,
-# freed when answered, is then used by the replacement's end (heap use
-# after free: watcherd aborts).
 @test "a save on a stalled mount is unavailable within fs-timeout and writes nothing, even after the thaw; local saves go on meanwhile" {
 	mount_stallfs
 	start_saving --fs-timeout 500
@@ -1237,8 +1206,7 @@ is_fuse() {
 	[ "$(json_get "$r" .checksum)" = "$(crc32 "$FUSE_FILE")" ] || fail "$r"
 	cp "$FUSE_FILE" "$T/remote.orig"
 	printf 'remote = 2\n' >"$T/remote.new"
-	kill -USR1 "$STALLFS_PID"
-	wait_until 2000 grep -q frozen "$T/stallfs.log"
+	freeze
 	# The save waits on the frozen mount (at most 12 s here).
 	spawn python3 "$T/wc.py" save --sock "$SOCK" --proposal 2222 --timeout 12 \
 	    --elapsed-to "$T/stalled.ms" context.py "$(crc32 "$T/remote.orig")" \
@@ -1274,7 +1242,7 @@ the first save got: $reply"
 	[ -n "$took" ] && [ "$took" -lt 1500 ] || problems="$problems
 the first save was answered after ${took:-?} ms (fs-timeout 500)"
 
-	kill -USR2 "$STALLFS_PID"
+	thaw
 	# Time for anything held in the mount to go on.
 	sleep 0.5
 	cmp -s "$FUSE_FILE" "$T/remote.orig" || problems="$problems
