@@ -1,3 +1,4 @@
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,10 +39,18 @@ job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	return PROTO_UNAVAILABLE;
 }
 
-/* The answer for a request whose job was refused or timed out. */
+/* The answer for a request whose job was refused or timed out; full: the
+   mount's queue was, which is no stall. */
 static enum proto_error
-job_refused(struct job *j, struct watch_waiter *w, const char **why)
+job_refused(struct job *j, struct watch_waiter *w, int full, const char **why)
 {
+	if (full && w && j->kind != JOB_USER) {
+		snprintf(w->detail, sizeof(w->detail), "the file system of "
+		    "proposal %u is busy: too many requests wait for it; try "
+		    "again", j->proposal);
+		*why = w->detail;
+		return PROTO_UNAVAILABLE;
+	}
 	if (j->kind == JOB_OUTSIDE) {
 		*why = j->late;
 		return PROTO_UNAVAILABLE;
@@ -67,7 +76,7 @@ waiter_expired(void *arg)
 	waiter_detach(w);
 	if (j->mj.mount)
 		mount_check(j->mj.mount);
-	job_refused(j, w, &why);
+	job_refused(j, w, 0, &why);
 	if (why != w->detail)
 		snprintf(w->detail, sizeof(w->detail), "%s", why);
 	w->timed_out = 1;
@@ -161,7 +170,7 @@ job_start(struct watch_table *t, struct mount *m, struct job *j,
 	j->mj.done = job_done;
 	j->mj.release = job_release;
 	if (mount_submit(m, &j->mj) == -1) {
-		e = job_refused(j, w, why);
+		e = job_refused(j, w, errno == EAGAIN, why);
 		j->destroy(j);
 		return e;
 	}

@@ -180,7 +180,7 @@ mount_submit(struct mount *m, struct mount_job *j)
 {
 	j->mount = m;
 	if (m->stalled || m->n_queued >= MOUNT_QUEUE) {
-		errno = EBUSY;
+		errno = m->stalled ? EBUSY : EAGAIN;
 		return -1;
 	}
 	if (m->n_running < MOUNT_THREADS && m->queue == NULL &&

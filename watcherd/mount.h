@@ -71,8 +71,8 @@ struct mount *mount_users(struct mount_table *);
 
 /*
  * Runs job->work on a worker, then job->done on the loop. Returns 0, or -1
- * when the mount is stalled or has MOUNT_QUEUE jobs waiting already: the
- * job was not taken.
+ * when the job was not taken: errno EBUSY when the mount is stalled,
+ * EAGAIN when it has MOUNT_QUEUE jobs waiting already.
  */
 int	mount_submit(struct mount *, struct mount_job *);
 /* 1 while the mount is stalled. */

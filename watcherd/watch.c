@@ -63,11 +63,10 @@ struct file_job {
 	off_t			 range_size;	/* the file's size then */
 };
 
-static void	refresh_watch(struct watch_table *, struct watch *);
 static size_t	watch_free(struct watch_table *, struct watch *);
 static void	name_free(struct watch_table *, struct watch_name *);
 
-static int
+int
 stat_name(struct watch_name *n, struct stat *sb)
 {
 	return snapshot_stat(n->folder->fd, n->file_name, sb);
@@ -465,7 +464,7 @@ settle_name(struct watch_table *t, struct watch_name *n,
 
 /* Polling and trust. */
 
-static int
+int
 watch_needs_poll(const struct watch *w)
 {
 	const struct watch_name *n;
@@ -689,23 +688,7 @@ file_result(struct watch_waiter *w, const char *key, size_t keylen)
 	return fj;
 }
 
-/* What a check of (folder, file_name) is to do. */
-struct check {
-	const struct watch_state *have;	/* NULL: nothing known */
-	int		 read;
-	int		 create;
-	int		 want_range;
-	off_t		 range_at;
-	size_t		 range_max;
-};
-
-/*
- * Starts a check of the file, or joins one that has not started yet and
- * does as much, and makes w wait for it. Without a waiter (polls), only
- * starts one when none is under way. Returns PROTO_PENDING, or
- * PROTO_UNAVAILABLE with *why.
- */
-static enum proto_error
+enum proto_error
 check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
     unsigned proposal, const char *file_name, const char *key, size_t keylen,
     const struct check *c, const char **why)
@@ -773,27 +756,19 @@ check_name(struct watch_table *t, struct watch_waiter *w, struct watch_name *n,
 	    n->keylen, &c, why);
 }
 
-/* A stalled mount answers again: every file on it is checked now, so
-   that what changed meanwhile reaches its subscribers. */
+/* A stalled mount answers again: its files are polled now, so that what
+   changed meanwhile reaches their subscribers, and the proposals not found
+   are looked up again when next asked. */
 static void
 mount_recovered(void *arg, struct mount *m)
 {
 	struct watch_table *t = arg;
 	struct folder *f;
-	struct watch *w;
 
 	for (f = t->folder_list; f; f = f->next)
 		if (f->fd == -1)
 			f->checked = LLONG_MIN / 2;
-	for (w = t->all; w; w = w->next) {
-		struct watch_name *n = w->names;
-		struct check c = { .have = &w->st };
-		const char *why;
-
-		if (n && n->folder->mount == m && n->folder->fd != -1)
-			check_start(t, NULL, n->folder, n->proposal,
-			    n->file_name, n->key, n->keylen, &c, &why);
-	}
+	poll_mount(t, m);
 }
 
 /*
@@ -844,7 +819,7 @@ name_refresh(struct watch_table *t, const char *key, size_t keylen)
 		refresh_name(t, n, &why);
 }
 
-static void
+void
 refresh_watch(struct watch_table *t, struct watch *w)
 {
 	struct watch_name *few[8], **names = few, *n;
@@ -962,40 +937,6 @@ inotify_readable(void *arg, uint32_t events)
 	}
 }
 
-/*
- * A poll costs one stat: a file is read again only when its stat changed,
- * or when its last read may have raced a write (within the timestamp
- * granularity of its last change). On a file system that may stall the
- * stat is a worker's.
- */
-static void
-poll_fire(void *arg)
-{
-	struct watch_table *t = arg;
-	struct watch *w, *next;
-	struct watch_name *n;
-	struct stat sb;
-	const char *why;
-
-	for (w = t->all; w; w = next) {
-		next = w->next;
-		if (!watch_needs_poll(w) || (n = w->names) == NULL)
-			continue;
-		if (n->folder->mount) {
-			struct check c = { .have = &w->st, .read = w->st.racy };
-
-			if (n->folder->fd != -1 && !mount_stalled(n->folder->mount))
-				check_start(t, NULL, n->folder, n->proposal,
-				    n->file_name, n->key, n->keylen, &c, &why);
-		} else if (w->st.exists && w->st.racy)
-			refresh_watch(t, w);
-		else if (n->folder->fd == -1 || (stat_name(n, &sb) == 0 ?
-		    !snapshot_matches(&w->st, &sb) : w->st.exists))
-			refresh_watch(t, w);
-	}
-	loop_timer_arm(t->loop, &t->poll_timer, t->cfg->poll_interval_ms);
-}
-
 static void
 idle_fire(void *arg)
 {
@@ -1068,6 +1009,7 @@ watch_table_free(struct watch_table *t)
 	/* First the jobs: those that never ran, or ran and were not taken
 	   back, are freed; those still on a thread are left to it. */
 	mount_table_free(t->mounts);
+	poll_free_all(t);
 	while (t->all)
 		watch_free(t, t->all);
 	if (t->loop) {

@@ -4,7 +4,7 @@
  * and the public API), folder.c (proposal -> DAMNIT folder), dirs.c
  * (directory watches and the entries names are reached through), job.c
  * (file-system work off the loop and the requests waiting for it),
- * snapshot.c (bytes and the stat they belong to), users.c (accounts from
+ * poll.c (the files inotify cannot see), snapshot.c (bytes and the stat they belong to), users.c (accounts from
  * NSS) and permit.c (the permissions on the way to a file). Not for other
  * users.
  */
@@ -22,6 +22,7 @@
 #include "watcherd/mount.h"
 #include "watcherd/watch.h"
 
+struct poll_round;
 struct table;
 
 /* A watched directory: one inotify watch shared by every name in it. */
@@ -43,7 +44,7 @@ struct dir_link {
 /* A piece of file-system work done off the loop, and the requests that
    wait for it. Embedded first in the job of each kind. */
 enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_WAY, JOB_OUTSIDE,
-	JOB_REPLACE };
+	JOB_REPLACE, JOB_POLL };
 struct job {
 	struct mount_job	 mj;
 	enum job_kind		 kind;
@@ -140,6 +141,7 @@ struct watch_table {
 	struct cache		 cache;
 	struct mount_table	*mounts;
 	struct table		*jobs;		/* name key -> newest file job */
+	struct poll_round	*poll_rounds;	/* one per polled mount */
 	struct memo		 users;		/* accounts, by name */
 	struct memo		 ways;		/* permissions, by name key */
 	unsigned long		 seq;		/* of the newest job */
@@ -167,6 +169,44 @@ enum proto_error name_check(struct watch_table *, struct watch_waiter *,
 /* Takes up the state of the name of key, if it is watched, after a save
    replaced its file: its subscribers hear of it at once. */
 void	name_refresh(struct watch_table *, const char *key, size_t keylen);
+
+/* Reads every name of w again (on the loop's file systems), or starts
+   their checks (on one that may stall). */
+void	refresh_watch(struct watch_table *, struct watch *);
+/* stat() of a name's file, by its folder; -1 with errno. */
+int	stat_name(struct watch_name *, struct stat *);
+/* Whether inotify cannot see w, so that it is polled. */
+int	watch_needs_poll(const struct watch *);
+
+/* What a check of (folder, file_name) is to do. */
+struct check {
+	const struct watch_state *have;	/* NULL: nothing known */
+	int		 read;
+	int		 create;
+	int		 want_range;
+	off_t		 range_at;
+	size_t		 range_max;
+};
+
+/*
+ * Starts a check of the file, or joins one that has not started yet and
+ * does as much, and makes w wait for it. Without a waiter (polls), only
+ * starts one when none is under way. Returns PROTO_PENDING, or
+ * PROTO_UNAVAILABLE with *why.
+ */
+enum proto_error check_start(struct watch_table *, struct watch_waiter *,
+	    struct folder *, unsigned proposal, const char *file_name,
+	    const char *key, size_t keylen, const struct check *,
+	    const char **why);
+
+/* poll.c */
+
+/* The poll timer's: polls every file that inotify cannot see. */
+void	poll_fire(void *arg);
+/* Polls the files of mount m now (it answers again after a stall). */
+void	poll_mount(struct watch_table *, struct mount *m);
+/* Frees the rounds and the batches not submitted. */
+void	poll_free_all(struct watch_table *);
 
 /* folder.c */
 
@@ -226,7 +266,7 @@ int	permit_init(struct watch_table *);
 /*
  * Runs j on mount m (j->seq is set). Returns PROTO_OK, or
  * PROTO_UNAVAILABLE with *why (in w, when given) when the mount is
- * stalled or full: j was destroyed then, and the refusal counted.
+ * stalled (the refusal counted) or its queue full: j was destroyed then.
  */
 enum proto_error job_start(struct watch_table *, struct mount *, struct job *,
 	    struct watch_waiter *, const char **why);

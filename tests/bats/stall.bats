@@ -204,3 +204,73 @@ stall_2222() {
 	wait_until 2000 test "$(json_get "$(send "$(req checksum 2222 context.py)")" .checksum)" = \
 	    "$(crc32 "$FUSE_FILE")"
 }
+
+# many_requests LINE...: one connection for each LINE, all sent at once;
+# prints each reply's error, or "ok".
+many_requests() {
+	python3 - "$SOCK" "$@" <<'EOF'
+import json, socket, sys
+path, lines = sys.argv[1], sys.argv[2:]
+conns = []
+for line in lines:
+    s = socket.socket(socket.AF_UNIX)
+    s.settimeout(10)
+    s.connect(path)
+    s.sendall(line.encode() + b"\n")
+    conns.append(s)
+for s in conns:
+    buf = b""
+    while not buf.endswith(b"\n"):
+        chunk = s.recv(65536)
+        if not chunk:
+            break
+        buf += chunk
+    reply = json.loads(buf.split(b"\n")[0])
+    print("ok" if reply.get("ok") else reply.get("error"))
+EOF
+}
+
+changes_at_least() {
+	[ "$(status_field changes)" -ge "$1" ]
+}
+
+@test "a poll of many files on a mount reaches every file and leaves the mount to requests" {
+	local i n=600 lines=()
+	mkdir -p "$BACKING/usr/Shared/amore/many"
+	for i in $(seq -w 1 $n); do
+		printf 'file %s\n' "$i" >"$BACKING/usr/Shared/amore/many/f$i.log"
+	done
+	start_test_watcherd --poll-interval 100 --fs-timeout 2000 \
+	    --allow context.py --allow 'many/*.log'
+	for i in $(seq -w 1 $n); do
+		lines+=("$(jq -cn --arg f "many/f$i.log" \
+		    '{cmd:"checksum",proposal:2222,file_name:$f}')")
+	done
+	# 50 at a time: the mount takes 4 running and 64 waiting.
+	: >"$T/first"
+	for i in $(seq 0 50 $((n - 1))); do
+		many_requests "${lines[@]:$i:50}" >>"$T/first"
+	done
+	[ "$(grep -cx ok "$T/first")" = $n ] ||
+	    fail "watching $n files: $(sort "$T/first" | uniq -c)"
+	# While the polls go on, 60 requests at once all get their answer.
+	lines=()
+	for i in $(seq 60); do
+		lines+=("$(req checksum 2222 context.py)")
+	done
+	for i in 1 2 3; do
+		many_requests "${lines[@]}" >"$T/answers"
+		[ "$(grep -cx ok "$T/answers")" = 60 ] ||
+		    fail "60 requests during polls: $(sort "$T/answers" | uniq -c)"
+	done
+	# The first, a middle and the last file change: the polls reach all
+	# of them, though nobody asks.
+	before=$(status_field changes)
+	for i in 001 300 600; do
+		printf 'file %s, changed\n' "$i" \
+		    >"$BACKING/usr/Shared/amore/many/f$i.log"
+	done
+	wait_until 5000 changes_at_least $((before + 3)) ||
+	    fail "changes seen by polls: $(($(status_field changes) - before)) of 3"
+	[ "$(status_field fs_stalled)" = 0 ]
+}
