@@ -1,5 +1,63 @@
-# Sourced by the benchmarks that run servers (http, push, soak): stopping
-# them with bounded waits, so that nothing they started outlives them.
+# Sourced by the benchmarks that run servers (http, push, soak, fs):
+# waiting for them to answer, starting lighttpd with the sample
+# configuration, and stopping them with bounded waits, so that nothing they
+# started outlives them.
+
+# wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
+wait_for() {
+	local tries=$(($1 * 20))
+	shift
+	while [ "$tries" -gt 0 ]; do
+		"$@" && return 0
+		tries=$((tries - 1))
+		sleep 0.05
+	done
+	return 1
+}
+
+# free_port: a loopback TCP port that nothing listens on now.
+free_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+
+# watcherd_up SOCKET: 0 once watcherd answers a ping on SOCKET.
+watcherd_up() {
+	[ -S "$1" ] && python3 - "$1" 2>/dev/null <<'EOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(1)
+s.connect(sys.argv[1])
+s.sendall(b'{"cmd":"ping"}\n')
+sys.exit(0 if b'"ok":true' in s.recv(4096) else 1)
+EOF
+}
+
+# answers_200 URL [CURL FLAGS...]: 0 when URL answers 200 within a second.
+answers_200() {
+	[ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$@")" = 200 ]
+}
+
+# serve_sample PORT SOCKET DIR: lighttpd with lighttpd.conf.sample on
+# 127.0.0.1:PORT, its handlers asking the watcherd at SOCKET, its run
+# directory, document root and logs in DIR. Sets lighttpd_pid; returns once
+# /filehandler/health answers, or fails.
+serve_sample() {
+	mkdir -p "$3/www"
+	mkdir -m 0700 "$3/run"
+	FILEHANDLER_BIND=127.0.0.1 FILEHANDLER_PORT=$1 FILEHANDLER_BIN=$handler \
+		WATCHERD_SOCKET=$2 FILEHANDLER_RUN_DIR=$3/run \
+		FILEHANDLER_DOCROOT=$3/www FILEHANDLER_ERROR_LOG=$3/lighttpd.log \
+		lighttpd -D -f "$top/lighttpd.conf.sample" \
+		</dev/null >"$3/lighttpd.out" 2>&1 &
+	lighttpd_pid=$!
+	wait_for 5 answers_200 "http://127.0.0.1:$1/filehandler/health" || {
+		cat "$3/lighttpd.out" "$3/lighttpd.log" >&2 2>/dev/null
+		fail "lighttpd did not answer /filehandler/health within 5 s"
+	}
+}
 
 # pid_alive PID: 0 while it runs (a zombie does not count).
 pid_alive() {

@@ -4,7 +4,7 @@
  * key=value pairs for the script to format:
  *
  *   bench wait     --socket S [--timeout-ms T]
- *   bench populate --dir AMORE --files N
+ *   bench populate --dir AMORE --files N [--size BYTES]
  *   bench rps      --socket S --proposal P --file F [--seconds X]
  *                  [--requests N] [--depth D] [--new-conn]
  *   bench latency  --socket S --proposal P --file F --path PATH
@@ -74,6 +74,7 @@ struct options {
 	unsigned	 quiet_ms;
 	unsigned	 timeout_ms;
 	unsigned	 files;
+	unsigned	 size;		/* populate: bytes per file, or a line */
 	unsigned	 rounds;
 	const char	*baseline_socket;
 	unsigned	 port;
@@ -371,19 +372,25 @@ many_name(unsigned i, char *out, size_t outlen)
 	snprintf(out, outlen, "bench/d%02u/f%03u.log", i / 100, i % 100);
 }
 
-/* populate: creates the many small files that lat-many asks about. */
+/* populate: creates the many files that lat-many asks about, each a line
+   naming it, or --size bytes of such lines. */
 static int
 cmd_populate(const struct options *o)
 {
 	char rel[64], path[PATH_MAX], line[64];
+	char *body;
+	size_t len, n;
 	unsigned i;
-	int fd, n;
+	int fd;
 
 	if (o->dir == NULL)
 		fatal("populate: --dir is required");
 	snprintf(path, sizeof(path), "%s/bench", o->dir);
 	if (mkdir(path, 0755) == -1 && errno != EEXIST)
 		fatal("mkdir %s: %s", path, strerror(errno));
+	len = o->size > 0 ? o->size : sizeof(line);
+	if ((body = malloc(len)) == NULL)
+		fatal("out of memory");
 	for (i = 0; i < o->files; i++) {
 		if (i % 100 == 0) {
 			snprintf(path, sizeof(path), "%s/bench/d%02u", o->dir,
@@ -395,14 +402,21 @@ cmd_populate(const struct options *o)
 		if ((size_t)snprintf(path, sizeof(path), "%s/%s", o->dir, rel) >=
 		    sizeof(path))
 			fatal("path too long below %s", o->dir);
-		n = snprintf(line, sizeof(line), "bench file %u\n", i);
+		n = (size_t)snprintf(line, sizeof(line), "bench file %u\n", i);
+		if (o->size == 0)
+			memcpy(body, line, len = n);
+		else
+			for (size_t at = 0; at < len; at += n)
+				memcpy(body + at, line, at + n <= len ? n :
+				    len - at);
 		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0644)) == -1)
 			fatal("create %s: %s", path, strerror(errno));
-		if (write(fd, line, (size_t)n) != n)
+		if (write(fd, body, len) != (ssize_t)len)
 			fatal("write %s: %s", path, strerror(errno));
 		close(fd);
 	}
+	free(body);
 	printf("populate files=%u\n", o->files);
 	return 0;
 }
@@ -1467,7 +1481,7 @@ static void
 usage(void)
 {
 	fputs("usage: bench wait --socket S [--timeout-ms T]\n"
-	    "       bench populate --dir AMORE --files N\n"
+	    "       bench populate --dir AMORE --files N [--size BYTES]\n"
 	    "       bench rps --socket S --proposal P --file F [--seconds X]\n"
 	    "                 [--requests N] [--depth D] [--new-conn]\n"
 	    "       bench latency --socket S --proposal P --file F --path PATH\n"
@@ -1518,6 +1532,7 @@ main(int argc, char **argv)
 		{ "quiet-ms",	required_argument, NULL, 'q' },
 		{ "timeout-ms",	required_argument, NULL, 'T' },
 		{ "files",	required_argument, NULL, 'F' },
+		{ "size",	required_argument, NULL, 'z' },
 		{ "rounds",	required_argument, NULL, 'R' },
 		{ "baseline-socket", required_argument, NULL, 'B' },
 		{ "port",	required_argument, NULL, 'o' },
@@ -1585,6 +1600,10 @@ main(int argc, char **argv)
 		case 'F':
 			o.files = (unsigned)parse_unsigned("--files", optarg,
 			    BENCH_MAX_FILES);
+			break;
+		case 'z':
+			o.size = (unsigned)parse_unsigned("--size", optarg,
+			    64 << 20);
 			break;
 		case 'R':
 			o.rounds = (unsigned)parse_unsigned("--rounds", optarg,

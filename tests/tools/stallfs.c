@@ -9,9 +9,12 @@
  *
  *   SIGUSR1  freeze: operations that arrive from now on wait
  *   SIGUSR2  thaw: every waiting operation goes on
+ *   SIGWINCH report what was asked of it so far, on stderr:
+ *            "stallfs: getattr=N open=N read=N read_bytes=N"
  *
  * Each change of state is reported on stderr as "stallfs: frozen" or
- * "stallfs: thawed". It always runs in the foreground (-f is implied) and
+ * "stallfs: thawed". The report is how a benchmark sees the load that a
+ * program puts on a shared file system (a stat per poll, or a read). It always runs in the foreground (-f is implied) and
  * multithreaded (-s is refused), and the kernel is told to cache nothing
  * (attributes, names, missing names, file pages), so every access by the
  * program under test reaches stallfs and is stalled by a freeze. The mount
@@ -36,6 +39,7 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +65,11 @@ struct stallfs {
 	pthread_mutex_t	 lock;
 	pthread_cond_t	 thawed;	/* broadcast when frozen turns false */
 	bool		 frozen;
+	/* What callers asked for, for SIGWINCH's report. */
+	atomic_ulong	 getattrs;
+	atomic_ulong	 opens;
+	atomic_ulong	 reads;
+	atomic_ulong	 read_bytes;
 };
 
 static struct stallfs *
@@ -126,10 +135,19 @@ stall_set(struct stallfs *fs, bool frozen)
 	fprintf(stderr, "stallfs: %s\n", frozen ? "frozen" : "thawed");
 }
 
+static void
+stall_report(struct stallfs *fs)
+{
+	fprintf(stderr, "stallfs: getattr=%lu open=%lu read=%lu "
+	    "read_bytes=%lu\n", atomic_load(&fs->getattrs),
+	    atomic_load(&fs->opens), atomic_load(&fs->reads),
+	    atomic_load(&fs->read_bytes));
+}
+
 /*
- * The thread that turns SIGUSR1 and SIGUSR2 into freezes and thaws. Every
- * other thread blocks both, so sigwait() here takes them outside any
- * signal handler and may lock and print.
+ * The thread that turns SIGUSR1 and SIGUSR2 into freezes and thaws, and
+ * SIGWINCH into a report. Every other thread blocks them, so sigwait()
+ * here takes them outside any signal handler and may lock and print.
  */
 static void *
 stall_signal_thread(void *arg)
@@ -141,10 +159,14 @@ stall_signal_thread(void *arg)
 	sigemptyset(&set);
 	sigaddset(&set, SIGUSR1);
 	sigaddset(&set, SIGUSR2);
+	sigaddset(&set, SIGWINCH);
 	for (;;) {
 		if (sigwait(&set, &sig) != 0)
 			continue;
-		stall_set(fs, sig == SIGUSR1);
+		if (sig == SIGWINCH)
+			stall_report(fs);
+		else
+			stall_set(fs, sig == SIGUSR1);
 	}
 	return NULL;
 }
@@ -169,6 +191,7 @@ stall_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
+	atomic_fetch_add(&stallfs_get()->getattrs, 1);
 	if (fi != NULL)
 		rc = fstat((int)fi->fh, st);
 	else
@@ -235,6 +258,7 @@ stall_open(const char *path, struct fuse_file_info *fi)
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
+	atomic_fetch_add(&stallfs_get()->opens, 1);
 	fd = openat(stallfs_get()->backing_fd, relative(path),
 	    fi->flags | O_CLOEXEC);
 	if (fd == -1)
@@ -271,7 +295,11 @@ stall_read(const char *path, char *buf, size_t size, off_t offset,
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	n = pread((int)fi->fh, buf, size, offset);
-	return n == -1 ? -errno : (int)n;
+	if (n == -1)
+		return -errno;
+	atomic_fetch_add(&stallfs_get()->reads, 1);
+	atomic_fetch_add(&stallfs_get()->read_bytes, (unsigned long)n);
+	return (int)n;
 }
 
 static int
@@ -549,12 +577,14 @@ main(int argc, char *argv[])
 	/*
 	 * The signal thread blocks everything, so that libfuse's SIGTERM
 	 * handler runs in a thread of its loop and wakes it; the loop's
-	 * threads, created later, inherit the block of SIGUSR1 and SIGUSR2.
+	 * threads, created later, inherit the block of SIGUSR1, SIGUSR2 and
+	 * SIGWINCH.
 	 */
 	sigfillset(&all);
 	sigemptyset(&usr);
 	sigaddset(&usr, SIGUSR1);
 	sigaddset(&usr, SIGUSR2);
+	sigaddset(&usr, SIGWINCH);
 	pthread_sigmask(SIG_BLOCK, &all, NULL);
 	if ((rc = pthread_create(&signal_thread, NULL, stall_signal_thread,
 	    &fs)) != 0) {
