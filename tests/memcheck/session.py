@@ -10,74 +10,18 @@ Prints one line per step on stdout; exits non-zero, saying why on stderr,
 when a reply is not what watcherd promises.
 """
 
-import json, os, signal, socket, sys, time, zlib
+import json, os, signal, sys, time, zlib
+
+from client import WAIT, Client, event, expect, step
 
 SOCK, DAMNIT, HOOK_OUT, PID = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
-WAIT = 60       # seconds for any one reply or event
-
-
-class Client:
-    def __init__(self):
-        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.s.settimeout(WAIT)
-        self.s.connect(SOCK)
-        self.buf = b""
-
-    def line(self):
-        while b"\n" not in self.buf:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                sys.exit("watcherd closed the connection")
-            self.buf += chunk
-        line, self.buf = self.buf.split(b"\n", 1)
-        return json.loads(line)
-
-    def payload(self, n):
-        while len(self.buf) < n:
-            chunk = self.s.recv(65536)
-            if not chunk:
-                sys.exit("watcherd closed the connection in a payload")
-            self.buf += chunk
-        data, self.buf = self.buf[:n], self.buf[n:]
-        return data
-
-    def ask(self, req, raw=False, payload=b""):
-        self.s.sendall((req if raw else json.dumps(req)).encode() + b"\n" +
-                       payload)
-        reply = self.line()
-        if reply.get("payload") and reply.get("ok"):
-            reply["_payload"] = self.payload(reply["payload"])
-        return reply
-
-    def close(self):
-        self.s.close()
-
-
-def expect(cond, what):
-    if not cond:
-        sys.exit("step failed: " + what)
-
-
-def event(c, name, kind):
-    """The next event of c, which must be kind for name (other names' and
-    earlier changes' events are skipped)."""
-    deadline = time.monotonic() + WAIT
-    while time.monotonic() < deadline:
-        e = c.line()
-        if e.get("file_name") == name and e.get("event") == kind:
-            return e
-    sys.exit("no %s event for %s within %d s" % (kind, name, WAIT))
 
 
 def f(name, **kw):
     return dict(cmd=kw.pop("cmd"), proposal=1111, file_name=name, **kw)
 
 
-def step(text):
-    print("# " + text, flush=True)
-
-
-c = Client()
+c = Client(SOCK)
 step("ping, status, list, checksum, content (raw, json), tail (raw, json)")
 expect(c.ask({"cmd": "ping"})["ok"], "ping")
 expect(c.ask({"cmd": "status"})["ok"], "status")
@@ -124,10 +68,10 @@ expect(r.get("error") == "too_large", "too large: %r" % r)
 expect(c.ask({"cmd": "ping"})["ok"], "ping after the saves")
 
 step("subscriptions: context.py and damnit.log on one connection, a second subscriber")
-sub = Client()
+sub = Client(SOCK)
 expect(sub.ask(f("context.py", cmd="subscribe"))["ok"], "subscribe context.py")
 expect(sub.ask(f("damnit.log", cmd="subscribe"))["ok"], "subscribe damnit.log")
-sub2 = Client()
+sub2 = Client(SOCK)
 expect(sub2.ask(f("context.py", cmd="subscribe"))["ok"], "second subscriber")
 
 ctx = os.path.join(DAMNIT, "context.py")
@@ -213,7 +157,7 @@ expect(r["error"] == "bad_request", "long line: %r" % r)
 expect(c.ask({"cmd": "ping"})["ok"], "ping after a long line")
 
 step("a client that sends many requests and never reads, one that leaves mid-line")
-flood = Client()
+flood = Client(SOCK)
 req = (json.dumps(f("context.py", cmd="content", format="json")) + "\n").encode()
 flood.s.setblocking(False)
 sent = 0
@@ -223,7 +167,7 @@ try:
 except BlockingIOError:
     pass
 flood.close()
-half = Client()
+half = Client(SOCK)
 half.s.sendall(b'{"cmd":"checksum","proposal":1111,"fi')
 half.close()
 expect(c.ask({"cmd": "ping"})["ok"], "ping after the flood")

@@ -6,7 +6,9 @@
 # saves in each way, a delete and a recreate, a file
 # over max-file-size, hooks, a SIGHUP reload, bad and overflowing input,
 # then SIGTERM. No memory error, no leak, no descriptor left open, exit 0.
-# tests/run-all runs it once, after the plain build.
+# Then the same on a FUSE mount (stall_session.py), where the work is the
+# worker threads'. tests/run-all runs it once, after the plain
+# build.
 
 load ../bats/common
 
@@ -39,37 +41,33 @@ EOF
 
 teardown() {
 	local pid
+	[ -n "${STALLFS_PID:-}" ] && thaw
 	pid=$(cat "$T/watcherd.pid" 2>/dev/null) || pid=
 	[ -n "$pid" ] && end_pid "$pid" 120000 TERM "watcherd under valgrind"
+	unmount_stallfs
 	kill_spawned
 	rm -rf "$T"
 }
 
-# own_open_fds LOG: how many of the descriptors --track-fds lists as open
-# at exit were not inherited from the parent.
-own_open_fds() {
-	sed 's/^==[0-9]*== *//' "$1" | awk '
-		/^Open (file descriptor|AF_)/ { pending = 1; next }
-		pending && NF { if ($0 !~ /inherited from parent/) n++; pending = 0 }
-		END { print n + 0 }'
-}
-
-@test "watcherd under memcheck: a whole session, then no error, no leak, no open descriptor" {
+# launch_under_valgrind FLAGS...: watcherd under memcheck, its log in
+# $T/watcherd.log, valgrind's in $T/valgrind.log.
+launch_under_valgrind() {
 	# valgrind starts watcherd 20-50 times slower: a minute to answer.
 	WATCHERD_WRAP=("${VALGRIND[@]}" "--log-file=$T/valgrind.log")
-	WATCHERD_START_MS=60000 \
-	    launch_watcherd "$T/watcherd.log" --config "$T/watcherd.conf" \
-	    --access unix --write --validate "context.py $REPO_ROOT/dist/validate-context"
+	WATCHERD_START_MS=60000 launch_watcherd "$T/watcherd.log" "$@"
 	echo "$LAUNCHED_PID" >"$T/watcherd.pid"
+}
 
-	run timeout 600 python3 "$BATS_TEST_DIRNAME/session.py" "$SOCK" "$DAMNIT" \
-	    "$T/hook.out" "$LAUNCHED_PID"
+# session SCRIPT ARGS...: runs the scripted session against it.
+session() {
+	run timeout 600 python3 "$BATS_TEST_DIRNAME/$1" "$SOCK" "${@:2}"
 	printf '%s\n' "${lines[@]}" >&3
 	[ "$status" -eq 0 ] || { show_tail "$T/watcherd.log"; fail "the session failed"; }
-	grep -q '^changed context.py [0-9a-f]\{8\}$' "$T/hook.out" ||
-	    fail "the hook did not run: $(cat "$T/hook.out" 2>/dev/null)"
-	grep -q 'event=reloaded' "$T/watcherd.log" || fail "no reload in the log"
+}
 
+# stopped_clean: SIGTERM, then exit 0, no memory error, no leak, and no
+# descriptor of its own left open.
+stopped_clean() {
 	rm -f "$T/watcherd.pid"
 	end_pid "$LAUNCHED_PID" 120000 TERM "watcherd under valgrind"
 	echo "# watcherd exited with status $END_PID_STATUS" >&3
@@ -86,4 +84,33 @@ own_open_fds() {
 	echo "# descriptors watcherd opened and left open at exit: $own" >&3
 	[ "$own" = 0 ] || { cat "$T/valgrind.log" >&2; fail "descriptors left open at exit"; }
 	grep -q 'event=stopped' "$T/watcherd.log"
+}
+
+# own_open_fds LOG: how many of the descriptors --track-fds lists as open
+# at exit were not inherited from the parent.
+own_open_fds() {
+	sed 's/^==[0-9]*== *//' "$1" | awk '
+		/^Open (file descriptor|AF_)/ { pending = 1; next }
+		pending && NF { if ($0 !~ /inherited from parent/) n++; pending = 0 }
+		END { print n + 0 }'
+}
+
+@test "watcherd under memcheck: a whole session, then no error, no leak, no open descriptor" {
+	launch_under_valgrind --config "$T/watcherd.conf" \
+	    --access unix --write --validate "context.py $REPO_ROOT/dist/validate-context"
+	session session.py "$DAMNIT" "$T/hook.out" "$LAUNCHED_PID"
+	grep -q '^changed context.py [0-9a-f]\{8\}$' "$T/hook.out" ||
+	    fail "the hook did not run: $(cat "$T/hook.out" 2>/dev/null)"
+	grep -q 'event=reloaded' "$T/watcherd.log" || fail "no reload in the log"
+	stopped_clean
+}
+
+@test "watcherd under memcheck on a FUSE mount: worker threads, batched polls, a subscriber, a save" {
+	mount_stallfs || return 1
+	launch_under_valgrind --poll-interval 200 --fs-timeout 2000 --write \
+	    --allow context.py --allow 'many/*.log'
+	session stall_session.py "$BACKING/usr/Shared/amore"
+	grep -q 'event=file_written.*proposal=2222' "$T/watcherd.log" ||
+	    fail "no save in the log"
+	stopped_clean
 }
