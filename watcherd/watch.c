@@ -559,12 +559,6 @@ file_work(struct mount_job *mj)
 	size_t want;
 	int fd = -1;
 
-	if (fstat(fj->folder_fd, &sb) == -1 || sb.st_nlink == 0) {
-		fj->folder_gone = 1;
-		fj->e = PROTO_NOT_FOUND;
-		fj->why = "the proposal's DAMNIT folder is gone";
-		return;
-	}
 	if (!fj->read && fj->have.exists &&
 	    snapshot_stat(fj->folder_fd, fj->file_name, &sb) == 0 &&
 	    snapshot_matches(&fj->have, &sb)) {
@@ -583,8 +577,16 @@ file_work(struct mount_job *mj)
 		fj->why = "";
 		fj->e = snapshot_read(fj->folder_fd, fj->file_name,
 		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
-		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE)
+		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE) {
+			/* Only a failure asks after the folder: on a network
+			   file system each stat is a round trip. */
+			if (fstat(fj->folder_fd, &sb) == -1 || sb.st_nlink == 0) {
+				fj->folder_gone = 1;
+				fj->e = PROTO_NOT_FOUND;
+				fj->why = "the proposal's DAMNIT folder is gone";
+			}
 			return;
+		}
 	}
 	if (!fj->want_range)
 		goto done;

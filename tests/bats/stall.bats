@@ -274,3 +274,21 @@ changes_at_least() {
 	    fail "changes seen by polls: $(($(status_field changes) - before)) of 3"
 	[ "$(status_field fs_stalled)" = 0 ]
 }
+
+@test "on a mount, a removed DAMNIT folder is not_found, and served again once it is back" {
+	start_test_watcherd --poll-interval 100
+	PROPOSAL=2222 subscribe context.py
+	want=$(crc32 "$FUSE_FILE")
+	cp -a "$BACKING/usr/Shared/amore" "$T/saved"
+	rm -rf "$BACKING/usr/Shared/amore"
+	wait_event "$SUB_OUT" deleted null 3000 ||
+	    fail "no deleted event: $(cat "$SUB_OUT")"
+	reply=$(send "$(req checksum 2222 context.py)")
+	[ "$(json_get "$reply" .error)" = not_found ] || fail "$reply"
+	mv "$T/saved" "$BACKING/usr/Shared/amore"
+	wait_until 4000 bash -c '[ "$(printf "%s\n" "$1" |
+	    socat -t 2 - "UNIX-CONNECT:$2" | jq -r .checksum)" = "$3" ]' \
+	    _ "$(req checksum 2222 context.py)" "$SOCK" "$want"
+	wait_event "$SUB_OUT" created "$want" 3000 ||
+	    fail "no created event: $(cat "$SUB_OUT")"
+}
