@@ -221,6 +221,12 @@ watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
 }
 
 void
+watch_wait_restart(struct watch_table *t, struct watch_waiter *w)
+{
+	w->began = loop_now(t->loop);
+}
+
+void
 watch_wait_end(struct watch_table *t, struct watch_waiter *w)
 {
 	waiter_detach(w);

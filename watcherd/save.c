@@ -346,6 +346,7 @@ save_step(struct save *s, struct watch_waiter *w)
 	}
 	if (s->stage == REPLACING) {
 		if (!s->started) {
+			watch_wait_restart(s->d->watches, w);
 			e = watch_replace(s->d->watches, w, s->proposal,
 			    s->file_name, strlen(s->file_name), s->if_crc,
 			    s->data, s->len, replaced, s, &s->started, &why);

@@ -118,6 +118,10 @@ void	watch_wait_begin(struct watch_table *, struct watch_waiter *,
 	    void (*resume)(void *arg), void *arg);
 /* Ends it: it waits for nothing any more. */
 void	watch_wait_end(struct watch_table *, struct watch_waiter *);
+/* The request begins a new stage (a save, after its checks): what it
+   waits for from now has its full time (fs-timeout, or the job's),
+   counted from now, not from the request's start. */
+void	watch_wait_restart(struct watch_table *, struct watch_waiter *);
 
 /* The content of a file with the state it was read in. Either borrowed
    from the cache (valid until the next call into the table) or owned by

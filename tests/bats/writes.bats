@@ -653,6 +653,16 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	echo "# after $took ms: $code, detail \"$(json_get "$reply" .detail)\"" >&3
 }
 
+@test "a validator that takes longer than fs-timeout still lets the save through: the replacement has its own time" {
+	printf '#!/bin/sh\ncat >/dev/null\nsleep 1.5\n' >"$T/slow.sh"
+	chmod +x "$T/slow.sh"
+	start_saving --fs-timeout 500 --validate "context.py $T/slow.sh"
+	c=$(new_content new)
+	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	saved "$reply" "$c"
+	counters_are fs_timeouts=0 writes=1
+}
+
 @test "a validator that cannot run (not executable, missing) refuses the save, and the log says why" {
 	write_validators
 	for cmd in "$T/noexec.sh" "$T/missing.sh"; do
