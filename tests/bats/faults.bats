@@ -36,13 +36,9 @@ checksum_reply() {
 	send "$(req checksum 1111 "$1")"
 }
 
-status_field() {
-	json_get "$(send '{"cmd":"status"}')" ".$1"
-}
-
 # status_is FIELD VALUE
 status_is() {
-	[ "$(status_field "$1")" = "$2" ]
+	[ "$(status_of "$1")" = "$2" ]
 }
 
 # served FILE CRC: watcherd answers CRC as the checksum of FILE of 1111.
@@ -209,7 +205,7 @@ wrk_report() {
 	    forbidden "not readable"
 	cgi GET "/file_content?proposal=1111&file_name=damnit.log"
 	expect_error 403 "not readable"
-	[ "$(status_field watches)" = 0 ]
+	[ "$(status_of watches)" = 0 ]
 	# Readable again: served and watched again.
 	chmod 644 "$f"
 	[ "$(json_get "$(checksum_reply damnit.log)" .checksum)" = "$crc" ]
@@ -222,7 +218,7 @@ wrk_report() {
 	chmod 000 "$DAMNIT/process_logs"
 	expect_reply_error "$(checksum_reply process_logs/r0012-p1111.out)" \
 	    forbidden "not readable"
-	[ "$(status_field watches)" = 1 ]
+	[ "$(status_of watches)" = 1 ]
 	# A subscriber keeps the watch, is told the file went, and came back.
 	subscribe damnit.log
 	chmod 000 "$f"
@@ -247,7 +243,7 @@ wrk_report() {
 	[ "$(json_get "$(checksum_reply context.py)" .ok)" = true ]
 	base_fds=$(fd_count "$pid")
 	base_inotify=$(inotify_watch_count "$pid")
-	base_dirs=$(status_field directories)
+	base_dirs=$(status_of directories)
 	max_fds=0 max_inotify=0 removed_folders=0
 	for i in $(seq 1 50); do
 		# Served and watched (after a removed folder, once watcherd
@@ -280,7 +276,7 @@ wrk_report() {
 	wait_until 4000 served context.py "$(crc32 "$DAMNIT/context.py")"
 	end_fds=$(fd_count "$pid")
 	end_inotify=$(inotify_watch_count "$pid")
-	end_dirs=$(status_field directories)
+	end_dirs=$(status_of directories)
 	echo "# 50 removals ($removed_folders of the whole folder):" \
 	    "descriptors $base_fds before, at most $max_fds, $end_fds after;" \
 	    "inotify watches $base_inotify, at most $max_inotify, $end_inotify;" \
@@ -290,7 +286,7 @@ wrk_report() {
 	[ "$end_inotify" = "$base_inotify" ]
 	[ "$max_inotify" -le $((base_inotify + 2)) ]
 	[ "$end_dirs" = "$base_dirs" ]
-	[ "$(status_field watches)" = 1 ]
+	[ "$(status_of watches)" = 1 ]
 }
 
 @test "a watched file grown to 1 GiB is too_large and 413, and is never read" {
@@ -458,7 +454,7 @@ EOF
 	wait_until 6000 status_is watches 0 || fail "the watches did not expire"
 	[ "$(json_get "$(checksum_reply extra5.log)" .ok)" = true ]
 	echo "# max-watches 3: 3 watched, 2 refused (503), 1 freed by unwatch" \
-	    "and all 3 by the idle timeout; watches now $(status_field watches)" >&3
+	    "and all 3 by the idle timeout; watches now $(status_of watches)" >&3
 }
 
 @test "lighttpd SIGKILLed: its handler processes do not outlive it" {

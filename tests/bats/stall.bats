@@ -28,10 +28,6 @@ timed() {
 	ELAPSED_MS=$(($(now_ms) - t0))
 }
 
-status_field() {
-	json_get "$(send '{"cmd":"status"}')" ".$1"
-}
-
 # Stalls the mount as seen by watcherd: a request for 2222 that times out.
 stall_2222() {
 	freeze || return 1
@@ -71,8 +67,8 @@ stall_2222() {
 	[ "$(json_get "$REPLY_LINE" .error)" = unavailable ]
 	[ "$ELAPSED_MS" -lt 300 ] || fail "second request took $ELAPSED_MS ms"
 	report_latency "unavailable: first request $first ms (fs-timeout $FS_TIMEOUT), next $ELAPSED_MS ms"
-	[ "$(status_field fs_stalled)" = 1 ]
-	[ "$(status_field fs_timeouts)" -ge 2 ]
+	[ "$(status_of fs_stalled)" = 1 ]
+	[ "$(status_of fs_timeouts)" -ge 2 ]
 	grep -q "event=fs_stalled.*mount=$MNT" "$LOG" ||
 	    fail "no fs_stalled line naming $MNT: $(grep fs_ "$LOG")"
 }
@@ -133,7 +129,7 @@ stall_2222() {
 	thaw
 	wait_event "$SUB_OUT" changed "$want" 3000
 	report_latency "thaw to changed event: $LATENCY_MS ms"
-	wait_until 2000 test "$(status_field fs_stalled)" = 0
+	wait_until 2000 test "$(status_of fs_stalled)" = 0
 	r=$(send "$(req checksum 2222 context.py)")
 	[ "$(json_get "$r" .checksum)" = "$want" ] || fail "after thaw: $r"
 	grep -q "event=fs_recovered.*mount=$MNT" "$LOG" ||
@@ -153,7 +149,7 @@ stall_2222() {
 		    "$(req tail 2222 "$f")" "$SOCK" >"$T/many.$i.out" 2>&1
 	done
 	sleep 0.2
-	busy=$(status_field fs_threads_busy)
+	busy=$(status_of fs_threads_busy)
 	[ "$busy" -le 4 ] || fail "$busy threads inside the frozen mount"
 	timed '{"cmd":"ping"}'
 	[ "$ELAPSED_MS" -lt 300 ]
@@ -162,7 +158,7 @@ stall_2222() {
 		wait_until 3000 grep -q '"error":"unavailable"' "$T/many.$i.out" ||
 		    fail "client $i got: $(cat "$T/many.$i.out")"
 	done
-	[ "$(status_field fs_timeouts)" -ge 40 ]
+	[ "$(status_of fs_timeouts)" -ge 40 ]
 }
 
 @test "the handler answers a stalled mount 503 with Retry-After and watcherd's detail" {
@@ -231,7 +227,7 @@ EOF
 }
 
 changes_at_least() {
-	[ "$(status_field changes)" -ge "$1" ]
+	[ "$(status_of changes)" -ge "$1" ]
 }
 
 @test "a poll of many files on a mount reaches every file and leaves the mount to requests" {
@@ -265,14 +261,14 @@ changes_at_least() {
 	done
 	# The first, a middle and the last file change: the polls reach all
 	# of them, though nobody asks.
-	before=$(status_field changes)
+	before=$(status_of changes)
 	for i in 001 300 600; do
 		printf 'file %s, changed\n' "$i" \
 		    >"$BACKING/usr/Shared/amore/many/f$i.log"
 	done
 	wait_until 5000 changes_at_least $((before + 3)) ||
-	    fail "changes seen by polls: $(($(status_field changes) - before)) of 3"
-	[ "$(status_field fs_stalled)" = 0 ]
+	    fail "changes seen by polls: $(($(status_of changes) - before)) of 3"
+	[ "$(status_of fs_stalled)" = 0 ]
 }
 
 @test "on a mount, a removed DAMNIT folder is not_found, and served again once it is back" {
