@@ -85,6 +85,9 @@ static const struct metric {
 	    "started from (412)." },
 	{ "write_invalid", "watcherd_write_invalid_total", "", "counter",
 	    "Saves a validator refused (422)." },
+	{ "write_held_bytes", "watcherd_write_held_bytes", "", "gauge",
+	    "Bytes of new content the saves under way hold (at most "
+	    "write-memory)." },
 	{ "access_denied", "watcherd_access_denied_total", "", "counter",
 	    "File requests of a user who may not (403)." },
 	{ "access_unauthenticated", "watcherd_access_unauthenticated_total",

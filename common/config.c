@@ -22,6 +22,8 @@ static const char usage_text[] =
 "                [--hook-queue N] [--hook-timeout SECONDS]\n"
 "                [--access unix|command|open] [--access-command 'COMMAND [ARG]...']\n"
 "                [--access-cache-seconds SECONDS]\n"
+"                [--write] [--write-allow PATTERN]... [--write-memory BYTES]\n"
+"                [--validate 'PATTERN COMMAND [ARG]...']...\n"
 "                [--foreground] [--verbose] [--version]";
 
 static const char *const default_allow[] = {
@@ -122,6 +124,7 @@ config_defaults(struct config *c)
 	c->settle_time_ms = 20;
 	c->fs_timeout_ms = 1000;
 	c->max_file_size = 16u << 20;
+	c->write_memory = 256u << 20;
 	c->cache_size = 64u << 20;
 	c->max_watches = 100000;
 	c->max_clients = 4096;
@@ -390,6 +393,7 @@ static const struct config_key {
 	{ "access-command", KEY_COMMAND, offsetof(struct config, access_command), 0, 0 },
 	{ "access-cache-seconds", KEY_UINT, offsetof(struct config, access_cache_s), 0, 86400 },
 	{ "write", KEY_BOOL, offsetof(struct config, write), 0, 0 },
+	{ "write-memory", KEY_SIZE, offsetof(struct config, write_memory), 1, 1ULL << 40 },
 	{ "write-allow", KEY_WRITE_ALLOW, 0, 0, 0 },
 	{ "validate", KEY_VALIDATE, 0, 0, 0 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },

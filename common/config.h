@@ -51,6 +51,8 @@ struct config {
 					   most 2000, below the handler's own
 					   bound on a call */
 	size_t		 max_file_size;
+	size_t		 write_memory;	/* bytes of new content held at once
+					   by the saves under way */
 	size_t		 cache_size;	/* bytes of the content cache */
 	unsigned	 max_watches;
 	unsigned	 max_clients;

@@ -431,6 +431,8 @@ cmd_status(struct request *r)
 	ADD_INT("writes", r->d->saves.writes);
 	ADD_INT("write_conflicts", r->d->saves.conflicts);
 	ADD_INT("write_invalid", r->d->saves.invalid);
+	ADD_INT("write_held_bytes", server_payload_held(r->d->server) +
+	    r->d->saves.held);
 	json_object_object_add(o, "write", json_object_new_boolean(
 	    r->d->cfg.write));
 	ADD_INT("access_denied", as.denied);
@@ -449,15 +451,16 @@ cmd_status(struct request *r)
 
 /*
  * The payload a request announces ("payload":N), read before the request
- * is taken any further (skipped when it is over max-file-size). Returns 0
- * once it is there; else 1, after replying the error or noting that the
- * request waits for it.
+ * is taken any further (skipped when it is over max-file-size, or when
+ * keeping it would take the content held by saves past write-memory).
+ * Returns 0 once it is there; else 1, after replying the error or noting
+ * that the request waits for it.
  */
 static int
 take_payload(struct request *r)
 {
 	int64_t announced = -1;
-	size_t len;
+	size_t len, held;
 
 	if (client_payload(r->c, &len) != NULL)
 		return 0;
@@ -469,8 +472,11 @@ take_payload(struct request *r)
 		    "\"payload\": the size of the content that follows the line");
 		return 1;
 	}
+	held = server_payload_held(r->d->server) + r->d->saves.held;
 	if (client_take_payload(r->c, (size_t)announced,
-	    (uint64_t)announced <= r->d->cfg.max_file_size) == -1) {
+	    (uint64_t)announced <= r->d->cfg.max_file_size &&
+	    held <= r->d->cfg.write_memory &&
+	    (uint64_t)announced <= r->d->cfg.write_memory - held) == -1) {
 		client_reply_error(r->c, PROTO_UNAVAILABLE,
 		    "watcherd is out of memory");
 		return 1;
@@ -513,6 +519,11 @@ cmd_write(struct request *r)
 		if (len > r->d->cfg.max_file_size) {
 			refuse_write(r, PROTO_TOO_LARGE, "the new content is "
 			    "larger than max-file-size");
+			return;
+		}
+		if (!client_payload_kept(r->c)) {
+			refuse_write(r, PROTO_UNAVAILABLE, "too many saves are "
+			    "under way (write-memory); try again");
 			return;
 		}
 		if (!json_object_object_get_ex(r->obj, "if_checksum", &o) ||

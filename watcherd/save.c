@@ -70,6 +70,8 @@ save_new(struct daemon *d, unsigned proposal, const char *file_name,
 	s->if_crc = if_crc;
 	s->data = data;
 	s->len = len;
+	if (data)
+		d->saves.held += len;
 	if (data == NULL || (s->file_name = strdup(file_name)) == NULL ||
 	    (user && (s->user = strdup(user)) == NULL) ||
 	    (s->errors = json_object_new_array()) == NULL ||
@@ -91,6 +93,8 @@ save_free(struct save *s)
 	json_object_put(s->warnings);
 	free(s->file_name);
 	free(s->user);
+	if (s->data)
+		s->d->saves.held -= s->len;
 	free(s->data);
 	free(s);
 }

@@ -27,6 +27,8 @@ struct save_stats {
 	unsigned long	 writes;		/* files replaced */
 	unsigned long	 conflicts;		/* refused: the file moved on */
 	unsigned long	 invalid;		/* refused by a validator */
+	size_t		 held;			/* bytes of content of the
+						   saves under way */
 };
 
 /* A save of the len bytes of data (taken: freed with the save, also on

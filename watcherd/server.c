@@ -69,6 +69,8 @@ struct server {
 	char			*path;		/* the socket file watcherd made,
 						   removed on exit; NULL for a
 						   passed socket */
+	size_t			 payload_held;	/* bytes of kept payloads not
+						   handed over yet */
 };
 
 static void	client_flush(struct client *);
@@ -288,14 +290,24 @@ client_resume(void *arg)
 	client_process(c);
 }
 
+/* Frees a kept payload that was not handed over. */
+static void
+payload_drop(struct client *c)
+{
+	if (c->payload == NULL)
+		return;
+	c->server->payload_held -= c->payload_want;
+	free(c->payload);
+	c->payload = NULL;
+}
+
 /* Frees what the request held: its line, its payload, its state. */
 static void
 request_end(struct client *c)
 {
 	free(c->held);
 	c->held = NULL;
-	free(c->payload);
-	c->payload = NULL;
+	payload_drop(c);
 	c->payload_done = 0;
 	c->receiving = 0;
 	if (c->state_free && c->state)
@@ -320,10 +332,11 @@ client_state(const struct client *c)
 int
 client_take_payload(struct client *c, size_t n, int keep)
 {
-	free(c->payload);
-	c->payload = NULL;
+	payload_drop(c);
 	if (keep && (c->payload = malloc(n ? n : 1)) == NULL)
 		return -1;
+	if (keep)
+		c->server->payload_held += n;
 	c->payload_want = n;
 	c->payload_got = 0;
 	c->payload_done = 0;
@@ -340,13 +353,27 @@ client_payload(const struct client *c, size_t *len)
 	return c->payload ? c->payload : "";
 }
 
+int
+client_payload_kept(const struct client *c)
+{
+	return c->payload != NULL;
+}
+
 char *
 client_payload_take(struct client *c)
 {
 	char *p = c->payload;
 
+	if (p)
+		c->server->payload_held -= c->payload_want;
 	c->payload = NULL;
 	return p;
+}
+
+size_t
+server_payload_held(const struct server *s)
+{
+	return s->payload_held;
 }
 
 /* Counts n bytes of the payload in: once they are all there, the held

@@ -40,6 +40,8 @@ struct server	*server_new(struct daemon *, server_dispatch_fn *,
    it was passed. */
 void		 server_free(struct server *);
 size_t		 server_client_count(const struct server *);
+/* Bytes of payloads kept by requests and not handed over yet. */
+size_t		 server_payload_held(const struct server *);
 /* The callbacks through which the watch table reaches subscribers. */
 struct watch_callbacks server_watch_callbacks(struct server *);
 
@@ -54,6 +56,8 @@ int	client_take_payload(struct client *, size_t n, int keep);
 /* The payload of the request being dispatched, once it is all there
    ("" when it was skipped), with *len its announced size; else NULL. */
 const char *client_payload(const struct client *, size_t *len);
+/* 1 when the payload is kept (not skipped, not handed over). */
+int	client_payload_kept(const struct client *);
 /* Hands the kept payload over to the caller, who frees it (NULL when it
    was skipped); client_payload() has "" from then on. */
 char	*client_payload_take(struct client *);

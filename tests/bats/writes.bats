@@ -1012,6 +1012,36 @@ PY
 	saved "$reply" "$T/max"
 }
 
+@test "saves past write-memory are unavailable, their bytes skipped, until the saves under way are done" {
+	# A validator that takes a second holds the first save's content.
+	printf '#!/bin/sh\ncat >/dev/null\nsleep 1\n' >"$T/slow.sh"
+	chmod +x "$T/slow.sh"
+	start_saving --write-memory 100k --validate "context.py $T/slow.sh"
+	old=$(crc32 "$F")
+	head -c 61440 /dev/zero | tr '\0' 'a' >"$T/a"
+	head -c 61440 /dev/zero | tr '\0' 'b' >"$T/b"
+	save context.py "$old" "$T/a" >"$T/first" &
+	first=$!
+	held_is() { [ "$(status_of write_held_bytes)" = "$1" ]; }
+	wait_until 2000 held_is 61440 ||
+	    fail "write_held_bytes: $(status_of write_held_bytes)"
+	# 60 KiB more would pass 100 KiB: refused, and the connection goes on
+	# (wc.py pings after the reply).
+	reply=$(save context.py "$old" "$T/b") || fail "$reply"
+	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
+	[ "$(json_get "$reply" .detail)" = "too many saves are under way (write-memory); try again" ] ||
+	    fail "$reply"
+	wait "$first" || fail "the first save: $(cat "$T/first")"
+	saved "$(cat "$T/first")" "$T/a"
+	held_is 0
+	# Once it is done, the same save is taken.
+	reply=$(save context.py "$(crc32 "$T/a")" "$T/b") || fail "$reply"
+	saved "$reply" "$T/b"
+	held_is 0
+	log_has 'event=file_not_written .*error=unavailable detail="too many saves are under way' ||
+	    { show_log; fail "no file_not_written line"; }
+}
+
 @test "a payload sent in small pieces with pauses is saved whole" {
 	start_saving
 	PYTHONPATH="$T" python3 - "$SOCK" "$F" <<'PY'
@@ -1053,7 +1083,8 @@ PY
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
 	watcherd_answers
-	counters_are writes=0 write_conflicts=0
+	# What the cut payloads held is given back.
+	counters_are writes=0 write_conflicts=0 write_held_bytes=0
 	c=$(new_content new)
 	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
 	saved "$reply" "$c"
