@@ -278,6 +278,12 @@ subscribe() {
 	    fail "the subscription to $1 got no reply: $(cat "$SUB_OUT")"
 }
 
+# checksum_is PROPOSAL FILE CRC: watcherd answers CRC for FILE now (a
+# function, so that wait_until asks again each time).
+checksum_is() {
+	[ "$(json_get "$(send "$(req checksum "$1" "$2")")" .checksum)" = "$3" ]
+}
+
 # watched FILE [PROPOSAL]: list holds a watch for FILE of PROPOSAL (1111).
 watched() {
 	send '{"cmd":"list"}' | jq -e --arg f "$1" --argjson p "${2:-1111}" \

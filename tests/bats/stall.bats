@@ -282,9 +282,8 @@ changes_at_least() {
 	reply=$(send "$(req checksum 2222 context.py)")
 	[ "$(json_get "$reply" .error)" = not_found ] || fail "$reply"
 	mv "$T/saved" "$BACKING/usr/Shared/amore"
-	wait_until 4000 bash -c '[ "$(printf "%s\n" "$1" |
-	    socat -t 2 - "UNIX-CONNECT:$2" | jq -r .checksum)" = "$3" ]' \
-	    _ "$(req checksum 2222 context.py)" "$SOCK" "$want"
+	wait_until 4000 checksum_is 2222 context.py "$want" ||
+	    fail "not served again: $(send "$(req checksum 2222 context.py)")"
 	wait_event "$SUB_OUT" created "$want" 3000 ||
 	    fail "no created event: $(cat "$SUB_OUT")"
 }

@@ -127,9 +127,7 @@ list_is_empty() {
 	reply=$(send "$(req checksum 1111 damnit.log)")
 	[ "$(json_get "$reply" .error)" = not_found ] || fail "$reply"
 	mv "$T/saved" "$DAMNIT"
-	wait_until 4000 bash -c '[ "$(printf "%s\n" "$1" |
-	    socat -t 2 - "UNIX-CONNECT:$2" | jq -r .checksum)" = "$3" ]' \
-	    _ "$(req checksum 1111 context.py)" "$SOCK" "$want"
+	wait_until 4000 checksum_is 1111 context.py "$want"
 	wait_event "$SUB_OUT" created "$want" 2000
 }
 

@@ -653,9 +653,15 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	echo "# after $took ms: $code, detail \"$(json_get "$reply" .detail)\"" >&3
 }
 
-@test "a validator that takes longer than fs-timeout still lets the save through: the replacement has its own time" {
-	printf '#!/bin/sh\ncat >/dev/null\nsleep 1.5\n' >"$T/slow.sh"
+# slow_validator SECONDS: $T/slow.sh, a validator that accepts any content
+# after SECONDS.
+slow_validator() {
+	printf '#!/bin/sh\ncat >/dev/null\nsleep %s\n' "$1" >"$T/slow.sh"
 	chmod +x "$T/slow.sh"
+}
+
+@test "a validator that takes longer than fs-timeout still lets the save through: the replacement has its own time" {
+	slow_validator 1.5
 	start_saving --fs-timeout 500 --validate "context.py $T/slow.sh"
 	c=$(new_content new)
 	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
@@ -1014,8 +1020,7 @@ PY
 
 @test "saves past write-memory are unavailable, their bytes skipped, until the saves under way are done" {
 	# A validator that takes a second holds the first save's content.
-	printf '#!/bin/sh\ncat >/dev/null\nsleep 1\n' >"$T/slow.sh"
-	chmod +x "$T/slow.sh"
+	slow_validator 1
 	start_saving --write-memory 100k --validate "context.py $T/slow.sh"
 	old=$(crc32 "$F")
 	head -c 61440 /dev/zero | tr '\0' 'a' >"$T/a"
