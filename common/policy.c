@@ -93,25 +93,13 @@ policy_allowed(char *const *patterns, size_t n, const char *name)
 	return 0;
 }
 
-static int
-is_directory(const char *path)
-{
-	struct stat st;
-
-	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 int
-policy_find_folder(const char *data_root, unsigned proposal, char *out,
+policy_find_proposal(const char *data_root, unsigned proposal, char *out,
     size_t outlen)
 {
-	static const char *const subdirs[] = {
-		"usr/Shared/amore", "usr/Shared/amore-online",
-	};
 	char pattern[4096];
 	glob_t g;
-	size_t i, j;
-	int n, too_long = 0;
+	int n;
 
 	if (proposal > POLICY_MAX_PROPOSAL) {
 		errno = ENOENT;
@@ -128,24 +116,75 @@ policy_find_folder(const char *data_root, unsigned proposal, char *out,
 		errno = ENOENT;
 		return -1;
 	}
-	for (i = 0; i < g.gl_pathc; i++) {
-		for (j = 0; j < sizeof(subdirs) / sizeof(subdirs[0]); j++) {
-			n = snprintf(out, outlen, "%s/%s", g.gl_pathv[i],
-			    subdirs[j]);
-			if (n < 0 || (size_t)n >= outlen) {
-				too_long = 1;
+	n = snprintf(out, outlen, "%s", g.gl_pathv[0]);
+	globfree(&g);
+	if (n < 0 || (size_t)n >= outlen) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	return 0;
+}
+
+int
+policy_open_folder(const char *data_root, unsigned proposal,
+    struct policy_folder *out)
+{
+	static const char *const subdirs[] = {
+		"usr/Shared/amore", "usr/Shared/amore-online",
+	};
+	char proposal_path[PATH_MAX], proc[32];
+	struct stat sb;
+	size_t i;
+	ssize_t n;
+	int fd, err;
+
+	out->proposal_fd = out->fd = -1;
+	if (policy_find_proposal(data_root, proposal, proposal_path,
+	    sizeof(proposal_path)) == -1)
+		return -1;
+	if ((out->proposal_fd = open(proposal_path, O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	errno = ENOENT;
+	for (i = 0; i < sizeof(subdirs) / sizeof(subdirs[0]); i++) {
+		fd = policy_open_beneath(out->proposal_fd, subdirs[i], O_PATH);
+		if (fd == -1) {
+			if (errno == ENOENT || errno == ENOTDIR)
 				continue;
-			}
-			if (is_directory(out)) {
-				globfree(&g);
-				return 0;
-			}
+			goto fail;	/* EXDEV, ELOOP: it leads outside */
 		}
-		/* The first proposal match decides, as DESIGN.md says. */
+		if (fstat(fd, &sb) == -1 || !S_ISDIR(sb.st_mode)) {
+			close(fd);
+			errno = ENOENT;
+			continue;
+		}
+		out->fd = fd;
 		break;
 	}
-	globfree(&g);
-	errno = too_long ? ENAMETOOLONG : ENOENT;
+	if (out->fd == -1)
+		goto fail;
+	/* Where it really is: the path hooks are given, and the way from
+	   the proposal that a user's credentials walk. */
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", out->fd);
+	if ((n = readlink(proc, out->path, sizeof(out->path))) <= 0 ||
+	    (size_t)n >= sizeof(out->path)) {
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	out->path[n] = '\0';
+	if (policy_path_beneath(out->proposal_fd, out->fd, out->rel,
+	    sizeof(out->rel)) == -1 || out->rel[0] == '\0') {
+		errno = EXDEV;
+		goto fail;
+	}
+	return 0;
+fail:
+	err = errno;
+	if (out->fd != -1)
+		close(out->fd);
+	close(out->proposal_fd);
+	out->proposal_fd = out->fd = -1;
+	errno = err;
 	return -1;
 }
 
@@ -164,6 +203,51 @@ policy_open_beneath(int folder_fd, const char *name, int flags)
 	if (fd == -1 && errno == ENOSYS)
 		return policy_open_walk(folder_fd, name, flags);
 	return (int)fd;
+}
+
+int
+policy_open_dir_nofollow(int folder_fd, const char *name)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_DIRECTORY | O_CLOEXEC,
+		.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS |
+		    RESOLVE_NO_MAGICLINKS,
+	};
+	char path[PATH_MAX], *comp, *slash;
+	long fd;
+	int cur, next;
+
+	do
+		fd = syscall(SYS_openat2, folder_fd, name, &how, sizeof(how));
+	while (fd == -1 && (errno == EINTR || errno == EAGAIN));
+	if (fd != -1 || errno != ENOSYS)
+		return (int)fd;
+	/* By hand: each component a directory opened O_NOFOLLOW. */
+	if (strlen(name) >= sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(path, name);
+	if ((cur = openat(folder_fd, ".", O_PATH | O_DIRECTORY |
+	    O_CLOEXEC)) == -1)
+		return -1;
+	for (comp = path; comp; comp = slash) {
+		if ((slash = strchr(comp, '/')) != NULL)
+			*slash++ = '\0';
+		if (*comp == '\0' || strcmp(comp, ".") == 0 ||
+		    strcmp(comp, "..") == 0) {
+			close(cur);
+			errno = EXDEV;
+			return -1;
+		}
+		next = openat(cur, comp, O_PATH | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		close(cur);
+		if (next == -1)
+			return -1;
+		cur = next;
+	}
+	return cur;
 }
 
 #define WALK_MAX_LINKS	40	/* the kernel's MAXSYMLINKS */

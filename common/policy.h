@@ -6,6 +6,7 @@
 #ifndef POLICY_H
 #define POLICY_H
 
+#include <limits.h>
 #include <stddef.h>
 #include "common/proto.h"
 
@@ -40,14 +41,34 @@ enum proto_error policy_check_name(const char *name, size_t len,
 int	policy_allowed(char *const *patterns, size_t n, const char *name);
 
 /*
- * Finds the DAMNIT folder of a proposal: the first match of
- * <data_root>/ * / * /p%06d, then the first existing of usr/Shared/amore and
- * usr/Shared/amore-online below it. Writes its path to out and returns 0,
- * or returns -1 with errno ENOENT (no such proposal or no DAMNIT folder) or
- * ENAMETOOLONG.
+ * Finds a proposal's directory: the first match of
+ * <data_root>/ * / * /p%06d. Writes its path to out and returns 0, or
+ * returns -1 with errno ENOENT (no such proposal) or ENAMETOOLONG.
  */
-int	policy_find_folder(const char *data_root, unsigned proposal,
+int	policy_find_proposal(const char *data_root, unsigned proposal,
 	    char *out, size_t outlen);
+
+/* A proposal's directory and its DAMNIT folder, both open. */
+struct policy_folder {
+	int	 proposal_fd;		/* pNNNNNN, O_PATH */
+	int	 fd;			/* the DAMNIT folder, O_PATH */
+	char	 path[PATH_MAX];	/* where the folder really is */
+	char	 rel[PATH_MAX];		/* ... below pNNNNNN */
+};
+
+/*
+ * Opens a proposal's directory (policy_find_proposal()) and its DAMNIT
+ * folder beneath it: the first existing of usr/Shared/amore and
+ * usr/Shared/amore-online, resolved with policy_open_beneath() from the
+ * proposal's descriptor, so that a symbolic link on the way (proposal
+ * members own usr/Shared) is followed only while it stays inside the
+ * proposal. Returns 0 with both descriptors open in *out (the caller
+ * closes them), or -1 with errno: ENOENT (no such proposal, or no DAMNIT
+ * folder), EXDEV or ELOOP (the folder leads outside the proposal),
+ * ENAMETOOLONG, or an open's.
+ */
+int	policy_open_folder(const char *data_root, unsigned proposal,
+	    struct policy_folder *out);
 
 /*
  * Opens name beneath the folder descriptor with openat2(RESOLVE_BENEATH |
@@ -66,6 +87,14 @@ int	policy_open_beneath(int folder_fd, const char *name, int flags);
  * folder; an absolute name or link fails with EXDEV.
  */
 int	policy_open_walk(int folder_fd, const char *name, int flags);
+
+/*
+ * Opens the directory name beneath folder_fd (O_PATH) without following
+ * any symbolic link, not even one that stays inside
+ * (RESOLVE_NO_SYMLINKS): where a save renames its file. Returns the
+ * descriptor, or -1 with errno (ELOOP for a link on the way).
+ */
+int	policy_open_dir_nofollow(int folder_fd, const char *name);
 
 /*
  * Where the open file or directory fd really is below the folder

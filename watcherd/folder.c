@@ -25,11 +25,11 @@ struct lookup_job {
 	struct folder	*f;
 	char		*data_root;
 	/* What the worker found. */
-	int		 fd;
+	struct policy_folder found;
+	int		 err;		/* errno of a lookup that failed */
 	int		 remote;
 	const char	*fstype;
 	dev_t		 dev;
-	char		 path[PATH_MAX];
 	char		 point[PATH_MAX];
 };
 
@@ -38,10 +38,14 @@ folder_close(struct folder *f)
 {
 	if (f->fd != -1)
 		close(f->fd);
-	f->fd = -1;
+	if (f->proposal_fd != -1)
+		close(f->proposal_fd);
+	f->fd = f->proposal_fd = -1;
 	free(f->path);
-	f->path = NULL;
+	free(f->rel);
+	f->path = f->rel = NULL;
 	f->mount = NULL;
+	f->outside = 0;
 }
 
 void
@@ -55,20 +59,22 @@ static void
 lookup_work(struct mount_job *mj)
 {
 	struct lookup_job *lj = (struct lookup_job *)mj;
+	struct policy_folder *found = &lj->found;
 	struct stat sb;
 
-	if (policy_find_folder(lj->data_root, lj->j.proposal, lj->path,
-	    sizeof(lj->path)) == -1)
+	if (policy_open_folder(lj->data_root, lj->j.proposal, found) == -1) {
+		lj->err = errno;
 		return;
-	if ((lj->fd = open(lj->path, O_PATH | O_DIRECTORY | O_CLOEXEC)) == -1)
-		return;
-	if (fstat(lj->fd, &sb) == -1) {
-		close(lj->fd);
-		lj->fd = -1;
+	}
+	if (fstat(found->fd, &sb) == -1) {
+		lj->err = errno;
+		close(found->fd);
+		close(found->proposal_fd);
+		found->fd = found->proposal_fd = -1;
 		return;
 	}
 	lj->dev = sb.st_dev;
-	if ((lj->remote = fstype_is_remote(lj->fd, &lj->fstype)))
+	if ((lj->remote = fstype_is_remote(found->fd, &lj->fstype)))
 		fstype_mount_point(lj->dev, lj->point, sizeof(lj->point));
 }
 
@@ -82,16 +88,25 @@ lookup_finish(struct job *j)
 	f->lookup = NULL;
 	folder_close(f);
 	f->checked = loop_now(t->loop);
-	if (lj->fd == -1)
+	if (lj->found.fd == -1) {
+		if (lj->err == EXDEV || lj->err == ELOOP) {
+			f->outside = 1;
+			log_warn("folder_outside", "proposal=%u reason=\"its "
+			    "DAMNIT folder leads outside the proposal's "
+			    "directory\"", f->proposal);
+		}
 		return;
-	if ((f->path = strdup(lj->path)) == NULL ||
+	}
+	if ((f->path = strdup(lj->found.path)) == NULL ||
+	    (f->rel = strdup(lj->found.rel)) == NULL ||
 	    (lj->remote && (f->mount = mount_get(t->mounts, lj->dev,
 	    lj->point)) == NULL)) {
 		folder_close(f);
 		return;
 	}
-	f->fd = lj->fd;
-	lj->fd = -1;
+	f->fd = lj->found.fd;
+	f->proposal_fd = lj->found.proposal_fd;
+	lj->found.fd = lj->found.proposal_fd = -1;
 	f->fstype = lj->fstype;
 	log_info("folder_found", "proposal=%u fstype=%s mode=%s%s%s",
 	    f->proposal, f->fstype, t->cfg->watch_mode != WATCH_MODE_AUTO &&
@@ -105,8 +120,10 @@ lookup_destroy(struct job *j)
 {
 	struct lookup_job *lj = (struct lookup_job *)j;
 
-	if (lj->fd != -1)
-		close(lj->fd);
+	if (lj->found.fd != -1)
+		close(lj->found.fd);
+	if (lj->found.proposal_fd != -1)
+		close(lj->found.proposal_fd);
 	free(lj->data_root);
 	free(lj);
 }
@@ -130,7 +147,7 @@ lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
 	lj->j.destroy = lookup_destroy;
 	lj->j.mj.work = lookup_work;
 	lj->f = f;
-	lj->fd = -1;
+	lj->found.fd = lj->found.proposal_fd = -1;
 	if ((lj->data_root = strdup(t->cfg->data_root)) == NULL) {
 		free(lj);
 		*why = "watcherd is out of memory";
@@ -157,7 +174,7 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 			return PROTO_UNAVAILABLE;
 		}
 		f->proposal = proposal;
-		f->fd = -1;
+		f->fd = f->proposal_fd = -1;
 		f->checked = LLONG_MIN / 2;
 		if (table_add(t->folders, &proposal, sizeof(proposal), f) == -1) {
 			free(f);
@@ -173,6 +190,11 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
 		    (w && w->result && w->result->kind == JOB_LOOKUP &&
 		    ((struct lookup_job *)w->result)->f == f)) {
+			if (f->outside) {
+				*why = "the DAMNIT folder of this proposal "
+				    "leads outside the proposal's directory";
+				return PROTO_FORBIDDEN;
+			}
 			*why = "unknown proposal, or it has no DAMNIT folder";
 			return PROTO_NOT_FOUND;
 		}

@@ -70,7 +70,12 @@ struct folder {
 	struct folder	*next;		/* every folder */
 	unsigned	 proposal;
 	int		 fd;		/* O_PATH; -1: not found */
-	char		*path;
+	int		 proposal_fd;	/* pNNNNNN, O_PATH: what fd is
+					   beneath */
+	char		*path;		/* where fd really is */
+	char		*rel;		/* ... below pNNNNNN */
+	int		 outside;	/* not found: it leads outside the
+					   proposal */
 	const char	*fstype;
 	struct mount	*mount;		/* a file system that may stall: its
 					   work goes there; NULL: on the loop */

@@ -188,6 +188,24 @@ make_dir(const char *root, const char *rel)
 	return fixture_mkdirs(path);
 }
 
+/* policy_open_folder()'s real path of the folder into out. */
+static int
+find_folder(const char *root, unsigned proposal, char *out, size_t len)
+{
+	struct policy_folder f;
+
+	if (policy_open_folder(root, proposal, &f) == -1)
+		return -1;
+	close(f.fd);
+	close(f.proposal_fd);
+	if (strlen(f.path) >= len) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(out, f.path);
+	return 0;
+}
+
 static void
 test_find_folder(void)
 {
@@ -195,7 +213,10 @@ test_find_folder(void)
 	char longroot[5000];
 	int r;
 
-	fixture_tmpdir(root, sizeof(root));
+	fixture_tmpdir(want, sizeof(want));
+	/* Real paths are compared: the temporary directory's own. */
+	if (realpath(want, root) == NULL)
+		strcpy(root, want);
 	if (make_dir(root, "SPB/202601/p001111/usr/Shared/amore") == -1 ||
 	    make_dir(root, "FXE/202602/p002222/usr/Shared/amore-online") == -1 ||
 	    make_dir(root, "MID/202603/p003333/usr/Shared/amore") == -1 ||
@@ -219,49 +240,89 @@ test_find_folder(void)
 
 	fixture_path(want, sizeof(want), "%s/SPB/202601/p001111/usr/Shared/amore",
 	    root);
-	r = policy_find_folder(root, 1111, out, sizeof(out));
+	r = find_folder(root, 1111, out, sizeof(out));
 	tap_ok(r == 0, "proposal 1111 is found under <root>/SPB/202601");
 	tap_is_str(r == 0 ? out : NULL, want,
 	    "its DAMNIT folder is usr/Shared/amore");
 
 	fixture_path(want, sizeof(want),
 	    "%s/FXE/202602/p002222/usr/Shared/amore-online", root);
-	r = policy_find_folder(root, 2222, out, sizeof(out));
+	r = find_folder(root, 2222, out, sizeof(out));
 	tap_is_str(r == 0 ? out : NULL, want,
 	    "amore-online is used when amore is missing");
 
 	fixture_path(want, sizeof(want), "%s/MID/202603/p003333/usr/Shared/amore",
 	    root);
-	r = policy_find_folder(root, 3333, out, sizeof(out));
+	r = find_folder(root, 3333, out, sizeof(out));
 	tap_is_str(r == 0 ? out : NULL, want,
 	    "amore is preferred when amore-online exists too");
 
 	errno = 0;
-	r = policy_find_folder(root, 5555, out, sizeof(out));
+	r = find_folder(root, 5555, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT, "unknown proposal gives ENOENT");
 
 	errno = 0;
-	r = policy_find_folder(root, 4444, out, sizeof(out));
+	r = find_folder(root, 4444, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT,
 	    "proposal without a DAMNIT folder gives ENOENT");
 
 	errno = 0;
-	r = policy_find_folder(root, 77777, out, sizeof(out));
+	r = find_folder(root, 77777, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT,
 	    "a regular file named amore is not a DAMNIT folder");
 
 	errno = 0;
-	r = policy_find_folder(root, 6666, out, sizeof(out));
+	r = find_folder(root, 6666, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT,
 	    "the first proposal match decides, even without a DAMNIT folder");
 
 	errno = 0;
-	r = policy_find_folder(root, 1000000, out, sizeof(out));
+	r = find_folder(root, 1000000, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT,
 	    "proposal over 999999 gives ENOENT");
 
+	/* A member's links in usr/Shared: inside the proposal they work,
+	   out of it (another proposal, anywhere) they do not. */
+	fixture_path(out, sizeof(out), "%s/SPB/202601/p008881/scratch/damnit",
+	    root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out), "%s/SPB/202601/p008881/usr/Shared", root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out),
+	    "%s/SPB/202601/p008881/usr/Shared/amore", root);
+	r = symlink("../../scratch/damnit", out);
+	fixture_path(want, sizeof(want), "%s/SPB/202601/p008881/scratch/damnit",
+	    root);
+	r = r == 0 ? find_folder(root, 8881, out, sizeof(out)) : -1;
+	tap_is_str(r == 0 ? out : NULL, want,
+	    "a link to a folder inside the proposal is followed");
+
+	fixture_path(out, sizeof(out), "%s/SPB/202601/p008882/usr/Shared", root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out),
+	    "%s/SPB/202601/p008882/usr/Shared/amore", root);
 	errno = 0;
-	r = policy_find_folder(root, 1111, small, sizeof(small));
+	r = symlink("../../../p001111/usr/Shared/amore", out) == 0 ?
+	    find_folder(root, 8882, out, sizeof(out)) : 0;
+	tap_ok(r == -1 && (errno == EXDEV || errno == ELOOP),
+	    "a link to another proposal's folder is refused (%s)",
+	    strerror(errno));
+
+	fixture_path(out, sizeof(out), "%s/SPB/202601/p008883/usr/Shared", root);
+	fixture_mkdirs(out);
+	fixture_path(out, sizeof(out),
+	    "%s/SPB/202601/p008883/usr/Shared/amore-online", root);
+	fixture_path(want, sizeof(want), "%s/SPB/202601/p001111/usr/Shared/amore",
+	    root);
+	errno = 0;
+	r = symlink(want, out) == 0 ? find_folder(root, 8883, out,
+	    sizeof(out)) : 0;
+	tap_ok(r == -1 && (errno == EXDEV || errno == ELOOP),
+	    "an absolute link out of the proposal is refused (%s)",
+	    strerror(errno));
+
+	errno = 0;
+	r = find_folder(root, 1111, small, sizeof(small));
 	tap_ok(r == -1 && errno == ENAMETOOLONG,
 	    "an output buffer too small for the folder gives ENAMETOOLONG");
 
@@ -269,13 +330,13 @@ test_find_folder(void)
 	longroot[0] = '/';
 	longroot[sizeof(longroot) - 1] = '\0';
 	errno = 0;
-	r = policy_find_folder(longroot, 1111, out, sizeof(out));
+	r = find_folder(longroot, 1111, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENAMETOOLONG,
 	    "a data root too long for a path gives ENAMETOOLONG");
 
 	errno = 0;
 	fixture_path(want, sizeof(want), "%s/does-not-exist", root);
-	r = policy_find_folder(want, 1111, out, sizeof(out));
+	r = find_folder(want, 1111, out, sizeof(out));
 	tap_ok(r == -1 && errno == ENOENT, "a missing data root gives ENOENT");
 
 	fixture_rmtree(root);
