@@ -35,7 +35,7 @@ BUILD     ?= build
 endif
 
 COMMON_SRC    := $(wildcard common/*.c)
-WATCHERD_SRC  := $(wildcard watcherd/*.c)
+WATCHERD_SRC  := $(wildcard watcherd/*.c watcherd/access/*.c)
 WATCHERCTL_SRC:= $(wildcard watcherctl/*.c)
 CGI_SRC       := $(wildcard cgi/*.c)
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)
@@ -74,7 +74,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test of a part of watcherd links it from libwatcherd.a.
-WATCHERD_UNITS := $(addprefix $(BUILD)/tests/,test_proc test_memo test_perm)
+WATCHERD_UNITS := $(addprefix $(BUILD)/tests/,test_proc test_memo)
 $(WATCHERD_UNITS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libwatcherd.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)

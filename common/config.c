@@ -21,7 +21,7 @@ static const char usage_text[] =
 "                [--hook-match 'PATTERN REGEX']... [--hook-max-running N]\n"
 "                [--hook-queue N] [--hook-timeout SECONDS]\n"
 "                [--access unix|command|open] [--access-command 'COMMAND [ARG]...']\n"
-"                [--access-cache-seconds SECONDS]\n"
+"                [--access-cache-seconds SECONDS] [--min-uid UID]\n"
 "                [--write] [--write-allow PATTERN]... [--write-memory BYTES]\n"
 "                [--validate 'PATTERN COMMAND [ARG]...']...\n"
 "                [--foreground] [--verbose] [--version]";
@@ -133,6 +133,7 @@ config_defaults(struct config *c)
 	c->hook_timeout_s = 10;
 	c->access = ACCESS_UNIX;
 	c->access_cache_s = 60;
+	c->min_uid = 1000;
 	for (i = 0; i < sizeof(default_allow) / sizeof(default_allow[0]); i++)
 		c->allow[c->n_allow++] = xstrdup(default_allow[i]);
 	for (i = 0; i < sizeof(default_write_allow) /
@@ -392,6 +393,7 @@ static const struct config_key {
 	{ "access", KEY_ACCESS, offsetof(struct config, access), 0, 0 },
 	{ "access-command", KEY_COMMAND, offsetof(struct config, access_command), 0, 0 },
 	{ "access-cache-seconds", KEY_UINT, offsetof(struct config, access_cache_s), 0, 86400 },
+	{ "min-uid", KEY_UINT, offsetof(struct config, min_uid), 1, 4000000000U },
 	{ "write", KEY_BOOL, offsetof(struct config, write), 0, 0 },
 	{ "write-memory", KEY_SIZE, offsetof(struct config, write_memory), 1, 1ULL << 40 },
 	{ "write-allow", KEY_WRITE_ALLOW, 0, 0, 0 },

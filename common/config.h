@@ -74,6 +74,7 @@ struct config {
 	struct config_hook access_command;
 	unsigned	 access_cache_s;	/* answers of access-command
 						   are believed this long */
+	unsigned	 min_uid;		/* accounts below are refused */
 	int		 foreground;
 	int		 verbose;
 };

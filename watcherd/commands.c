@@ -9,7 +9,7 @@
 #include "common/policy.h"
 #include "common/proto.h"
 #include "common/text.h"
-#include "watcherd/access.h"
+#include "watcherd/access/access.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
@@ -46,6 +46,8 @@ struct command {
 	int		 flags;
 };
 
+static int	still_may(struct request *, const struct watch_state *);
+
 /* Replies the error, or notes that the request waits (PROTO_PENDING). */
 static void
 answer_error(struct request *r, enum proto_error e, const char *why)
@@ -73,7 +75,7 @@ request_watch(struct request *r, int too_large_ok)
 		answer_error(r, e, why);
 		return NULL;
 	}
-	return n;
+	return still_may(r, watch_name_state(n)) ? n : NULL;
 }
 
 static void
@@ -170,6 +172,10 @@ cmd_content(struct request *r)
 		answer_error(r, e, why);
 		return;
 	}
+	if (!still_may(r, &wc.st)) {
+		watch_content_release(&wc);
+		return;
+	}
 	msg_init(&m, line, sizeof(line));
 	reply_ok_state(&m, &wc.st, watch_name_mode(n));
 	msg_text(&m, wc.is_base64 ? ",\"encoding\":\"base64\",\"payload\":" :
@@ -227,6 +233,8 @@ cmd_tail(struct request *r)
 			answer_error(r, e, why);
 			return;
 		}
+		if (!still_may(r, watch_name_state(n)))
+			return;
 		watch_name_generation(n, gen);
 		st = watch_name_state(n);
 		reset = (given && strcmp(given, gen) != 0) || offset > st->size;
@@ -506,6 +514,7 @@ refuse_write(struct request *r, enum proto_error e, const char *detail)
 static void
 cmd_write(struct request *r)
 {
+	struct access_who who;
 	struct save *s = client_state(r->c);
 	struct json_object *o;
 	enum proto_error e;
@@ -549,8 +558,11 @@ cmd_write(struct request *r)
 		/* Who may, once it is known that anybody might. */
 		if (!may(r, 1))
 			return;
+		who = (struct access_who){ .named = r->has_user,
+		    .user = r->user, .trusted = client_is_owner(r->c) };
 		if ((s = save_new(r->d, r->proposal, r->file_name, r->user,
-		    if_crc, client_payload_take(r->c), len)) == NULL) {
+		    access_save_as(r->d->access, &who), if_crc,
+		    client_payload_take(r->c), len)) == NULL) {
 			client_reply_error(r->c, PROTO_UNAVAILABLE,
 			    "watcherd is out of memory");
 			return;
@@ -785,9 +797,10 @@ parse_json(struct request *r, char *line, size_t len, const char **name)
 }
 
 /* Whether the request's user may read its file, or with write replace it;
-   else replies the error (or notes that the request waits). */
+   else replies the error (or notes that the request waits). seen: the
+   file the name was found to lead to, or NULL. */
 static int
-may(struct request *r, int write)
+may_file(struct request *r, int write, const struct file_id *seen)
 {
 	struct access_who who = { .named = r->has_user, .user = r->user,
 	    .trusted = client_is_owner(r->c) };
@@ -796,11 +809,42 @@ may(struct request *r, int write)
 	enum proto_error e;
 
 	e = access_check(r->d->access, r->wait, &who, r->proposal,
-	    r->file_name, r->file_name_len, write, detail, sizeof(detail),
-	    &why);
+	    r->file_name, r->file_name_len, write, seen, detail,
+	    sizeof(detail), &why);
 	if (e == PROTO_OK)
 		return 1;
 	answer_error(r, e, why);
+	return 0;
+}
+
+static int
+may(struct request *r, int write)
+{
+	return may_file(r, write, NULL);
+}
+
+/*
+ * Under access = unix a verdict is for one file: whether st, the file
+ * about to be served, is the one the request was let through for. A name
+ * that now leads to another file is checked afresh. Returns 1, or 0
+ * after replying the error (or noting that the request waits).
+ */
+static int
+still_may(struct request *r, const struct watch_state *st)
+{
+	struct file_id seen;
+
+	if (r->wait == NULL || r->wait->granted != 2)
+		return 1;
+	file_id_of_state(st, &seen);
+	if (file_id_equal(&r->wait->granted_file, &seen, 0))
+		return 1;
+	if (!may_file(r, 0, &seen))
+		return 0;
+	if (file_id_equal(&r->wait->granted_file, &seen, 0))
+		return 1;
+	client_reply_error(r->c, PROTO_UNAVAILABLE, "the file was replaced "
+	    "while it was checked; try again");
 	return 0;
 }
 

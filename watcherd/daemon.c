@@ -4,7 +4,7 @@
 
 #include <json-c/json.h>
 
-#include "watcherd/access.h"
+#include "watcherd/access/access.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"

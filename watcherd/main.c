@@ -13,7 +13,8 @@
 
 #include "common/config.h"
 #include "common/log.h"
-#include "watcherd/access.h"
+#include "watcherd/access/access.h"
+#include "watcherd/access/creds.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/server.h"
@@ -151,6 +152,7 @@ main(int argc, char **argv)
 	}
 	log_init("watcherd", d.cfg.verbose);
 	raise_fd_limit(&d.cfg);
+	creds_init();
 	if (daemon_init(&d, err, sizeof(err)) == -1)
 		log_fatal("%s", err);
 	if (!d.cfg.foreground)

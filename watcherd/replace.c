@@ -13,6 +13,7 @@
 #include "common/crc.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "watcherd/access/creds.h"
 #include "watcherd/watch_int.h"
 
 #define LOCK_WAIT_MS	2000	/* another saver holds the file this long */
@@ -41,6 +42,8 @@ struct replace_job {
 	long long	 deadline;	/* now_ms(): the request has been
 					   answered unavailable by then, and
 					   nothing is written after it */
+	struct creds	*as;		/* the user's, under access = unix;
+					   NULL: watcherd's own */
 	watch_replace_fn *done;
 	void		*arg;
 	char		*key;
@@ -100,13 +103,23 @@ crc_of(int fd, off_t size, size_t max, uint32_t *crc)
 	return 0;
 }
 
+static int
+same_inode(const struct stat *a, const struct stat *b)
+{
+	return a->st_dev == b->st_dev && a->st_ino == b->st_ino;
+}
+
 /* Opens the directory of the open file fd and its base name, from where
-   it really is, which must be beneath the folder. Returns the directory's
-   descriptor, or -1. */
+   it really is, which must be beneath the folder, without following any
+   link on the way (a member may swap a directory for one between two of
+   our calls), and checks that the base name there still is fd. Returns
+   the directory's descriptor, or -1. */
 static int
 open_parent(int folder_fd, int fd, char *base, size_t baselen)
 {
 	char rel[PATH_MAX], *slash;
+	struct stat want, now;
+	int path_fd, dfd;
 
 	if (policy_path_beneath(folder_fd, fd, rel, sizeof(rel)) == -1 ||
 	    *rel == '\0')
@@ -115,12 +128,20 @@ open_parent(int folder_fd, int fd, char *base, size_t baselen)
 	if (strlen(slash ? slash + 1 : rel) >= baselen)
 		return -1;
 	strcpy(base, slash ? slash + 1 : rel);
-	if (slash == NULL)
-		return openat(folder_fd, ".", O_RDONLY | O_DIRECTORY |
-		    O_CLOEXEC);
-	*slash = '\0';
-	return openat(folder_fd, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
-	    O_CLOEXEC);
+	if (slash)
+		*slash = '\0';
+	if ((path_fd = policy_open_dir_nofollow(folder_fd, slash ? rel :
+	    ".")) == -1)
+		return -1;
+	dfd = openat(path_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	close(path_fd);
+	if (dfd != -1 && (fstat(fd, &want) == -1 ||
+	    fstatat(dfd, base, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !same_inode(&want, &now))) {
+		close(dfd);
+		dfd = -1;
+	}
+	return dfd;
 }
 
 static int
@@ -155,19 +176,57 @@ copy_acl(int fd, int tfd)
 }
 
 /*
+ * Puts the temporary file tmp in the place of base in dfd, only while
+ * base still is the old file (stat old) that the save locked: the two are
+ * exchanged in one step and the old one, now under tmp, checked and
+ * removed; had a member put another file under base meanwhile, it is
+ * exchanged back and the save fails with EAGAIN. Where the file system
+ * cannot exchange (EINVAL), base is checked and renamed over.
+ * Returns 0, or -1 with errno.
+ */
+static int
+swap_in(int dfd, const char *tmp, const char *base, const struct stat *old)
+{
+	struct stat now;
+
+	if (renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE) == 0) {
+		if (fstatat(dfd, tmp, &now, AT_SYMLINK_NOFOLLOW) == 0 &&
+		    same_inode(&now, old)) {
+			unlinkat(dfd, tmp, 0);
+			return 0;
+		}
+		(void)renameat2(dfd, tmp, dfd, base, RENAME_EXCHANGE);
+		errno = EAGAIN;
+		return -1;
+	}
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (fstatat(dfd, base, &now, AT_SYMLINK_NOFOLLOW) == -1 ||
+	    !same_inode(&now, old)) {
+		errno = EAGAIN;
+		return -1;
+	}
+	return renameat(dfd, tmp, dfd, base);
+}
+
+/*
  * Writes the new bytes into a temporary file beside base in dfd, with the
- * old file's (fd, stat old) mode and access ACL, and owner and group
- * where watcherd may set them, flushed, and renames it over base unless
- * the deadline has passed. Returns the new file's descriptor, or -1 with
- * errno (ETIMEDOUT: too late; the temporary file is gone then).
+ * old file's (fd, stat old) mode without its set-id bits and its access
+ * ACL, flushed, and puts it in base's place (swap_in()) unless the
+ * deadline has passed. With keep_owner (watcherd saves as itself), the
+ * old owner and group are given to it, or the save fails with EPERM:
+ * a file that changes hands may lock out the people who used it; a
+ * user's own save (access = unix) makes a file of theirs, as their
+ * editor would. Returns the new file's descriptor, or -1 with errno
+ * (ETIMEDOUT: too late; the temporary file is gone then).
  */
 static int
 write_over(int dfd, const char *base, int fd, const struct stat *old,
-    const char *data, size_t len, long long deadline)
+    int keep_owner, const char *data, size_t len, long long deadline)
 {
 	char tmp[NAME_MAX + 1];
 	unsigned char rnd[6];
-	int tfd, saved;
+	int tfd, saved, owner_lost = 0;
 
 	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
 		return -1;
@@ -180,27 +239,33 @@ write_over(int dfd, const char *base, int fd, const struct stat *old,
 	if ((tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
 		return -1;
-	/* Owner and group as they were, where we may (root, or a group of
-	   ours); the mode after, as fchown may clear set-id bits. */
-	if (fchown(tfd, old->st_uid, old->st_gid) == -1)
+	if (keep_owner && fchown(tfd, old->st_uid, old->st_gid) == -1) {
+		owner_lost = 1;
+		goto fail;
+	}
+	/* A user's own: the old group where the user is in it, as editors
+	   keep it. */
+	if (!keep_owner)
 		(void)!fchown(tfd, (uid_t)-1, old->st_gid);
-	/* The ACL after the mode: setting it sets the group bits (its
-	   mask). */
+	/* The mode after the owner, as fchown may clear set-id bits; the
+	   ACL after the mode: setting it sets the group bits (its mask). */
 	if (write_all(tfd, data, len) == -1 ||
-	    fchmod(tfd, old->st_mode & 07777) == -1 ||
+	    fchmod(tfd, old->st_mode & 01777) == -1 ||
 	    copy_acl(fd, tfd) == -1 || fsync(tfd) == -1)
 		goto fail;
 	if (now_ms() > deadline) {
 		errno = ETIMEDOUT;
 		goto fail;
 	}
-	if (renameat(dfd, tmp, dfd, base) == -1)
+	if (swap_in(dfd, tmp, base, old) == -1)
 		goto fail;
 	/* The rename itself, on disk. */
 	(void)fsync(dfd);
 	return tfd;
 fail:
-	saved = errno;
+	/* EOWNERDEAD: the owner could not be kept (not the directory's
+	   EPERM). */
+	saved = owner_lost ? EOWNERDEAD : errno;
 	unlinkat(dfd, tmp, 0);
 	close(tfd);
 	errno = saved;
@@ -224,14 +289,22 @@ replace_work(struct mount_job *mj)
 	int fd = -1, dfd = -1, nfd, attempt;
 	uint32_t crc;
 
+	/* Under access = unix every step is the user's own, decided by the
+	   kernel: the open for writing, the new file, the rename. */
+	if (rj->as && creds_enter(rj->as) == -1) {
+		replace_fail(rj, PROTO_UNAVAILABLE, "watcherd may not take the "
+		    "user's credentials (CAP_SETUID and CAP_SETGID)");
+		return;
+	}
 	for (attempt = 0;; attempt++) {
 		fd = policy_open_beneath(rj->folder_fd, rj->file_name,
 		    O_RDWR | O_NOCTTY | O_NONBLOCK);
 		if (fd == -1) {
 			res->e = policy_open_error(errno, &res->why);
 			if (errno == EACCES)
-				res->why = "watcherd may not write this file";
-			return;
+				res->why = rj->as ? "the user may not write this "
+				    "file" : "watcherd may not write this file";
+			goto done;
 		}
 		if (fstat(fd, &sb) == -1 || !S_ISREG(sb.st_mode)) {
 			replace_fail(rj, PROTO_FORBIDDEN, "not a regular file");
@@ -257,7 +330,7 @@ replace_work(struct mount_job *mj)
 		if (attempt + 1 == OPEN_ATTEMPTS) {
 			replace_fail(rj, PROTO_UNAVAILABLE, "the file was "
 			    "replaced at every look; try again");
-			return;
+			goto done;
 		}
 	}
 	if (fstat(fd, &sb) == -1 ||
@@ -275,16 +348,25 @@ replace_work(struct mount_job *mj)
 		goto done;
 	}
 	if ((dfd = open_parent(rj->folder_fd, fd, base, sizeof(base))) == -1) {
-		replace_fail(rj, PROTO_FORBIDDEN, "the file's directory cannot "
-		    "be opened");
+		replace_fail(rj, PROTO_UNAVAILABLE, "the file's directory "
+		    "changed while it was saved (a link on the way?); nothing "
+		    "was saved");
 		goto done;
 	}
-	if ((nfd = write_over(dfd, base, fd, &sb, rj->data, rj->len,
-	    rj->deadline)) == -1) {
+	if ((nfd = write_over(dfd, base, fd, &sb, rj->as == NULL, rj->data,
+	    rj->len, rj->deadline)) == -1) {
 		replace_fail(rj, errno == EACCES || errno == EPERM ||
-		    errno == EROFS ? PROTO_FORBIDDEN : PROTO_UNAVAILABLE,
-		    errno == EACCES || errno == EPERM ? "watcherd may not "
-		    "write in the file's directory, or keep its ACL" :
+		    errno == EROFS || errno == EOWNERDEAD ? PROTO_FORBIDDEN :
+		    PROTO_UNAVAILABLE,
+		    errno == EOWNERDEAD ? "watcherd may not keep the file's "
+		    "owner and group (it would become watcherd's); nothing "
+		    "was saved" :
+		    errno == EAGAIN ? "the file was replaced while it was "
+		    "saved; nothing was saved" :
+		    errno == EACCES || errno == EPERM ? (rj->as ? "the user "
+		    "may not write in the file's directory, or keep its ACL" :
+		    "watcherd may not write in the file's directory, or keep "
+		    "its ACL") :
 		    errno == EROFS ? "the file system is read-only" :
 		    errno == ENOSPC ? "the file system is full" :
 		    errno == ETIMEDOUT ? "the file system took too long; "
@@ -303,6 +385,8 @@ done:
 		close(dfd);
 	if (fd != -1)
 		close(fd);	/* and with it the lock */
+	if (rj->as)
+		creds_leave();
 }
 
 static void
@@ -324,6 +408,7 @@ replace_destroy(struct job *j)
 		close(rj->folder_fd);
 	free(rj->file_name);
 	free(rj->key);
+	free(rj->as);
 	free(rj);
 }
 
@@ -340,8 +425,8 @@ replace_abandon(struct job *j)
 enum proto_error
 watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
     const char *file_name, size_t len, uint32_t if_crc, const char *data,
-    size_t data_len, watch_replace_fn *done, void *arg, int *started,
-    const char **why)
+    size_t data_len, const struct creds *as, watch_replace_fn *done,
+    void *arg, int *started, const char **why)
 {
 	char key[WATCH_KEY_MAX];
 	struct replace_job *rj;
@@ -364,10 +449,12 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	if ((rj = calloc(1, sizeof(*rj))) == NULL ||
 	    (rj->file_name = strdup(file_name)) == NULL ||
 	    (rj->key = malloc(keylen)) == NULL ||
+	    (as && (rj->as = malloc(sizeof(*as))) == NULL) ||
 	    (rj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		if (rj) {
 			free(rj->file_name);
 			free(rj->key);
+			free(rj->as);
 			free(rj);
 		}
 		*why = "watcherd is out of memory";
@@ -375,6 +462,8 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	}
 	memcpy(rj->key, key, keylen);
 	rj->keylen = keylen;
+	if (as)
+		*rj->as = *as;
 	rj->j.kind = JOB_REPLACE;
 	rj->j.proposal = proposal;
 	rj->j.finish = replace_finish;

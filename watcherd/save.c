@@ -33,6 +33,7 @@ struct save {
 	unsigned		 proposal;
 	char			*file_name;
 	char			*user;
+	struct creds		*as;		/* NULL: saved as watcherd */
 	uint32_t		 if_crc;
 	char			*data;
 	size_t			 len;
@@ -57,7 +58,8 @@ static void	save_free(struct save *);
 
 struct save *
 save_new(struct daemon *d, unsigned proposal, const char *file_name,
-    const char *user, uint32_t if_crc, char *data, size_t len)
+    const char *user, const struct creds *as, uint32_t if_crc, char *data,
+    size_t len)
 {
 	struct save *s = calloc(1, sizeof(*s));
 
@@ -74,11 +76,14 @@ save_new(struct daemon *d, unsigned proposal, const char *file_name,
 		d->saves.held += len;
 	if (data == NULL || (s->file_name = strdup(file_name)) == NULL ||
 	    (user && (s->user = strdup(user)) == NULL) ||
+	    (as && (s->as = malloc(sizeof(*as))) == NULL) ||
 	    (s->errors = json_object_new_array()) == NULL ||
 	    (s->warnings = json_object_new_array()) == NULL) {
 		save_free(s);
 		return NULL;
 	}
+	if (as)
+		*s->as = *as;
 	return s;
 }
 
@@ -93,6 +98,7 @@ save_free(struct save *s)
 	json_object_put(s->warnings);
 	free(s->file_name);
 	free(s->user);
+	free(s->as);
 	if (s->data)
 		s->d->saves.held -= s->len;
 	free(s->data);
@@ -353,7 +359,8 @@ save_step(struct save *s, struct watch_waiter *w)
 			watch_wait_restart(s->d->watches, w);
 			e = watch_replace(s->d->watches, w, s->proposal,
 			    s->file_name, strlen(s->file_name), s->if_crc,
-			    s->data, s->len, replaced, s, &s->started, &why);
+			    s->data, s->len, s->as, replaced, s, &s->started,
+			    &why);
 			if (e == PROTO_PENDING)
 				return e;
 			s->e = e;

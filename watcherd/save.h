@@ -12,6 +12,8 @@
 #ifndef SAVE_H
 #define SAVE_H
 
+#include "watcherd/access/creds.h"
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -33,11 +35,12 @@ struct save_stats {
 
 /* A save of the len bytes of data (taken: freed with the save, also on
    failure) over (proposal, file_name) if the file's checksum is still
-   if_crc, for user (NULL: a trusted peer), counted in the daemon's
-   save_stats. NULL when out of memory. */
+   if_crc, for user (NULL: a trusted peer), made with the credentials as
+   (copied; NULL: watcherd's own, keeping the file's owner), counted in
+   the daemon's save_stats. NULL when out of memory. */
 struct save *save_new(struct daemon *, unsigned proposal,
-	    const char *file_name, const char *user, uint32_t if_crc,
-	    char *data, size_t len);
+	    const char *file_name, const char *user, const struct creds *as,
+	    uint32_t if_crc, char *data, size_t len);
 /* Frees s, or lets it finish first (the client state's free function). */
 void	save_release(void *s);
 

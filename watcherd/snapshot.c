@@ -209,3 +209,22 @@ snapshot_pread(int fd, off_t offset, size_t max, char **out)
 	}
 	return got;
 }
+
+void
+file_id_of_state(const struct watch_state *st, struct file_id *id)
+{
+	id->exists = st->exists;
+	id->dev = st->exists ? st->dev : 0;
+	id->ino = st->exists ? st->ino : 0;
+	id->ctime = st->exists ? st->ctime : (struct timespec){ 0, 0 };
+}
+
+int
+file_id_equal(const struct file_id *a, const struct file_id *b, int ctime)
+{
+	if (!a->exists || !b->exists)
+		return a->exists == b->exists;
+	return a->dev == b->dev && a->ino == b->ino && (!ctime ||
+	    (a->ctime.tv_sec == b->ctime.tv_sec &&
+	    a->ctime.tv_nsec == b->ctime.tv_nsec));
+}

@@ -30,6 +30,21 @@ struct watch_state {
 					   been copying bytes in */
 };
 
+/* Which file, as an access verdict is given for it. */
+struct file_id {
+	int		 exists;
+	dev_t		 dev;
+	ino_t		 ino;
+	struct timespec	 ctime;		/* mode, owner and ACL changes */
+};
+
+/* The file a state describes. */
+void	file_id_of_state(const struct watch_state *, struct file_id *);
+/* 1 when a and b are the same file (both missing counts), with
+   unchanged too when ctime is set. */
+int	file_id_equal(const struct file_id *a, const struct file_id *b,
+	    int ctime);
+
 /* Fills st (but its crc) from the open file fd. Returns 0, or -1 with
    errno. */
 int	snapshot_fstate(int fd, struct watch_state *st);

@@ -984,8 +984,7 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->mounts = mount_table_new(loop, cfg, mount_recovered, t);
 	t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (!t->by_name || !t->by_inode || !t->by_file_wd || !t->by_dir_wd ||
-	    !t->by_entry || !t->folders || !t->jobs || users_init(t) == -1 ||
-	    permit_init(t) == -1 || !t->mounts ||
+	    !t->by_entry || !t->folders || !t->jobs || !t->mounts ||
 	    t->ifd == -1)
 		goto fail;
 	t->io = (struct loop_io){ .fd = t->ifd, .events = EPOLLIN,
@@ -1022,10 +1021,6 @@ watch_table_free(struct watch_table *t)
 			loop_remove(t->loop, &t->io);
 	}
 	folder_free_all(t);
-	if (t->users.table)
-		memo_clear(&t->users);
-	if (t->ways.table)
-		memo_clear(&t->ways);
 	cache_clear(&t->cache);
 	if (t->ifd != -1)
 		close(t->ifd);

@@ -23,7 +23,7 @@
 #include "common/config.h"
 #include "common/proto.h"
 #include "watcherd/loop.h"
-#include "watcherd/perm.h"
+#include "watcherd/access/creds.h"
 #include "watcherd/snapshot.h"
 
 struct job;
@@ -96,7 +96,9 @@ struct watch_waiter {
 	char			 detail[96];
 	int			 granted;	/* access_check() let the request
 						   through: not asked again on
-						   its later dispatches */
+						   its later dispatches; 2: for
+						   granted_file only */
+	struct file_id		 granted_file;
 };
 
 /*
@@ -192,41 +194,18 @@ enum proto_error watch_get(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    struct watch_name **out, const char **why);
 /*
- * The account of a user name from NSS (getpwnam_r, getgrouplist), looked
- * up off the loop and then believed for WATCH_USER_TTL_S, an unknown name
- * too: a membership revoked in the directory still counts that long (plus
- * whatever NSS's own cache, SSSD or nscd, adds). Returns PROTO_OK with
- * *out (NULL for an unknown name; valid until the next call into the
- * table), PROTO_PENDING (see above), or PROTO_UNAVAILABLE with *why.
- */
-#define WATCH_USER_TTL_S 30
-enum proto_error watch_user(struct watch_table *, struct watch_waiter *,
-	    const char *name, const struct perm_user **out, const char **why);
-
-/*
- * Whether user (NULL: an unknown name, who may do nothing) could do want
- * (PERM_* bits) to the file by the permission bits and ACLs of the file
- * and of every directory from the proposal folder down to it (see
- * perm.h), decided before anything else about the file is looked at: a
- * user who may not search the way to it learns nothing of whether it
- * exists. What is read is believed for a second. Returns PROTO_OK (the
- * file may still be missing: watch_get() says), PROTO_DENIED, PROTO_PENDING
- * (see above), or the error of a bad name, an unknown proposal or a
- * stalled file system, with *why.
- */
-enum proto_error watch_permit(struct watch_table *, struct watch_waiter *,
-	    unsigned proposal, const char *file_name, size_t len,
-	    const struct perm_user *user, int want, const char **why);
-
-/*
  * Replaces the file (proposal, file_name) with data (borrowed: kept by
  * the caller until done is called) if, and only
  * if, its bytes still have the CRC-32 if_crc: checked and replaced under a
  * write lock on the file that file systems shared between hosts honour
  * (GPFS, NFSv4), the new bytes written to a temporary file beside it,
- * flushed and renamed over it, with the old file's mode and access ACL
- * (owner and group where watcherd may). A name that is a symbolic link inside the folder
- * replaces its target. Always off the loop. done(arg, result) is called
+ * flushed and put in its place only while the name still is the file
+ * locked (exchanged, then checked), in its directory opened without
+ * following links, with the old file's mode (set-id bits dropped) and
+ * access ACL. With as (a user's credentials, access = unix) every step
+ * is that user's and the new file theirs; without, the old owner and
+ * group are kept or nothing is saved. A name that is a symbolic link
+ * inside the folder replaces its target. Always off the loop. done(arg, result) is called
  * on the loop once it is over (also when watcherd stops before), then w
  * resumes; a request waits for it up to fs-timeout on a file system that
  * may stall, WATCH_REPLACE_TIMEOUT_MS on a local disk, and nothing is
@@ -248,7 +227,8 @@ typedef void watch_replace_fn(void *arg, const struct watch_replace_result *);
 enum proto_error watch_replace(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    uint32_t if_crc, const char *data, size_t data_len,
-	    watch_replace_fn *done, void *arg, int *started, const char **why);
+	    const struct creds *as, watch_replace_fn *done, void *arg,
+	    int *started, const char **why);
 
 /* The current state of the file behind a name. */
 const struct watch_state *watch_name_state(const struct watch_name *);

@@ -4,9 +4,9 @@
  * and the public API), folder.c (proposal -> DAMNIT folder), dirs.c
  * (directory watches and the entries names are reached through), job.c
  * (file-system work off the loop and the requests waiting for it),
- * poll.c (the files inotify cannot see), snapshot.c (bytes and the stat they belong to), users.c (accounts from
- * NSS) and permit.c (the permissions on the way to a file). Not for other
- * users.
+ * poll.c (the files inotify cannot see) and snapshot.c (bytes and the
+ * stat they belong to); the access room (watcherd/access/) borrows its
+ * folders and jobs. Not for other users.
  */
 #ifndef WATCH_INT_H
 #define WATCH_INT_H
@@ -43,7 +43,7 @@ struct dir_link {
 
 /* A piece of file-system work done off the loop, and the requests that
    wait for it. Embedded first in the job of each kind. */
-enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_WAY, JOB_OUTSIDE,
+enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_ACCESS, JOB_OUTSIDE,
 	JOB_REPLACE, JOB_POLL };
 struct job {
 	struct mount_job	 mj;
@@ -147,8 +147,6 @@ struct watch_table {
 	struct mount_table	*mounts;
 	struct table		*jobs;		/* name key -> newest file job */
 	struct poll_round	*poll_rounds;	/* one per polled mount */
-	struct memo		 users;		/* accounts, by name */
-	struct memo		 ways;		/* permissions, by name key */
 	unsigned long		 seq;		/* of the newest job */
 	unsigned long		 changes;
 	unsigned long		 overflows;
@@ -255,16 +253,6 @@ struct dir *dirs_find(struct watch_table *, int wd);
    name in it, calling gone(t, name) for each, and frees it. */
 void	dirs_gone(struct watch_table *, struct dir *,
 	    void (*gone)(struct watch_table *, struct watch_name *));
-
-/* users.c */
-
-/* Sets up t->users. Returns 0, or -1 when out of memory. */
-int	users_init(struct watch_table *);
-
-/* permit.c */
-
-/* Sets up t->ways. Returns 0, or -1 when out of memory. */
-int	permit_init(struct watch_table *);
 
 /* job.c */
 

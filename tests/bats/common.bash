@@ -297,8 +297,8 @@ watched() {
 UNPRIV_UID=65534
 UNPRIV_GID=65534
 
-# unprivileged_watcherd: launch_watcherd will start watcherd as
-# UNPRIV_UID:UNPRIV_GID without supplementary groups, on a socket in
+# unprivileged_watcherd [SETPRIV_OPTION]...: launch_watcherd will start
+# watcherd as UNPRIV_UID:UNPRIV_GID without supplementary groups, on a socket in
 # $T/sock (a directory of that user; sets SOCK), with T and the data tree
 # readable to it.
 unprivileged_watcherd() {
@@ -307,7 +307,15 @@ unprivileged_watcherd() {
 	    return 1
 	SOCK="$T/sock/watcherd.sock"
 	WATCHERD_WRAP=(setpriv --reuid="$UNPRIV_UID" --regid="$UNPRIV_GID"
-	    --clear-groups --)
+	    --clear-groups "$@" --)
+}
+
+# unprivileged_watcherd_with_creds: the same, with CAP_SETUID and
+# CAP_SETGID (ambient, as the shipped unit grants them) and no other
+# capability, which access = unix needs.
+unprivileged_watcherd_with_creds() {
+	unprivileged_watcherd --inh-caps=-all,+setuid,+setgid \
+	    --ambient-caps=-all,+setuid,+setgid --bounding-set=-all,+setuid,+setgid
 }
 
 # process_uid PID: the real uid a process runs as.

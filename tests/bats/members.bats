@@ -140,6 +140,12 @@ forbidden_detail() {
 	echo "user $1 may not read $2 of proposal ${3:-1111}"
 }
 
+# system_detail USER [VERB]: the detail of a refused system account.
+system_detail() {
+	echo "user $1 may not ${2:-read} the files of proposal 1111: root's," \
+	    "watcherd's own and system accounts (uid below 1000) are never served"
+}
+
 # file_path FILE [PROPOSAL]: FILE in the amore folder of PROPOSAL.
 file_path() {
 	printf '%s/data/SPB/202601/p%06d/usr/Shared/amore/%s\n' "$T" "${2:-1111}" "$1"
@@ -197,12 +203,16 @@ watcherd_verdict() {
 # are EXPECTED (space-separated; checks the fixture). Prints a table line
 # to fd 3; sets MISMATCHES.
 agree_with_kernel() {
-	local label=$1 file=$2 p=$3 expected=$4 u k w allowed="" line=""
+	local label=$1 file=$2 p=$3 expected=$4 u k w want allowed="" line=""
 	for u in "${ACCOUNTS[@]}"; do
 		k=$(kernel_verdict "$u" "$(file_path "$file" "$p")")
 		w=$(watcherd_verdict "$u" "$file" "$p")
 		[ "$k" = allowed ] && allowed="$allowed ${u#fhm_}"
-		if [ "$k" = "$w" ]; then
+		# A login named root is never served, whatever its account
+		# could do (min-uid).
+		want=$k
+		[ "$u" = root ] && want=denied
+		if [ "$want" = "$w" ]; then
 			line="$line ${u#fhm_}=${k:0:1}"
 		else
 			line="$line ${u#fhm_}=kernel:$k/watcherd:$w"
@@ -313,19 +323,21 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 	[ "$(json_get "$reply" .error)" = bad_request ] || fail "$reply"
 }
 
-@test "an owner-only file: its owner reads it, another member is forbidden, a login named root gets no override" {
+@test "an owner-only file: its owner reads it, another member is forbidden, a login named root gets nothing" {
 	chown "$ALICE:$PROP_GROUP" "$DAMNIT/context.py"
 	chmod 0600 "$DAMNIT/context.py"
 	start_test_watcherd --access unix
 	reads "$(ask "$ALICE" checksum context.py)" context.py
 	refused "$(ask "$BOB" checksum context.py)" forbidden \
 	    "$(forbidden_detail "$BOB" context.py)"
+	# A login named root is a system account: never served, not even
+	# what root's account owns.
 	refused "$(ask root checksum context.py)" forbidden \
-	    "$(forbidden_detail root context.py)"
-	# The rest of the proposal stays open to its members (and to root,
-	# the folder's owner).
+	    "$(system_detail root)"
+	refused "$(ask root checksum damnit.log)" forbidden \
+	    "$(system_detail root)"
+	# The rest of the proposal stays open to its members.
 	reads "$(ask "$BOB" checksum damnit.log)" damnit.log
-	reads "$(ask root checksum damnit.log)" damnit.log
 	# watcherd itself, asked without a user, still reads it.
 	reads "$(ask - checksum context.py)" context.py
 }
@@ -483,8 +495,8 @@ matrix_proposal() {
 	[ -z "$MISMATCHES" ] || fail "watcherd and the kernel disagree:$MISMATCHES"
 }
 
-@test "an unprivileged watcherd decides the same, and like the kernel" {
-	unprivileged_watcherd
+@test "an unprivileged watcherd with CAP_SETUID and CAP_SETGID only decides the same, and like the kernel" {
+	unprivileged_watcherd_with_creds
 	# The service account reads through ACL entries of its own, which
 	# give nobody else anything.
 	chown -R root:root "$PDIR"
@@ -509,10 +521,10 @@ matrix_proposal() {
 	refused "$(ask null checksum damnit.log)" unauthenticated \
 	    "nobody is logged in: log in to read the files of proposal 1111"
 	# Root is now a peer like any other uid that is not watcherd's:
-	# trusted without a user, but a login named root is judged.
+	# trusted without a user, but a login named root is refused.
 	reads "$(ask - checksum context.py)" context.py
 	refused "$(ask root checksum context.py)" forbidden \
-	    "$(forbidden_detail root context.py)"
+	    "$(system_detail root)"
 	reply=$(printf '%s\n' "$(ureq - checksum context.py)" |
 	    setpriv --reuid="$UNPRIV_UID" --regid="$UNPRIV_GID" --clear-groups -- \
 	    socat -t 2 - "UNIX-CONNECT:$SOCK")
@@ -528,6 +540,66 @@ matrix_proposal() {
 	agree_with_kernel "process_logs/r0012-p1111.out" process_logs/r0012-p1111.out 1111 \
 	    "alice bob root"
 	[ -z "$MISMATCHES" ] || fail "watcherd and the kernel disagree:$MISMATCHES"
+}
+
+@test "an unprivileged watcherd without CAP_SETUID and CAP_SETGID answers unavailable under access unix, and says why" {
+	unprivileged_watcherd
+	start_test_watcherd --access unix
+	[ "$(process_uid "$WATCHERD_PID")" = "$UNPRIV_UID" ] ||
+	    fail "watcherd runs as root: the test would prove nothing"
+	reply=$(ask "$ALICE" checksum damnit.log)
+	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
+	[[ "$(json_get "$reply" .detail)" == *"CAP_SETUID and CAP_SETGID"* ]] ||
+	    fail "$reply"
+	log_has 'event=access_unavailable'
+	# watcherd's own peers are still served.
+	reads "$(ask - checksum damnit.log)" damnit.log
+}
+
+@test "root, nobody, watcherd's own account and accounts below min-uid are refused under unix and command" {
+	local sys
+	sys=$(getent passwd daemon | cut -d: -f1)
+	start_test_watcherd --access unix
+	for u in root nobody "$sys"; do
+		reply=$(ask "$u" checksum damnit.log)
+		[ "$(json_get "$reply" .error)" = forbidden ] || fail "$u: $reply"
+		[[ "$(json_get "$reply" .detail)" == *"never served"* ]] ||
+		    fail "$u: $reply"
+	done
+	reads "$(ask "$ALICE" checksum damnit.log)" damnit.log
+	stop_test_watcherd
+	# min-uid above alice's uid refuses her too.
+	start_test_watcherd --access unix --min-uid "$(($(id -u "$ALICE") + 1))"
+	reply=$(ask "$ALICE" checksum damnit.log)
+	[ "$(json_get "$reply" .error)" = forbidden ] || fail "$reply"
+	stop_test_watcherd
+	# Under command, whatever the command would say.
+	printf '#!/bin/sh\nexit 0\n' >"$T/allow-all"
+	chmod +x "$T/allow-all"
+	start_test_watcherd --access command --access-command "$T/allow-all"
+	for u in root nobody "$sys"; do
+		reply=$(ask "$u" checksum damnit.log)
+		[ "$(json_get "$reply" .error)" = forbidden ] || fail "$u: $reply"
+	done
+	reads "$(ask "$ALICE" checksum damnit.log)" damnit.log
+}
+
+@test "watcherd's own account is refused as a login" {
+	# watcherd runs as dave here, with the two capabilities only.
+	unprivileged_watcherd_with_creds
+	WATCHERD_WRAP=(setpriv --reuid="$DAVE" --regid="$(id -g "$DAVE")"
+	    --clear-groups --inh-caps=-all,+setuid,+setgid
+	    --ambient-caps=-all,+setuid,+setgid
+	    --bounding-set=-all,+setuid,+setgid --)
+	chown "$DAVE" "$T/sock"
+	setfacl -m "u:$DAVE:r-x" "$PDIR"
+	start_test_watcherd --access unix
+	[ "$(process_uid "$WATCHERD_PID")" = "$(id -u "$DAVE")" ] ||
+	    fail "watcherd does not run as dave"
+	reply=$(ask "$DAVE" checksum damnit.log)
+	[ "$(json_get "$reply" .error)" = forbidden ] || fail "$reply"
+	[[ "$(json_get "$reply" .detail)" == *"never served"* ]] || fail "$reply"
+	reads "$(ask "$ALICE" checksum damnit.log)" damnit.log
 }
 
 # carol_gets ok|forbidden: what a request of CAROL for context.py gets;
@@ -834,4 +906,104 @@ command_forbidden() {
 	# A member's not_found is no denial.
 	ask "$ALICE" checksum missing.log >/dev/null
 	counters_are access_denied=3 access_unauthenticated=2 access_command_runs=0
+}
+
+# Confinement (DESIGN.md section 7): a member owns usr/Shared, and with it
+# every link there. Proposal 2222 is the victim: open to everybody, so
+# that only confinement stands between the member and its files.
+
+# victim_proposal: p002222 with a context.py of its own, readable to all.
+victim_proposal() {
+	VDIR="$T/data/SPB/202601/p002222"
+	mkdir -p "$VDIR/usr/Shared/amore" &&
+	    printf 'victim = True\n' >"$VDIR/usr/Shared/amore/context.py" &&
+	    printf 'a victim log line\n' >"$VDIR/usr/Shared/amore/damnit.log" &&
+	    chmod -R u=rwX,go=rX "$VDIR"
+}
+
+# amore_leads_to TARGET: the member's usr/Shared/amore becomes a link.
+amore_leads_to() {
+	rm -rf "$PDIR/usr/Shared/amore"
+	ln -s "$1" "$PDIR/usr/Shared/amore"
+}
+
+# all_refused_outside USER: checksum, content, tail and subscribe of
+# context.py in proposal 1111 are forbidden as leading outside.
+all_refused_outside() {
+	local cmd reply
+	for cmd in checksum content tail subscribe; do
+		reply=$(ask "$1" "$cmd" context.py | head -n 1)
+		[ "$(json_get "$reply" .error)" = forbidden ] &&
+		    [[ "$(json_get "$reply" .detail)" == *"leads outside"* ]] ||
+		    fail "$cmd as $1: $reply"
+	done
+}
+
+@test "a member's usr/Shared/amore linked to another proposal's folder is forbidden under unix, command and open, and logged" {
+	victim_proposal
+	amore_leads_to ../../../p002222/usr/Shared/amore
+	printf '#!/bin/sh\nexit 0\n' >"$T/allow-all"
+	chmod +x "$T/allow-all"
+	start_test_watcherd --access command --access-command "$T/allow-all"
+	all_refused_outside "$ALICE"
+	all_refused_outside -
+	log_has 'event=folder_outside proposal=1111' || fail "no folder_outside line"
+	stop_test_watcherd
+	start_test_watcherd --access unix
+	all_refused_outside "$ALICE"
+	stop_test_watcherd
+	start_test_watcherd --access open
+	all_refused_outside null
+	# The victim itself is served as ever.
+	reads "$(ask null checksum context.py 2222)" context.py 2222
+}
+
+@test "a member's amore linked to a folder outside data_root, or absolute to another proposal, is forbidden" {
+	victim_proposal
+	mkdir -p "$T/elsewhere"
+	printf 'secret = 1\n' >"$T/elsewhere/context.py"
+	chmod -R a+rX "$T/elsewhere"
+	amore_leads_to "$T/elsewhere"
+	start_test_watcherd --access open
+	all_refused_outside null
+	stop_test_watcherd
+	amore_leads_to "$VDIR/usr/Shared/amore"
+	start_test_watcherd --access open
+	all_refused_outside null
+}
+
+@test "a member's amore linked to a folder inside the proposal is followed, under unix too" {
+	mkdir -p "$PDIR/scratch"
+	mv "$PDIR/usr/Shared/amore" "$PDIR/scratch/amore"
+	ln -s ../../scratch/amore "$PDIR/usr/Shared/amore"
+	start_test_watcherd --access unix
+	reads "$(ask "$ALICE" checksum context.py)" context.py
+	refused "$(ask "$CAROL" checksum context.py)" forbidden \
+	    "$(forbidden_detail "$CAROL" context.py)"
+}
+
+@test "a context.py link swapped from a member's own file to an owner-only one inside the verdict's second is checked afresh" {
+	# alice's own file, and the PI's (bob's) that only he may read.
+	printf 'mine = 1\n' >"$DAMNIT/alice.py"
+	chown "$ALICE" "$DAMNIT/alice.py"
+	chmod 0600 "$DAMNIT/alice.py"
+	printf 'pi_secret = 1\n' >"$DAMNIT/pi.py"
+	chown "$BOB" "$DAMNIT/pi.py"
+	chmod 0600 "$DAMNIT/pi.py"
+	rm "$DAMNIT/context.py"
+	ln -s alice.py "$DAMNIT/context.py"
+	start_test_watcherd --access unix
+	reply=$(ask "$ALICE" checksum context.py)
+	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/alice.py")" ] ||
+	    fail "$reply"
+	ln -sfn pi.py "$DAMNIT/context.py"
+	# At once, well within the second a verdict is believed.
+	for cmd in checksum content tail; do
+		reply=$(ask "$ALICE" "$cmd" context.py | head -n 1)
+		[ "$(json_get "$reply" .error)" = forbidden ] ||
+		    fail "$cmd after the swap: $reply"
+	done
+	reply=$(ask "$BOB" checksum context.py)
+	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/pi.py")" ] ||
+	    fail "bob: $reply"
 }

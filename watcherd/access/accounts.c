@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "watcherd/access/access_int.h"
 #include "watcherd/watch_int.h"
 
 #define USERS_MAX	4096		/* accounts remembered */
@@ -13,12 +14,12 @@
 
 /*
  * An account as NSS gave it, or the memory that the name is unknown;
- * believed for WATCH_USER_TTL_S. The lookup always runs off the loop:
+ * believed for ACCESS_ACCOUNT_TTL_S. The lookup always runs off the loop:
  * NSS may ask LDAP or SSSD, which may not answer.
  */
 struct user {
 	struct memo_entry e;		/* key: the name and its NUL */
-	struct perm_user *account;	/* NULL: unknown */
+	struct creds *account;	/* NULL: unknown */
 	long long	 fetched;
 	struct job	*lookup;	/* the lookup under way */
 };
@@ -28,7 +29,7 @@ struct user_job {
 	struct user	*u;
 	char		*name;
 	/* What the worker found. */
-	struct perm_user *account;
+	struct creds *account;
 	int		 err;		/* errno of a failed lookup */
 };
 
@@ -37,7 +38,7 @@ user_work(struct mount_job *mj)
 {
 	struct user_job *uj = (struct user_job *)mj;
 	struct passwd pw, *found = NULL;
-	struct perm_user *a;
+	struct creds *a;
 	size_t buflen = 4096;
 	char *buf = NULL, *grown;
 	int n, r;
@@ -65,11 +66,11 @@ user_work(struct mount_job *mj)
 	}
 	a->uid = pw.pw_uid;
 	a->gid = pw.pw_gid;
-	n = PERM_GROUPS_MAX;
-	/* More than PERM_GROUPS_MAX groups: the first ones count. */
+	n = CREDS_GROUPS_MAX;
+	/* More than CREDS_GROUPS_MAX groups: the first ones count. */
 	if (getgrouplist(uj->name, pw.pw_gid, a->groups, &n) == -1 &&
-	    n > PERM_GROUPS_MAX)
-		n = PERM_GROUPS_MAX;
+	    n > CREDS_GROUPS_MAX)
+		n = CREDS_GROUPS_MAX;
 	a->n_groups = n > 0 ? (size_t)n : 0;
 	uj->account = a;
 done:
@@ -121,18 +122,20 @@ user_release(struct memo_entry *e)
 }
 
 int
-users_init(struct watch_table *t)
+accounts_init(struct access *a)
 {
-	return memo_init(&t->users, USERS_MAX, user_busy, user_release);
+	return memo_init(&a->accounts, USERS_MAX, user_busy, user_release);
 }
 
 static enum proto_error
-lookup_start(struct watch_table *t, struct user *u, struct watch_waiter *w,
+lookup_start(struct access *a, struct user *u, struct watch_waiter *w,
     const char **why)
 {
 	struct user_job *uj;
 	struct mount *m;
 	enum proto_error e;
+
+	struct watch_table *t = a->t;
 
 	if ((m = mount_users(t->mounts)) == NULL ||
 	    (uj = calloc(1, sizeof(*uj))) == NULL) {
@@ -156,16 +159,16 @@ lookup_start(struct watch_table *t, struct user *u, struct watch_waiter *w,
 }
 
 enum proto_error
-watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
-    const struct perm_user **out, const char **why)
+access_account(struct access *a, struct watch_waiter *w, const char *name,
+    const struct creds **out, const char **why)
 {
 	size_t keylen = strlen(name) + 1;
-	struct user *u = (struct user *)memo_get(&t->users, name, keylen);
+	struct user *u = (struct user *)memo_get(&a->accounts, name, keylen);
 
 	*out = NULL;
 	if (u == NULL) {
 		if ((u = calloc(1, sizeof(*u))) == NULL ||
-		    memo_add(&t->users, &u->e, name, keylen) == -1) {
+		    memo_add(&a->accounts, &u->e, name, keylen) == -1) {
 			free(u);
 			*why = "watcherd is out of memory";
 			return PROTO_UNAVAILABLE;
@@ -173,8 +176,8 @@ watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
 		u->fetched = LLONG_MIN / 2;
 	}
 	if (u->lookup)
-		return job_wait(t, u->lookup, w, why);
-	if (loop_now(t->loop) - u->fetched >= WATCH_USER_TTL_S * 1000LL) {
+		return job_wait(a->t, u->lookup, w, why);
+	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {
 		if (w && w->result && w->result->kind == JOB_USER &&
 		    ((struct user_job *)w->result)->u == u) {
 			/* Looked up for this request, and failed. */
@@ -182,7 +185,7 @@ watch_user(struct watch_table *t, struct watch_waiter *w, const char *name,
 			    "again";
 			return PROTO_UNAVAILABLE;
 		}
-		return lookup_start(t, u, w, why);
+		return lookup_start(a, u, w, why);
 	}
 	*out = u->account;
 	return PROTO_OK;

@@ -2,8 +2,8 @@
  * Access per proposal (DESIGN.md section 7): whether the user a request
  * names may read a proposal's file. The web server says who (the handler
  * passes REMOTE_USER as "user"); this decides, by the access setting:
- * open lets anybody; unix asks what the account could do on this host
- * (watch_user(), watch_permit()); command asks a site's program, whose
+ * open lets anybody; unix asks the kernel, with the account's credentials
+ * (kernel.c, creds.h); command asks a site's program, whose
  * answers are kept per (user, proposal, access) for access-cache-seconds.
  */
 #ifndef ACCESS_H
@@ -13,6 +13,8 @@
 
 #include "common/config.h"
 #include "common/proto.h"
+#include "watcherd/access/creds.h"
+#include "watcherd/snapshot.h"
 
 struct loop;
 struct access;
@@ -41,7 +43,11 @@ void		 access_reconfigure(struct access *);
 
 /*
  * Whether who may read (proposal, file_name), or with write set replace
- * it (under open nobody may, but a trusted peer without a user). Returns
+ * it (under open nobody may, but a trusted peer without a user). Root's,
+ * watcherd's own, nobody's and accounts below min-uid are refused in
+ * every mode. Under unix the verdict is the kernel's for one file
+ * (w->granted_file): call again with seen, the file the name led to when
+ * it was served, and a verdict for another file is not used. Returns
  * PROTO_OK,
  * PROTO_PENDING (w resumes when the answer is known; ask again),
  * PROTO_UNAUTHENTICATED or PROTO_FORBIDDEN with a detail for a person in
@@ -51,7 +57,16 @@ void		 access_reconfigure(struct access *);
 enum proto_error access_check(struct access *, struct watch_waiter *w,
 		    const struct access_who *who, unsigned proposal,
 		    const char *file_name, size_t len, int write,
-		    char *detail, size_t detail_len, const char **why);
+		    const struct file_id *seen, char *detail,
+		    size_t detail_len, const char **why);
+
+/*
+ * The credentials a save that access_check() let through is made with:
+ * the user's account under access = unix (valid until the next call),
+ * else NULL (watcherd's own).
+ */
+const struct creds *access_save_as(struct access *,
+		    const struct access_who *who);
 
 /* 1 when who may list every watch (the list command): anybody under
    access = open, else only trusted peers. */

@@ -4,12 +4,13 @@
 #include <string.h>
 #include <sys/wait.h>
 
+#include <unistd.h>
+
 #include "common/log.h"
 #include "common/policy.h"
-#include "watcherd/access.h"
+#include "watcherd/access/access_int.h"
 #include "watcherd/loop.h"
 #include "watcherd/proc.h"
-#include "watcherd/memo.h"
 #include "watcherd/watch.h"
 
 #define ANSWERS_MAX	65536	/* access-command answers remembered */
@@ -28,15 +29,6 @@ struct answer {
 					   requests it resumes take its
 					   answer, however short the cache */
 	int		 failed;	/* the last run gave no answer */
-};
-
-struct access {
-	struct loop		*loop;
-	const struct config	*cfg;
-	struct watch_table	*t;
-	struct memo		 answers;
-	unsigned		 running;
-	struct access_stats	 stats;
 };
 
 static int
@@ -60,10 +52,15 @@ answer_release(struct memo_entry *e)
 }
 
 /* An access-command that access does not use is most likely a forgotten
-   "access = command": said at start and at each reload. */
+   "access = command", and access = unix without the capabilities it
+   needs answers nothing: said at start and at each reload. */
 static void
 warn_unused(const struct config *cfg)
 {
+	if (cfg->access == ACCESS_UNIX && !creds_available())
+		log_warn("access_unavailable", "access=unix reason=\"watcherd "
+		    "lacks CAP_SETUID and CAP_SETGID: every file request is "
+		    "answered unavailable\"");
 	if (cfg->access != ACCESS_COMMAND && cfg->access_command.argc > 0)
 		log_warn("access_command_unused", "access=%s reason=\""
 		    "access-command is used only with access = command\"",
@@ -82,6 +79,10 @@ access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 		free(a);
 		return NULL;
 	}
+	if (accounts_init(a) == -1 || verdicts_init(a) == -1) {
+		access_free(a);
+		return NULL;
+	}
 	a->loop = loop;
 	a->cfg = cfg;
 	a->t = t;
@@ -95,6 +96,10 @@ access_free(struct access *a)
 	if (a == NULL)
 		return;
 	memo_clear(&a->answers);
+	if (a->accounts.table)
+		memo_clear(&a->accounts);
+	if (a->verdicts.table)
+		memo_clear(&a->verdicts);
 	free(a);
 }
 
@@ -111,6 +116,23 @@ access_reconfigure(struct access *a)
 		if (!answer_busy(e))
 			memo_drop(&a->answers, e);
 	}
+	for (e = a->verdicts.newest; e; e = next) {
+		next = e->next;
+		if (!a->verdicts.busy(e))
+			memo_drop(&a->verdicts, e);
+	}
+}
+
+const struct creds *
+access_save_as(struct access *a, const struct access_who *who)
+{
+	const struct creds *c = NULL;
+	const char *why;
+
+	if (a->cfg->access != ACCESS_UNIX || who->user == NULL ||
+	    access_account(a, NULL, who->user, &c, &why) != PROTO_OK)
+		return NULL;
+	return c;
 }
 
 int
@@ -249,16 +271,32 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 	return run_start(a, ans, w, proposal, access, why);
 }
 
+/*
+ * Whether an account may be served at all: never root's, watcherd's own,
+ * the kernel's overflow uid (nobody) or one below min-uid (system
+ * accounts), whatever the web server says. Returns 1 or 0.
+ */
+static int
+account_allowed(const struct access *a, const struct creds *c)
+{
+	return c->uid != 0 && c->uid != geteuid() && c->uid != 65534 &&
+	    c->uid >= a->cfg->min_uid;
+}
+
 enum proto_error
 access_check(struct access *a, struct watch_waiter *w,
     const struct access_who *who, unsigned proposal, const char *file_name,
-    size_t len, int write, char *detail, size_t detail_len, const char **why)
+    size_t len, int write, const struct file_id *seen, char *detail,
+    size_t detail_len, const char **why)
 {
 	const char *verb = write ? "write" : "read";
-	const struct perm_user *account;
+	const struct creds *account = NULL;
 	enum proto_error e;
 
-	if ((!who->named && who->trusted) || (w && w->granted))
+	if ((!who->named && who->trusted) || (w && w->granted == 1))
+		return PROTO_OK;
+	if (w && w->granted == 2 && (seen == NULL ||
+	    file_id_equal(&w->granted_file, seen, 0)))
 		return PROTO_OK;
 	if (a->cfg->access == ACCESS_OPEN) {
 		if (!write)
@@ -282,13 +320,36 @@ access_check(struct access *a, struct watch_waiter *w,
 		*why = detail;
 		return PROTO_UNAUTHENTICATED;
 	}
+	if (a->cfg->access == ACCESS_UNIX && !creds_available()) {
+		snprintf(detail, detail_len, "access = unix needs watcherd to "
+		    "run with CAP_SETUID and CAP_SETGID, so that the kernel "
+		    "decides with the user's credentials; it has not");
+		*why = detail;
+		return PROTO_UNAVAILABLE;
+	}
+	if ((e = access_account(a, w, who->user, &account, why)) != PROTO_OK)
+		return e;
+	if (account && !account_allowed(a, account)) {
+		a->stats.denied++;
+		log_info("access_denied", "user=%s proposal=%u access=%s "
+		    "want=%s reason=\"a system account (uid %u)\"", who->user,
+		    proposal, config_access_name(a->cfg->access), verb,
+		    (unsigned)account->uid);
+		snprintf(detail, detail_len, "user %s may not %s the files of "
+		    "proposal %u: root's, watcherd's own and system accounts "
+		    "(uid below %u) are never served", who->user, verb,
+		    proposal, a->cfg->min_uid);
+		*why = detail;
+		return PROTO_FORBIDDEN;
+	}
 	if (a->cfg->access == ACCESS_COMMAND)
 		e = ask_command(a, w, who->user, proposal, verb, why);
-	else if ((e = watch_user(a->t, w, who->user, &account, why)) ==
-	    PROTO_OK)
-		e = watch_permit(a->t, w, proposal, file_name, len, account,
-		    write ? PERM_WRITE : PERM_READ, why);
-	if (e == PROTO_OK && w)
+	else if (account == NULL)
+		e = PROTO_DENIED;
+	else
+		e = access_kernel(a, w, proposal, file_name, len, account,
+		    write, seen, why);
+	if (e == PROTO_OK && w && w->granted == 0)
 		w->granted = 1;
 	if (e != PROTO_DENIED)
 		return e;
