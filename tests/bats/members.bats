@@ -1007,3 +1007,21 @@ all_refused_outside() {
 	[ "$(json_get "$reply" .checksum)" = "$(crc32 "$DAMNIT/pi.py")" ] ||
 	    fail "bob: $reply"
 }
+
+@test "programs watcherd runs do not inherit its CAP_SETUID and CAP_SETGID" {
+	unprivileged_watcherd_with_creds
+	cat >"$T/caps-cmd" <<EOS
+#!/bin/sh
+grep -E '^Cap(Inh|Prm|Eff|Amb):' /proc/self/status >"$T/sock/caps"
+exit 0
+EOS
+	chmod 0755 "$T/caps-cmd"
+	start_test_watcherd --access command --access-command "$T/caps-cmd"
+	reads "$(ask "$ALICE" checksum damnit.log)" damnit.log
+	[ -s "$T/sock/caps" ] || fail "the access command did not run"
+	awk '$2 !~ /^0+$/ { bad = 1 } END { exit bad }' "$T/sock/caps" ||
+	    fail "the access command has capabilities: $(cat "$T/sock/caps")"
+	# watcherd itself keeps them.
+	grep -E '^CapEff:' "/proc/$WATCHERD_PID/status" | grep -qv '0000000000000000' ||
+	    fail "watcherd lost its capabilities"
+}

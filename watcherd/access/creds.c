@@ -1,5 +1,6 @@
 #include <errno.h>
 #include <unistd.h>
+#include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <linux/capability.h>
 
@@ -58,6 +59,9 @@ creds_init(void)
 	n = getgroups(CREDS_GROUPS_MAX, own.groups);
 	own.n_groups = n > 0 ? (size_t)n : 0;
 	own.available = capabilities_effective();
+	/* The capabilities stay watcherd's: a program it runs (hooks,
+	   validators, the access command) must not inherit them. */
+	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	return own.available;
 }
 

@@ -27,9 +27,11 @@ struct creds {
 };
 
 /*
- * Notes the process's own credentials, to go back to. Call once at start,
- * before any thread. Returns 1 when credentials can be switched
- * (CAP_SETUID and CAP_SETGID are effective), else 0.
+ * Notes the process's own credentials, to go back to, and clears the
+ * ambient capabilities, so that programs watcherd runs do not inherit
+ * CAP_SETUID and CAP_SETGID. Call once at start, before any thread.
+ * Returns 1 when credentials can be switched (CAP_SETUID and CAP_SETGID
+ * are effective), else 0.
  */
 int	creds_init(void);
 
