@@ -24,6 +24,8 @@ static const char usage_text[] =
 "                [--access-cache-seconds SECONDS] [--min-uid UID]\n"
 "                [--write] [--write-allow PATTERN]... [--write-memory BYTES]\n"
 "                [--validate 'PATTERN COMMAND [ARG]...']...\n"
+"                [--validate-memory BYTES] [--validate-cpu-seconds SECONDS]\n"
+"                [--validate-per-user N] [--validate-max-running N]\n"
 "                [--foreground] [--verbose] [--version]";
 
 static const char *const default_allow[] = {
@@ -131,6 +133,10 @@ config_defaults(struct config *c)
 	c->hook_max_running = 4;
 	c->hook_queue = 64;
 	c->hook_timeout_s = 10;
+	c->validate_memory = 512u << 20;
+	c->validate_cpu_s = 10;
+	c->validate_per_user = 2;
+	c->validate_max_running = 8;
 	c->access = ACCESS_UNIX;
 	c->access_cache_s = 60;
 	c->min_uid = 1000;
@@ -398,6 +404,10 @@ static const struct config_key {
 	{ "write-memory", KEY_SIZE, offsetof(struct config, write_memory), 1, 1ULL << 40 },
 	{ "write-allow", KEY_WRITE_ALLOW, 0, 0, 0 },
 	{ "validate", KEY_VALIDATE, 0, 0, 0 },
+	{ "validate-memory", KEY_SIZE, offsetof(struct config, validate_memory), 1u << 20, 1ULL << 40 },
+	{ "validate-cpu-seconds", KEY_UINT, offsetof(struct config, validate_cpu_s), 1, 86400 },
+	{ "validate-per-user", KEY_UINT, offsetof(struct config, validate_per_user), 1, 1024 },
+	{ "validate-max-running", KEY_UINT, offsetof(struct config, validate_max_running), 1, 1024 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };

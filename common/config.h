@@ -70,6 +70,13 @@ struct config {
 	size_t		 n_write_allow;
 	struct config_hook validators[CONFIG_MAX_HOOKS];	/* validate */
 	size_t		 n_validators;
+	size_t		 validate_memory;	/* bytes of data a validator
+						   may allocate */
+	unsigned	 validate_cpu_s;	/* seconds of CPU time it may
+						   use */
+	unsigned	 validate_per_user;	/* validators running at once
+						   for one user */
+	unsigned	 validate_max_running;	/* ... for everybody */
 	enum access_mode access;
 	struct config_hook access_command;
 	unsigned	 access_cache_s;	/* answers of access-command

@@ -8,6 +8,7 @@
 #include "common/http_count.h"
 #include "watcherd/loop.h"
 #include "watcherd/save.h"
+#include "watcherd/share.h"
 
 #define WATCHERD_VERSION "1.0.0"
 
@@ -30,6 +31,7 @@ struct daemon {
 	unsigned long		 requests;
 	struct http_count_table	 http_counts;	/* the handler's answers */
 	struct save_stats	 saves;
+	struct share		 validating;	/* saves whose validators run */
 	struct json_tokener	*tokener;	/* reused for every request */
 	int			 signal_fd;
 	struct loop_io		 signal_io;

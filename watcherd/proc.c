@@ -1,12 +1,13 @@
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -388,13 +389,104 @@ close_pipe(int fds[2])
 	close_fd(&fds[1]);
 }
 
-/* Gives the child fd as its descriptor to, or /dev/null when fd is -1. */
-static int
-child_fd(posix_spawn_file_actions_t *fa, int fd, int to, int flags)
+/*
+ * What the child needs between vfork and exec, all prepared by the parent:
+ * the child only makes system calls.
+ *
+ * Why vfork and not posix_spawn: a validator's bounds (RLIMIT_DATA,
+ * RLIMIT_CPU) must hold from its first instruction, and posix_spawn has
+ * no attribute for them. prlimit() on the pid after posix_spawn comes too
+ * late: posix_spawn returns once the child has exec'd, and by then it may
+ * have allocated as much as it likes. fork would copy the page tables of
+ * a daemon that may hold hundreds of megabytes (slow, and refused outright
+ * under strict overcommit). vfork is what posix_spawn does itself: the
+ * child borrows our memory until it execs, and we wait meanwhile.
+ */
+struct child {
+	const char	*path;
+	char *const	*argv;
+	char *const	*env;
+	int		 fd[3];		/* for 0, 1, 2; -1: /dev/null */
+	int		 report;	/* an errno is written here on failure */
+	int		 limited;
+	struct rlimit	 data, cpu;
+};
+
+/* Runs in the vforked child: its own process group, default signal
+   actions and an empty mask, the descriptors, the bounds, then exec. On
+   failure the errno goes to the parent through c->report. Touches no
+   memory but its own stack: it shares the parent's. */
+static void __attribute__((noinline, noreturn))
+child_exec(const struct child *c)
 {
-	if (fd != -1)
-		return posix_spawn_file_actions_adddup2(fa, fd, to);
-	return posix_spawn_file_actions_addopen(fa, to, "/dev/null", flags, 0);
+	static const int mode[3] = { O_RDONLY, O_WRONLY, O_WRONLY };
+	struct sigaction dfl;
+	struct rlimit no_core = { 0, 0 };
+	sigset_t none;
+	int sig, i, fd, e;
+
+	memset(&dfl, 0, sizeof(dfl));
+	dfl.sa_handler = SIG_DFL;
+	/* Signals are blocked (the parent blocked them all before vfork): no
+	   handler of ours can run on the borrowed memory. */
+	for (sig = 1; sig < NSIG; sig++)
+		sigaction(sig, &dfl, NULL);
+	if (setpgid(0, 0) == -1)
+		goto fail;
+	for (i = 0; i < 3; i++) {
+		if ((fd = c->fd[i]) == -1 &&
+		    (fd = open("/dev/null", mode[i] | O_CLOEXEC)) == -1)
+			goto fail;
+		if (fd == i ? fcntl(fd, F_SETFD, 0) == -1 :
+		    dup2(fd, i) == -1)
+			goto fail;
+	}
+	/* Every descriptor of watcherd is close-on-exec; this makes sure
+	   (where the kernel knows how). */
+	(void)close_range(3, ~0U, CLOSE_RANGE_CLOEXEC);
+	/* The bounds, and no core file from a child killed at them. */
+	if (c->limited && (setrlimit(RLIMIT_DATA, &c->data) == -1 ||
+	    setrlimit(RLIMIT_CPU, &c->cpu) == -1 ||
+	    setrlimit(RLIMIT_CORE, &no_core) == -1))
+		goto fail;
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	execve(c->path, c->argv, c->env);
+fail:
+	e = errno;
+	(void)!write(c->report, &e, sizeof(e));
+	_exit(127);
+}
+
+/* Kept apart, so that nothing of the parent's lives across vfork. */
+static pid_t
+vfork_child(const struct child *c)
+{
+	pid_t pid = vfork();
+
+	if (pid == 0)
+		child_exec(c);
+	return pid;
+}
+
+/* A soft limit of want and a hard one of want + slack, neither above
+   watcherd's own hard limit. */
+static void
+bound(int resource, rlim_t want, rlim_t slack, struct rlimit *out)
+{
+	struct rlimit now;
+	rlim_t hard = want == RLIM_INFINITY ? want : want + slack;
+
+	if (getrlimit(resource, &now) == -1)
+		now.rlim_max = RLIM_INFINITY;
+	if (now.rlim_max != RLIM_INFINITY) {
+		if (want > now.rlim_max)
+			want = now.rlim_max;
+		if (hard > now.rlim_max)
+			hard = now.rlim_max;
+	}
+	out->rlim_cur = want;
+	out->rlim_max = hard;
 }
 
 /* Starts the process with the child ends of its pipes (-1: /dev/null).
@@ -403,41 +495,48 @@ static int
 spawn(struct proc *p, const char *path, const struct proc_spec *spec,
     int in_child, int out_child, int err_child)
 {
-	posix_spawn_file_actions_t fa;
-	posix_spawnattr_t attr;
-	sigset_t none, all;
-	int e;
+	struct child c = { .path = path, .argv = spec->argv, .env = spec->env,
+	    .fd = { in_child, out_child, err_child } };
+	int report[2], e = 0;
+	sigset_t all, old;
+	ssize_t n;
+	pid_t pid;
 
-	sigemptyset(&none);
-	sigfillset(&all);
-	if ((e = posix_spawn_file_actions_init(&fa)) != 0)
-		return e;
-	if ((e = posix_spawnattr_init(&attr)) != 0) {
-		posix_spawn_file_actions_destroy(&fa);
-		return e;
+	if (spec->memory_max || spec->cpu_max_s) {
+		c.limited = 1;
+		bound(RLIMIT_DATA, spec->memory_max ? (rlim_t)spec->memory_max :
+		    RLIM_INFINITY, 0, &c.data);
+		/* SIGXCPU at the bound, SIGKILL a second later for a child that
+		   catches it. */
+		bound(RLIMIT_CPU, spec->cpu_max_s ? (rlim_t)spec->cpu_max_s :
+		    RLIM_INFINITY, 1, &c.cpu);
 	}
+	if (pipe2(report, O_CLOEXEC) == -1)
+		return errno;
+	c.report = report[1];
 	/* watcherd blocks the signals of its signalfd and ignores SIGPIPE;
-	   a child starts with neither, in a process group of its own that the
-	   timeout can kill whole. */
-	if ((e = posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-	    POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) != 0 ||
-	    (e = posix_spawnattr_setpgroup(&attr, 0)) != 0 ||
-	    (e = posix_spawnattr_setsigmask(&attr, &none)) != 0 ||
-	    (e = posix_spawnattr_setsigdefault(&attr, &all)) != 0)
-		goto done;
-	if ((e = child_fd(&fa, in_child, 0, O_RDONLY)) != 0 ||
-	    (e = child_fd(&fa, out_child, 1, O_WRONLY)) != 0 ||
-	    (e = posix_spawn_file_actions_adddup2(&fa, err_child, 2)) != 0)
-		goto done;
-#if defined(__GLIBC__) && (__GLIBC__ > 2 || __GLIBC_MINOR__ >= 34)
-	/* Every descriptor of watcherd is close-on-exec; this makes sure. */
-	if ((e = posix_spawn_file_actions_addclosefrom_np(&fa, 3)) != 0)
-		goto done;
-#endif
-	e = posix_spawn(&p->pid, path, &fa, &attr, spec->argv, spec->env);
-done:
-	posix_spawnattr_destroy(&attr);
-	posix_spawn_file_actions_destroy(&fa);
+	   the child starts with neither, and with every signal blocked until
+	   it has reset them. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	if ((pid = vfork_child(&c)) == -1)
+		e = errno;
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	close(report[1]);
+	if (pid != -1) {
+		/* End of file: it exec'd; an errno: it did not, and exited. */
+		do
+			n = read(report[0], &e, sizeof(e));
+		while (n == -1 && errno == EINTR);
+		if (n == (ssize_t)sizeof(e)) {
+			while (waitpid(pid, NULL, 0) == -1 && errno == EINTR)
+				;
+			pid = -1;
+		} else
+			e = 0;
+	}
+	close(report[0]);
+	p->pid = pid;
 	return e;
 }
 

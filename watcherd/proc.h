@@ -4,7 +4,8 @@
  * up to a cap, stderr lines to the log, a process group of its own that the
  * timeout kills whole. Nothing blocks the loop: our pipe ends are
  * non-blocking and the exit is seen through a pidfd (polled without one).
- * Queues and limits are the owner's; a proc is one process. The program
+ * Queues are the owner's; a proc is one process, whose bounds on memory
+ * and CPU time (when given) hold from its first instruction. The program
  * ignores SIGPIPE, as watcherd does: a child may stop reading its stdin.
  */
 #ifndef PROC_H
@@ -28,6 +29,10 @@ struct proc_spec {
 	size_t		 input_len;
 	size_t		 output_max;	/* stdout bytes kept; 0: /dev/null */
 	long long	 timeout_ms;	/* then SIGKILL to the group; > 0 */
+	size_t		 memory_max;	/* bytes of data it may allocate
+					   (RLIMIT_DATA); 0: watcherd's own */
+	unsigned	 cpu_max_s;	/* seconds of CPU time (RLIMIT_CPU,
+					   then SIGXCPU); 0: watcherd's own */
 	const char	*stderr_event;	/* the first 20 stderr lines (256 bytes
 					   each) are logged at info as
 					   "event=<stderr_event> <log_fields>

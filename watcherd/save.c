@@ -14,6 +14,7 @@
 #include "watcherd/proc.h"
 #include "watcherd/reply.h"
 #include "watcherd/save.h"
+#include "watcherd/share.h"
 #include "watcherd/watch.h"
 
 #define OUTPUT_MAX	(64 << 10)	/* a validator's stdout kept */
@@ -38,11 +39,14 @@ struct save {
 	char			*data;
 	size_t			 len;
 	/* Validation: the next validator to look at, the one running and
-	   the job the request waits on meanwhile. */
+	   the job the request waits on meanwhile; a slot of d->validating
+	   while validators run; PROTO_INVALID or PROTO_UNAVAILABLE once one
+	   refused or could not run. */
 	size_t			 next;
 	struct proc		*proc;
 	struct job		*job;
-	int			 refused;
+	int			 slot;
+	enum proto_error	 failed;
 	struct json_object	*errors, *warnings;
 	char			 detail[DETAIL_MAX];
 	/* Replacement. */
@@ -92,6 +96,8 @@ save_free(struct save *s)
 {
 	if (s->proc)
 		proc_abandon(s->proc);
+	if (s->slot)
+		share_give(&s->d->validating, s->user);
 	if (s->job)
 		watch_job_done(s->job);
 	json_object_put(s->errors);
@@ -196,37 +202,110 @@ take_output(struct save *s, const char *out, size_t len, int refused)
 
 static void	validate_next(struct save *);
 
+/* Why a validator gave no verdict, for the log and for the user. */
+static void
+no_verdict(struct save *s, const struct proc_result *res)
+{
+	const struct config *cfg = &s->d->cfg;
+	const char *sig;
+	char reason[128];
+
+	if (res->end == PROC_TIMED_OUT) {
+		snprintf(reason, sizeof(reason), "timed out (hook-timeout)");
+		snprintf(s->detail, sizeof(s->detail), "the check of the "
+		    "content could not run: it took longer than %u s; try "
+		    "again", cfg->hook_timeout_s);
+	} else if (res->end == PROC_NOT_STARTED) {
+		snprintf(reason, sizeof(reason), "%s", res->reason);
+		snprintf(s->detail, sizeof(s->detail), "the check of the "
+		    "content could not run: it could not be started; try again "
+		    "later");
+	} else if (res->end == PROC_EXITED && WIFSIGNALED(res->status)) {
+		if ((sig = sigabbrev_np(WTERMSIG(res->status))) == NULL)
+			sig = "?";
+		snprintf(reason, sizeof(reason), "killed by signal SIG%s", sig);
+		snprintf(s->detail, sizeof(s->detail), "the check of the "
+		    "content could not run: it was stopped by signal SIG%s, as "
+		    "when it needs more than %zu MiB of memory or %u s of CPU "
+		    "time; try again", sig, cfg->validate_memory >> 20,
+		    cfg->validate_cpu_s);
+	} else if (res->end == PROC_EXITED) {
+		snprintf(reason, sizeof(reason), "exit status %d",
+		    WEXITSTATUS(res->status));
+		snprintf(s->detail, sizeof(s->detail), "the check of the "
+		    "content could not run: it failed (exit status %d); try "
+		    "again", WEXITSTATUS(res->status));
+	} else {
+		snprintf(reason, sizeof(reason), "lost");
+		snprintf(s->detail, sizeof(s->detail), "the check of the "
+		    "content could not run; try again");
+	}
+	log_warn("validator_failed", "proposal=%u file=%s command=%s "
+	    "reason=\"%s\" ms=%lld", s->proposal, s->file_name,
+	    cfg->validators[s->next - 1].argv[0], reason, res->duration_ms);
+}
+
+/* Exit 0 accepts, 1 refuses; anything else (another status, a signal, the
+   timeout, no start) is no verdict: the save may be tried again. */
 static void
 validator_done(void *arg, const struct proc_result *res)
 {
 	struct save *s = arg;
-	const char *cmd = s->d->cfg.validators[s->next - 1].argv[0];
+	int status = res->end == PROC_EXITED && WIFEXITED(res->status) ?
+	    WEXITSTATUS(res->status) : -1;
 
 	s->proc = NULL;
-	if (res->end == PROC_EXITED && WIFEXITED(res->status) &&
-	    WEXITSTATUS(res->status) == 0) {
+	if (status == 0) {
 		take_output(s, res->output, res->output_len, 0);
-		validate_next(s);
-		return;
+	} else if (status == 1) {
+		s->failed = PROTO_INVALID;
+		take_output(s, res->output, res->output_len, 1);
+		if (s->detail[0] == '\0')
+			snprintf(s->detail, sizeof(s->detail), "the check "
+			    "refused the content");
+	} else {
+		s->failed = PROTO_UNAVAILABLE;
+		no_verdict(s, res);
 	}
-	s->refused = 1;
-	take_output(s, res->output, res->output_len, 1);
-	if (res->end != PROC_EXITED || !WIFEXITED(res->status))
-		log_warn("validator_failed", "proposal=%u file=%s command=%s "
-		    "reason=\"%s\"", s->proposal, s->file_name, cmd,
-		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
-		    res->end == PROC_NOT_STARTED ? res->reason :
-		    "killed by a signal");
-	if (s->detail[0] == '\0')
-		snprintf(s->detail, sizeof(s->detail), "%s",
-		    res->end == PROC_TIMED_OUT ? "the check took too long" :
-		    res->end == PROC_NOT_STARTED ? "the check could not run" :
-		    "the check refused the content");
 	validate_next(s);
 }
 
+/* Takes a slot of d->validating for s, or says why not. Returns 0 or -1. */
+static int
+take_slot(struct save *s)
+{
+	const struct config *cfg = &s->d->cfg;
+
+	if (s->slot)
+		return 0;
+	switch (share_take(&s->d->validating, s->user,
+	    cfg->validate_max_running, cfg->validate_per_user)) {
+	case SHARE_TAKEN:
+		s->slot = 1;
+		return 0;
+	case SHARE_USER_FULL:
+		snprintf(s->detail, sizeof(s->detail), "too many checks of "
+		    "your saves are under way (validate-per-user, %u); try "
+		    "again", cfg->validate_per_user);
+		break;
+	case SHARE_FULL:
+		snprintf(s->detail, sizeof(s->detail), "too many checks of "
+		    "saves are under way (validate-max-running); try again");
+		break;
+	case SHARE_NO_MEMORY:
+		snprintf(s->detail, sizeof(s->detail), "watcherd is out of "
+		    "memory");
+		break;
+	}
+	return -1;
+}
+
 /* Starts the next validator whose pattern matches, or ends validation:
-   the request waiting on s->job then resumes (s may be gone on return). */
+   the request waiting on s->job then resumes (s may be gone on return).
+   A save that would run validators beyond validate-per-user or
+   validate-max-running is answered unavailable at once rather than made
+   to wait: waiting, it would hold its content (up to max-file-size) and a
+   connection for as long as others' checks take, and the page retries. */
 static void
 validate_next(struct save *s)
 {
@@ -242,16 +321,25 @@ validate_next(struct save *s)
 		.input_len = s->len,
 		.output_max = OUTPUT_MAX,
 		.timeout_ms = cfg->hook_timeout_s * 1000LL,
+		.memory_max = cfg->validate_memory,
+		.cpu_max_s = cfg->validate_cpu_s,
 		.stderr_event = "validator_stderr",
 		.log_fields = fields,
 	};
 	const struct config_hook *v;
 	struct job *job;
 
-	while (!s->refused && s->next < cfg->n_validators) {
-		v = &cfg->validators[s->next++];
-		if (fnmatch(v->pattern, s->file_name, FNM_PATHNAME) != 0)
+	while (s->failed == PROTO_OK && s->next < cfg->n_validators) {
+		v = &cfg->validators[s->next];
+		if (fnmatch(v->pattern, s->file_name, FNM_PATHNAME) != 0) {
+			s->next++;
 			continue;
+		}
+		if (take_slot(s) == -1) {
+			s->failed = PROTO_UNAVAILABLE;
+			break;
+		}
+		s->next++;
 		snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u",
 		    s->proposal);
 		snprintf(name_env, sizeof(name_env), "FILE_NAME=%s",
@@ -263,13 +351,17 @@ validate_next(struct save *s)
 		if ((s->proc = proc_start(s->d->loop, &spec, validator_done,
 		    s)) != NULL)
 			return;
-		s->refused = 1;
+		s->failed = PROTO_UNAVAILABLE;
 		snprintf(s->detail, sizeof(s->detail), "watcherd is out of "
 		    "memory");
 	}
-	s->stage = s->refused ? OVER : REPLACING;
-	if (s->refused) {
-		s->e = PROTO_INVALID;
+	if (s->slot) {
+		share_give(&s->d->validating, s->user);
+		s->slot = 0;
+	}
+	s->stage = s->failed != PROTO_OK ? OVER : REPLACING;
+	if (s->failed != PROTO_OK) {
+		s->e = s->failed;
 		s->why = s->detail;
 	}
 	/* Over: the request hears of it, and may be answered and s freed

@@ -2,12 +2,15 @@
  * A save (the write command, DESIGN.md section 8): the new content goes
  * through every validator whose pattern matches the file (the content on
  * stdin; exit 0 accepts, and its NAME:LINE[:COL]: message lines are
- * warnings; anything else refuses, and they are errors), then replaces the
- * file with watch_replace() if its bytes still have the checksum the edit
- * started from. The request drives it: each dispatch calls save_step()
- * until it is over. A save belongs to its request (client_set_state());
- * one whose client went away stops its validator, or lets the replacement
- * finish, and is freed then.
+ * warnings; exit 1 refuses, and they are errors; any other end is no
+ * verdict, answered unavailable), each within validate-memory and
+ * validate-cpu-seconds, at most validate-per-user of one user's and
+ * validate-max-running of all at once (beyond, unavailable), then
+ * replaces the file with watch_replace() if its bytes still have the
+ * checksum the edit started from. The request drives it: each dispatch
+ * calls save_step() until it is over. A save belongs to its request
+ * (client_set_state()); one whose client went away stops its validator,
+ * or lets the replacement finish, and is freed then.
  */
 #ifndef SAVE_H
 #define SAVE_H

@@ -821,6 +821,37 @@ command_forbidden() {
 	counters_are access_command_runs=4
 }
 
+@test "one user's flood of access checks for many proposals holds at most 4 runs: another user is answered at once" {
+	# slow.sh keeps alice waiting 3 s and answers anybody else at once.
+	printf '%s\n' '#!/bin/sh' 'echo "$USER $PROPOSAL" >>"$1"' \
+	    "[ \"\$USER\" = $ALICE ] && sleep 3" 'exit 0' >"$T/slow.sh"
+	chmod 0755 "$T/slow.sh"
+	start_test_watcherd --access command --access-command "$T/slow.sh $T/runs"
+	pids=()
+	for p in $(seq 3001 3020); do
+		ask "$ALICE" checksum context.py "$p" >"$T/alice.$p" &
+		pids+=($!)
+	done
+	# Beyond her 4 runs, alice is told at once to try again.
+	alice_refused() {
+		[ "$(grep -l 'too many access checks of yours are under way; try again' \
+		    "$T"/alice.* 2>/dev/null | wc -l)" = 16 ]
+	}
+	wait_until 5000 alice_refused ||
+	    fail "alice's checks beyond 4: $(cat "$T"/alice.*)"
+	[ "$(grep -c "^$ALICE " "$T/runs")" = 4 ] || fail "runs: $(cat "$T/runs")"
+	t0=$(now_ms)
+	reads "$(ask "$BOB" checksum context.py)" context.py
+	took=$(($(now_ms) - t0))
+	[ "$took" -lt 1500 ] || fail "bob was answered after $took ms"
+	for pid in "${pids[@]}"; do
+		wait_until 8000 pid_gone "$pid" || fail "a request never ended"
+		wait "$pid" 2>/dev/null || true
+	done
+	[ "$(grep -c "^$ALICE " "$T/runs")" = 4 ] || fail "runs: $(cat "$T/runs")"
+	echo "# bob after $took ms" >&3
+}
+
 @test "an access command that outlives hook-timeout makes the request unavailable, is killed, logged and asked again" {
 	write_access_scripts
 	start_test_watcherd --access command --access-command "$T/hang.sh $T/runs" \

@@ -1,8 +1,8 @@
 #!/usr/bin/env bats
 # dist/validate-context, the shipped "validate" command for context.py, run
 # directly as watcherd runs it: the content on stdin, FILE_NAME in the
-# environment, nothing else. Exit 0 accepts, anything else refuses; findings
-# are NAME:LINE:COL: or NAME:LINE: lines.
+# environment, nothing else. Exit 0 accepts, 1 refuses, 2 is no verdict
+# (the validator failed); findings are NAME:LINE:COL: or NAME:LINE: lines.
 
 VALIDATE="$BATS_TEST_DIRNAME/../../dist/validate-context"
 
@@ -176,4 +176,13 @@ all_findings() {
 	run /usr/bin/python3 -I -c "$hide" "$VALIDATE" <"$IN"
 	[ "$status" -eq 1 ]
 	[ "$output" = "context.py:1:7: invalid syntax" ]
+}
+
+@test "running out of memory is no verdict on the file: exit 2, never a refusal for nesting" {
+	python3 -c 'import sys; sys.stdout.write("x=1\n" * (4 << 20))' >"$IN"
+	run bash -c 'ulimit -d 262144 && exec env -i PATH="$PATH" "$1" <"$2"' \
+	    - "$VALIDATE" "$IN"
+	[ "$status" -eq 2 ]
+	[[ "$output" == "context.py:1: validate-context failed: MemoryError"* ]]
+	[[ "$output" != *"nested too deeply"* ]]
 }

@@ -15,6 +15,7 @@
 
 #define ANSWERS_MAX	65536	/* access-command answers remembered */
 #define RUNS_MAX	16	/* access commands running at once */
+#define RUNS_PER_USER	4	/* ... for one user: the others keep 12 */
 
 /* What the access command said about (user, proposal, access), or is
    being asked. */
@@ -44,7 +45,7 @@ answer_release(struct memo_entry *e)
 
 	if (ans->proc) {
 		proc_abandon(ans->proc);
-		ans->a->running--;
+		share_give(&ans->a->runs, ans->e.key);
 	}
 	if (ans->job)
 		watch_job_done(ans->job);
@@ -167,7 +168,7 @@ run_done(void *arg, const struct proc_result *res)
 	ans->proc = NULL;
 	ans->job = NULL;
 	ans->last = job;
-	a->running--;
+	share_give(&a->runs, user);
 	if (res->end == PROC_EXITED && WIFEXITED(res->status) &&
 	    WEXITSTATUS(res->status) <= 1) {
 		ans->allowed = WEXITSTATUS(res->status) == 0;
@@ -210,8 +211,21 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 		.log_fields = fields,
 	};
 
-	if (a->running >= RUNS_MAX) {
+	/* Beyond its share, a user's check is answered at once rather than
+	   queued: a flood of one user's requests (for many proposals) then
+	   costs that user retries, never another user's checks. */
+	switch (share_take(&a->runs, ans->e.key, RUNS_MAX, RUNS_PER_USER)) {
+	case SHARE_TAKEN:
+		break;
+	case SHARE_USER_FULL:
+		*why = "too many access checks of yours are under way; try "
+		    "again";
+		return PROTO_UNAVAILABLE;
+	case SHARE_FULL:
 		*why = "too many access checks under way; try again";
+		return PROTO_UNAVAILABLE;
+	case SHARE_NO_MEMORY:
+		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	snprintf(user_env, sizeof(user_env), "USER=%s", ans->e.key);
@@ -224,10 +238,10 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 		if (ans->job)
 			watch_job_done(ans->job);
 		ans->job = NULL;
+		share_give(&a->runs, ans->e.key);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	a->running++;
 	a->stats.command_runs++;
 	return watch_job_wait(a->t, ans->job, w, why);
 }

@@ -4,7 +4,8 @@
  * passes REMOTE_USER as "user"); this decides, by the access setting:
  * open lets anybody; unix asks the kernel, with the account's credentials
  * (kernel.c, creds.h); command asks a site's program, whose
- * answers are kept per (user, proposal, access) for access-cache-seconds.
+ * answers are kept per (user, proposal, access) for access-cache-seconds,
+ * at most 16 runs at once and 4 for one user (beyond, unavailable at once).
  */
 #ifndef ACCESS_H
 #define ACCESS_H

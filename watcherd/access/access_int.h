@@ -13,13 +13,14 @@
 #include "watcherd/access/access.h"
 #include "watcherd/access/creds.h"
 #include "watcherd/memo.h"
+#include "watcherd/share.h"
 
 struct access {
 	struct loop		*loop;
 	const struct config	*cfg;
 	struct watch_table	*t;
 	struct memo		 answers;	/* the access command's */
-	unsigned		 running;
+	struct share		 runs;		/* its runs, by user */
 	struct memo		 accounts;	/* by name */
 	struct memo		 verdicts;	/* the kernel's, by user and name */
 	struct access_stats	 stats;
