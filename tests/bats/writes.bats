@@ -1100,6 +1100,51 @@ PY
 
 # Symbolic links.
 
+@test "a save drops set-id bits and keeps owner and group; under unix the new file is the saving member's" {
+	start_saving
+	chown 1234:2345 "$F"
+	chmod 6775 "$F"
+	c=$(new_content setid)
+	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	saved "$reply" "$c"
+	[ "$(stat -c '%a %u %g' "$F")" = "775 1234 2345" ] ||
+	    fail "after the save: $(stat -c '%a %u %g' "$F")"
+	stop_test_watcherd
+	unix_fixture
+	chown "root:$PROP_GROUP" "$F"
+	chmod 0664 "$F"
+	start_saving --access unix
+	c=$(new_content alice)
+	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$ALICE") || fail "$reply"
+	saved "$reply" "$c"
+	[ "$(stat -c '%a %U %G' "$F")" = "664 $ALICE $PROP_GROUP" ] ||
+	    fail "after alice's save: $(stat -c '%a %U %G' "$F")"
+}
+
+@test "a member swapping the save's directory for a link to another proposal in a loop: no byte is written outside the proposal" {
+	local victim=$T/data/SPB/202601/p002222/usr/Shared/amore i c reply
+	mkdir -p "$victim/d/sub" "$DAMNIT/d/sub"
+	printf 'victim = 1\n' >"$victim/d/sub/ctx.py"
+	printf 'mine = 1\n' >"$DAMNIT/d/sub/ctx.py"
+	cp "$victim/d/sub/ctx.py" "$T/victim.orig"
+	start_saving --write-allow 'd/sub/*.py'
+	# The member's loop, bounded: d is now the real folder, now a link to
+	# the victim's, a few thousand times.
+	spawn bash -c 'cd "$1" || exit 1
+	    for i in $(seq 3000); do
+	        mv d d.real && ln -s "$2" d && rm d && mv d.real d
+	    done' _ "$DAMNIT" "$victim/d"
+	for i in $(seq 60); do
+		c=$(new_content "race.$i")
+		reply=$(save d/sub/ctx.py "$(crc32 "$DAMNIT/d.real/sub/ctx.py" 2>/dev/null ||
+		    crc32 "$DAMNIT/d/sub/ctx.py")" "$c") || true
+	done
+	kill_spawned
+	untouched "$victim/d/sub/ctx.py" "$T/victim.orig"
+	[ "$(ls -A "$victim/d/sub")" = ctx.py ] ||
+	    fail "the victim's folder holds: $(ls -A "$victim/d/sub")"
+}
+
 @test "a symlink inside the folder saves its target, and stays a link" {
 	mkdir "$DAMNIT/sub"
 	printf 'real = 1\n' >"$DAMNIT/sub/real.py"
