@@ -234,8 +234,9 @@ policy_open_dir_nofollow(int folder_fd, const char *name)
 	for (comp = path; comp; comp = slash) {
 		if ((slash = strchr(comp, '/')) != NULL)
 			*slash++ = '\0';
-		if (*comp == '\0' || strcmp(comp, ".") == 0 ||
-		    strcmp(comp, "..") == 0) {
+		if (strcmp(comp, ".") == 0)
+			continue;
+		if (*comp == '\0' || strcmp(comp, "..") == 0) {
 			close(cur);
 			errno = EXDEV;
 			return -1;

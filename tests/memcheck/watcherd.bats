@@ -97,7 +97,7 @@ own_open_fds() {
 
 @test "watcherd under memcheck: a whole session, then no error, no leak, no open descriptor" {
 	launch_under_valgrind --config "$T/watcherd.conf" \
-	    --access unix --write --validate "context.py $REPO_ROOT/dist/validate-context"
+	    --access unix --min-uid 1 --write --validate "context.py $REPO_ROOT/dist/validate-context"
 	session session.py "$DAMNIT" "$T/hook.out" "$LAUNCHED_PID"
 	grep -q '^changed context.py [0-9a-f]\{8\}$' "$T/hook.out" ||
 	    fail "the hook did not run: $(cat "$T/hook.out" 2>/dev/null)"
