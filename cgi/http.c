@@ -78,6 +78,18 @@ put(struct http_exchange *x, const char *data, size_t len)
 		fwrite(data, 1, len, stdout);
 }
 
+/*
+ * What every answer says to a browser (DESIGN.md section 7): it is data,
+ * never a page, so it may load nothing and be framed by nobody; its
+ * Content-Type is meant, not to be sniffed; and the referrer goes to this
+ * site only (same-origin, as the web-server samples set for the page), so
+ * that the site's own logs still see which page asked.
+ */
+#define HTTP_BROWSER_HEADERS \
+	"Content-Security-Policy: default-src 'none'; frame-ancestors 'none'\r\n" \
+	"X-Content-Type-Options: nosniff\r\n" \
+	"Referrer-Policy: same-origin\r\n"
+
 /* Writes the status line and headers; content_length < 0 leaves it out. */
 static void
 put_head(struct http_exchange *x, int status, const char *content_type,
@@ -97,6 +109,7 @@ put_head(struct http_exchange *x, int status, const char *content_type,
 	msg_text(&m, content_type);
 	msg_text(&m, revalidate ? "\r\nCache-Control: no-cache\r\n" :
 	    "\r\nCache-Control: no-store\r\n");
+	msg_text(&m, HTTP_BROWSER_HEADERS);
 	if (content_length >= 0) {
 		msg_text(&m, "Content-Length: ");
 		msg_uint(&m, (unsigned long long)content_length);

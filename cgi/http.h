@@ -44,8 +44,10 @@ struct http_chunk {
 
 /*
  * Writes the answer: status, Content-Type application/json, Cache-Control
- * (no-cache when revalidate, else no-store), Content-Length, the extra
- * headers, then the chunks unless the request is HEAD or the status is 304.
+ * (no-cache when revalidate, else no-store), the browser headers
+ * (Content-Security-Policy, X-Content-Type-Options, Referrer-Policy),
+ * Content-Length, the extra headers, then the chunks unless the request is
+ * HEAD or the status is 304.
  * Every answer, streamed ones too, is counted in the exchange's tally.
  */
 void	http_send(struct http_exchange *, int status, int revalidate,
@@ -55,8 +57,9 @@ void	http_send_typed(struct http_exchange *, int status,
 	    const char *content_type, int revalidate,
 	    const struct http_chunk *chunks, size_t n);
 /*
- * Starts a streamed answer: 200 with content_type, Cache-Control: no-store
- * and the extra headers, no Content-Length. Then http_stream_write().
+ * Starts a streamed answer: 200 with content_type, Cache-Control: no-store,
+ * the browser headers and the extra headers, no Content-Length. Then
+ * http_stream_write().
  */
 void	http_stream_begin(struct http_exchange *, const char *content_type);
 /* Writes a piece of a streamed answer and pushes it out now. Returns 0, or

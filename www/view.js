@@ -211,21 +211,26 @@ export class LineView {
 			return;
 		this.drawn = key;
 		const now = performance.now();
+		const delays = [];
 		let out = "";
 		for (let i = first; i < last; i++) {
-			let cls = "ln", style = "";
+			let cls = "ln";
 			const f = this.flashAt(i);
 			if (f && now - f.start < FLASH_MS) {
 				cls += " changed";
-				style = ` style="animation-delay:-${Math.round(now - f.start)}ms"`;
+				delays.push([i - first, `-${Math.round(now - f.start)}ms`]);
 			}
 			const extra = this.classify && this.classify(this.lines[i]);
 			if (extra)
 				cls += " " + extra;
-			out += `<div class="${cls}"${style}><span class="no">${i + 1}</span>` +
+			out += `<div class="${cls}"><span class="no">${i + 1}</span>` +
 			    `<span class="tx">${this.lineHtml(i)}</span></div>`;
 		}
 		this.rows.style.transform = `translateY(${first * lh}px)`;
 		this.rows.innerHTML = out;
+		// A flash redrawn goes on where it was. Set through the style
+		// object: the page's policy refuses style attributes in markup.
+		for (const [k, delay] of delays)
+			this.rows.children[k].style.animationDelay = delay;
 	}
 }

@@ -343,6 +343,31 @@ sys.stdout.buffer.write(bytes(range(256)) + b"\xc3\x28 caf\xe9 \xff\xfe\x00end")
 	pid_alive "$apache"
 }
 
+@test "the handler's answers and the page tell the browser what they may do: CSP, nosniff, Referrer-Policy" {
+	local page=${BASE_URL%/filehandler}
+	# The handler's answers: its own strict policy, not the page's.
+	for path in "$FILE_CTX" health no_such_route "file_content?proposal=x"; do
+		get "$path"
+		expect_browser_headers "$T/headers" api || fail "for $path: $STATUS"
+	done
+	# The sample serves the page (the repository's www/) at /.
+	for path in nope.js "" index.html vendor/codemirror.js app.js; do
+		BASE_URL=$page get "$path"
+		case $path in
+		nope.js) [ "$STATUS" = 404 ] || fail "/$path: $STATUS" ;;
+		*) [ "$STATUS" = 200 ] || fail "/$path: $STATUS" ;;
+		esac
+		expect_browser_headers "$T/headers" page || fail "for the page's /$path"
+	done
+	[ "$(header Content-Type)" = "text/javascript; charset=utf-8" ]
+	cmp "$T/body" "$REPO_ROOT/www/app.js"
+	# A stream too (the file's last but one: the stream's process lingers
+	# until its next heartbeat).
+	get_stream 1 "events?proposal=1111&file_name=context.py"
+	[ "$STATUS" = 200 ] || fail "/events: $STATUS"
+	expect_browser_headers "$T/headers" api || fail "for /events"
+}
+
 @test "stopping Apache leaves no handler process and no sanitizer report" {
 	[ -n "$(handler_pids)" ] || fail "no handler process found while running"
 	stop_apache

@@ -61,6 +61,7 @@ start_apache() {
 		PORT=$(free_port)
 		BASE_URL="http://127.0.0.1:$PORT/filehandler"
 		FH_PORT=$PORT FH_RUN_DIR="$T/run" FH_HANDLER="$HANDLER" \
+		    FH_DOCROOT="$REPO_ROOT/www" \
 		    WATCHERD_SOCKET="$SOCK" apache2 -DFOREGROUND \
 		    -f "$APACHE_CONF" "${extra[@]}" "$@" \
 		    </dev/null >>"$T/apache.out" 2>&1 3>&- &

@@ -60,6 +60,12 @@ jwt() {
 	get -u alice:wrong "has_new_checksum?proposal=1111&file_name=context.py&checksum=00000000"
 	[ "$STATUS" = 401 ] || fail "with a wrong password: $STATUS"
 	[ "$(requests_for alice)" = 0 ] || fail "a refused request reached watcherd"
+	# The page asks for the same login, with the page's headers.
+	BASE_URL=${BASE_URL%/filehandler} get ""
+	[ "$STATUS" = 401 ] || fail "the page without a login: $STATUS"
+	expect_browser_headers "$T/headers" page || fail "for the page's 401"
+	BASE_URL=${BASE_URL%/filehandler} get -u 'alice:open sesame' ""
+	[ "$STATUS" = 200 ] || fail "the page with a login: $STATUS"
 	for route in health metrics; do
 		get "$route"
 		[ "$STATUS" = 200 ] || fail "/$route: $STATUS"

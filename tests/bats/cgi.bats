@@ -352,6 +352,23 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(
 	done
 }
 
+@test "every answer tells a browser it is data: a policy that allows nothing, nosniff, same-origin referrer" {
+	crc=$(crc32 "$DAMNIT/context.py")
+	for req in "GET /file_content?$Q" "HEAD /file_content?$Q" \
+	    "GET /has_new_checksum?$Q&checksum=00000000" "GET /health" \
+	    "GET /metrics" "GET /nope" "POST /file_content?$Q" \
+	    "GET /file_content?proposal=x&file_name=context.py"; do
+		cgi "${req%% *}" "${req#* }"
+		expect_browser_headers "$T/h" api || fail "for $req: $STATUS"
+	done
+	cgi GET "/file_content?$Q" HTTP_IF_NONE_MATCH="\"$crc\""
+	expect_status 304
+	expect_browser_headers "$T/h" api || fail "for the 304"
+	cgi GET "/file_content?$Q" WATCHERD_SOCKET="$T/absent.sock"
+	expect_status 503
+	expect_browser_headers "$T/h" api || fail "for the 503"
+}
+
 @test "a REMOTE_USER that is no user name is watcherd's 400, and nothing is read" {
 	cgi GET "/file_content?$Q" REMOTE_USER="two words"
 	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"

@@ -178,6 +178,62 @@ show_tail() {
 	return 0
 }
 
+# What an answer tells a browser (DESIGN.md section 7).
+
+# csp_directive POLICY NAME: the value of directive NAME of the
+# Content-Security-Policy POLICY; fails when it has none.
+csp_directive() {
+	local d
+	local -a ds
+	IFS=';' read -ra ds <<<"$1"
+	for d in "${ds[@]}"; do
+		d=${d#"${d%%[! ]*}"}
+		if [ "${d%% *}" = "$2" ]; then
+			printf '%s\n' "${d#"$2"}" | sed 's/^ *//'
+			return 0
+		fi
+	done
+	return 1
+}
+
+# expect_browser_headers FILE api|page: the answer whose header lines are
+# in FILE carries Content-Security-Policy, X-Content-Type-Options nosniff
+# and Referrer-Policy same-origin, each once. The handler's answers (api)
+# are data: their policy allows nothing. The page's (page) runs its own
+# scripts only, none inline, talks to its own site only, and no other page
+# may frame it; only style elements may be inline (the editor writes one).
+expect_browser_headers() {
+	local file=$1 kind=$2 name n csp v
+	for name in Content-Security-Policy X-Content-Type-Options Referrer-Policy; do
+		n=$(grep -ci "^$name:" "$file")
+		[ "$n" = 1 ] || fail "$name $n times, not once" || return 1
+	done
+	v=$(sed -n 's/^x-content-type-options: *//Ip' "$file" | tr -d '\r')
+	[ "$v" = nosniff ] || fail "X-Content-Type-Options is '$v'" || return 1
+	v=$(sed -n 's/^referrer-policy: *//Ip' "$file" | tr -d '\r')
+	[ "$v" = same-origin ] || fail "Referrer-Policy is '$v'" || return 1
+	csp=$(sed -n 's/^content-security-policy: *//Ip' "$file" | tr -d '\r')
+	if [ "$kind" = api ]; then
+		[ "$csp" = "default-src 'none'; frame-ancestors 'none'" ] ||
+		    fail "the handler's policy is '$csp'" || return 1
+		return 0
+	fi
+	for name in default-src:"'none'" script-src:"'self'" \
+	    connect-src:"'self'" style-src:"'self'" \
+	    style-src-elem:"'self' 'unsafe-inline'" base-uri:"'none'" \
+	    frame-ancestors:"'none'"; do
+		v=$(csp_directive "$csp" "${name%%:*}") &&
+		    [ "$v" = "${name#*:}" ] ||
+		    fail "the page's ${name%%:*} is '$v', not ${name#*:}: $csp" ||
+		    return 1
+	done
+	for name in script-src-elem script-src-attr style-src-attr; do
+		! csp_directive "$csp" "$name" >/dev/null ||
+		    fail "the page's policy has $name: $csp" || return 1
+	done
+	[[ "$csp" != *unsafe-eval* ]] || fail "the page's policy allows eval: $csp"
+}
+
 # watcherd_answers: the watcherd on $SOCK answers a ping.
 watcherd_answers() {
 	[ -S "$SOCK" ] || return 1

@@ -345,6 +345,7 @@ edit_flips() {
 	done
 	PREFIX= http /
 	[ "$STATUS" = 401 ] || fail "the page without a login: $STATUS"
+	expect_browser_headers "$T/h" page || fail "for the page's 401"
 	! tail -c "+$log_from" "$T/watcherd.log" | grep -q 'proposal=1111' ||
 		fail "a request about a file reached watcherd"
 	# Monitoring needs no login.
@@ -513,4 +514,29 @@ expect_forbidden() {
 		PORT=$OPEN_PORT http "$path"
 		[ "$STATUS" = 200 ] || fail "$path without a login configured: $STATUS"
 	done
+}
+
+@test "the handler's answers and the page tell the browser what they may do: CSP, nosniff, Referrer-Policy" {
+	# The handler's answers: its own strict policy, not the page's.
+	for path in "/file_content?$Q" /health /nope "/file_content?proposal=x"; do
+		http "$path"
+		expect_browser_headers "$T/h" api || fail "for $path: $STATUS"
+	done
+	# The page, its scripts and what is not there.
+	cp "$REPO_ROOT/www/index.html" "$REPO_ROOT/www/app.js" "$T/www/"
+	for path in /nope.js / /index.html /app.js; do
+		PREFIX= http "$path"
+		case $path in
+		/nope.js) expect_status 404 ;;
+		*) expect_status 200 ;;
+		esac
+		expect_browser_headers "$T/h" page || fail "for the page's $path"
+	done
+	[ "$(header Content-Type)" = "text/javascript; charset=utf-8" ]
+	cmp "$T/b" "$REPO_ROOT/www/app.js"
+	# A stream too (this test is the file's last: the stream's worker
+	# lingers until its next heartbeat).
+	http_stream 1 "/events?$Q"
+	expect_status 200
+	expect_browser_headers "$T/h" api || fail "for /events"
 }

@@ -61,8 +61,9 @@ export async function act(action, ...args) {
 }
 
 // A fresh browser with a fresh profile (answering HTTP logins with
-// httpCredentials, when given), and a page whose console errors and failed
-// scripts are collected (a test fails on them).
+// httpCredentials, when given), and a page whose console errors, failed
+// scripts and Content-Security-Policy violations are collected (a test
+// fails on them).
 export async function launch({ width = 1280, height = 800, httpCredentials } = {}) {
 	const profile = fs.mkdtempSync(path.join(os.tmpdir(), "fh-chromium-"));
 	const context = await chromium.launchPersistentContext(profile, {
@@ -75,6 +76,15 @@ export async function launch({ width = 1280, height = 800, httpCredentials } = {
 	});
 	const page = context.pages()[0] || await context.newPage();
 	const errors = [];
+	// The page's policy (the web server's headers) must let all of it
+	// run: a violation is reported in the page's console, which comes
+	// here. Added by the browser, not by the page, so the policy allows it.
+	await context.addInitScript(() => {
+		document.addEventListener("securitypolicyviolation", (e) =>
+		    console.error(`CSP violation: ${e.effectiveDirective} refused ` +
+		    `${e.blockedURI || "inline"} at ${e.sourceFile}:${e.lineNumber} ` +
+		    `(${(e.sample || "").slice(0, 80)})`));
+	});
 	page.on("pageerror", (e) => errors.push(`page error: ${e.message}`));
 	page.on("console", (m) => {
 		// A refused stream or a 404 the page expects logs as a failed
@@ -202,9 +212,10 @@ export function scratchFile(text) {
 	return f;
 }
 
-// Opens the page on a file (extra: more of the address, "&live=poll").
-export async function openFile(page, file, { proposal = "1111", extra = "" } = {}) {
-	await page.goto(`${BASE_URL}#proposal=${proposal}&file=${encodeURIComponent(file)}${extra}`);
+// Opens the page on a file (extra: more of the address, "&live=poll");
+// resolves to the page's answer (playwright's Response).
+export function openFile(page, file, { proposal = "1111", extra = "" } = {}) {
+	return page.goto(`${BASE_URL}#proposal=${proposal}&file=${encodeURIComponent(file)}${extra}`);
 }
 
 // Waits until the page is in state (and, for "ok", live as live).

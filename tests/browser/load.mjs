@@ -1,5 +1,7 @@
 // The page loads the demo context.py: every line numbered, Python
-// highlighted, the metadata of the file on disk, live through /events.
+// highlighted, the metadata of the file on disk, live through /events;
+// under the web server's Content-Security-Policy (no inline script), which
+// it violates nowhere (lib.mjs fails every test on a violation).
 import { fileCrc, fileLines, note, openFile, run, shown, waitFor, waitState } from "./lib.mjs";
 import fs from "node:fs";
 import { damnitPath } from "./lib.mjs";
@@ -8,7 +10,10 @@ run("load", async ({ page }) => {
 	const lines = fileLines("context.py");
 	const size = fs.statSync(damnitPath("context.py")).size;
 	const start = Date.now();
-	await openFile(page, "context.py");
+	const answer = await openFile(page, "context.py");
+	const csp = (answer && answer.headers()["content-security-policy"]) || "";
+	if (!/(^|; )script-src 'self'(;|$)/.test(csp) || !csp.includes("frame-ancestors 'none'"))
+		throw new Error(`the page comes without its policy: "${csp}"`);
 	await waitState(page, "ok", 10000, "events");
 	const { value: s } = await waitFor("highlighted rows", 5000, async () => {
 		const v = await shown(page);

@@ -10,6 +10,8 @@
  * - a well-formed CGI answer: a Status line with a known status, only
  *   the headers the handler writes (no CR or LF smuggled into one),
  *   application/json (the Prometheus text type for a 200 of /metrics),
+ *   the browser headers of DESIGN.md section 7 (a policy that allows
+ *   nothing, nosniff, same-origin referrer),
  *   Cache-Control no-cache exactly for /file_content's
  *   200 and 304, a Content-Length that is the body's (no body for HEAD
  *   and 304), Allow on 405, Retry-After on 503; never a 500; a PUT
@@ -144,7 +146,8 @@ parse_answer(const char *out, size_t len, struct answer *a)
 {
 	static const char *const known[] = { "Status", "Content-Type",
 	    "Cache-Control", "Content-Length", "Retry-After", "Allow", "ETag",
-	    "X-Checksum", "X-Remote-User" };
+	    "X-Checksum", "X-Remote-User", "Content-Security-Policy",
+	    "X-Content-Type-Options", "Referrer-Policy" };
 	const char *p, *end, *eol, *colon;
 	size_t i;
 	int n = 0;
@@ -353,6 +356,15 @@ check_answer(const char *method, const char *uri, const char *qs,
 	    (a.status == 200 || a.status == 304) ? "no-cache" : "no-store"),
 	    "Cache-Control %s for %d of %s", v ? v : "missing", a.status,
 	    route ? route : "no route");
+	v = header(&a, "Content-Security-Policy", buf, sizeof(buf));
+	FUZZ_CHECK(v && !strcmp(v, "default-src 'none'; frame-ancestors 'none'"),
+	    "Content-Security-Policy %s for %d", v ? v : "missing", a.status);
+	v = header(&a, "X-Content-Type-Options", buf, sizeof(buf));
+	FUZZ_CHECK(v && !strcmp(v, "nosniff"), "X-Content-Type-Options %s "
+	    "for %d", v ? v : "missing", a.status);
+	v = header(&a, "Referrer-Policy", buf, sizeof(buf));
+	FUZZ_CHECK(v && !strcmp(v, "same-origin"), "Referrer-Policy %s for %d",
+	    v ? v : "missing", a.status);
 	v = header(&a, "Content-Length", buf, sizeof(buf));
 	if (a.status == 304)
 		FUZZ_CHECK(v == NULL && a.body_len == 0, "304 with a body");
