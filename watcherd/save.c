@@ -207,10 +207,11 @@ validator_done(void *arg, const struct proc_result *res)
 	take_output(s, res->output, res->output_len, 1);
 	if (res->end != PROC_EXITED || !WIFEXITED(res->status))
 		log_warn("validator_failed", "proposal=%u file=%s command=%s "
-		    "reason=\"%s\"", s->proposal, s->file_name, cmd,
-		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
+		    "reason=%s", s->proposal, log_str(s->file_name),
+		    log_str(cmd), log_str(res->end == PROC_TIMED_OUT ?
+		    "timed out (hook-timeout)" :
 		    res->end == PROC_NOT_STARTED ? res->reason :
-		    "killed by a signal");
+		    "killed by a signal"));
 	if (s->detail[0] == '\0')
 		snprintf(s->detail, sizeof(s->detail), "%s",
 		    res->end == PROC_TIMED_OUT ? "the check took too long" :
@@ -285,8 +286,8 @@ replaced(void *arg, const struct watch_replace_result *res)
 		if (res->e == PROTO_OK)
 			log_warn("file_written_late", "user=%s proposal=%u "
 			    "file=%s reason=\"saved after its request was "
-			    "answered\"", s->user ? s->user : "-", s->proposal,
-			    s->file_name);
+			    "answered\"", log_str(s->user), s->proposal,
+			    log_str(s->file_name));
 		save_free(s);
 		return;
 	}
@@ -306,16 +307,17 @@ answer(struct save *s)
 		crc_format(s->if_crc, from);
 		crc_format(s->res.st.crc, to);
 		log_info("file_written", "user=%s proposal=%u file=%s from=%s "
-		    "to=%s size=%lld", s->user ? s->user : "-", s->proposal,
-		    s->file_name, from, to, (long long)s->res.st.size);
+		    "to=%s size=%lld", log_str(s->user), s->proposal,
+		    log_str(s->file_name), from, to, (long long)s->res.st.size);
 	} else if (s->e == PROTO_CONFLICT)
 		s->d->saves.conflicts++;
 	else if (s->e == PROTO_INVALID)
 		s->d->saves.invalid++;
 	if (s->e != PROTO_OK)
 		log_info("file_not_written", "user=%s proposal=%u file=%s "
-		    "error=%s detail=\"%s\"", s->user ? s->user : "-",
-		    s->proposal, s->file_name, proto_error_code(s->e), s->why);
+		    "error=%s detail=%s", log_str(s->user), s->proposal,
+		    log_str(s->file_name), proto_error_code(s->e),
+		    log_str(s->why));
 	return s->e;
 }
 

@@ -33,7 +33,7 @@ FILE_CTX="file_content?proposal=1111&file_name=context.py"
 
 # The requests about a file watcherd logged for user (its --verbose lines).
 requests_for() {
-	grep -c "cmd=[a-z]* proposal=1111 user=$1\$" "$T/watcherd.log"
+	grep -c "cmd=[a-z]* proposal=1111 user=\"$1\"\$" "$T/watcherd.log"
 }
 
 b64url() {
@@ -276,7 +276,7 @@ oidc_token() {
 	cmp "$T/new.py" "$AMORE/context.py"
 	[ "$(stat -c '%a %G' "$AMORE/context.py")" = "660 ${ACCOUNT}p1111" ] ||
 	    fail "mode and group: $(stat -c '%a %G' "$AMORE/context.py")"
-	grep -q "event=file_written user=$ALICE proposal=1111 file=context.py from=$old to=$new" \
+	grep -q "event=file_written user=\"$ALICE\" proposal=1111 file=\"context.py\" from=$old to=$new" \
 	    "$T/watcherd.log" || fail "no file_written line"
 
 	# The same edit again: the file has moved on.

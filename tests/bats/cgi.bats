@@ -331,11 +331,11 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(
 	# A web server that passes the variable empty when nobody logged in.
 	cgi GET "/file_tail?$Q" REMOTE_USER=
 	[ "$STATUS" = 200 ] || fail "$STATUS $(body)"
-	grep -q 'cmd=checksum proposal=1111 user=alice@example.org' "$T/watcherd.log" ||
+	grep -q 'cmd=checksum proposal=1111 user="alice@example.org"' "$T/watcherd.log" ||
 		fail "no checksum request for alice@example.org in the log"
 	grep -q 'cmd=content proposal=1111 user=null' "$T/watcherd.log" ||
 		fail "no content request for nobody in the log"
-	grep -q 'cmd=content proposal=1111 user=bob' "$T/watcherd.log" ||
+	grep -q 'cmd=content proposal=1111 user="bob"' "$T/watcherd.log" ||
 		fail "no content request for bob in the log"
 	grep -q 'cmd=tail proposal=1111 user=null' "$T/watcherd.log" ||
 		fail "an empty REMOTE_USER was not nobody"

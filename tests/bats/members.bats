@@ -237,8 +237,8 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 		refused "$(ask "$CAROL" checksum "$f")" forbidden \
 		    "user $CAROL may not read $f of proposal 1111"
 	done
-	log_has "event=access_denied user=$CAROL proposal=1111 file=context.py access=unix"
-	! log_has "event=access_denied user=$ALICE" || fail "alice was denied"
+	log_has "event=access_denied user=\"$CAROL\" proposal=1111 file=\"context.py\" access=unix"
+	! log_has "event=access_denied user=\"$ALICE\"" || fail "alice was denied"
 	counters_are access=unix access_denied=3 access_unauthenticated=0
 }
 
@@ -258,7 +258,7 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 	    "$(forbidden_detail "$NOSUCH" context.py)"
 	refused "$(ask "$NOSUCH" checksum missing.log)" forbidden \
 	    "$(forbidden_detail "$NOSUCH" missing.log)"
-	log_has "event=access_denied user=$NOSUCH proposal=1111 file=context.py access=unix"
+	log_has "event=access_denied user=\"$NOSUCH\" proposal=1111 file=\"context.py\" access=unix"
 }
 
 @test "a request with user null is unauthenticated and told to log in" {
@@ -676,9 +676,9 @@ command_forbidden() {
 	[ "$(json_get "$reply" .error)" = unauthenticated ] || fail "$reply"
 	reads "$(ask - checksum context.py)" context.py
 	[ "$(runs "$T/runs")" = 3 ] || fail "runs: $(cat "$T/runs")"
-	log_has "event=access_command user=$ALICE proposal=1111 allowed=yes ms=[0-9]+"
-	log_has "event=access_command user=$BOB proposal=1111 allowed=no ms=[0-9]+"
-	log_has "event=access_denied user=$BOB proposal=1111 file=context.py access=command"
+	log_has "event=access_command user=\"$ALICE\" proposal=1111 allowed=yes ms=[0-9]+"
+	log_has "event=access_command user=\"$BOB\" proposal=1111 allowed=no ms=[0-9]+"
+	log_has "event=access_denied user=\"$BOB\" proposal=1111 file=\"context.py\" access=command"
 	counters_are access=command access_command_runs=3 access_command_failures=0 \
 	    access_command_cached=3 access_denied=3 access_unauthenticated=2
 }
@@ -759,7 +759,7 @@ command_forbidden() {
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
 	[ "$took" -lt 4000 ] || fail "the answer took $took ms"
 	[ "$(cat "$T/runs")" = "$ALICE" ]
-	wait_until 5000 log_has "event=access_command_failed user=$ALICE proposal=1111 reason=\"timed out \\(hook-timeout\\)\"" ||
+	wait_until 5000 log_has "event=access_command_failed user=\"$ALICE\" proposal=1111 reason=\"timed out \\(hook-timeout\\)\"" ||
 	    { show_log; fail "no access_command_failed line"; }
 	pid=$(cat "$T/runs.pid")
 	wait_until 3000 pid_gone "$pid" || fail "the command still runs"
@@ -778,7 +778,7 @@ command_forbidden() {
 	start_test_watcherd --access command --access-command "$T/segv.sh $T/runs"
 	reply=$(ask "$ALICE" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=$ALICE proposal=1111 reason=\"killed by a signal\"" ||
+	wait_until 3000 log_has "event=access_command_failed user=\"$ALICE\" proposal=1111 reason=\"killed by a signal\"" ||
 	    { show_log; fail "no access_command_failed line"; }
 	reply=$(ask "$ALICE" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
@@ -792,7 +792,7 @@ command_forbidden() {
 	start_test_watcherd --access command --access-command "$T/exit2.sh $T/runs"
 	reply=$(ask "$BOB" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=$BOB proposal=1111 reason=\"exit status neither 0 nor 1\" status=2" ||
+	wait_until 3000 log_has "event=access_command_failed user=\"$BOB\" proposal=1111 reason=\"exit status neither 0 nor 1\" status=2" ||
 	    { show_log; fail "no access_command_failed line"; }
 	reply=$(ask "$BOB" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"

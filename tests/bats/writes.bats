@@ -616,7 +616,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
 	counters_are writes=0 write_invalid=1
-	log_has "event=file_not_written user=- proposal=1111 file=context.py error=invalid detail=\""
+	log_has "event=file_not_written user=- proposal=1111 file=\"context.py\" error=invalid detail=\""
 	echo "# detail: $(json_get "$reply" .detail)" >&3
 }
 
@@ -647,7 +647,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	untouched "$F" "$T/orig"
 	pid=$(cat "$T/vout/hang.pid")
 	wait_until 2000 pid_gone "$pid" || fail "the validator $pid still runs"
-	wait_until 2000 log_has 'event=validator_failed proposal=1111 file=context.py command=[^ ]*hang.sh reason="timed out \(hook-timeout\)"' ||
+	wait_until 2000 log_has 'event=validator_failed proposal=1111 file="context.py" command="[^"]*hang.sh" reason="timed out \(hook-timeout\)"' ||
 	    { show_log; fail "no validator_failed line"; }
 	no_leftovers "$DAMNIT"
 	echo "# after $took ms: $code, detail \"$(json_get "$reply" .detail)\"" >&3
@@ -683,8 +683,8 @@ slow_validator() {
 		echo "# ${cmd##*/}: $reply" >&3
 		stop_test_watcherd
 	done
-	log_has "event=validator_failed proposal=1111 file=context.py command=$T/noexec.sh reason=\"Permission denied\""
-	log_has "event=validator_failed proposal=1111 file=context.py command=$T/missing.sh reason=\"No such file or directory\""
+	log_has "event=validator_failed proposal=1111 file=\"context.py\" command=\"$T/noexec.sh\" reason=\"Permission denied\""
+	log_has "event=validator_failed proposal=1111 file=\"context.py\" command=\"$T/missing.sh\" reason=\"No such file or directory\""
 }
 
 # unix_fixture: proposal 1111 for its group: p001111 and below root and
@@ -817,7 +817,7 @@ write_forbidden() {
 		reply=$(save context.py "$(crc32 "$F")" "$c" --user "$u") ||
 		    fail "$reply"
 		refused "$reply" forbidden "$(write_forbidden "$u")"
-		log_has "event=access_denied user=$u proposal=1111 file=context.py access=unix want=write"
+		log_has "event=access_denied user=\"$u\" proposal=1111 file=\"context.py\" access=unix want=write"
 	done
 	reply=$(save context.py "$(crc32 "$F")" "$c" --null-user) ||
 	    fail "$reply"
@@ -830,7 +830,7 @@ write_forbidden() {
 	# The file stays the proposal's, not alice's.
 	[ "$(stat -c '%a %U %G' "$F")" = "664 root $PROP_GROUP" ] ||
 	    fail "after alice's save: $(stat -c '%a %U %G' "$F")"
-	log_has "event=file_written user=$ALICE proposal=1111 file=context.py from=$old to=$(crc32 "$c") size=$(stat -c %s "$c")"
+	log_has "event=file_written user=\"$ALICE\" proposal=1111 file=\"context.py\" from=$old to=$(crc32 "$c") size=$(stat -c %s "$c")"
 	# A trusted peer without a user may.
 	c2=$(new_content root)
 	reply=$(save context.py "$(crc32 "$F")" "$c2") || fail "$reply"
@@ -1321,19 +1321,19 @@ watcherd no longer answers after the thaw: $(grep -m 1 SUMMARY "$LOG" || tail -n
 	c=$(new_content one 'one = 1\n')
 	reply=$(save context.py "$old" "$c") || fail "$reply"
 	saved "$reply" "$c"
-	log_has "level=info event=file_written user=- proposal=1111 file=context.py from=$old to=$(crc32 "$c") size=8$"
+	log_has "level=info event=file_written user=- proposal=1111 file=\"context.py\" from=$old to=$(crc32 "$c") size=8$"
 	c2=$(new_content two 'two = 2\n')
 	reply=$(save context.py "$(crc32 "$c")" "$c2") || fail "$reply"
 	saved "$reply" "$c2"
 	reply=$(save context.py "$old" "$c") || fail "$reply"
 	refused "$reply" conflict
-	log_has 'event=file_not_written user=- proposal=1111 file=context.py error=conflict detail="the file is no longer what the edit started from"$'
+	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=conflict detail="the file is no longer what the edit started from"$'
 	bad=$(new_content bad 'def f(:\n')
 	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
 	refused "$reply" invalid
 	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
 	refused "$reply" invalid
-	log_has 'event=file_not_written user=- proposal=1111 file=context.py error=invalid detail="'
+	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=invalid detail="'
 	counters_are writes=2 write_conflicts=1 write_invalid=2
 	[ "$(grep -c 'event=file_written' "$LOG")" = 2 ]
 	[ "$(grep -c 'event=file_not_written' "$LOG")" = 3 ]
