@@ -800,6 +800,30 @@ command_forbidden() {
 	counters_are access_command_runs=2 access_command_failures=2 access_denied=0
 }
 
+@test "a file name or user name with line breaks and control bytes cannot forge a log line" {
+	write_access_scripts
+	start_test_watcherd --access command --access-command "$T/allow.sh $T/runs" \
+	    --verbose
+	# JSON escapes, as any client may send them. The command denies bob
+	# whatever the file, so the refusal logs the name before its syntax
+	# is checked.
+	reply=$(send "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\\nwatcherd: level=error event=forged user=root\\r\\t\\u001b[2J\",\"user\":\"$BOB\"}")
+	[ "$(json_get "$reply" .error)" = forbidden ] || fail "$reply"
+	[ "$(grep -c 'event=access_denied' "$LOG")" = 1 ] || fail "$(cat "$LOG")"
+	grep -qF "event=access_denied user=\"$BOB\" proposal=1111 file=\"context.py\\x0awatcherd: level=error event=forged user=root\\x0d\\x09\\x1b[2J\" access=command want=read" "$LOG" ||
+	    fail "the name is not escaped in one field: $(cat "$LOG")"
+	# A user name with a line break is no user name: refused before
+	# anything logs it.
+	reply=$(send "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\",\"user\":\"$BOB\\nwatcherd: level=error event=forged\\u0007\"}")
+	[ "$(json_get "$reply" .error)" = bad_request ] || fail "$reply"
+	# One that looks like fields stays one quoted value.
+	refused "$(ask "$NOSUCH=access=open" checksum context.py)" forbidden \
+	    "$(command_forbidden "$NOSUCH=access=open")"
+	log_has "event=access_denied user=\"$NOSUCH=access=open\" proposal=1111 file=\"context.py\" access=command"
+	[ "$(grep -c forged "$LOG")" = 1 ] || fail "$(cat "$LOG")"
+	log_lines_whole "$LOG"
+}
+
 @test "access command without access-command: watcherd refuses to start and says what is missing" {
 	run timeout 10 "$WATCHERD" --foreground --socket "$SOCK" \
 	    --data-root "$T/data" --access command
