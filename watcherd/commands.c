@@ -506,8 +506,8 @@ static void
 refuse_write(struct request *r, enum proto_error e, const char *detail)
 {
 	log_info("file_not_written", "user=%s proposal=%u file=%s error=%s "
-	    "detail=\"%s\"", r->user ? r->user : "-", r->proposal,
-	    r->file_name, proto_error_code(e), detail);
+	    "detail=%s", log_str(r->user), r->proposal,
+	    log_str(r->file_name), proto_error_code(e), log_str(detail));
 	client_reply_error(r->c, e, detail);
 }
 
@@ -918,7 +918,7 @@ commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
 		goto done;
 	}
 	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
-	    !r.has_user ? "-" : r.user ? r.user : "null");
+	    !r.has_user ? "-" : r.user ? log_str(r.user) : "null");
 	/* A save is checked once it is known to be one that might be let
 	   through (cmd_write). */
 	if ((cmd->flags & NEEDS_FILE) && !(cmd->flags & WRITES) && !may(&r, 0))

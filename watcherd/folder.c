@@ -112,7 +112,7 @@ lookup_finish(struct job *j)
 	    f->proposal, f->fstype, t->cfg->watch_mode != WATCH_MODE_AUTO &&
 	    !f->mount ? config_watch_mode_name(t->cfg->watch_mode) :
 	    f->mount ? "poll" : "inotify", f->mount ? " mount=" : "",
-	    f->mount ? mount_point(f->mount) : "");
+	    f->mount ? log_str(mount_point(f->mount)) : "");
 }
 
 static void

@@ -18,7 +18,7 @@
 #define HOOK_INPUT_MAX		(256 << 10)	/* matching bytes given to one run */
 #define HOOK_NAME_MAX		256		/* bytes of the command logged */
 #define HOOK_ENV		6
-#define QUOTED_MAX		(HOOK_NAME_MAX * 4 + 8)
+#define FIELDS_MAX		(2 * LOG_VALUE_MAX + 64) /* run_fields */
 
 /* One execution of a hook: queued, then running. Owns copies of everything
    it needs, so that a reload never pulls anything from under it. */
@@ -154,13 +154,11 @@ run_layout(struct run *r, const struct config_hook *h,
 static const char *
 run_fields(const struct run *r, char *out, size_t outlen)
 {
-	char q[QUOTED_MAX];
 	size_t len = strlen(r->argv[0]);
 
-	snprintf(out, outlen, "hook=\"%s\" proposal=%u file=%s change=%s",
-	    log_quote(q, sizeof(q), r->argv[0],
-	    len < HOOK_NAME_MAX ? len : HOOK_NAME_MAX), r->proposal,
-	    r->file_name, r->event);
+	snprintf(out, outlen, "hook=%s proposal=%u file=%s change=%s",
+	    log_strn(r->argv[0], len < HOOK_NAME_MAX ? len : HOOK_NAME_MAX),
+	    r->proposal, log_str(r->file_name), r->event);
 	return out;
 }
 
@@ -171,7 +169,7 @@ run_done(void *arg, const struct proc_result *res)
 {
 	struct run *r = arg;
 	struct hooks *hs = r->hs;
-	char fields[1024], dropped[64] = "";
+	char fields[FIELDS_MAX], dropped[64] = "";
 	long long ms = res->duration_ms;
 	int status = res->status;
 
@@ -181,8 +179,8 @@ run_done(void *arg, const struct proc_result *res)
 	run_fields(r, fields, sizeof(fields));
 	if (res->end == PROC_NOT_STARTED) {
 		hs->stats.failed++;
-		log_warn("hook_spawn_failed", "%s reason=\"%s\"", fields,
-		    res->reason);
+		log_warn("hook_spawn_failed", "%s reason=%s", fields,
+		    log_str(res->reason));
 	} else if (res->end == PROC_LOST) {
 		hs->stats.failed++;
 		log_warn("hook_failed", "%s reason=\"not our child any more\" "
@@ -215,7 +213,7 @@ run_done(void *arg, const struct proc_result *res)
 static void
 run_start(struct hooks *hs, struct run *r)
 {
-	char fields[1024];
+	char fields[FIELDS_MAX];
 	struct proc_spec spec = {
 		.argv = r->argv,
 		.env = r->env,
@@ -228,8 +226,8 @@ run_start(struct hooks *hs, struct run *r)
 
 	if ((r->proc = proc_start(hs->loop, &spec, run_done, r)) == NULL) {
 		hs->stats.failed++;
-		log_warn("hook_spawn_failed", "%s reason=\"%s\"", fields,
-		    strerror(errno));
+		log_warn("hook_spawn_failed", "%s reason=%s", fields,
+		    log_str(strerror(errno)));
 		run_free(r);
 		return;
 	}
@@ -261,7 +259,7 @@ static void
 run_queue(struct hooks *hs, const struct config_hook *h,
     const struct watch_change *wc, const char *input, size_t len)
 {
-	char fields[1024];
+	char fields[FIELDS_MAX];
 	struct run *r;
 	size_t need;
 
@@ -296,7 +294,7 @@ nomem:
 		run_free(r);
 	hs->stats.dropped++;
 	log_error("hook_dropped", "proposal=%u file=%s reason=\"out of memory\"",
-	    wc->proposal, wc->file_name);
+	    wc->proposal, log_str(wc->file_name));
 }
 
 /* Adds the line [p, p + n) and its newline to out, within HOOK_INPUT_MAX. */
@@ -384,9 +382,9 @@ scan_appended(struct hooks *hs, const struct watch_change *wc,
 	    (got = read_range(wc, buf, len, start)) < 0) {
 		free(buf);
 		log_warn("hook_scan_failed", "proposal=%u file=%s bytes=%zu "
-		    "reason=\"%s\"", wc->proposal, wc->file_name, len,
-		    wc->fd == -1 && !wc->data ? "file not open" :
-		    strerror(errno));
+		    "reason=%s", wc->proposal, log_str(wc->file_name), len,
+		    log_str(wc->fd == -1 && !wc->data ? "file not open" :
+		    strerror(errno)));
 		*wc->mark = end;
 		return;
 	}
@@ -399,7 +397,7 @@ scan_appended(struct hooks *hs, const struct watch_change *wc,
 		p = nl ? nl + 1 : buf + len;
 		log_warn("hook_scan_skipped", "proposal=%u file=%s bytes=%lld "
 		    "reason=\"more than %d bytes appended at once\"",
-		    wc->proposal, wc->file_name,
+		    wc->proposal, log_str(wc->file_name),
 		    (long long)(skipped + (p - buf)), HOOK_SCAN_MAX);
 	}
 	while ((nl = memchr(p, '\n', (size_t)(buf + len - p))) != NULL) {
@@ -418,7 +416,8 @@ scan_appended(struct hooks *hs, const struct watch_change *wc,
 			log_warn("hook_input_truncated", "proposal=%u file=%s "
 			    "pattern=%s lines_dropped=%lu reason=\"more than %d "
 			    "bytes of matching lines\"", wc->proposal,
-			    wc->file_name, hs->matches[i].pattern,
+			    log_str(wc->file_name),
+			    log_str(hs->matches[i].pattern),
 			    out[i].dropped, HOOK_INPUT_MAX);
 	free(buf);
 }
@@ -515,7 +514,7 @@ hooks_reconfigure(struct hooks *hs)
 		if (!m->compiled)
 			log_error("hook_match_failed", "pattern=%s reason=\"cannot "
 			    "compile the regex\" action=hooks_disabled",
-			    m->pattern);
+			    log_str(m->pattern));
 	}
 	for (i = 0; i < cfg->n_hooks; i++) {
 		hs->match_of[i] = -1;
@@ -548,7 +547,7 @@ hooks_new(struct loop *loop, const struct config *cfg)
 void
 hooks_free(struct hooks *hs)
 {
-	char fields[1024];
+	char fields[FIELDS_MAX];
 	struct run *r;
 
 	if (hs == NULL)

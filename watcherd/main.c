@@ -28,15 +28,15 @@ reload(struct daemon *d)
 	char err[1024];
 
 	if (config_load(&fresh, d->argc, d->argv, err, sizeof(err)) != 0) {
-		log_error("reload_failed", "reason=\"%s\" action=kept_old_config",
-		    err);
+		log_error("reload_failed", "reason=%s action=kept_old_config",
+		    log_str(err));
 		config_free(&fresh);
 		return;
 	}
 	if (strcmp(fresh.socket_path, d->cfg.socket_path) != 0)
 		log_warn("reload_socket_ignored", "socket=%s "
 		    "reason=\"the socket changes only on restart\"",
-		    fresh.socket_path);
+		    log_str(fresh.socket_path));
 	free(fresh.socket_path);
 	fresh.socket_path = d->cfg.socket_path;
 	d->cfg.socket_path = NULL;
@@ -48,8 +48,8 @@ reload(struct daemon *d)
 	access_reconfigure(d->access);
 	watch_table_reconfigure(d->watches);
 	log_info("reloaded", "config=%s data_root=%s idle_timeout=%u "
-	    "watch_mode=%s access=%s", d->cfg.config_file ?
-	    d->cfg.config_file : "-", d->cfg.data_root, d->cfg.idle_timeout_s,
+	    "watch_mode=%s access=%s", log_str(d->cfg.config_file),
+	    log_str(d->cfg.data_root), d->cfg.idle_timeout_s,
 	    config_watch_mode_name(d->cfg.watch_mode),
 	    config_access_name(d->cfg.access));
 }
@@ -162,13 +162,14 @@ main(int argc, char **argv)
 	setup_signals(&d);
 	log_info("started", "version=%s socket=%s data_root=%s watch_mode=%s "
 	    "access=%s idle_timeout=%u poll_interval=%u settle_time=%u pid=%d",
-	    WATCHERD_VERSION, d.cfg.socket_path, d.cfg.data_root,
+	    WATCHERD_VERSION, log_str(d.cfg.socket_path),
+	    log_str(d.cfg.data_root),
 	    config_watch_mode_name(d.cfg.watch_mode),
 	    config_access_name(d.cfg.access), d.cfg.idle_timeout_s,
 	    d.cfg.poll_interval_ms, d.cfg.settle_time_ms, (int)getpid());
 	r = loop_run(d.loop);
 	if (r == -1)
-		log_error("loop_failed", "reason=\"%s\"", strerror(errno));
+		log_error("loop_failed", "reason=%s", log_str(strerror(errno)));
 	daemon_free(&d);
 	close(d.signal_fd);
 	config_free(&d.cfg);

@@ -88,7 +88,7 @@ mount_check(struct mount *m)
 	m->stalled_at = now;
 	log_warn("fs_stalled", "mount=%s jobs=%u waiting=%u "
 	    "reason=\"no answer for %lld ms\" action=\"answer unavailable "
-	    "until it answers\"", m->point, m->n_running, m->n_queued,
+	    "until it answers\"", log_str(m->point), m->n_running, m->n_queued,
 	    now - m->running->started);
 }
 
@@ -128,8 +128,8 @@ pool_done(struct pool_job *pj)
 	if (m->stalled && (m->running == NULL || now - m->running->started <
 	    (long long)mt->cfg->fs_timeout_ms)) {
 		m->stalled = 0;
-		log_info("fs_recovered", "mount=%s stalled_ms=%lld", m->point,
-		    now - m->stalled_at);
+		log_info("fs_recovered", "mount=%s stalled_ms=%lld",
+		    log_str(m->point), now - m->stalled_at);
 		start_queued(m);
 		j->done(j);
 		if (mt->recovered)

@@ -305,7 +305,7 @@ round_fill(struct watch_table *t, struct poll_round *r)
 		return;
 nomem:
 	log_warn("poll_skipped", "mount=%s reason=\"out of memory\"",
-	    mount_point(r->mount));
+	    log_str(mount_point(r->mount)));
 }
 
 /* Starts a round of m's files now: a stalled mount answers again. */

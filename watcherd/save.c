@@ -241,8 +241,9 @@ no_verdict(struct save *s, const struct proc_result *res)
 		    "content could not run; try again");
 	}
 	log_warn("validator_failed", "proposal=%u file=%s command=%s "
-	    "reason=\"%s\" ms=%lld", s->proposal, s->file_name,
-	    cfg->validators[s->next - 1].argv[0], reason, res->duration_ms);
+	    "reason=%s ms=%lld", s->proposal, log_str(s->file_name),
+	    log_str(cfg->validators[s->next - 1].argv[0]), log_str(reason),
+	    res->duration_ms);
 }
 
 /* Exit 0 accepts, 1 refuses; anything else (another status, a signal, the
@@ -383,8 +384,8 @@ replaced(void *arg, const struct watch_replace_result *res)
 		if (res->e == PROTO_OK)
 			log_warn("file_written_late", "user=%s proposal=%u "
 			    "file=%s reason=\"saved after its request was "
-			    "answered\"", s->user ? s->user : "-", s->proposal,
-			    s->file_name);
+			    "answered\"", log_str(s->user), s->proposal,
+			    log_str(s->file_name));
 		save_free(s);
 		return;
 	}
@@ -404,16 +405,17 @@ answer(struct save *s)
 		crc_format(s->if_crc, from);
 		crc_format(s->res.st.crc, to);
 		log_info("file_written", "user=%s proposal=%u file=%s from=%s "
-		    "to=%s size=%lld", s->user ? s->user : "-", s->proposal,
-		    s->file_name, from, to, (long long)s->res.st.size);
+		    "to=%s size=%lld", log_str(s->user), s->proposal,
+		    log_str(s->file_name), from, to, (long long)s->res.st.size);
 	} else if (s->e == PROTO_CONFLICT)
 		s->d->saves.conflicts++;
 	else if (s->e == PROTO_INVALID)
 		s->d->saves.invalid++;
 	if (s->e != PROTO_OK)
 		log_info("file_not_written", "user=%s proposal=%u file=%s "
-		    "error=%s detail=\"%s\"", s->user ? s->user : "-",
-		    s->proposal, s->file_name, proto_error_code(s->e), s->why);
+		    "error=%s detail=%s", log_str(s->user), s->proposal,
+		    log_str(s->file_name), proto_error_code(s->e),
+		    log_str(s->why));
 	return s->e;
 }
 

@@ -119,7 +119,8 @@ client_close(struct client *c, const char *why)
 		return;
 	c->closing = 1;
 	if (why)
-		log_debug("client_closed", "pid=%d reason=\"%s\"", (int)c->pid, why);
+		log_debug("client_closed", "pid=%d reason=%s", (int)c->pid,
+		    log_str(why));
 	while ((sub = c->subs) != NULL) {
 		c->subs = sub->next;
 		watch_unsubscribe(s->d->watches, &sub->ws);
@@ -644,8 +645,8 @@ server_accept(void *arg, uint32_t events)
 				/* Out of descriptors: pause accepting rather
 				   than spin on a listening socket that stays
 				   readable. */
-				log_warn("accept_paused", "reason=\"%s\"",
-				    strerror(errno));
+				log_warn("accept_paused", "reason=%s",
+				    log_str(strerror(errno)));
 				loop_set_events(s->d->loop, &s->io, 0);
 				loop_timer_arm(s->d->loop, &s->accept_timer,
 				    ACCEPT_PAUSE_MS);
@@ -741,7 +742,7 @@ socket_create(const char *path, char *err, size_t errlen)
 			    "answers at %s", path);
 			return -1;
 		}
-		log_info("stale_socket_replaced", "path=%s", path);
+		log_info("stale_socket_replaced", "path=%s", log_str(path));
 		unlink(path);
 	}
 	if (make_parent(path) == -1) {
@@ -770,7 +771,7 @@ socket_create(const char *path, char *err, size_t errlen)
 		close(fd);
 		return -1;
 	}
-	log_info("socket_created", "path=%s", path);
+	log_info("socket_created", "path=%s", log_str(path));
 	return fd;
 }
 
@@ -866,12 +867,13 @@ server_new(struct daemon *d, server_dispatch_fn *dispatch, char *err,
 	if (activated) {
 		/* The socket file is the socket unit's: watcherd neither
 		   replaces it nor removes it on exit. */
-		log_info("socket_activated", "path=%s fd=%d", passed, fd);
+		log_info("socket_activated", "path=%s fd=%d", log_str(passed),
+		    fd);
 		if (strcmp(passed, d->cfg.socket_path) != 0)
 			log_warn("socket_mismatch", "path=%s socket=%s "
 			    "reason=\"the socket unit listens elsewhere than "
 			    "the configured socket, where clients look\"",
-			    passed, d->cfg.socket_path);
+			    log_str(passed), log_str(d->cfg.socket_path));
 	} else if ((fd = socket_create(d->cfg.socket_path, err, errlen)) == -1)
 		return NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL ||

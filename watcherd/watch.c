@@ -371,8 +371,8 @@ watch_inotify(struct watch_table *t, struct watch *w, struct watch_name *n,
 		if (errno == ENOSPC || errno == ENOMEM) {
 			t->fallbacks++;
 			log_warn("inotify_fallback", "proposal=%u file=%s "
-			    "reason=\"%s\" action=poll", n->proposal,
-			    n->file_name, strerror(errno));
+			    "reason=%s action=poll", n->proposal,
+			    log_str(n->file_name), log_str(strerror(errno)));
 		}
 		if (wd != -1)
 			inotify_rm_watch(t->ifd, wd);
@@ -436,7 +436,7 @@ settle_name(struct watch_table *t, struct watch_name *n,
 		changed = 1;
 		if (log_enabled(LOG_LEVEL_DEBUG))
 			log_debug("file_changed", "proposal=%u file=%s change=%s",
-			    m->proposal, m->file_name, ev);
+			    m->proposal, log_str(m->file_name), ev);
 		notify(t, m, ev, st);
 		if (t->cb.change == NULL)
 			continue;
@@ -544,8 +544,9 @@ watch_start(struct watch_table *t, struct folder *f, const char *file_name,
 	}
 	n->w->last_active = loop_now(t->loop);
 	log_debug("watch_added", "proposal=%u file=%s mode=%s%s%s",
-	    f->proposal, file_name, n->w->poll ? "poll" : "inotify",
-	    f->mount ? " mount=" : "", f->mount ? mount_point(f->mount) : "");
+	    f->proposal, log_str(file_name), n->w->poll ? "poll" : "inotify",
+	    f->mount ? " mount=" : "",
+	    f->mount ? log_str(mount_point(f->mount)) : "");
 	return n;
 }
 
@@ -738,7 +739,7 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 		table_del(t->jobs, key, keylen, old);
 	if (table_add(t->jobs, key, keylen, fj) == -1)
 		log_warn("job_untracked", "proposal=%u file=%s reason=\"out of "
-		    "memory\"", proposal, file_name);
+		    "memory\"", proposal, log_str(file_name));
 	return w ? job_wait(t, &fj->j, w, why) : PROTO_PENDING;
 }
 
@@ -951,7 +952,7 @@ idle_fire(void *arg)
 		if (w->n_subs == 0 && loop_now(t->loop) - w->last_active >= limit) {
 			log_debug("watch_expired", "proposal=%u file=%s",
 			    w->names ? w->names->proposal : 0,
-			    w->names ? w->names->file_name : "-");
+			    log_str(w->names ? w->names->file_name : NULL));
 			watch_free(t, w);
 		}
 	}
@@ -1141,8 +1142,8 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 			   back: no longer watched, as if never asked for
 			   (choose_watch has left such a name alone on its
 			   watch). */
-			log_debug("watch_ended", "proposal=%u file=%s reason=\"%s\"",
-			    proposal, n->file_name, *why);
+			log_debug("watch_ended", "proposal=%u file=%s reason=%s",
+			    proposal, log_str(n->file_name), log_str(*why));
 			watch_free(t, n->w);
 			return e;
 		}
@@ -1428,7 +1429,7 @@ size_t
 watch_unwatch(struct watch_table *t, struct watch_name *n)
 {
 	log_info("watch_removed", "proposal=%u file=%s by=unwatch",
-	    n->proposal, n->file_name);
+	    n->proposal, log_str(n->file_name));
 	return watch_free(t, n->w);
 }
 

@@ -33,7 +33,7 @@ FILE_CTX="file_content?proposal=1111&file_name=context.py"
 
 # The requests about a file watcherd logged for user (its --verbose lines).
 requests_for() {
-	grep -c "cmd=[a-z]* proposal=1111 user=$1\$" "$T/watcherd.log"
+	grep -c "cmd=[a-z]* proposal=1111 user=\"$1\"\$" "$T/watcherd.log"
 }
 
 b64url() {
@@ -262,7 +262,9 @@ oidc_token() {
 	local u old new
 	unix_access
 	stop_apache_watcherd && start_apache_watcherd --verbose --access unix --write
-	chmod g+w "$AMORE/context.py"
+	# A save puts a new file in the folder as the user: the group needs
+	# write on the folder as well as on the file.
+	chmod g+w "$AMORE" "$AMORE/context.py"
 	: >"$T/htpasswd.unix"
 	for u in "$ALICE" "$BOB"; do
 		printf '%s:%s\n' "$u" "$(openssl passwd -apr1 "pw-$u")" >>"$T/htpasswd.unix"
@@ -282,7 +284,7 @@ oidc_token() {
 	cmp "$T/new.py" "$AMORE/context.py"
 	[ "$(stat -c '%a %G' "$AMORE/context.py")" = "660 ${ACCOUNT}p1111" ] ||
 	    fail "mode and group: $(stat -c '%a %G' "$AMORE/context.py")"
-	grep -q "event=file_written user=$ALICE proposal=1111 file=context.py from=$old to=$new" \
+	grep -q "event=file_written user=\"$ALICE\" proposal=1111 file=\"context.py\" from=$old to=$new" \
 	    "$T/watcherd.log" || fail "no file_written line"
 
 	# The same edit again: the file has moved on.

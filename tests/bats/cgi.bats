@@ -331,15 +331,32 @@ s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1]); s.listen(8); time.sleep(
 	# A web server that passes the variable empty when nobody logged in.
 	cgi GET "/file_tail?$Q" REMOTE_USER=
 	[ "$STATUS" = 200 ] || fail "$STATUS $(body)"
-	grep -q 'cmd=checksum proposal=1111 user=alice@example.org' "$T/watcherd.log" ||
+	grep -q 'cmd=checksum proposal=1111 user="alice@example.org"' "$T/watcherd.log" ||
 		fail "no checksum request for alice@example.org in the log"
 	grep -q 'cmd=content proposal=1111 user=null' "$T/watcherd.log" ||
 		fail "no content request for nobody in the log"
-	grep -q 'cmd=content proposal=1111 user=bob' "$T/watcherd.log" ||
+	grep -q 'cmd=content proposal=1111 user="bob"' "$T/watcherd.log" ||
 		fail "no content request for bob in the log"
 	grep -q 'cmd=tail proposal=1111 user=null' "$T/watcherd.log" ||
 		fail "an empty REMOTE_USER was not nobody"
 	restart_web_watcherd
+}
+
+@test "a file_name with %0A and control bytes, or a REMOTE_USER with a line break, cannot forge watcherd's log" {
+	# /bin/false denies everybody, so watcherd logs the refusal with the
+	# name before it checks the name's syntax.
+	restart_web_watcherd --verbose --access command --access-command /bin/false
+	cgi GET "/file_content?proposal=1111&file_name=context.py%0Awatcherd:%20level=error%20event=forged%0D%1B%09x" \
+	    REMOTE_USER=bob
+	[ "$STATUS" = 403 ] || fail "$STATUS $(body)"
+	cgi GET "/file_content?$Q" REMOTE_USER="bob
+watcherd: level=error event=forged"
+	[ "$STATUS" = 400 ] || fail "$STATUS $(body)"
+	restart_web_watcherd
+	grep -qF 'event=access_denied user="bob" proposal=1111 file="context.py\x0awatcherd: level=error event=forged\x0d\x1b\x09x" access=command' \
+	    "$T/watcherd.log" || fail "the name is not escaped in one field: $(cat "$T/watcherd.log")"
+	[ "$(grep -c forged "$T/watcherd.log")" = 1 ] || fail "$(cat "$T/watcherd.log")"
+	log_lines_whole "$T/watcherd.log"
 }
 
 @test "every answer names the logged-in user in X-Remote-User, for the page" {

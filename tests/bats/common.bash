@@ -460,6 +460,17 @@ log_has() {
 	grep -qE -- "$1" "$LOG"
 }
 
+# log_lines_whole FILE: every line of watcherd's log FILE is one of its
+# own ("watcherd: level=", after a journal priority if any) and holds no
+# control byte: nothing a request carried started a line or broke one.
+log_lines_whole() {
+	local stray
+	! stray=$(LC_ALL=C grep -nvE '^(<[0-7]>)?watcherd: level=' "$1") ||
+	    fail "lines watcherd did not start: $stray" || return 1
+	! stray=$(LC_ALL=C grep -naP '[\x00-\x08\x0b-\x1f\x7f]' "$1") ||
+	    fail "control bytes in the log: $stray"
+}
+
 # A file system that stops answering on demand (tests/tools/stallfs).
 
 # mount_stallfs: proposal 2222 (SPB/202601/p002222) on a FUSE mount of

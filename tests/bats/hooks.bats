@@ -153,7 +153,7 @@ checksum_error_is() {
 	    "CHECKSUM EVENT FILE_NAME FILE_PATH PATH PROPOSAL " ] ||
 	    fail "environment: $(cat "$T/seen/1.env")"
 	[ ! -s "$T/seen/1.in" ] || fail "stdin was not empty"
-	log_has 'event=hook_exit hook="[^"]*record.sh" proposal=1111 file=run.log change=changed status=0 duration_ms=[0-9]+'
+	log_has 'event=hook_exit hook="[^"]*record.sh" proposal=1111 file="run.log" change=changed status=0 duration_ms=[0-9]+'
 	# A command without '/' is looked up in that PATH only.
 	log_has 'event=hook_spawn_failed hook="record.sh-is-not-in-path".*reason="command not found'
 
@@ -222,7 +222,7 @@ open(sys.argv[1], "a").write("".join("ERROR %05d %s\n" % (i, "x" * 80)
 	watch_and_sync run.log
 	[ "$(status_of hooks_running)" -ge 1 ]
 
-	wait_until 5000 log_has 'event=hook_killed hook="[^"]*hang.sh" proposal=1111 file=run.log change=changed reason=timeout timeout_s=1' ||
+	wait_until 5000 log_has 'event=hook_killed hook="[^"]*hang.sh" proposal=1111 file="run.log" change=changed reason=timeout timeout_s=1' ||
 	    { show_log; fail "no hook_killed in the log"; }
 	wait_until 2000 pid_gone "$hook" || fail "the hook $hook survived"
 	wait_until 2000 pid_gone "$child" || fail "the hook's child $child survived"
@@ -238,9 +238,9 @@ open(sys.argv[1], "a").write("".join("ERROR %05d %s\n" % (i, "x" * 80)
 	start_with_config "hook = *.log $T/fail.sh"
 	watch_and_sync run.log
 	printf 'one\n' >>"$LOGFILE"
-	wait_until 5000 log_has 'event=hook_failed hook="[^"]*fail.sh" proposal=1111 file=run.log change=changed status=3 duration_ms=[0-9]+' ||
+	wait_until 5000 log_has 'event=hook_failed hook="[^"]*fail.sh" proposal=1111 file="run.log" change=changed status=3 duration_ms=[0-9]+' ||
 	    { show_log; fail "no hook_failed with status 3"; }
-	log_has 'event=hook_stderr hook="[^"]*fail.sh" proposal=1111 file=run.log change=changed line="cannot reach the mail server"$'
+	log_has 'event=hook_stderr hook="[^"]*fail.sh" proposal=1111 file="run.log" change=changed line="cannot reach the mail server"$'
 	grep -qF 'line="second \"quoted\" line"' "$LOG" || { show_log; fail "stderr's quotes were not escaped"; }
 	status_is hooks_failed 1
 	watcherd_answers
@@ -286,7 +286,7 @@ change_log() {
 	status_is hooks_running 1
 	status_is hooks_queued 1
 	status_is hooks_dropped 1
-	log_has 'level=warn event=hook_dropped hook="[^"]*gate.sh" proposal=1111 file=run.log change=changed reason="hook-queue is full"'
+	log_has 'level=warn event=hook_dropped hook="[^"]*gate.sh" proposal=1111 file="run.log" change=changed reason="hook-queue is full"'
 	touch "$OUT/release"
 	wait_until 10000 lines_at_least "$OUT/done" 2
 	wait_until 2000 status_is hooks_running 0

@@ -214,7 +214,7 @@ socket_unit_watcherd() {
 	first=$(cat "$T/unit.pid")
 	[ "$(json_get "$(send "$(req checksum 1111 context.py)")" .checksum)" = \
 	    "$(crc32 "$DAMNIT/context.py")" ]
-	grep -q "level=info event=socket_activated path=$SOCK fd=3" "$LOG" || fail "$(cat "$LOG")"
+	grep -q "level=info event=socket_activated path=\"$SOCK\" fd=3" "$LOG" || fail "$(cat "$LOG")"
 	! grep -q "event=socket_created" "$LOG" || fail "$(cat "$LOG")"
 	kill -TERM "$first"
 	wait_until "$WATCHERD_STOP_MS" test -e "$T/unit.pid.exits" || fail "watcherd did not exit"
@@ -233,7 +233,7 @@ socket_unit_watcherd() {
 
 @test "a passed socket elsewhere than the configured one is used and warned about" {
 	socket_unit_watcherd "$T/other.sock"
-	grep -q "level=warn event=socket_mismatch path=$SOCK socket=$T/other.sock" "$LOG" ||
+	grep -q "level=warn event=socket_mismatch path=\"$SOCK\" socket=\"$T/other.sock\"" "$LOG" ||
 	    fail "$(cat "$LOG")"
 	[ ! -e "$T/other.sock" ]
 }
@@ -278,7 +278,7 @@ EOF
 
 @test "socket variables meant for another process are ignored: watcherd makes its own socket" {
 	LISTEN_PID=1 LISTEN_FDS=1 start_test_watcherd
-	grep -q "event=socket_created path=$SOCK" "$LOG" || fail "$(cat "$LOG")"
+	grep -q "event=socket_created path=\"$SOCK\"" "$LOG" || fail "$(cat "$LOG")"
 	! grep -q "event=socket_activated" "$LOG"
 }
 

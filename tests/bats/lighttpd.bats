@@ -357,7 +357,7 @@ edit_flips() {
 	http -u 'alice:open sesame' "/file_content?$q"
 	[ "$STATUS" = 200 ] || fail "alice: $STATUS $(cat "$T/b")"
 	tail -c "+$log_from" "$T/watcherd.log" |
-		grep -q 'cmd=content proposal=1111 user=alice' ||
+		grep -q 'cmd=content proposal=1111 user="alice"' ||
 		fail "watcherd did not hear alice"
 }
 

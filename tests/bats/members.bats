@@ -247,8 +247,8 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 		refused "$(ask "$CAROL" checksum "$f")" forbidden \
 		    "user $CAROL may not read $f of proposal 1111"
 	done
-	log_has "event=access_denied user=$CAROL proposal=1111 file=context.py access=unix"
-	! log_has "event=access_denied user=$ALICE" || fail "alice was denied"
+	log_has "event=access_denied user=\"$CAROL\" proposal=1111 file=\"context.py\" access=unix"
+	! log_has "event=access_denied user=\"$ALICE\"" || fail "alice was denied"
 	counters_are access=unix access_denied=3 access_unauthenticated=0
 }
 
@@ -268,7 +268,7 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 	    "$(forbidden_detail "$NOSUCH" context.py)"
 	refused "$(ask "$NOSUCH" checksum missing.log)" forbidden \
 	    "$(forbidden_detail "$NOSUCH" missing.log)"
-	log_has "event=access_denied user=$NOSUCH proposal=1111 file=context.py access=unix"
+	log_has "event=access_denied user=\"$NOSUCH\" proposal=1111 file=\"context.py\" access=unix"
 }
 
 @test "a request with user null is unauthenticated and told to log in" {
@@ -748,9 +748,9 @@ command_forbidden() {
 	[ "$(json_get "$reply" .error)" = unauthenticated ] || fail "$reply"
 	reads "$(ask - checksum context.py)" context.py
 	[ "$(runs "$T/runs")" = 3 ] || fail "runs: $(cat "$T/runs")"
-	log_has "event=access_command user=$ALICE proposal=1111 allowed=yes ms=[0-9]+"
-	log_has "event=access_command user=$BOB proposal=1111 allowed=no ms=[0-9]+"
-	log_has "event=access_denied user=$BOB proposal=1111 file=context.py access=command"
+	log_has "event=access_command user=\"$ALICE\" proposal=1111 allowed=yes ms=[0-9]+"
+	log_has "event=access_command user=\"$BOB\" proposal=1111 allowed=no ms=[0-9]+"
+	log_has "event=access_denied user=\"$BOB\" proposal=1111 file=\"context.py\" access=command"
 	counters_are access=command access_command_runs=3 access_command_failures=0 \
 	    access_command_cached=3 access_denied=3 access_unauthenticated=2
 }
@@ -862,7 +862,7 @@ command_forbidden() {
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
 	[ "$took" -lt 4000 ] || fail "the answer took $took ms"
 	[ "$(cat "$T/runs")" = "$ALICE" ]
-	wait_until 5000 log_has "event=access_command_failed user=$ALICE proposal=1111 reason=\"timed out \\(hook-timeout\\)\"" ||
+	wait_until 5000 log_has "event=access_command_failed user=\"$ALICE\" proposal=1111 reason=\"timed out \\(hook-timeout\\)\"" ||
 	    { show_log; fail "no access_command_failed line"; }
 	pid=$(cat "$T/runs.pid")
 	wait_until 3000 pid_gone "$pid" || fail "the command still runs"
@@ -881,7 +881,7 @@ command_forbidden() {
 	start_test_watcherd --access command --access-command "$T/segv.sh $T/runs"
 	reply=$(ask "$ALICE" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=$ALICE proposal=1111 reason=\"killed by a signal\"" ||
+	wait_until 3000 log_has "event=access_command_failed user=\"$ALICE\" proposal=1111 reason=\"killed by a signal\"" ||
 	    { show_log; fail "no access_command_failed line"; }
 	reply=$(ask "$ALICE" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
@@ -895,12 +895,36 @@ command_forbidden() {
 	start_test_watcherd --access command --access-command "$T/exit2.sh $T/runs"
 	reply=$(ask "$BOB" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=$BOB proposal=1111 reason=\"exit status neither 0 nor 1\" status=2" ||
+	wait_until 3000 log_has "event=access_command_failed user=\"$BOB\" proposal=1111 reason=\"exit status neither 0 nor 1\" status=2" ||
 	    { show_log; fail "no access_command_failed line"; }
 	reply=$(ask "$BOB" checksum context.py)
 	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
 	[ "$(runs "$T/runs")" = 2 ]
 	counters_are access_command_runs=2 access_command_failures=2 access_denied=0
+}
+
+@test "a file name or user name with line breaks and control bytes cannot forge a log line" {
+	write_access_scripts
+	start_test_watcherd --access command --access-command "$T/allow.sh $T/runs" \
+	    --verbose
+	# JSON escapes, as any client may send them. The command denies bob
+	# whatever the file, so the refusal logs the name before its syntax
+	# is checked.
+	reply=$(send "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\\nwatcherd: level=error event=forged user=root\\r\\t\\u001b[2J\",\"user\":\"$BOB\"}")
+	[ "$(json_get "$reply" .error)" = forbidden ] || fail "$reply"
+	[ "$(grep -c 'event=access_denied' "$LOG")" = 1 ] || fail "$(cat "$LOG")"
+	grep -qF "event=access_denied user=\"$BOB\" proposal=1111 file=\"context.py\\x0awatcherd: level=error event=forged user=root\\x0d\\x09\\x1b[2J\" access=command want=read" "$LOG" ||
+	    fail "the name is not escaped in one field: $(cat "$LOG")"
+	# A user name with a line break is no user name: refused before
+	# anything logs it.
+	reply=$(send "{\"cmd\":\"checksum\",\"proposal\":1111,\"file_name\":\"context.py\",\"user\":\"$BOB\\nwatcherd: level=error event=forged\\u0007\"}")
+	[ "$(json_get "$reply" .error)" = bad_request ] || fail "$reply"
+	# One that looks like fields stays one quoted value.
+	refused "$(ask "$NOSUCH=access=open" checksum context.py)" forbidden \
+	    "$(command_forbidden "$NOSUCH=access=open")"
+	log_has "event=access_denied user=\"$NOSUCH=access=open\" proposal=1111 file=\"context.py\" access=command"
+	[ "$(grep -c forged "$LOG")" = 1 ] || fail "$(cat "$LOG")"
+	log_lines_whole "$LOG"
 }
 
 @test "access command without access-command: watcherd refuses to start and says what is missing" {

@@ -69,7 +69,7 @@ stall_2222() {
 	report_latency "unavailable: first request $first ms (fs-timeout $FS_TIMEOUT), next $ELAPSED_MS ms"
 	[ "$(status_of fs_stalled)" = 1 ]
 	[ "$(status_of fs_timeouts)" -ge 2 ]
-	grep -q "event=fs_stalled.*mount=$MNT" "$LOG" ||
+	grep -q "event=fs_stalled.*mount=\"$MNT\"" "$LOG" ||
 	    fail "no fs_stalled line naming $MNT: $(grep fs_ "$LOG")"
 }
 
@@ -132,7 +132,7 @@ stall_2222() {
 	wait_until 2000 test "$(status_of fs_stalled)" = 0
 	r=$(send "$(req checksum 2222 context.py)")
 	[ "$(json_get "$r" .checksum)" = "$want" ] || fail "after thaw: $r"
-	grep -q "event=fs_recovered.*mount=$MNT" "$LOG" ||
+	grep -q "event=fs_recovered.*mount=\"$MNT\"" "$LOG" ||
 	    fail "no fs_recovered line: $(grep fs_ "$LOG")"
 	[ "$(grep -c "event=fs_stalled" "$LOG")" = 1 ]
 }

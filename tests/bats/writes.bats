@@ -616,7 +616,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
 	counters_are writes=0 write_invalid=1
-	log_has "event=file_not_written user=- proposal=1111 file=context.py error=invalid detail=\""
+	log_has "event=file_not_written user=- proposal=1111 file=\"context.py\" error=invalid detail=\""
 	echo "# detail: $(json_get "$reply" .detail)" >&3
 }
 
@@ -645,7 +645,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	untouched "$F" "$T/orig"
 	pid=$(cat "$T/vout/hang.pid")
 	wait_until 2000 pid_gone "$pid" || fail "the validator $pid still runs"
-	wait_until 2000 log_has 'event=validator_failed proposal=1111 file=context.py command=[^ ]*hang.sh reason="timed out \(hook-timeout\)"' ||
+	wait_until 2000 log_has 'event=validator_failed proposal=1111 file="context.py" command="[^"]*hang.sh" reason="timed out \(hook-timeout\)"' ||
 	    { show_log; fail "no validator_failed line"; }
 	no_leftovers "$DAMNIT"
 	echo "# after $took ms: $reply" >&3
@@ -679,8 +679,8 @@ slow_validator() {
 		echo "# ${cmd##*/}: $reply" >&3
 		stop_test_watcherd
 	done
-	log_has "event=validator_failed proposal=1111 file=context.py command=$T/noexec.sh reason=\"Permission denied\""
-	log_has "event=validator_failed proposal=1111 file=context.py command=$T/missing.sh reason=\"No such file or directory\""
+	log_has "event=validator_failed proposal=1111 file=\"context.py\" command=\"$T/noexec.sh\" reason=\"Permission denied\""
+	log_has "event=validator_failed proposal=1111 file=\"context.py\" command=\"$T/missing.sh\" reason=\"No such file or directory\""
 }
 
 # Bounds of validators.
@@ -697,7 +697,7 @@ slow_validator() {
 	refused "$reply" unavailable "the check of the content could not run: it failed (exit status 2); try again"
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
-	log_has 'event=validator_failed proposal=1111 file=context.py command=[^ ]*validate-context reason="exit status 2"' ||
+	log_has 'event=validator_failed proposal=1111 file="context.py" command="[^ ]*validate-context" reason="exit status 2"' ||
 	    { show_log; fail "no validator_failed line"; }
 	counters_are writes=0 write_invalid=0 write_held_bytes=0
 	# The next save is checked and taken.
@@ -741,7 +741,7 @@ slow_validator() {
 	[ "$took" -lt 8000 ] || fail "answered after $took ms: not by the CPU bound"
 	untouched "$F" "$T/orig"
 	pid_gone "$(cat "$T/spin.pid")" || fail "the validator still runs"
-	log_has 'event=validator_failed proposal=1111 file=context.py command=[^ ]*spin.sh reason="killed by signal SIGXCPU"' ||
+	log_has 'event=validator_failed proposal=1111 file="context.py" command="[^ ]*spin.sh" reason="killed by signal SIGXCPU"' ||
 	    { show_log; fail "no validator_failed line"; }
 	echo "# after $took ms" >&3
 }
@@ -961,7 +961,7 @@ write_forbidden() {
 		reply=$(save context.py "$(crc32 "$F")" "$c" --user "$u") ||
 		    fail "$reply"
 		refused "$reply" forbidden "$(write_forbidden "$u")"
-		log_has "event=access_denied user=$u proposal=1111 file=context.py access=unix want=write"
+		log_has "event=access_denied user=\"$u\" proposal=1111 file=\"context.py\" access=unix want=write"
 	done
 	reply=$(save context.py "$(crc32 "$F")" "$c" --null-user) ||
 	    fail "$reply"
@@ -974,7 +974,7 @@ write_forbidden() {
 	# The file stays the proposal's, not alice's.
 	[ "$(stat -c '%a %U %G' "$F")" = "664 root $PROP_GROUP" ] ||
 	    fail "after alice's save: $(stat -c '%a %U %G' "$F")"
-	log_has "event=file_written user=$ALICE proposal=1111 file=context.py from=$old to=$(crc32 "$c") size=$(stat -c %s "$c")"
+	log_has "event=file_written user=\"$ALICE\" proposal=1111 file=\"context.py\" from=$old to=$(crc32 "$c") size=$(stat -c %s "$c")"
 	# A trusted peer without a user may.
 	c2=$(new_content root)
 	reply=$(save context.py "$(crc32 "$F")" "$c2") || fail "$reply"
@@ -1510,19 +1510,19 @@ watcherd no longer answers after the thaw: $(grep -m 1 SUMMARY "$LOG" || tail -n
 	c=$(new_content one 'one = 1\n')
 	reply=$(save context.py "$old" "$c") || fail "$reply"
 	saved "$reply" "$c"
-	log_has "level=info event=file_written user=- proposal=1111 file=context.py from=$old to=$(crc32 "$c") size=8$"
+	log_has "level=info event=file_written user=- proposal=1111 file=\"context.py\" from=$old to=$(crc32 "$c") size=8$"
 	c2=$(new_content two 'two = 2\n')
 	reply=$(save context.py "$(crc32 "$c")" "$c2") || fail "$reply"
 	saved "$reply" "$c2"
 	reply=$(save context.py "$old" "$c") || fail "$reply"
 	refused "$reply" conflict
-	log_has 'event=file_not_written user=- proposal=1111 file=context.py error=conflict detail="the file is no longer what the edit started from"$'
+	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=conflict detail="the file is no longer what the edit started from"$'
 	bad=$(new_content bad 'def f(:\n')
 	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
 	refused "$reply" invalid
 	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
 	refused "$reply" invalid
-	log_has 'event=file_not_written user=- proposal=1111 file=context.py error=invalid detail="'
+	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=invalid detail="'
 	counters_are writes=2 write_conflicts=1 write_invalid=2
 	[ "$(grep -c 'event=file_written' "$LOG")" = 2 ]
 	[ "$(grep -c 'event=file_not_written' "$LOG")" = 3 ]

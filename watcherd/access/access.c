@@ -175,18 +175,19 @@ run_done(void *arg, const struct proc_result *res)
 		ans->decided = loop_now(a->loop);
 		ans->failed = 0;
 		log_info("access_command", "user=%s proposal=%s allowed=%s "
-		    "ms=%lld", user, proposal, ans->allowed ? "yes" : "no",
-		    res->duration_ms);
+		    "ms=%lld", log_str(user), proposal,
+		    ans->allowed ? "yes" : "no", res->duration_ms);
 	} else {
 		a->stats.command_failures++;
 		ans->failed = 1;
 		log_warn("access_command_failed", "user=%s proposal=%s "
-		    "reason=\"%s\" status=%d ms=%lld", user, proposal,
-		    res->end == PROC_TIMED_OUT ? "timed out (hook-timeout)" :
+		    "reason=%s status=%d ms=%lld", log_str(user), proposal,
+		    log_str(res->end == PROC_TIMED_OUT ?
+		    "timed out (hook-timeout)" :
 		    res->end == PROC_NOT_STARTED ? res->reason :
 		    res->end == PROC_LOST ? "lost" :
 		    WIFSIGNALED(res->status) ? "killed by a signal" :
-		    "exit status neither 0 nor 1",
+		    "exit status neither 0 nor 1"),
 		    res->end == PROC_EXITED && WIFEXITED(res->status) ?
 		    WEXITSTATUS(res->status) : -1, res->duration_ms);
 	}
@@ -346,7 +347,7 @@ access_check(struct access *a, struct watch_waiter *w,
 	if (account && !account_allowed(a, account)) {
 		a->stats.denied++;
 		log_info("access_denied", "user=%s proposal=%u access=%s "
-		    "want=%s reason=\"a system account (uid %u)\"", who->user,
+		    "want=%s reason=\"a system account (uid %u)\"", log_str(who->user),
 		    proposal, config_access_name(a->cfg->access), verb,
 		    (unsigned)account->uid);
 		snprintf(detail, detail_len, "user %s may not %s the files of "
@@ -368,8 +369,8 @@ access_check(struct access *a, struct watch_waiter *w,
 	if (e != PROTO_DENIED)
 		return e;
 	a->stats.denied++;
-	log_info("access_denied", "user=%s proposal=%u file=%.*s access=%s "
-	    "want=%s", who->user, proposal, (int)len, file_name,
+	log_info("access_denied", "user=%s proposal=%u file=%s access=%s "
+	    "want=%s", log_str(who->user), proposal, log_strn(file_name, len),
 	    config_access_name(a->cfg->access), verb);
 	if (a->cfg->access == ACCESS_COMMAND)
 		snprintf(detail, detail_len, "user %s may not %s the files "

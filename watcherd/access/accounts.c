@@ -90,8 +90,8 @@ user_finish(struct job *j)
 	uj->account = NULL;
 	if (uj->err) {
 		/* Not "unknown": an error, not believed. */
-		log_warn("user_lookup_failed", "user=%s reason=\"%s\"",
-		    u->e.key, strerror(uj->err));
+		log_warn("user_lookup_failed", "user=%s reason=%s",
+		    log_str(u->e.key), log_str(strerror(uj->err)));
 		u->fetched = LLONG_MIN / 2;
 	}
 }

@@ -202,9 +202,9 @@ verdict_answer(const struct decision *d, unsigned proposal,
 		return PROTO_UNAVAILABLE;
 	}
 	if (d->err == EXDEV || d->err == ELOOP) {
-		log_warn("access_outside", "proposal=%u file=%.*s reason=\"a "
-		    "link leads outside the proposal\"", proposal, (int)len,
-		    file_name);
+		log_warn("access_outside", "proposal=%u file=%s reason=\"a "
+		    "link leads outside the proposal\"", proposal,
+		    log_strn(file_name, len));
 		*why = "file_name leads outside the proposal";
 		if (w) {
 			snprintf(w->detail, sizeof(w->detail), "file_name "
