@@ -209,6 +209,17 @@ swap_in(int dfd, const char *tmp, const char *base, const struct stat *old)
 	return renameat(dfd, tmp, dfd, base);
 }
 
+/* 1 when the file fd already belongs to old's owner and group (nothing
+   to give: no CAP_CHOWN needed, and a file system without chown works). */
+static int
+has_owner(int fd, const struct stat *old)
+{
+	struct stat st;
+
+	return fstat(fd, &st) == 0 && st.st_uid == old->st_uid &&
+	    st.st_gid == old->st_gid;
+}
+
 /*
  * Writes the new bytes into a temporary file beside base in dfd, with the
  * old file's (fd, stat old) mode without its set-id bits and its access
@@ -239,7 +250,8 @@ write_over(int dfd, const char *base, int fd, const struct stat *old,
 	if ((tfd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
 	    O_CLOEXEC, 0600)) == -1)
 		return -1;
-	if (keep_owner && fchown(tfd, old->st_uid, old->st_gid) == -1) {
+	if (keep_owner && !has_owner(tfd, old) &&
+	    fchown(tfd, old->st_uid, old->st_gid) == -1) {
 		owner_lost = 1;
 		goto fail;
 	}

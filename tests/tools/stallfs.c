@@ -423,6 +423,21 @@ stall_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 }
 
 static int
+stall_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
+{
+	int rc;
+
+	if ((rc = stall_gate()) != 0)
+		return rc;
+	if (fi != NULL)
+		rc = fchown((int)fi->fh, uid, gid);
+	else
+		rc = fchownat(stallfs_get()->backing_fd, relative(path), uid,
+		    gid, AT_SYMLINK_NOFOLLOW);
+	return rc == -1 ? -errno : 0;
+}
+
+static int
 stall_utimens(const char *path, const struct timespec tv[2],
     struct fuse_file_info *fi)
 {
@@ -472,6 +487,7 @@ static const struct fuse_operations stall_operations = {
 	.rmdir		= stall_rmdir,
 	.rename		= stall_rename,
 	.chmod		= stall_chmod,
+	.chown		= stall_chown,
 	.utimens	= stall_utimens,
 	.statfs		= stall_statfs,
 };
