@@ -140,9 +140,10 @@ forbidden_detail() {
 	echo "user $1 may not read $2 of proposal ${3:-1111}"
 }
 
-# system_detail USER [VERB]: the detail of a refused system account.
+# system_detail USER [VERB [PROPOSAL]]: the detail of a refused system
+# account.
 system_detail() {
-	echo "user $1 may not ${2:-read} the files of proposal 1111: root's," \
+	echo "user $1 may not ${2:-read} the files of proposal ${3:-1111}: root's," \
 	    "watcherd's own and system accounts (uid below 1000) are never served"
 }
 
@@ -181,7 +182,8 @@ kernel_verdict() {
 }
 
 # watcherd_verdict USER FILE [PROPOSAL]: "allowed" (the file's checksum),
-# "denied" (forbidden, naming the user), or the reply.
+# "denied" (forbidden, naming the user), "system" (forbidden as a system
+# account), or the reply.
 watcherd_verdict() {
 	local reply
 	reply=$(ask "$1" checksum "$2" "${3:-1111}")
@@ -193,6 +195,10 @@ watcherd_verdict() {
 	    [ "$(json_get "$reply" .detail)" = \
 	    "$(forbidden_detail "$1" "$2" "${3:-1111}")" ]; then
 		echo denied
+	elif [ "$(json_get "$reply" .error)" = forbidden ] &&
+	    [ "$(json_get "$reply" .detail)" = \
+	    "$(system_detail "$1" read "${3:-1111}")" ]; then
+		echo system
 	else
 		echo "$reply"
 	fi
@@ -211,7 +217,7 @@ agree_with_kernel() {
 		# A login named root is never served, whatever its account
 		# could do (min-uid).
 		want=$k
-		[ "$u" = root ] && want=denied
+		[ "$u" = root ] && want=system
 		if [ "$want" = "$w" ]; then
 			line="$line ${u#fhm_}=${k:0:1}"
 		else
@@ -250,6 +256,43 @@ $label: the fixture is wrong: the kernel allows '${allowed# }', not '$expected'"
 	log_has "event=access_denied user=\"$CAROL\" proposal=1111 file=\"context.py\" access=unix"
 	! log_has "event=access_denied user=\"$ALICE\"" || fail "alice was denied"
 	counters_are access=unix access_denied=3 access_unauthenticated=0
+}
+
+# subscribers_of FILE: how many subscribers watcherd lists for FILE.
+subscribers_of() {
+	send '{"cmd":"list"}' | jq --arg f "$1" \
+	    '[.watches[] | select(.file_name == $f) | .subscribers] | add // 0'
+}
+
+@test "a subscription ends with a forbidden event within seconds of its user losing access; another member's goes on" {
+	start_test_watcherd --access unix
+	# Bob may enter the folder by name as well as by its group.
+	setfacl -m "u:$BOB:r-x" "$PDIR"
+	subscribe_as "$ALICE" damnit.log
+	alice_out=$SUB_OUT
+	subscribe_as "$BOB" damnit.log
+	bob_out=$SUB_OUT
+	# A second and more: both are still there.
+	sleep 1.5
+	! grep -q '"event"' "$alice_out" "$bob_out" || fail "an event already"
+	t0=$(now_ms)
+	chgrp root "$PDIR"
+	wait_until 5000 grep -q '"event":"forbidden"' "$alice_out" ||
+	    fail "alice's subscription goes on: $(cat "$alice_out")"
+	echo "# alice's subscription ended $(($(now_ms) - t0)) ms after chgrp" >&3
+	ev=$(grep '"event":"forbidden"' "$alice_out")
+	[ "$(json_get "$ev" '[.proposal, .file_name, .error] | join(" ")')" = \
+	    "1111 damnit.log forbidden" ] || fail "$ev"
+	[ "$(json_get "$ev" .detail)" = "$(forbidden_detail "$ALICE" damnit.log)" ] ||
+	    fail "$ev"
+	[ "$(subscribers_of damnit.log)" = 1 ]
+	# The file changes: bob hears of it, alice no more.
+	printf 'a line for bob\n' >>"$DAMNIT/damnit.log"
+	wait_event "$bob_out" changed "$(crc32 "$DAMNIT/damnit.log")" 3000
+	sleep 0.3
+	[ "$(grep -c '"event"' "$alice_out")" = 1 ] || fail "alice: $(cat "$alice_out")"
+	! grep -q '"event":"forbidden"' "$bob_out" || fail "bob: $(cat "$bob_out")"
+	log_has "event=subscription_ended pid=[0-9]+ user=\"$ALICE\" proposal=1111 file=\"damnit.log\" error=forbidden"
 }
 
 @test "a non-member is forbidden a file that does not exist, as one that does; a member gets not_found" {
@@ -819,6 +862,25 @@ command_forbidden() {
 	refused "$(ask "$BOB" checksum context.py)" forbidden "$(command_forbidden "$BOB")"
 	[ "$(runs "$T/runs")" = 4 ] || fail "runs: $(cat "$T/runs")"
 	counters_are access_command_runs=4
+}
+
+@test "under access command a subscription ends once the command says no, within access-cache-seconds" {
+	printf '#!/bin/sh\ngrep -qx "$USER" %s\n' "$T/allowed" >"$T/listed.sh"
+	chmod 0755 "$T/listed.sh"
+	echo "$ALICE" >"$T/allowed"
+	start_test_watcherd --access command --access-command "$T/listed.sh" \
+	    --access-cache-seconds 1
+	subscribe_as "$ALICE" context.py
+	sleep 2.5
+	! grep -q '"event"' "$SUB_OUT" || fail "an event already: $(cat "$SUB_OUT")"
+	t0=$(now_ms)
+	: >"$T/allowed"
+	wait_until 5000 grep -q '"event":"forbidden"' "$SUB_OUT" ||
+	    fail "the subscription goes on: $(cat "$SUB_OUT")"
+	echo "# ended $(($(now_ms) - t0)) ms after the command said no" >&3
+	ev=$(grep '"event":"forbidden"' "$SUB_OUT")
+	[ "$(json_get "$ev" .detail)" = "$(command_forbidden "$ALICE")" ] || fail "$ev"
+	[ "$(subscribers_of context.py)" = 0 ]
 }
 
 @test "one user's flood of access checks for many proposals holds at most 4 runs: another user is answered at once" {
