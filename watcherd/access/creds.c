@@ -35,8 +35,11 @@ thread_setfsgid(gid_t gid)
 	return (gid_t)syscall(SYS_setfsgid, gid);
 }
 
+/* Whether CAP_SETUID and CAP_SETGID are effective; empties the
+   inheritable set, which a program run with file capabilities could
+   otherwise take up. */
 static int
-capabilities_effective(void)
+capabilities_own(void)
 {
 	struct __user_cap_header_struct hdr = {
 		.version = _LINUX_CAPABILITY_VERSION_3,
@@ -45,6 +48,10 @@ capabilities_effective(void)
 
 	if (syscall(SYS_capget, &hdr, data) == -1)
 		return 0;
+	if (data[0].inheritable || data[1].inheritable) {
+		data[0].inheritable = data[1].inheritable = 0;
+		(void)syscall(SYS_capset, &hdr, data);
+	}
 	return (data[0].effective & (1u << CAP_SETUID)) &&
 	    (data[0].effective & (1u << CAP_SETGID));
 }
@@ -58,10 +65,10 @@ creds_init(void)
 	own.gid = getegid();
 	n = getgroups(CREDS_GROUPS_MAX, own.groups);
 	own.n_groups = n > 0 ? (size_t)n : 0;
-	own.available = capabilities_effective();
 	/* The capabilities stay watcherd's: a program it runs (hooks,
 	   validators, the access command) must not inherit them. */
 	(void)prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	own.available = capabilities_own();
 	return own.available;
 }
 
