@@ -4,7 +4,8 @@
  * the file. A client that reconnects with Last-Event-ID (the checksum it
  * saw last) is caught up with one "changed" event; a watcherd that goes
  * away or an operator's unwatch is bridged with "unavailable" and
- * "available" events and a fresh subscription.
+ * "available" events and a fresh subscription. A user who may no longer
+ * read the file gets watcherd's "forbidden" event, and the stream ends.
  */
 #include <stdio.h>
 #include <string.h>
@@ -169,14 +170,14 @@ resubscribe(struct request *req, char *last)
 	}
 }
 
-/* Whether watcherd ended the subscription (an operator's unwatch). */
+/* Whether ev is the event called name. */
 static int
-is_unwatched(const struct reply *ev)
+is_event(const struct reply *ev, const char *name)
 {
-	char name[32];
+	char word[32];
 
-	return reply_word(ev, "event", name, sizeof(name)) == 0 &&
-	    strcmp(name, "unwatched") == 0;
+	return reply_word(ev, "event", word, sizeof(word)) == 0 &&
+	    strcmp(word, name) == 0;
 }
 
 void
@@ -214,8 +215,13 @@ route_events(struct request *req)
 	for (;;) {
 		e = upstream_wait_event(req->up, req->limits->heartbeat_ms, &ev);
 		if (e == 1) {
-			e = is_unwatched(&ev) ? resubscribe(req, last) :
-			    forward_event(req, &ev, last);
+			/* An operator's unwatch is bridged; a user who may
+			   no longer read is told, and the stream ends. */
+			if (is_event(&ev, "unwatched"))
+				e = resubscribe(req, last);
+			else if ((e = forward_event(req, &ev, last)) == 0 &&
+			    is_event(&ev, "forbidden"))
+				e = -1;
 			reply_free(&ev);
 		} else if (e == 0)
 			e = http_stream_write(req->x, ": heartbeat\n\n", 13);

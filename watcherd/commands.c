@@ -307,7 +307,7 @@ cmd_subscribe(struct request *r)
 
 	if ((n = request_watch(r, 1)) == NULL)
 		return;
-	if (client_subscribe(r->c, n) == -1) {
+	if (client_subscribe(r->c, n, r->has_user ? r->user : NULL) == -1) {
 		client_reply_error(r->c, PROTO_UNAVAILABLE,
 		    "watcherd is out of memory");
 		return;
@@ -846,6 +846,25 @@ still_may(struct request *r, const struct watch_state *st)
 	client_reply_error(r->c, PROTO_UNAVAILABLE, "the file was replaced "
 	    "while it was checked; try again");
 	return 0;
+}
+
+enum proto_error
+commands_recheck(struct daemon *d, struct client *c, const char *user,
+    struct watch_name *n, struct watch_waiter *w, char *detail,
+    size_t detail_len)
+{
+	struct access_who who = { .named = 1, .user = user,
+	    .trusted = client_is_owner(c) };
+	const char *file = watch_name_file(n), *why = "";
+	struct file_id seen;
+	enum proto_error e;
+
+	file_id_of_state(watch_name_state(n), &seen);
+	e = access_check(d->access, w, &who, watch_name_proposal(n), file,
+	    strlen(file), 0, &seen, detail, detail_len, &why);
+	if (e != PROTO_OK && e != PROTO_PENDING && why != detail)
+		snprintf(detail, detail_len, "%s", why);
+	return e;
 }
 
 static const struct command *

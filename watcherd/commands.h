@@ -4,8 +4,11 @@
 
 #include <stddef.h>
 
+#include "common/proto.h"
+
 struct daemon;
 struct client;
+struct watch_name;
 struct watch_waiter;
 
 /*
@@ -16,5 +19,11 @@ struct watch_waiter;
  */
 int	commands_dispatch(struct daemon *, struct client *,
 	    struct watch_waiter *, char *line, size_t len);
+
+/* The server's server_recheck_fn: whether user may still read the file
+   of a subscription, asked as a request about it would be. */
+enum proto_error commands_recheck(struct daemon *, struct client *,
+	    const char *user, struct watch_name *, struct watch_waiter *,
+	    char *detail, size_t detail_len);
 
 #endif

@@ -25,7 +25,8 @@ daemon_init(struct daemon *d, char *err, size_t errlen)
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((d->server = server_new(d, commands_dispatch, err, errlen)) == NULL)
+	if ((d->server = server_new(d, commands_dispatch, commands_recheck, err,
+	    errlen)) == NULL)
 		goto fail;
 	cb = server_watch_callbacks(d->server);
 	cb.change = hooks_change;

@@ -32,18 +32,26 @@ reply_ok_state(struct msg *m, const struct watch_state *st, const char *mode)
 	msg_text(m, "\"");
 }
 
-void
-reply_error_head(struct msg *m, enum proto_error e, const char *detail)
+/* "error":CODE,"detail":DETAIL. */
+static void
+error_fields(struct msg *m, enum proto_error e, const char *detail)
 {
 	size_t len = strlen(detail);
 
 	/* Details are our own short texts; the bound is only a guard. */
 	if (len > 512)
 		len = 512;
-	msg_text(m, "{\"ok\":false,\"error\":\"");
+	msg_text(m, "\"error\":\"");
 	msg_text(m, proto_error_code(e));
 	msg_text(m, "\",\"detail\":");
 	msg_string(m, detail, len);
+}
+
+void
+reply_error_head(struct msg *m, enum proto_error e, const char *detail)
+{
+	msg_text(m, "{\"ok\":false,");
+	error_fields(m, e, detail);
 }
 
 void
@@ -68,5 +76,15 @@ reply_event(struct msg *m, const char *event, unsigned proposal,
 		msg_text(m, generation);
 		msg_text(m, "\"");
 	}
+	msg_text(m, "}");
+}
+
+void
+reply_event_error(struct msg *m, const char *event, unsigned proposal,
+    const char *file_name, enum proto_error e, const char *detail)
+{
+	msg_event(m, event, proposal, file_name, strlen(file_name));
+	msg_text(m, ",");
+	error_fields(m, e, detail);
 	msg_text(m, "}");
 }

@@ -28,4 +28,9 @@ void	reply_event(struct msg *, const char *event, unsigned proposal,
 	    const char *file_name, const struct watch_state *st,
 	    const char *generation);
 
+/* {"event":EVENT,"proposal":P,"file_name":F,"error":CODE,"detail":D}: a
+   subscription that ends for a reason (the user may no longer read). */
+void	reply_event_error(struct msg *, const char *event, unsigned proposal,
+	    const char *file_name, enum proto_error, const char *detail);
+
 #endif

@@ -22,10 +22,17 @@
 #define OUT_KEEP	4096		/* an empty output buffer is kept up to this */
 #define LISTEN_BACKLOG	SOMAXCONN	/* the kernel's cap: a burst of
 					   max-clients fits on a busy host */
+#define RECHECK_MS	1000		/* a user's subscriptions are checked
+					   again this often */
 
+/* A subscription; one that names its user is checked again every
+   RECHECK_MS, and ends when the user may no longer read the file. */
 struct client_sub {
 	struct watch_subscriber	 ws;
 	struct client_sub	*next;
+	char			*user;		/* NULL: checked once */
+	struct watch_waiter	 wait;		/* its check, while checking */
+	int			 checking;
 };
 
 struct client {
@@ -62,8 +69,11 @@ struct client {
 struct server {
 	struct daemon		*d;
 	server_dispatch_fn	*dispatch;
+	server_recheck_fn	*recheck;
 	struct loop_io		 io;
 	struct loop_timer	 accept_timer;
+	struct loop_timer	 recheck_timer;
+	size_t			 n_rechecked;	/* subscriptions with a user */
 	struct client		*clients;
 	size_t			 n_clients;
 	char			*path;		/* the socket file watcherd made,
@@ -77,6 +87,7 @@ static void	client_flush(struct client *);
 static void	request_end(struct client *);
 static void	client_process(struct client *);
 static void	client_resume(void *);
+static void	sub_remove(struct client *, struct client_sub *);
 
 /* Output. */
 
@@ -122,9 +133,8 @@ client_close(struct client *c, const char *why)
 		log_debug("client_closed", "pid=%d reason=%s", (int)c->pid,
 		    log_str(why));
 	while ((sub = c->subs) != NULL) {
-		c->subs = sub->next;
 		watch_unsubscribe(s->d->watches, &sub->ws);
-		free(sub);
+		sub_remove(c, sub);
 	}
 	if (c->waiting)
 		watch_wait_end(s->d->watches, &c->wait);
@@ -188,20 +198,130 @@ client_is_owner(const struct client *c)
 	return c->uid == 0 || c->uid == geteuid();
 }
 
-int
-client_subscribe(struct client *c, struct watch_name *n)
+/* Subscriptions. */
+
+static void
+sub_free(void *arg)
 {
+	struct client_sub *sub = arg;
+
+	free(sub->user);
+	free(sub);
+}
+
+/* Takes sub (out of the table already) off its client, ends its check
+   and frees it once the loop's current batch is done: the check that
+   resumes may be what removes it. */
+static void
+sub_remove(struct client *c, struct client_sub *sub)
+{
+	struct server *s = c->server;
+	struct client_sub **p;
+
+	for (p = &c->subs; *p; p = &(*p)->next)
+		if (*p == sub) {
+			*p = sub->next;
+			break;
+		}
+	if (sub->checking)
+		watch_wait_end(s->d->watches, &sub->wait);
+	sub->checking = 0;
+	if (sub->user)
+		s->n_rechecked--;
+	sub->ws.name = NULL;
+	loop_defer_free(s->d->loop, sub, sub_free);
+}
+
+/*
+ * Asks again whether sub's user may read its file; an answer that takes
+ * work resumes here. Once the user may not, the client is told with a
+ * "forbidden" event (the error and its detail) and the subscription ends;
+ * any other trouble (a stalled file system, a failed access command)
+ * leaves it as it is until the next look.
+ */
+static void
+sub_check(void *arg)
+{
+	struct client_sub *sub = arg;
+	struct client *c = sub->ws.owner;
+	struct server *s = c->server;
+	char detail[1024], line[MSG_LINE_MAX];
+	struct watch_name *n = sub->ws.name;
+	enum proto_error e;
+	struct msg m;
+
+	if (c->closing || n == NULL)
+		return;
+	detail[0] = '\0';
+	e = s->recheck(s->d, c, sub->user, n, &sub->wait, detail,
+	    sizeof(detail));
+	if (e == PROTO_PENDING)
+		return;
+	watch_wait_end(s->d->watches, &sub->wait);
+	sub->checking = 0;
+	if (e != PROTO_FORBIDDEN && e != PROTO_UNAUTHENTICATED)
+		return;
+	log_info("subscription_ended", "pid=%d user=%s proposal=%u file=%s "
+	    "error=%s", (int)c->pid, log_str(sub->user),
+	    watch_name_proposal(n), log_str(watch_name_file(n)),
+	    proto_error_code(e));
+	msg_init(&m, line, sizeof(line));
+	reply_event_error(&m, "forbidden", watch_name_proposal(n),
+	    watch_name_file(n), e, detail);
+	watch_unsubscribe(s->d->watches, &sub->ws);
+	sub_remove(c, sub);
+	/* Sent from the loop, as server_dropped() does. */
+	client_reply(c, m.buf, m.len);
+	if (!c->closing)
+		loop_set_events(s->d->loop, &c->io,
+		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
+}
+
+/* Every RECHECK_MS while a subscription names a user: each one that is
+   not being checked already is checked again. */
+static void
+recheck_all(void *arg)
+{
+	struct server *s = arg;
+	struct client *c, *cnext;
+	struct client_sub *sub, *snext;
+
+	for (c = s->clients; c; c = cnext) {
+		cnext = c->next;
+		for (sub = c->subs; sub && !c->closing; sub = snext) {
+			snext = sub->next;
+			if (sub->user == NULL || sub->checking)
+				continue;
+			sub->checking = 1;
+			watch_wait_begin(s->d->watches, &sub->wait, sub_check,
+			    sub);
+			sub_check(sub);
+		}
+	}
+	if (s->n_rechecked > 0)
+		loop_timer_arm(s->d->loop, &s->recheck_timer, RECHECK_MS);
+}
+
+int
+client_subscribe(struct client *c, struct watch_name *n, const char *user)
+{
+	struct server *s = c->server;
 	struct client_sub *sub;
 
 	for (sub = c->subs; sub; sub = sub->next)
 		if (sub->ws.name == n)
 			return 0;
-	if ((sub = calloc(1, sizeof(*sub))) == NULL)
+	if ((sub = calloc(1, sizeof(*sub))) == NULL ||
+	    (user && (sub->user = strdup(user)) == NULL)) {
+		free(sub);
 		return -1;
+	}
 	sub->ws.owner = c;
 	sub->next = c->subs;
 	c->subs = sub;
-	watch_subscribe(c->server->d->watches, n, &sub->ws);
+	watch_subscribe(s->d->watches, n, &sub->ws);
+	if (user && s->n_rechecked++ == 0)
+		loop_timer_arm(s->d->loop, &s->recheck_timer, RECHECK_MS);
 	return 0;
 }
 
@@ -584,15 +704,12 @@ server_dropped(void *arg, struct watch_subscriber *ws)
 		loop_set_events(c->server->d->loop, &c->io,
 		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
 	}
-	ws->name = NULL;
 	for (p = &c->subs; *p; p = &(*p)->next)
 		if (&(*p)->ws == ws) {
-			struct client_sub *sub = *p;
-
-			*p = sub->next;
-			free(sub);
+			sub_remove(c, *p);
 			return;
 		}
+	ws->name = NULL;
 }
 
 struct watch_callbacks
@@ -854,8 +971,8 @@ socket_activated(char *path, size_t pathlen, char *err, size_t errlen)
 }
 
 struct server *
-server_new(struct daemon *d, server_dispatch_fn *dispatch, char *err,
-    size_t errlen)
+server_new(struct daemon *d, server_dispatch_fn *dispatch,
+    server_recheck_fn *recheck, char *err, size_t errlen)
 {
 	char passed[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct server *s;
@@ -887,6 +1004,8 @@ server_new(struct daemon *d, server_dispatch_fn *dispatch, char *err,
 	}
 	s->d = d;
 	s->dispatch = dispatch;
+	s->recheck = recheck;
+	s->recheck_timer = (struct loop_timer){ .fn = recheck_all, .arg = s };
 	s->io = (struct loop_io){ .fd = fd, .events = EPOLLIN,
 	    .fn = server_accept, .arg = s };
 	s->accept_timer = (struct loop_timer){ .fn = accept_resume, .arg = s };
@@ -906,6 +1025,7 @@ server_free(struct server *s)
 	while (s->clients)
 		client_close(s->clients, NULL);
 	loop_timer_disarm(s->d->loop, &s->accept_timer);
+	loop_timer_disarm(s->d->loop, &s->recheck_timer);
 	if (s->io.fn)
 		loop_remove(s->d->loop, &s->io);
 	close(s->io.fd);

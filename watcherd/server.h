@@ -29,13 +29,26 @@ typedef int	server_dispatch_fn(struct daemon *, struct client *,
 		    struct watch_waiter *, char *line, size_t len);
 
 /*
+ * Whether the user a subscription named (NULL: none was named; such a
+ * subscription is not asked about) may still read n: access can be taken
+ * away while a client listens. Returns PROTO_OK, PROTO_PENDING (w resumes
+ * when it can be asked again), PROTO_FORBIDDEN or PROTO_UNAUTHENTICATED
+ * with a detail for a person in detail (the subscription ends with a
+ * "forbidden" event), or another error (it goes on; asked again later).
+ * commands_recheck() is the daemon's.
+ */
+typedef enum proto_error server_recheck_fn(struct daemon *, struct client *,
+		    const char *user, struct watch_name *n,
+		    struct watch_waiter *w, char *detail, size_t detail_len);
+
+/*
  * Takes the listening socket systemd passed (LISTEN_FDS, socket activation)
  * or else creates the socket at d->cfg.socket_path (mode 0660; a stale
  * socket of a dead daemon is replaced, a live one refused), and starts
  * accepting. Returns NULL with a message for a person in err.
  */
 struct server	*server_new(struct daemon *, server_dispatch_fn *,
-		    char *err, size_t errlen);
+		    server_recheck_fn *, char *err, size_t errlen);
 /* Closes every client and the socket, and removes the socket file unless
    it was passed. */
 void		 server_free(struct server *);
@@ -77,8 +90,11 @@ void	client_reply_error(struct client *, enum proto_error, const char *detail);
 void	client_write(struct client *, const char *data, size_t len);
 /* 1 when the peer runs as the daemon's user or root (SO_PEERCRED). */
 int	client_is_owner(const struct client *);
-/* Subscribes the client to name; 0, or -1 when memory is exhausted. A
-   second subscription to the same name is a no-op. */
-int	client_subscribe(struct client *, struct watch_name *);
+/* Subscribes the client to name for user (NULL: the request named none),
+   who is asked about again every second (server_recheck_fn); 0, or -1
+   when memory is exhausted. A second subscription to the same name is a
+   no-op. */
+int	client_subscribe(struct client *, struct watch_name *,
+	    const char *user);
 
 #endif

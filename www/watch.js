@@ -101,6 +101,14 @@ export class Watcher {
 			this.emit("available");
 			this.emit("live", "events");
 		});
+		// The user may no longer read the file: the stream ends, and
+		// the page asks why (its answer is the 403 to show).
+		es.addEventListener("forbidden", () => {
+			es.close();
+			this.es = null;
+			this.emit("live", null);
+			this.emit("broken");
+		});
 		es.onerror = () => {
 			if (this.es !== es)
 				return;

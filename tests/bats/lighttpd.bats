@@ -516,6 +516,42 @@ expect_forbidden() {
 	done
 }
 
+@test "--access unix behind lighttpd's login: a member taken out of the proposal's group loses her stream and her long-poll within seconds" {
+	local crc url t0 stream_pid poll_pid
+	unix_login
+	crc=$(crc32 "$DAMNIT/context.py")
+	url="http://127.0.0.1:$PORT$PREFIX"
+	spawn curl -sS -N --max-time 20 -u "$ALICE:pw-$ALICE" -o "$T/stream" \
+	    "$url/events?$Q" 2>/dev/null
+	stream_pid=$SPAWNED
+	spawn curl -sS --max-time 25 -u "$ALICE:pw-$ALICE" -o "$T/poll" \
+	    -w '%{http_code}' "$url/has_new_checksum?$Q&checksum=$crc&wait=20" \
+	    >"$T/poll.status" 2>/dev/null
+	poll_pid=$SPAWNED
+	subscribed() {
+		[ "$(send '{"cmd":"list"}' | jq '[.watches[] |
+		    select(.file_name == "context.py") | .subscribers] | add')" = 2 ]
+	}
+	wait_until 5000 subscribed || fail "the stream and the long-poll did not subscribe"
+	grep -q '^retry: ' "$T/stream" || fail "no stream: $(cat "$T/stream")"
+	t0=$(now_ms)
+	chgrp root "$T/data/SPB/202601/p001111"
+	wait_until 6000 pid_gone "$stream_pid" || fail "the stream goes on: $(cat "$T/stream")"
+	wait_until 6000 pid_gone "$poll_pid" || fail "the long-poll goes on"
+	echo "# stream and long-poll ended $(($(now_ms) - t0)) ms after chgrp" >&3
+	wait "$stream_pid" 2>/dev/null || true
+	wait "$poll_pid" 2>/dev/null || true
+	grep -A1 '^event: forbidden$' "$T/stream" | sed -n 's/^data: //p' >"$T/ev"
+	[ "$(jq -r .detail "$T/ev")" = "user $ALICE may not read context.py of proposal 1111" ] ||
+	    fail "the stream: $(cat "$T/stream")"
+	[ "$(cat "$T/poll.status")" = 403 ] || fail "the long-poll: $(cat "$T/poll.status") $(cat "$T/poll")"
+	[ "$(jq -r .detail "$T/poll")" = "user $ALICE may not read context.py of proposal 1111" ] ||
+	    fail "the long-poll: $(cat "$T/poll")"
+	# And a new stream is refused.
+	http_as "$ALICE" "/events?$Q"
+	expect_forbidden "$ALICE" context.py 1111
+}
+
 @test "the handler's answers and the page tell the browser what they may do: CSP, nosniff, Referrer-Policy" {
 	# The handler's answers: its own strict policy, not the page's.
 	for path in "/file_content?$Q" /health /nope "/file_content?proposal=x"; do
