@@ -50,7 +50,7 @@ TOOLS    := $(patsubst tests/tools/%.c,$(BUILD)/tools/%,$(TOOL_SRC))
 FUZZERS  := $(patsubst tests/fuzz/%.c,$(BUILD)/%,$(FUZZ_SRC))
 FUZZ_SECONDS ?= 60
 
-.PHONY: all deps test unit asan bench run clean fuzzers fuzz install deb
+.PHONY: check all deps test unit asan bench run clean fuzzers fuzz install deb
 all: $(PROGRAMS)
 
 $(BUILD)/obj/%.o: %.c
@@ -122,6 +122,12 @@ deps:
 # line is "N passed, N failed".
 test: deps
 	@tests/run-all
+
+# The quick lane: the plain build's unit tests and bats suites, four
+# suites at a time; SUITES="members writes" runs only those. Ends with
+# "N passed, N failed" as test does.
+check: deps
+	@tests/check $(SUITES)
 
 asan:
 	$(MAKE) SANITIZE=1 all unit tools
