@@ -18,6 +18,8 @@ memo_init(struct memo *m, size_t max, int (*busy)(struct memo_entry *),
 void
 memo_drop(struct memo *m, struct memo_entry *e)
 {
+	char *key = e->key;
+
 	table_del(m->table, e->key, e->keylen, e);
 	if (e->prev)
 		e->prev->next = e->next;
@@ -25,9 +27,10 @@ memo_drop(struct memo *m, struct memo_entry *e)
 		m->newest = e->next;
 	if (e->next)
 		e->next->prev = e->prev;
-	free(e->key);
-	e->key = NULL;
+	/* The key last: release may still need it (a run's share of its
+	   user, given back by name). */
 	m->release(e);
+	free(key);
 }
 
 void

@@ -24,7 +24,8 @@ struct memo {
 	size_t			 max;
 	/* 1 while e may not be evicted (work under way for it). */
 	int			(*busy)(struct memo_entry *e);
-	/* Frees the owner of e, after the memo has let go of it. */
+	/* Frees the owner of e, after the memo has let go of it (e->key is
+	   still valid during the call). */
 	void			(*release)(struct memo_entry *e);
 };
 
