@@ -419,6 +419,16 @@ answer(struct save *s)
 	return s->e;
 }
 
+/* The save is over with e (and why): answered. */
+static enum proto_error
+over(struct save *s, enum proto_error e, const char *why)
+{
+	s->e = e;
+	s->why = why;
+	s->stage = OVER;
+	return answer(s);
+}
+
 enum proto_error
 save_step(struct save *s, struct watch_waiter *w)
 {
@@ -430,22 +440,14 @@ save_step(struct save *s, struct watch_waiter *w)
 			if ((s->job = watch_job_new(s->d->watches,
 			    (int)s->d->cfg.hook_timeout_s * 1000 + 1000,
 			    "the content's check is taking long; try again")) ==
-			    NULL) {
-				s->e = PROTO_UNAVAILABLE;
-				s->why = "watcherd is out of memory";
-				s->stage = OVER;
-				return answer(s);
-			}
+			    NULL)
+				return over(s, PROTO_UNAVAILABLE,
+				    "watcherd is out of memory");
 			validate_next(s);
 		}
 		if (s->stage == VALIDATING) {
 			e = watch_job_wait(s->d->watches, s->job, w, &why);
-			if (e == PROTO_PENDING)
-				return e;
-			s->e = e;
-			s->why = why;
-			s->stage = OVER;
-			return answer(s);
+			return e == PROTO_PENDING ? e : over(s, e, why);
 		}
 	}
 	if (s->stage == REPLACING) {
@@ -455,21 +457,12 @@ save_step(struct save *s, struct watch_waiter *w)
 			    s->file_name, strlen(s->file_name), s->if_crc,
 			    s->data, s->len, s->as, replaced, s, &s->started,
 			    &why);
-			if (e == PROTO_PENDING)
-				return e;
-			s->e = e;
-			s->why = why;
-			s->stage = OVER;
-			return answer(s);
+			return e == PROTO_PENDING ? e : over(s, e, why);
 		}
-		if (!s->replaced) {
+		if (!s->replaced)
 			/* Resumed before the end: its time ran out. */
-			s->e = PROTO_UNAVAILABLE;
-			s->why = w->detail[0] ? w->detail : "the save is taking "
-			    "long; try again";
-			s->stage = OVER;
-			return answer(s);
-		}
+			return over(s, PROTO_UNAVAILABLE, w->detail[0] ?
+			    w->detail : "the save is taking long; try again");
 	}
 	return answer(s);
 }

@@ -1,12 +1,14 @@
 /*
  * The watch table's own structures, shared by the files that make it up
- * (as OpenBSD httpd shares httpd.h): watch.c (watches, names, their life
- * and the public API), folder.c (proposal -> DAMNIT folder), dirs.c
+ * (as OpenBSD httpd shares httpd.h), from the top down: watch.c (the
+ * public API: requests, inotify's events, the timers), poll.c (the files
+ * inotify cannot see), check.c (checks off the loop, and the refresh of a
+ * name), names.c (watches, the names that share them, their state, events
+ * and subscribers), folder.c (proposal -> DAMNIT folder), dirs.c
  * (directory watches and the entries names are reached through), job.c
- * (file-system work off the loop and the requests waiting for it),
- * poll.c (the files inotify cannot see) and snapshot.c (bytes and the
- * stat they belong to); the access room (watcherd/access/) borrows its
- * folders and jobs. Not for other users.
+ * (file-system work off the loop and the requests waiting for it) and
+ * snapshot.c (bytes and the stat they belong to); the access room
+ * (watcherd/access/) borrows its folders and jobs. Not for other users.
  */
 #ifndef WATCH_INT_H
 #define WATCH_INT_H
@@ -169,17 +171,105 @@ enum proto_error name_check(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len, char *key,
 	    size_t *keylen, const char **why);
 
+/* names.c */
+
+/*
+ * Records that the file behind n is now in state st: moves n to the watch
+ * of that file (the same one, a re-keyed one after a rename-over, the one
+ * of a hard link, or a new one), keeps *data in the cache (and sets it to
+ * NULL) when it fits, and tells every affected subscriber. fd is the open
+ * file or -1.
+ */
+struct watch *settle_name(struct watch_table *, struct watch_name *,
+	    const struct watch_state *st, char **data, int fd);
+/*
+ * Watches a name asked for the first time, its file found in state st
+ * (*data and fd as settle_name() takes them). Returns the name, or NULL
+ * with *why (max-watches reached, or out of memory).
+ */
+struct watch_name *watch_start(struct watch_table *, struct folder *,
+	    const char *file_name, const char *key, size_t keylen,
+	    const struct watch_state *st, char **data, int fd,
+	    const char **why);
+/* Ends a watch: its names (dropping their subscriptions), its inotify
+   watches and its cached content. Returns the subscriptions dropped. */
+size_t	watch_free(struct watch_table *, struct watch *);
+/* Whether a query may answer from w's state while the file's stat still
+   matches it: not while a change waits to be read, nor for a small polled
+   file read so soon after a change that a write may have been under way. */
+int	state_trusted(const struct watch *);
+/* Whether inotify cannot see w, so that it is polled. */
+int	watch_needs_poll(const struct watch *);
+/* stat() of a name's file, by its folder; -1 with errno. */
+int	stat_name(struct watch_name *, struct stat *);
+/* Marks w changed: it is re-read once the settle time has passed since the
+   first event, so that a burst of writes is read once, whole. */
+void	mark_dirty(struct watch_table *, struct watch *);
+/* Marks w changed by a save that says it is complete (closed, or renamed
+   over the name): it is read after the rest of this batch of events. */
+void	mark_saved(struct watch_table *, struct watch *);
+/* Takes w off the dirty queue. */
+void	dirty_remove(struct watch_table *, struct watch *);
+/* Sets the inotify watch of w's own file (-1: none). */
+void	set_file_wd(struct watch_table *, struct watch *, int wd);
+
+/* check.c */
+
 /* Takes up the state of the name of key, if it is watched, after a save
    replaced its file: its subscribers hear of it at once. */
 void	name_refresh(struct watch_table *, const char *key, size_t keylen);
-
 /* Reads every name of w again (on the loop's file systems), or starts
    their checks (on one that may stall). */
 void	refresh_watch(struct watch_table *, struct watch *);
-/* stat() of a name's file, by its folder; -1 with errno. */
-int	stat_name(struct watch_name *, struct stat *);
-/* Whether inotify cannot see w, so that it is polled. */
-int	watch_needs_poll(const struct watch *);
+/*
+ * Reads the file behind n again and records what it found; on a file
+ * system that may stall, starts a check that records it when it comes
+ * back (PROTO_PENDING).
+ */
+enum proto_error refresh_name(struct watch_table *, struct watch_name *,
+	    const char **why);
+/* Checks an existing name's file off the loop: the answer when a check
+   done since the request arrived says it, else PROTO_PENDING. */
+enum proto_error check_name(struct watch_table *, struct watch_waiter *,
+	    struct watch_name *, const char **why);
+/* The check of w's request when it is the one that just came back for
+   key, else NULL. */
+struct file_job *file_result(struct watch_waiter *, const char *key,
+	    size_t keylen);
+
+/*
+ * A check of a file on a file system that may stall, done by a worker:
+ * stat it and compare with the state known (have), read it when that
+ * differs or when asked (read), and read a range for a tail. The result
+ * is recorded by file_finish() on the loop.
+ */
+struct file_job {
+	struct job		 j;
+	struct folder		*folder;
+	char			*key;		/* the name's, in t->jobs */
+	size_t			 keylen;
+	char			*file_name;
+	int			 folder_fd;	/* a duplicate, the job's */
+	size_t			 max_size;
+	struct watch_state	 have;		/* exists == 0: nothing known */
+	int			 read;
+	int			 create;	/* a request for a name not
+						   watched yet: watch it */
+	int			 want_range;
+	off_t			 range_at;
+	size_t			 range_max;
+	/* What the worker found. */
+	enum proto_error	 e;
+	const char		*why;
+	int			 folder_gone;
+	int			 unchanged;	/* the stat matched have */
+	struct watch_state	 st;
+	char			*data;		/* the whole file, when read */
+	int			 range_ok;
+	char			*range;
+	size_t			 range_len;
+	off_t			 range_size;	/* the file's size then */
+};
 
 /* What a check of (folder, file_name) is to do. */
 struct check {

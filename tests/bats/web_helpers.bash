@@ -50,7 +50,7 @@ web_teardown_file() {
 }
 
 # For the suites with a fresh tree and watcherd per test (faults.bats,
-# access.bats): their setup and teardown.
+# socket_peers.bats): their setup and teardown.
 web_setup_each() {
 	web_setup_file && : >"$T/pids"
 }
