@@ -16,88 +16,11 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/http_count.h"
+#include "common/status.h"
 
 #define METRICS_MAX	32768	/* bytes of the text; it is far less */
 
 static const char content_type[] = "text/plain; version=0.0.4; charset=utf-8";
-
-/* The members of watcherd's status reply, as metrics. A family of several
-   lines (labels) is consecutive rows with the same name. */
-static const struct metric {
-	const char	*key;
-	const char	*name;
-	const char	*labels;
-	const char	*type;
-	const char	*help;
-} metrics[] = {
-	{ "uptime_s", "watcherd_uptime_seconds", "", "gauge",
-	    "Seconds since watcherd started." },
-	{ "requests", "watcherd_requests_total", "", "counter",
-	    "Requests watcherd answered on its socket, from every client." },
-	{ "clients", "watcherd_clients", "", "gauge",
-	    "Clients connected to watcherd's socket (each handler worker "
-	    "keeps one)." },
-	{ "max_clients", "watcherd_max_clients", "", "gauge",
-	    "The most clients watcherd accepts (max-clients)." },
-	{ "inotify_watches", "watcherd_watches", "{mode=\"inotify\"}", "gauge",
-	    "Files watched, by how their changes are seen." },
-	{ "poll_watches", "watcherd_watches", "{mode=\"poll\"}", "gauge", "" },
-	{ "max_watches", "watcherd_max_watches", "", "gauge",
-	    "The most files watcherd watches at once (max-watches)." },
-	{ "directories", "watcherd_directories", "", "gauge",
-	    "Directories watched with inotify for the names of watched files." },
-	{ "changes", "watcherd_changes_total", "", "counter",
-	    "Changes seen in watched files." },
-	{ "inotify_overflows", "watcherd_inotify_overflows_total", "",
-	    "counter", "inotify queue overflows; each makes every watch be "
-	    "checked again." },
-	{ "inotify_fallbacks", "watcherd_inotify_fallbacks_total", "",
-	    "counter", "Files polled because inotify had no watch left." },
-	{ "cache_bytes", "watcherd_cache_bytes", "", "gauge",
-	    "Bytes of file content (and its JSON form) in the content cache." },
-	{ "cache_entries", "watcherd_cache_entries", "", "gauge",
-	    "Files in the content cache." },
-	{ "cache_limit", "watcherd_cache_limit_bytes", "", "gauge",
-	    "The size of the content cache (cache-size)." },
-	{ "hooks_run", "watcherd_hooks_run_total", "", "counter",
-	    "Hook processes started." },
-	{ "hooks_failed", "watcherd_hooks_failed_total", "", "counter",
-	    "Hook runs that failed: a non-zero exit, a signal, or no start." },
-	{ "hooks_killed", "watcherd_hooks_killed_total", "", "counter",
-	    "Hook runs killed after hook-timeout." },
-	{ "hooks_dropped", "watcherd_hooks_dropped_total", "", "counter",
-	    "Hook runs dropped because the hook queue was full." },
-	{ "hooks_running", "watcherd_hooks_running", "", "gauge",
-	    "Hook processes running." },
-	{ "hooks_queued", "watcherd_hooks_queued", "", "gauge",
-	    "Hook runs waiting for a slot." },
-	{ "fs_stalled", "watcherd_fs_stalled", "", "gauge",
-	    "Mounts of network file systems that do not answer now." },
-	{ "fs_timeouts", "watcherd_fs_timeouts_total", "", "counter",
-	    "Requests answered unavailable because their file system did "
-	    "not answer within fs-timeout." },
-	{ "fs_threads_busy", "watcherd_fs_threads_busy", "", "gauge",
-	    "Worker threads inside a file-system call now." },
-	{ "writes", "watcherd_writes_total", "", "counter",
-	    "Files replaced by saves." },
-	{ "write_conflicts", "watcherd_write_conflicts_total", "", "counter",
-	    "Saves refused because the file was no longer what the edit "
-	    "started from (412)." },
-	{ "write_invalid", "watcherd_write_invalid_total", "", "counter",
-	    "Saves a validator refused (422)." },
-	{ "write_held_bytes", "watcherd_write_held_bytes", "", "gauge",
-	    "Bytes of new content the saves under way hold (at most "
-	    "write-memory)." },
-	{ "access_denied", "watcherd_access_denied_total", "", "counter",
-	    "File requests of a user who may not (403)." },
-	{ "access_unauthenticated", "watcherd_access_unauthenticated_total",
-	    "", "counter", "File requests that named no user (401)." },
-	{ "access_command_runs", "watcherd_access_command_runs_total", "",
-	    "counter", "Runs of access-command." },
-	{ "access_command_failures", "watcherd_access_command_failures_total",
-	    "", "counter", "Runs of access-command that gave no answer: "
-	    "another exit, a signal, or hook-timeout." },
-};
 
 /* The text being written; once full, it stays full and the answer is a
    500 (the bound is far above what the fixed set of metrics needs). */
@@ -168,6 +91,7 @@ ask(struct request *req, const char *line, struct json_object **reply)
 static void
 put_status(struct text *t, struct json_object *status)
 {
+	const struct status_field *f;
 	struct json_object *v;
 	const char *last = "";
 	size_t i;
@@ -181,15 +105,16 @@ put_status(struct text *t, struct json_object *status)
 	put_label_value(t, json_object_object_get_ex(status, "watch_mode", &v) ?
 	    json_object_get_string(v) : "");
 	put(t, "} 1\n");
-	for (i = 0; i < sizeof(metrics) / sizeof(metrics[0]); i++) {
-		if (!json_object_object_get_ex(status, metrics[i].key, &v) ||
+	for (i = 0; i < STATUS_COUNTERS; i++) {
+		f = &status_fields[i];
+		if (f->metric == NULL ||
+		    !json_object_object_get_ex(status, f->key, &v) ||
 		    !json_object_is_type(v, json_type_int))
 			continue;
-		if (strcmp(last, metrics[i].name) != 0)
-			put_family(t, metrics[i].name, metrics[i].type,
-			    metrics[i].help);
-		last = metrics[i].name;
-		put(t, "%s%s %lld\n", metrics[i].name, metrics[i].labels,
+		if (strcmp(last, f->metric) != 0)
+			put_family(t, f->metric, f->type, f->help);
+		last = f->metric;
+		put(t, "%s%s %lld\n", f->metric, f->labels,
 		    (long long)json_object_get_int64(v));
 	}
 }

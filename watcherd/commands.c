@@ -8,6 +8,7 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/proto.h"
+#include "common/status.h"
 #include "common/text.h"
 #include "watcherd/access/access.h"
 #include "watcherd/commands.h"
@@ -395,64 +396,76 @@ cmd_list(struct request *r)
 	json_object_put(o);
 }
 
+/* The values of status_fields, in v. */
 static void
-cmd_status(struct request *r)
+status_values(const struct daemon *d, long long v[STATUS_COUNTERS])
 {
-	struct json_object *o = json_object_new_object();
 	struct access_stats as;
 	struct watch_stats ws;
 	struct hook_stats hs;
 
-#define ADD_INT(k, v) json_object_object_add(o, k, json_object_new_int64((int64_t)(v)))
-	watch_table_stats(r->d->watches, &ws);
-	hooks_stats(r->d->hooks, &hs);
-	access_stats(r->d->access, &as);
+	watch_table_stats(d->watches, &ws);
+	hooks_stats(d->hooks, &hs);
+	access_stats(d->access, &as);
+	v[STATUS_PROTOCOL] = PROTO_VERSION;
+	v[STATUS_UPTIME_S] = (loop_now(d->loop) - d->started_ms) / 1000;
+	v[STATUS_REQUESTS] = d->requests;
+	v[STATUS_CLIENTS] = server_client_count(d->server);
+	v[STATUS_MAX_CLIENTS] = d->cfg.max_clients;
+	v[STATUS_WATCHES] = ws.watches;
+	v[STATUS_INOTIFY_WATCHES] = ws.inotify_watches;
+	v[STATUS_POLL_WATCHES] = ws.poll_watches;
+	v[STATUS_MAX_WATCHES] = d->cfg.max_watches;
+	v[STATUS_DIRECTORIES] = ws.directories;
+	v[STATUS_CHANGES] = ws.changes;
+	v[STATUS_INOTIFY_OVERFLOWS] = ws.inotify_overflows;
+	v[STATUS_INOTIFY_FALLBACKS] = ws.inotify_fallbacks;
+	v[STATUS_CACHE_BYTES] = ws.cache_bytes;
+	v[STATUS_CACHE_ENTRIES] = ws.cache_entries;
+	v[STATUS_CACHE_LIMIT] = d->cfg.cache_size;
+	v[STATUS_HOOKS_RUN] = hs.run;
+	v[STATUS_HOOKS_FAILED] = hs.failed;
+	v[STATUS_HOOKS_KILLED] = hs.killed;
+	v[STATUS_HOOKS_DROPPED] = hs.dropped;
+	v[STATUS_HOOKS_RUNNING] = hs.running;
+	v[STATUS_HOOKS_QUEUED] = hs.queued;
+	v[STATUS_FS_STALLED] = ws.fs_stalled;
+	v[STATUS_FS_TIMEOUTS] = ws.fs_timeouts;
+	v[STATUS_FS_TIMEOUT_MS] = d->cfg.fs_timeout_ms;
+	v[STATUS_FS_THREADS] = ws.fs_threads;
+	v[STATUS_FS_THREADS_BUSY] = ws.fs_busy;
+	v[STATUS_WRITES] = d->saves.writes;
+	v[STATUS_WRITE_CONFLICTS] = d->saves.conflicts;
+	v[STATUS_WRITE_INVALID] = d->saves.invalid;
+	v[STATUS_WRITE_HELD_BYTES] = server_payload_held(d->server) +
+	    d->saves.held;
+	v[STATUS_ACCESS_DENIED] = as.denied;
+	v[STATUS_ACCESS_UNAUTHENTICATED] = as.unauthenticated;
+	v[STATUS_ACCESS_COMMAND_RUNS] = as.command_runs;
+	v[STATUS_ACCESS_COMMAND_FAILURES] = as.command_failures;
+	v[STATUS_ACCESS_COMMAND_CACHED] = as.command_cached;
+}
+
+static void
+cmd_status(struct request *r)
+{
+	struct json_object *o = json_object_new_object();
+	long long v[STATUS_COUNTERS];
+	size_t i;
+
+	status_values(r->d, v);
 	json_object_object_add(o, "ok", json_object_new_boolean(1));
-	json_object_object_add(o, "version", json_object_new_string(WATCHERD_VERSION));
-	ADD_INT("protocol", PROTO_VERSION);
-	ADD_INT("uptime_s", (loop_now(r->d->loop) - r->d->started_ms) / 1000);
-	ADD_INT("watches", ws.watches);
-	ADD_INT("clients", server_client_count(r->d->server));
-	ADD_INT("requests", r->d->requests);
-	ADD_INT("changes", ws.changes);
-	ADD_INT("inotify_overflows", ws.inotify_overflows);
-	ADD_INT("inotify_watches", ws.inotify_watches);
-	ADD_INT("poll_watches", ws.poll_watches);
-	ADD_INT("inotify_fallbacks", ws.inotify_fallbacks);
-	ADD_INT("directories", ws.directories);
-	ADD_INT("cache_bytes", ws.cache_bytes);
-	ADD_INT("cache_entries", ws.cache_entries);
-	ADD_INT("cache_limit", r->d->cfg.cache_size);
-	ADD_INT("max_watches", r->d->cfg.max_watches);
-	ADD_INT("max_clients", r->d->cfg.max_clients);
-	ADD_INT("hooks_run", hs.run);
-	ADD_INT("hooks_failed", hs.failed);
-	ADD_INT("hooks_killed", hs.killed);
-	ADD_INT("hooks_dropped", hs.dropped);
-	ADD_INT("hooks_running", hs.running);
-	ADD_INT("hooks_queued", hs.queued);
-	ADD_INT("fs_stalled", ws.fs_stalled);
-	ADD_INT("fs_timeouts", ws.fs_timeouts);
-	ADD_INT("fs_timeout_ms", r->d->cfg.fs_timeout_ms);
-	ADD_INT("fs_threads", ws.fs_threads);
-	ADD_INT("fs_threads_busy", ws.fs_busy);
-	ADD_INT("writes", r->d->saves.writes);
-	ADD_INT("write_conflicts", r->d->saves.conflicts);
-	ADD_INT("write_invalid", r->d->saves.invalid);
-	ADD_INT("write_held_bytes", server_payload_held(r->d->server) +
-	    r->d->saves.held);
+	json_object_object_add(o, "version",
+	    json_object_new_string(WATCHERD_VERSION));
+	for (i = 0; i < STATUS_COUNTERS; i++)
+		json_object_object_add(o, status_fields[i].key,
+		    json_object_new_int64(v[i]));
 	json_object_object_add(o, "write", json_object_new_boolean(
 	    r->d->cfg.write));
-	ADD_INT("access_denied", as.denied);
-	ADD_INT("access_unauthenticated", as.unauthenticated);
-	ADD_INT("access_command_runs", as.command_runs);
-	ADD_INT("access_command_failures", as.command_failures);
-	ADD_INT("access_command_cached", as.command_cached);
 	json_object_object_add(o, "access",
 	    json_object_new_string(config_access_name(r->d->cfg.access)));
-	json_object_object_add(o, "watch_mode",
-	    json_object_new_string(config_watch_mode_name(r->d->cfg.watch_mode)));
-#undef ADD_INT
+	json_object_object_add(o, "watch_mode", json_object_new_string(
+	    config_watch_mode_name(r->d->cfg.watch_mode)));
 	reply_object(r, o);
 	json_object_put(o);
 }
