@@ -139,13 +139,20 @@ file_destroy(struct job *j)
 	free(fj);
 }
 
+static const struct job_ops file_ops = {
+	.work = file_work,
+	.finish = file_finish,
+	.destroy = file_destroy,
+	.file_system = 1,
+};
+
 /* The check of w's request, when it is the one that just came back. */
 struct file_job *
 file_result(struct watch_waiter *w, const char *key, size_t keylen)
 {
 	struct file_job *fj;
 
-	if (w == NULL || w->result == NULL || w->result->kind != JOB_FILE)
+	if (w == NULL || w->result == NULL || w->result->ops != &file_ops)
 		return NULL;
 	fj = (struct file_job *)w->result;
 	if (fj->keylen != keylen || memcmp(fj->key, key, keylen) != 0)
@@ -181,11 +188,8 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 	}
 	memcpy(fj->key, key, keylen);
 	fj->keylen = keylen;
-	fj->j.kind = JOB_FILE;
+	fj->j.ops = &file_ops;
 	fj->j.proposal = proposal;
-	fj->j.finish = file_finish;
-	fj->j.destroy = file_destroy;
-	fj->j.mj.work = file_work;
 	fj->folder = f;
 	fj->max_size = t->cfg->max_file_size;
 	if (c->have)

@@ -128,6 +128,13 @@ lookup_destroy(struct job *j)
 	free(lj);
 }
 
+static const struct job_ops lookup_ops = {
+	.work = lookup_work,
+	.finish = lookup_finish,
+	.destroy = lookup_destroy,
+	.file_system = 1,
+};
+
 static enum proto_error
 lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
     const char **why)
@@ -141,11 +148,8 @@ lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	lj->j.kind = JOB_LOOKUP;
+	lj->j.ops = &lookup_ops;
 	lj->j.proposal = f->proposal;
-	lj->j.finish = lookup_finish;
-	lj->j.destroy = lookup_destroy;
-	lj->j.mj.work = lookup_work;
 	lj->f = f;
 	lj->found.fd = lj->found.proposal_fd = -1;
 	if ((lj->data_root = strdup(t->cfg->data_root)) == NULL) {
@@ -188,7 +192,7 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 		return job_wait(t, f->lookup, w, why);
 	if (f->fd == -1) {
 		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
-		    (w && w->result && w->result->kind == JOB_LOOKUP &&
+		    (w && w->result && w->result->ops == &lookup_ops &&
 		    ((struct lookup_job *)w->result)->f == f)) {
 			if (f->outside) {
 				*why = "the DAMNIT folder of this proposal "

@@ -44,22 +44,19 @@ job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 static enum proto_error
 job_refused(struct job *j, struct watch_waiter *w, int full, const char **why)
 {
-	if (full && w && j->kind != JOB_USER) {
+	if (!j->ops->file_system) {
+		/* Not a file system's stall: fs_timeouts does not count it. */
+		*why = j->late;
+		return PROTO_UNAVAILABLE;
+	}
+	if (full && w) {
 		snprintf(w->detail, sizeof(w->detail), "the file system of "
 		    "proposal %u is busy: too many requests wait for it; try "
 		    "again", j->proposal);
 		*why = w->detail;
 		return PROTO_UNAVAILABLE;
 	}
-	if (j->kind == JOB_OUTSIDE) {
-		*why = j->late;
-		return PROTO_UNAVAILABLE;
-	}
-	if (j->kind != JOB_USER)
-		return job_stalled(j->t, w, j->proposal, why);
-	/* Not a file system's stall: fs_timeouts does not count it. */
-	*why = "the user database (NSS) is not responding; try again later";
-	return PROTO_UNAVAILABLE;
+	return job_stalled(j->t, w, j->proposal, why);
 }
 
 /* The deadline of a waiting request: answered unavailable, the job goes
@@ -96,13 +93,18 @@ outside_destroy(struct job *j)
 	free(j);
 }
 
+static const struct job_ops outside_ops = {
+	.finish = outside_finish,
+	.destroy = outside_destroy,
+};
+
 static void
 job_done(struct mount_job *mj)
 {
 	struct job *j = (struct job *)mj;
 	struct watch_waiter *w;
 
-	j->finish(j);
+	j->ops->finish(j);
 	while ((w = j->waiters) != NULL) {
 		waiter_detach(w);
 		loop_timer_disarm(j->t->loop, &w->timer);
@@ -110,7 +112,7 @@ job_done(struct mount_job *mj)
 		w->resume(w->arg);
 		w->result = NULL;
 	}
-	j->destroy(j);
+	j->ops->destroy(j);
 }
 
 struct job *
@@ -120,13 +122,11 @@ watch_job_new(struct watch_table *t, int timeout_ms, const char *late)
 
 	if (j == NULL)
 		return NULL;
-	j->kind = JOB_OUTSIDE;
 	j->timeout_ms = timeout_ms;
 	j->late = late;
 	j->t = t;
 	j->seq = ++t->seq;
-	j->finish = outside_finish;
-	j->destroy = outside_destroy;
+	j->ops = &outside_ops;
 	return j;
 }
 
@@ -154,9 +154,9 @@ job_release(struct mount_job *mj)
 
 	while (j->waiters)
 		waiter_detach(j->waiters);
-	if (j->abandon)
-		j->abandon(j);
-	j->destroy(j);
+	if (j->ops->abandon)
+		j->ops->abandon(j);
+	j->ops->destroy(j);
 }
 
 enum proto_error
@@ -167,11 +167,12 @@ job_start(struct watch_table *t, struct mount *m, struct job *j,
 
 	j->t = t;
 	j->seq = ++t->seq;
+	j->mj.work = j->ops->work;
 	j->mj.done = job_done;
 	j->mj.release = job_release;
 	if (mount_submit(m, &j->mj) == -1) {
 		e = job_refused(j, w, errno == EAGAIN, why);
-		j->destroy(j);
+		j->ops->destroy(j);
 		return e;
 	}
 	return PROTO_OK;

@@ -127,6 +127,7 @@ batch_destroy(struct job *j)
 	free(b);
 }
 
+
 /* Whether what a batch saw of a watched file says nothing new. */
 static int
 entry_unchanged(const struct poll_entry *e, const struct watch *w)
@@ -169,6 +170,13 @@ batch_finish(struct job *j)
 	}
 	round_next(t, r);
 }
+
+static const struct job_ops batch_ops = {
+	.work = batch_work,
+	.finish = batch_finish,
+	.destroy = batch_destroy,
+	.file_system = 1,
+};
 
 /* Drops the batches not submitted yet. */
 static void
@@ -232,10 +240,7 @@ round_add(struct poll_round *r, struct watch_name *n)
 	if (b == NULL || b->n == POLL_BATCH) {
 		if ((b = calloc(1, sizeof(*b))) == NULL)
 			return -1;
-		b->j.kind = JOB_POLL;
-		b->j.finish = batch_finish;
-		b->j.destroy = batch_destroy;
-		b->j.mj.work = batch_work;
+		b->j.ops = &batch_ops;
 		b->round = r;
 		if (r->pending_tail)
 			r->pending_tail->next = b;

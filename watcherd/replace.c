@@ -434,6 +434,14 @@ replace_abandon(struct job *j)
 	rj->done(rj->arg, &rj->res);
 }
 
+static const struct job_ops replace_ops = {
+	.work = replace_work,
+	.finish = replace_finish,
+	.destroy = replace_destroy,
+	.abandon = replace_abandon,
+	.file_system = 1,
+};
+
 enum proto_error
 watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
     const char *file_name, size_t len, uint32_t if_crc, const char *data,
@@ -476,12 +484,8 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	rj->keylen = keylen;
 	if (as)
 		*rj->as = *as;
-	rj->j.kind = JOB_REPLACE;
+	rj->j.ops = &replace_ops;
 	rj->j.proposal = proposal;
-	rj->j.finish = replace_finish;
-	rj->j.destroy = replace_destroy;
-	rj->j.mj.work = replace_work;
-	rj->j.abandon = replace_abandon;
 	/* A file system that may stall has the usual time; a local disk
 	   the time a flush of a large file may take. */
 	rj->j.timeout_ms = f->mount ? (int)t->cfg->fs_timeout_ms :

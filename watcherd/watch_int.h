@@ -43,28 +43,39 @@ struct dir_link {
 	size_t			 keylen;
 };
 
-/* A piece of file-system work done off the loop, and the requests that
-   wait for it. Embedded first in the job of each kind. */
-enum job_kind { JOB_LOOKUP, JOB_FILE, JOB_USER, JOB_ACCESS, JOB_OUTSIDE,
-	JOB_REPLACE, JOB_POLL };
+/* What a kind of job does: one table of operations a kind (a folder's
+   lookup, a file's check, a poll batch, a replacement, an account's
+   lookup, the kernel's verdict, work outside the table). */
+struct job_ops {
+	/* On a worker (none for work outside the table). */
+	void		(*work)(struct mount_job *);
+	/* On the loop when the work is done, before the waiters resume:
+	   records the result. */
+	void		(*finish)(struct job *);
+	/* Frees the job (it was finished, or never ran). */
+	void		(*destroy)(struct job *);
+	/* Optional: before destroy, for a job that will not finish. */
+	void		(*abandon)(struct job *);
+	/* 1: the work is the file system's, so that a job refused or late
+	   is a stalled (or busy) file system; 0: it is not, and the
+	   request is told the job's own late detail. */
+	int		 file_system;
+};
+
+/* A piece of work done off the loop, and the requests that wait for it.
+   Embedded first in the job of each kind. */
 struct job {
 	struct mount_job	 mj;
-	enum job_kind		 kind;
+	const struct job_ops	*ops;
 	struct watch_table	*t;
 	unsigned long		 seq;		/* order of submission */
 	unsigned		 proposal;
 	struct watch_waiter	*waiters;
-	/* On the loop when the work is done, before the waiters resume:
-	   records the result in the table. */
-	void			(*finish)(struct job *);
-	/* Frees the job (it was finished, or never ran). */
-	void			(*destroy)(struct job *);
-	/* Optional: before destroy, for a job that will not finish. */
-	void			(*abandon)(struct job *);
 	int			 timeout_ms;	/* a request waits this long;
 						   0: fs-timeout */
-	const char		*late;		/* JOB_OUTSIDE: the detail for a
-						   request that waited so long */
+	const char		*late;		/* not the file system's: the
+						   detail for a request that
+						   waited so long */
 };
 
 /* A proposal's DAMNIT folder, or the memory that it has none. */

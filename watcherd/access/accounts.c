@@ -106,6 +106,12 @@ user_destroy(struct job *j)
 	free(uj);
 }
 
+static const struct job_ops user_ops = {
+	.work = user_work,
+	.finish = user_finish,
+	.destroy = user_destroy,
+};
+
 static int
 user_busy(struct memo_entry *e)
 {
@@ -142,10 +148,10 @@ lookup_start(struct access *a, struct user *u, struct watch_waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	uj->j.kind = JOB_USER;
-	uj->j.finish = user_finish;
-	uj->j.destroy = user_destroy;
-	uj->j.mj.work = user_work;
+	uj->j.ops = &user_ops;
+	/* Not a file system's stall: fs_timeouts does not count it. */
+	uj->j.late = "the user database (NSS) is not responding; try again "
+	    "later";
 	uj->u = u;
 	if ((uj->name = strdup(u->e.key)) == NULL) {
 		free(uj);
@@ -178,7 +184,7 @@ access_account(struct access *a, struct watch_waiter *w, const char *name,
 	if (u->lookup)
 		return job_wait(a->t, u->lookup, w, why);
 	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {
-		if (w && w->result && w->result->kind == JOB_USER &&
+		if (w && w->result && w->result->ops == &user_ops &&
 		    ((struct user_job *)w->result)->u == u) {
 			/* Looked up for this request, and failed. */
 			*why = "the user database (NSS) did not answer; try "

@@ -133,6 +133,13 @@ verdict_destroy(struct job *j)
 	free(vj);
 }
 
+static const struct job_ops verdict_ops = {
+	.work = verdict_work,
+	.finish = verdict_finish,
+	.destroy = verdict_destroy,
+	.file_system = 1,
+};
+
 static int
 verdict_busy(struct memo_entry *e)
 {
@@ -176,11 +183,8 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 	*vj->creds = *c;
 	vj->write = write;
 	vj->v = v;
-	vj->j.kind = JOB_ACCESS;
+	vj->j.ops = &verdict_ops;
 	vj->j.proposal = f->proposal;
-	vj->j.finish = verdict_finish;
-	vj->j.destroy = verdict_destroy;
-	vj->j.mj.work = verdict_work;
 	if ((e = job_start(a->t, f->mount, &vj->j, w, why)) != PROTO_OK)
 		return e;
 	v->job = &vj->j;
@@ -260,7 +264,7 @@ access_kernel(struct access *a, struct watch_waiter *w, unsigned proposal,
 	if (v->job)
 		return job_wait(t, v->job, w, why);
 	/* The check this request waited for is its answer, however old. */
-	if (w && w->result && w->result->kind == JOB_ACCESS &&
+	if (w && w->result && w->result->ops == &verdict_ops &&
 	    ((struct verdict_job *)w->result)->v == v)
 		return verdict_answer(&((struct verdict_job *)w->result)->d,
 		    proposal, file_name, len, w, why);
