@@ -848,16 +848,20 @@ command_forbidden() {
 	counters_are access_command_runs=5
 }
 
-@test "with access-cache-seconds 1 the access command is asked again after a second" {
+@test "with access-cache-seconds 3 the access command is asked again after three seconds" {
 	write_access_scripts
 	start_test_watcherd --access command --access-command "$T/allow.sh $T/runs" \
-	    --access-cache-seconds 1
+	    --access-cache-seconds 3
+	t0=$(now_ms)
 	reads "$(ask "$ALICE" checksum context.py)" context.py
 	refused "$(ask "$BOB" checksum context.py)" forbidden "$(command_forbidden "$BOB")"
 	reads "$(ask "$ALICE" checksum context.py)" context.py
 	refused "$(ask "$BOB" checksum context.py)" forbidden "$(command_forbidden "$BOB")"
-	[ "$(runs "$T/runs")" = 2 ]
-	sleep 1.3
+	# Within the three seconds (a loaded machine took over one for these
+	# four), the answers are believed.
+	[ "$(($(now_ms) - t0))" -lt 3000 ] || fail "the four requests took $(($(now_ms) - t0)) ms"
+	[ "$(runs "$T/runs")" = 2 ] || fail "runs: $(cat "$T/runs")"
+	sleep 3.3
 	reads "$(ask "$ALICE" checksum context.py)" context.py
 	refused "$(ask "$BOB" checksum context.py)" forbidden "$(command_forbidden "$BOB")"
 	[ "$(runs "$T/runs")" = 4 ] || fail "runs: $(cat "$T/runs")"
