@@ -212,7 +212,7 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 /* Checks an existing name's file off the loop: the answer when a check
    done since the request arrived says it, else PROTO_PENDING. */
 enum proto_error
-check_name(struct watch_table *t, struct watch_waiter *w, struct watch_name *n,
+check_known(struct watch_table *t, struct watch_waiter *w, struct watch_name *n,
     const char **why)
 {
 	struct check c = { .have = &n->w->st, .read = !state_trusted(n->w) };
@@ -264,7 +264,7 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 }
 
 void
-name_refresh(struct watch_table *t, const char *key, size_t keylen)
+refresh_key(struct watch_table *t, const char *key, size_t keylen)
 {
 	struct watch_name *n = table_get(t->by_name, key, keylen);
 	const char *why;

@@ -19,8 +19,9 @@
 #include "watcherd/server.h"
 #include "watcherd/watch.h"
 
-/* A parsed request, as the handlers see it. */
-struct request {
+/* A request line as parsed (one call of a command), as the commands see
+   it; named apart from the handler's struct request (cgi/request.h). */
+struct call {
 	struct daemon		*d;
 	struct client		*c;
 	struct watch_waiter	*wait;
@@ -43,15 +44,15 @@ struct request {
 
 struct command {
 	const char	*name;
-	void		(*fn)(struct request *);
+	void		(*fn)(struct call *);
 	int		 flags;
 };
 
-static int	still_may(struct request *, const struct watch_state *);
+static int	still_may(struct call *, const struct watch_state *);
 
 /* Replies the error, or notes that the request waits (PROTO_PENDING). */
 static void
-answer_error(struct request *r, enum proto_error e, const char *why)
+answer_error(struct call *r, enum proto_error e, const char *why)
 {
 	if (e == PROTO_PENDING)
 		r->pending = 1;
@@ -62,7 +63,7 @@ answer_error(struct request *r, enum proto_error e, const char *why)
 /* Gets the watch a file request names, replying with the error if any;
    with too_large_ok, a file over max-file-size is no error. */
 static struct watch_name *
-request_watch(struct request *r, int too_large_ok)
+request_watch(struct call *r, int too_large_ok)
 {
 	struct watch_name *n;
 	enum proto_error e;
@@ -80,7 +81,7 @@ request_watch(struct request *r, int too_large_ok)
 }
 
 static void
-cmd_ping(struct request *r)
+cmd_ping(struct call *r)
 {
 	static const char line[] = "{\"ok\":true,\"version\":\"" WATCHERD_VERSION
 	    "\",\"protocol\":1}";
@@ -90,7 +91,7 @@ cmd_ping(struct request *r)
 
 /* {"ok":true, the file's state fields, "mode":…}. */
 static void
-answer_state(struct request *r, struct watch_name *n)
+answer_state(struct call *r, struct watch_name *n)
 {
 	char line[MSG_LINE_MAX];
 	struct msg m;
@@ -102,7 +103,7 @@ answer_state(struct request *r, struct watch_name *n)
 }
 
 static void
-cmd_checksum(struct request *r)
+cmd_checksum(struct call *r)
 {
 	struct watch_name *n;
 
@@ -113,7 +114,7 @@ cmd_checksum(struct request *r)
 /* Reads "format": 0 for "raw" (the default), 1 for "json"; -1 after
    replying the error. */
 static int
-parse_format(struct request *r)
+parse_format(struct call *r)
 {
 	struct json_object *fmt;
 	const char *format;
@@ -134,7 +135,7 @@ parse_format(struct request *r)
 /* Reads an optional integer field into *v (left alone when absent).
    Returns 0, or -1 after replying the error. */
 static int
-parse_int(struct request *r, const char *key, int64_t min, int64_t max,
+parse_int(struct call *r, const char *key, int64_t min, int64_t max,
     int64_t *v)
 {
 	struct json_object *o;
@@ -154,7 +155,7 @@ parse_int(struct request *r, const char *key, int64_t min, int64_t max,
 }
 
 static void
-cmd_content(struct request *r)
+cmd_content(struct call *r)
 {
 	struct watch_content wc;
 	struct watch_name *n;
@@ -198,7 +199,7 @@ cmd_content(struct request *r)
  * sequence; bytes that are not UTF-8 come as base64.
  */
 static void
-cmd_tail(struct request *r)
+cmd_tail(struct call *r)
 {
 	char line[MSG_LINE_MAX], gen[WATCH_GENERATION_LEN + 1];
 	struct msg m;
@@ -302,7 +303,7 @@ cmd_tail(struct request *r)
 }
 
 static void
-cmd_subscribe(struct request *r)
+cmd_subscribe(struct call *r)
 {
 	struct watch_name *n;
 
@@ -317,7 +318,7 @@ cmd_subscribe(struct request *r)
 }
 
 static void
-cmd_unwatch(struct request *r)
+cmd_unwatch(struct call *r)
 {
 	struct watch_name *n;
 	char line[128];
@@ -366,7 +367,7 @@ list_row(void *arg, const struct watch_info *wi)
 }
 
 static void
-reply_object(struct request *r, struct json_object *o)
+reply_object(struct call *r, struct json_object *o)
 {
 	size_t len;
 	const char *s = json_object_to_json_string_length(o,
@@ -376,7 +377,7 @@ reply_object(struct request *r, struct json_object *o)
 }
 
 static void
-cmd_list(struct request *r)
+cmd_list(struct call *r)
 {
 	struct access_who who = { .trusted = client_is_owner(r->c) };
 	struct json_object *o, *arr;
@@ -447,7 +448,7 @@ status_values(const struct daemon *d, long long v[STATUS_COUNTERS])
 }
 
 static void
-cmd_status(struct request *r)
+cmd_status(struct call *r)
 {
 	struct json_object *o = json_object_new_object();
 	long long v[STATUS_COUNTERS];
@@ -478,7 +479,7 @@ cmd_status(struct request *r)
  * that the request waits for it.
  */
 static int
-take_payload(struct request *r)
+take_payload(struct call *r)
 {
 	int64_t announced = -1;
 	size_t len, held;
@@ -512,11 +513,11 @@ take_payload(struct request *r)
  * write-allow), then the save itself, over as many dispatches as it
  * waits.
  */
-static int	may(struct request *, int write);
+static int	may(struct call *, int write);
 
 /* Refuses a save before it starts: logged, as every save is. */
 static void
-refuse_write(struct request *r, enum proto_error e, const char *detail)
+refuse_write(struct call *r, enum proto_error e, const char *detail)
 {
 	log_info("file_not_written", "user=%s proposal=%u file=%s error=%s "
 	    "detail=%s", log_str(r->user), r->proposal,
@@ -525,7 +526,7 @@ refuse_write(struct request *r, enum proto_error e, const char *detail)
 }
 
 static void
-cmd_write(struct request *r)
+cmd_write(struct call *r)
 {
 	struct access_who who;
 	struct save *s = client_state(r->c);
@@ -604,7 +605,7 @@ cmd_write(struct request *r)
  * fixed, so no request can make it grow.
  */
 static void
-cmd_http_count(struct request *r)
+cmd_http_count(struct call *r)
 {
 	char line[HTTP_COUNT_JSON_MAX + 32];
 	struct http_count_table add;
@@ -644,7 +645,7 @@ static const struct command commands[] = {
    "file_name" and the optional "user" (a user name or null). Returns 0, or
    -1 with *why. */
 static int
-parse_file_args(struct request *r, const char **why)
+parse_file_args(struct call *r, const char **why)
 {
 	struct json_object *p, *f, *u;
 	int64_t v;
@@ -696,7 +697,7 @@ parse_file_args(struct request *r, const char **why)
    ,"user":null or ,"user":"NAME" (a valid user name), then the closing
    brace at end - 1. Returns 0, or -1 for anything else. */
 static int
-parse_plain_user(const char *p, const char *end, struct request *r)
+parse_plain_user(const char *p, const char *end, struct call *r)
 {
 	static const char null_user[] = ",\"user\":null}", named[] = ",\"user\":\"";
 	const char *q;
@@ -732,7 +733,7 @@ parse_plain_user(const char *p, const char *end, struct request *r)
  * of any other shape, which json-c reads.
  */
 static int
-parse_plain(const char *line, size_t len, struct request *r, char *cmd,
+parse_plain(const char *line, size_t len, struct call *r, char *cmd,
     size_t cmdlen, char *file)
 {
 	static const char head[] = "{\"cmd\":\"", prop[] = ",\"proposal\":",
@@ -782,7 +783,7 @@ parse_plain(const char *line, size_t len, struct request *r, char *cmd,
 /* Parses a request line of any shape into r and *name (the command).
    Returns 0, or -1 after replying the error. */
 static int
-parse_json(struct request *r, char *line, size_t len, const char **name)
+parse_json(struct call *r, char *line, size_t len, const char **name)
 {
 	struct json_tokener *tok = r->d->tokener;
 	struct json_object *cmd;
@@ -813,7 +814,7 @@ parse_json(struct request *r, char *line, size_t len, const char **name)
    else replies the error (or notes that the request waits). seen: the
    file the name was found to lead to, or NULL. */
 static int
-may_file(struct request *r, int write, const struct file_id *seen)
+may_file(struct call *r, int write, const struct file_id *seen)
 {
 	struct access_who who = { .named = r->has_user, .user = r->user,
 	    .trusted = client_is_owner(r->c) };
@@ -831,7 +832,7 @@ may_file(struct request *r, int write, const struct file_id *seen)
 }
 
 static int
-may(struct request *r, int write)
+may(struct call *r, int write)
 {
 	return may_file(r, write, NULL);
 }
@@ -843,7 +844,7 @@ may(struct request *r, int write)
  * after replying the error (or noting that the request waits).
  */
 static int
-still_may(struct request *r, const struct watch_state *st)
+still_may(struct call *r, const struct watch_state *st)
 {
 	struct file_id seen;
 
@@ -913,7 +914,7 @@ int
 commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
     char *line, size_t len)
 {
-	struct request r = { .d = d, .c = c, .wait = w };
+	struct call r = { .d = d, .c = c, .wait = w };
 	char plain[16], file[POLICY_MAX_NAME + 2];
 	const struct command *cmd = NULL;
 	const char *name, *why;

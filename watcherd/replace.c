@@ -407,7 +407,7 @@ replace_finish(struct job *j)
 	struct replace_job *rj = (struct replace_job *)j;
 
 	if (rj->res.e == PROTO_OK)
-		name_refresh(j->t, rj->key, rj->keylen);
+		refresh_key(j->t, rj->key, rj->keylen);
 	rj->done(rj->arg, &rj->res);
 }
 
@@ -456,7 +456,7 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	size_t keylen;
 
 	*started = 0;
-	if ((e = name_check(t, w, proposal, file_name, len, key, &keylen,
+	if ((e = name_key(t, w, proposal, file_name, len, key, &keylen,
 	    why)) != PROTO_OK)
 		return e;
 	if ((e = folder_get(t, proposal, w, &f, why)) != PROTO_OK)

@@ -268,7 +268,7 @@ get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 }
 
 enum proto_error
-name_check(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
+name_key(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
     const char *file_name, size_t len, char *key, size_t *keylen,
     const char **why)
 {
@@ -309,7 +309,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 	int fd;
 
 	*out = NULL;
-	if ((e = name_check(t, wt, proposal, file_name, len, key, &keylen,
+	if ((e = name_key(t, wt, proposal, file_name, len, key, &keylen,
 	    why)) != PROTO_OK)
 		return e;
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
@@ -328,7 +328,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 		if (e == PROTO_PENDING || e == PROTO_UNAVAILABLE)
 			return e;
 		if (e == PROTO_OK && f->mount) {
-			e = check_name(t, wt, n, why);
+			e = check_known(t, wt, n, why);
 			if (e == PROTO_PENDING || e == PROTO_UNAVAILABLE)
 				return e;
 		} else

@@ -178,7 +178,7 @@ struct watch_table {
  * and the request (not timed out), and writes its key (WATCH_KEY_MAX
  * bytes) and *keylen. Returns PROTO_OK, or the error with *why.
  */
-enum proto_error name_check(struct watch_table *, struct watch_waiter *,
+enum proto_error name_key(struct watch_table *, struct watch_waiter *,
 	    unsigned proposal, const char *file_name, size_t len, char *key,
 	    size_t *keylen, const char **why);
 
@@ -228,7 +228,7 @@ void	set_file_wd(struct watch_table *, struct watch *, int wd);
 
 /* Takes up the state of the name of key, if it is watched, after a save
    replaced its file: its subscribers hear of it at once. */
-void	name_refresh(struct watch_table *, const char *key, size_t keylen);
+void	refresh_key(struct watch_table *, const char *key, size_t keylen);
 /* Reads every name of w again (on the loop's file systems), or starts
    their checks (on one that may stall). */
 void	refresh_watch(struct watch_table *, struct watch *);
@@ -241,7 +241,7 @@ enum proto_error refresh_name(struct watch_table *, struct watch_name *,
 	    const char **why);
 /* Checks an existing name's file off the loop: the answer when a check
    done since the request arrived says it, else PROTO_PENDING. */
-enum proto_error check_name(struct watch_table *, struct watch_waiter *,
+enum proto_error check_known(struct watch_table *, struct watch_waiter *,
 	    struct watch_name *, const char **why);
 /* The check of w's request when it is the one that just came back for
    key, else NULL. */

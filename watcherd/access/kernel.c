@@ -241,7 +241,7 @@ access_kernel(struct access *a, struct watch_waiter *w, unsigned proposal,
 
 	memcpy(key, &c->uid, sizeof(uid_t));
 	key[sizeof(uid_t)] = write ? 'w' : 'r';
-	if ((e = name_check(t, w, proposal, file_name, len,
+	if ((e = name_key(t, w, proposal, file_name, len,
 	    key + sizeof(uid_t) + 1, &keylen, why)) != PROTO_OK)
 		return e;
 	keylen += sizeof(uid_t) + 1;
