@@ -451,7 +451,7 @@ static void
 cmd_status(struct call *r)
 {
 	struct json_object *o = json_object_new_object();
-	long long v[STATUS_COUNTERS];
+	long long v[STATUS_COUNTERS] = { 0 };	/* a counter missed is 0 */
 	size_t i;
 
 	status_values(r->d, v);
