@@ -174,7 +174,7 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 		return job_stalled(t, w, proposal, why);
 	if (fj && fj->j.mj.started == 0 && (!c->read || fj->read) &&
 	    (!c->create || fj->create) && !c->want_range && !fj->want_range)
-		return job_wait(t, &fj->j, w, why);
+		return job_wait(t, &fj->j, w);
 	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
 	    (fj->key = malloc(keylen)) == NULL ||
 	    (fj->file_name = strdup(file_name)) == NULL ||
@@ -206,7 +206,7 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 	if (table_add(t->jobs, key, keylen, fj) == -1)
 		log_warn("job_untracked", "proposal=%u file=%s reason=\"out of "
 		    "memory\"", proposal, log_str(file_name));
-	return w ? job_wait(t, &fj->j, w, why) : PROTO_PENDING;
+	return w ? job_wait(t, &fj->j, w) : PROTO_PENDING;
 }
 
 /* Checks an existing name's file off the loop: the answer when a check

@@ -11,54 +11,15 @@
 #include "common/status.h"
 #include "common/text.h"
 #include "watcherd/access/access.h"
+#include "watcherd/call.h"
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/reply.h"
 #include "watcherd/save.h"
 #include "watcherd/server.h"
+#include "watcherd/subs.h"
 #include "watcherd/watch.h"
-
-/* A request line as parsed (one call of a command), as the commands see
-   it; named apart from the handler's struct request (cgi/request.h). */
-struct call {
-	struct daemon		*d;
-	struct client		*c;
-	struct watch_waiter	*wait;
-	int			 pending;	/* waits for file-system work:
-						   no reply yet */
-	struct json_object	*obj;
-	unsigned		 proposal;
-	const char		*file_name;
-	size_t			 file_name_len;
-	int			 has_user;	/* the request named its
-						   user (or null) */
-	const char		*user;		/* NULL: "user":null */
-	char			 user_buf[POLICY_MAX_USER + 1];
-};
-
-
-#define NEEDS_FILE	0x1	/* proposal and file_name */
-#define OWNER_ONLY	0x2	/* peer with the daemon's uid or root */
-#define WRITES		0x4	/* replaces the file: access for writing */
-
-struct command {
-	const char	*name;
-	void		(*fn)(struct call *);
-	int		 flags;
-};
-
-static int	still_may(struct call *, const struct watch_state *);
-
-/* Replies the error, or notes that the request waits (PROTO_PENDING). */
-static void
-answer_error(struct call *r, enum proto_error e, const char *why)
-{
-	if (e == PROTO_PENDING)
-		r->pending = 1;
-	else
-		client_reply_error(r->c, e, why);
-}
 
 /* Gets the watch a file request names, replying with the error if any;
    with too_large_ok, a file over max-file-size is no error. */
@@ -69,15 +30,15 @@ request_watch(struct call *r, int too_large_ok)
 	enum proto_error e;
 	const char *why = "";
 
-	e = watch_get(r->d->watches, r->wait, r->proposal, r->file_name,
+	e = watch_get(r->d->watches, &r->wait, r->proposal, r->file_name,
 	    r->file_name_len, &n, &why);
 	if (e == PROTO_TOO_LARGE && too_large_ok && n)
 		return n;
 	if (e != PROTO_OK) {
-		answer_error(r, e, why);
+		call_error(r, e, why);
 		return NULL;
 	}
-	return still_may(r, watch_name_state(n)) ? n : NULL;
+	return call_still_may(r, watch_name_state(n)) ? n : NULL;
 }
 
 static void
@@ -169,12 +130,12 @@ cmd_content(struct call *r)
 		return;
 	if ((n = request_watch(r, 0)) == NULL)
 		return;
-	if ((e = watch_content(r->d->watches, r->wait, n, json, &wc,
+	if ((e = watch_content(r->d->watches, &r->wait, n, json, &wc,
 	    &why)) != PROTO_OK) {
-		answer_error(r, e, why);
+		call_error(r, e, why);
 		return;
 	}
-	if (!still_may(r, &wc.st)) {
+	if (!call_still_may(r, &wc.st)) {
 		watch_content_release(&wc);
 		return;
 	}
@@ -228,21 +189,21 @@ cmd_tail(struct call *r)
 		given = json_object_get_string(g);
 	}
 	for (attempt = 0;; attempt++) {
-		e = watch_get(r->d->watches, r->wait, r->proposal,
+		e = watch_get(r->d->watches, &r->wait, r->proposal,
 		    r->file_name, r->file_name_len, &n, &why);
 		/* A log over max-file-size has no checksum, but a tail. */
 		if (e != PROTO_OK && (e != PROTO_TOO_LARGE || n == NULL)) {
-			answer_error(r, e, why);
+			call_error(r, e, why);
 			return;
 		}
-		if (!still_may(r, watch_name_state(n)))
+		if (!call_still_may(r, watch_name_state(n)))
 			return;
 		watch_name_generation(n, gen);
 		st = watch_name_state(n);
 		reset = (given && strcmp(given, gen) != 0) || offset > st->size;
 		if (reset)
 			offset = 0;
-		e = watch_read_range(r->d->watches, r->wait, n, (off_t)offset,
+		e = watch_read_range(r->d->watches, &r->wait, n, (off_t)offset,
 		    (size_t)max, &data, &len, &size, &owned, &why);
 		if (e == PROTO_OK && offset > size && attempt == 0) {
 			/* Shrunk since the stat: its truncation is being
@@ -255,7 +216,7 @@ cmd_tail(struct call *r)
 			break;
 	}
 	if (e != PROTO_OK) {
-		answer_error(r, e, why);
+		call_error(r, e, why);
 		return;
 	}
 	if (data == NULL)
@@ -309,7 +270,8 @@ cmd_subscribe(struct call *r)
 
 	if ((n = request_watch(r, 1)) == NULL)
 		return;
-	if (client_subscribe(r->c, n, r->has_user ? r->user : NULL) == -1) {
+	if (subs_add(r->d->subs, r->c, n, r->has_user ? r->user : NULL) ==
+	    -1) {
 		client_reply_error(r->c, PROTO_UNAVAILABLE,
 		    "watcherd is out of memory");
 		return;
@@ -472,118 +434,76 @@ cmd_status(struct call *r)
 }
 
 /*
- * The payload a request announces ("payload":N), read before the request
- * is taken any further (skipped when it is over max-file-size, or when
- * keeping it would take the content held by saves past write-memory).
- * Returns 0 once it is there; else 1, after replying the error or noting
- * that the request waits for it.
+ * A save (DESIGN.md section 8): its payload is there, and before access is
+ * asked, the checks that need no file (its size, write on, write-allow,
+ * the checksum it starts from); then the save itself, over as many steps
+ * as it waits.
  */
-static int
-take_payload(struct call *r)
-{
-	int64_t announced = -1;
-	size_t len, held;
-
-	if (client_payload(r->c, &len) != NULL)
-		return 0;
-	if (r->obj && parse_int(r, "payload", 0, INT64_MAX, &announced) ==
-	    -1)
-		return 1;
-	if (announced < 0) {
-		client_reply_error(r->c, PROTO_BAD_REQUEST, "this command needs "
-		    "\"payload\": the size of the content that follows the line");
-		return 1;
-	}
-	held = server_payload_held(r->d->server) + r->d->saves.held;
-	if (client_take_payload(r->c, (size_t)announced,
-	    (uint64_t)announced <= r->d->cfg.max_file_size &&
-	    held <= r->d->cfg.write_memory &&
-	    (uint64_t)announced <= r->d->cfg.write_memory - held) == -1) {
-		client_reply_error(r->c, PROTO_UNAVAILABLE,
-		    "watcherd is out of memory");
-		return 1;
-	}
-	r->pending = 1;
-	return 1;
-}
-
-/*
- * A save (DESIGN.md section 8): its payload is there (take_payload()),
- * the access check passed; then the checks that need no file (write on,
- * write-allow), then the save itself, over as many dispatches as it
- * waits.
- */
-static int	may(struct call *, int write);
 
 /* Refuses a save before it starts: logged, as every save is. */
-static void
+static int
 refuse_write(struct call *r, enum proto_error e, const char *detail)
 {
 	log_info("file_not_written", "user=%s proposal=%u file=%s error=%s "
 	    "detail=%s", log_str(r->user), r->proposal,
 	    log_str(r->file_name), proto_error_code(e), log_str(detail));
 	client_reply_error(r->c, e, detail);
+	return -1;
+}
+
+static int
+precheck_write(struct call *r)
+{
+	struct json_object *o;
+
+	if (r->payload_len > r->d->cfg.max_file_size)
+		return refuse_write(r, PROTO_TOO_LARGE, "the new content is "
+		    "larger than max-file-size");
+	if (r->payload == NULL)
+		return refuse_write(r, PROTO_UNAVAILABLE, "too many saves are "
+		    "under way (write-memory); try again");
+	if (!json_object_object_get_ex(r->obj, "if_checksum", &o) ||
+	    !json_object_is_type(o, json_type_string) ||
+	    crc_parse(json_object_get_string(o), &r->if_crc) == -1 ||
+	    json_object_get_string_len(o) != CRC_HEX_LEN) {
+		client_reply_error(r->c, PROTO_BAD_REQUEST, "write needs "
+		    "\"if_checksum\": the 8 hex digits of the checksum the "
+		    "edit started from");
+		return -1;
+	}
+	if (!r->d->cfg.write)
+		return refuse_write(r, PROTO_FORBIDDEN, "saving files is off on "
+		    "this server (write = off)");
+	if (!policy_allowed(r->d->cfg.write_allow, r->d->cfg.n_write_allow,
+	    r->file_name))
+		return refuse_write(r, PROTO_FORBIDDEN, "file_name is not one "
+		    "of the files that may be saved (write-allow)");
+	return 0;
 }
 
 static void
 cmd_write(struct call *r)
 {
-	struct access_who who;
-	struct save *s = client_state(r->c);
-	struct json_object *o;
+	struct access_who who = call_who(r);
+	struct save *s = r->state;
 	enum proto_error e;
-	uint32_t if_crc;
 	size_t len;
 	struct msg m;
 	char *line;
 
 	if (s == NULL) {
-		(void)client_payload(r->c, &len);
-		if (len > r->d->cfg.max_file_size) {
-			refuse_write(r, PROTO_TOO_LARGE, "the new content is "
-			    "larger than max-file-size");
-			return;
-		}
-		if (!client_payload_kept(r->c)) {
-			refuse_write(r, PROTO_UNAVAILABLE, "too many saves are "
-			    "under way (write-memory); try again");
-			return;
-		}
-		if (!json_object_object_get_ex(r->obj, "if_checksum", &o) ||
-		    !json_object_is_type(o, json_type_string) ||
-		    crc_parse(json_object_get_string(o), &if_crc) == -1 ||
-		    json_object_get_string_len(o) != CRC_HEX_LEN) {
-			client_reply_error(r->c, PROTO_BAD_REQUEST, "write needs "
-			    "\"if_checksum\": the 8 hex digits of the checksum "
-			    "the edit started from");
-			return;
-		}
-		if (!r->d->cfg.write) {
-			refuse_write(r, PROTO_FORBIDDEN, "saving files is off on "
-			    "this server (write = off)");
-			return;
-		}
-		if (!policy_allowed(r->d->cfg.write_allow,
-		    r->d->cfg.n_write_allow, r->file_name)) {
-			refuse_write(r, PROTO_FORBIDDEN, "file_name is not one "
-			    "of the files that may be saved (write-allow)");
-			return;
-		}
-		/* Who may, once it is known that anybody might. */
-		if (!may(r, 1))
-			return;
-		who = (struct access_who){ .named = r->has_user,
-		    .user = r->user, .trusted = client_is_owner(r->c) };
-		if ((s = save_new(r->d, r->proposal, r->file_name, r->user,
-		    access_save_as(r->d->access, &who), if_crc,
-		    client_payload_take(r->c), len)) == NULL) {
+		s = save_new(r->d, r->proposal, r->file_name, r->user,
+		    access_save_as(r->d->access, &who), r->if_crc, r->payload,
+		    r->payload_len);
+		r->payload = NULL;	/* the save's, counted alike */
+		if (s == NULL) {
 			client_reply_error(r->c, PROTO_UNAVAILABLE,
 			    "watcherd is out of memory");
 			return;
 		}
-		client_set_state(r->c, s, save_release);
+		call_set_state(r, s, save_release);
 	}
-	if ((e = save_step(s, r->wait)) == PROTO_PENDING) {
+	if ((e = save_step(s, &r->wait)) == PROTO_PENDING) {
 		r->pending = 1;
 		return;
 	}
@@ -629,335 +549,22 @@ cmd_http_count(struct call *r)
 }
 
 static const struct command commands[] = {
-	{ "ping",	cmd_ping,	0 },
-	{ "checksum",	cmd_checksum,	NEEDS_FILE },
-	{ "content",	cmd_content,	NEEDS_FILE },
-	{ "tail",	cmd_tail,	NEEDS_FILE },
-	{ "subscribe",	cmd_subscribe,	NEEDS_FILE },
-	{ "unwatch",	cmd_unwatch,	NEEDS_FILE | OWNER_ONLY },
-	{ "list",	cmd_list,	0 },
-	{ "status",	cmd_status,	0 },
-	{ "http_count",	cmd_http_count,	0 },
-	{ "write",	cmd_write,	NEEDS_FILE | WRITES },
+	{ "ping",	0,				NULL,	cmd_ping },
+	{ "checksum",	CALL_NEEDS_FILE,		NULL,	cmd_checksum },
+	{ "content",	CALL_NEEDS_FILE,		NULL,	cmd_content },
+	{ "tail",	CALL_NEEDS_FILE,		NULL,	cmd_tail },
+	{ "subscribe",	CALL_NEEDS_FILE,		NULL,	cmd_subscribe },
+	{ "unwatch",	CALL_NEEDS_FILE | CALL_OWNER_ONLY, NULL, cmd_unwatch },
+	{ "list",	0,				NULL,	cmd_list },
+	{ "status",	0,				NULL,	cmd_status },
+	{ "http_count",	0,				NULL,	cmd_http_count },
+	{ "write",	CALL_NEEDS_FILE | CALL_WRITES,	precheck_write,
+	    cmd_write },
 };
 
-/* Reads "proposal" (a number, or a string of 1 to 6 digits),
-   "file_name" and the optional "user" (a user name or null). Returns 0, or
-   -1 with *why. */
-static int
-parse_file_args(struct call *r, const char **why)
-{
-	struct json_object *p, *f, *u;
-	int64_t v;
-
-	if (!json_object_object_get_ex(r->obj, "proposal", &p)) {
-		*why = "proposal is missing";
-		return -1;
-	}
-	if (json_object_is_type(p, json_type_int)) {
-		v = json_object_get_int64(p);
-		if (v < 0 || v > POLICY_MAX_PROPOSAL) {
-			*why = "proposal must be a number of 1 to 6 digits";
-			return -1;
-		}
-		r->proposal = (unsigned)v;
-	} else if (!json_object_is_type(p, json_type_string) ||
-	    policy_parse_proposal(json_object_get_string(p),
-	    (size_t)json_object_get_string_len(p), &r->proposal) == -1) {
-		*why = "proposal must be a number of 1 to 6 digits";
-		return -1;
-	}
-	if (!json_object_object_get_ex(r->obj, "file_name", &f)) {
-		*why = "file_name is missing";
-		return -1;
-	}
-	if (!json_object_is_type(f, json_type_string)) {
-		*why = "file_name must be a string";
-		return -1;
-	}
-	r->file_name = json_object_get_string(f);
-	r->file_name_len = (size_t)json_object_get_string_len(f);
-	if (!json_object_object_get_ex(r->obj, "user", &u))
-		return 0;
-	r->has_user = 1;
-	if (json_object_is_type(u, json_type_null))
-		return 0;
-	if (!json_object_is_type(u, json_type_string) ||
-	    !policy_valid_user(json_object_get_string(u),
-	    (size_t)json_object_get_string_len(u))) {
-		*why = "user must be a user name (1 to 256 printable bytes, no "
-		    "space, quote or backslash) or null";
-		return -1;
-	}
-	r->user = json_object_get_string(u);
-	return 0;
-}
-
-/* Reads the optional "user" member of the plain shape at p: nothing,
-   ,"user":null or ,"user":"NAME" (a valid user name), then the closing
-   brace at end - 1. Returns 0, or -1 for anything else. */
-static int
-parse_plain_user(const char *p, const char *end, struct call *r)
-{
-	static const char null_user[] = ",\"user\":null}", named[] = ",\"user\":\"";
-	const char *q;
-
-	if (end - p == 1 && *p == '}')
-		return 0;
-	if ((size_t)(end - p) == sizeof(null_user) - 1 &&
-	    memcmp(p, null_user, sizeof(null_user) - 1) == 0) {
-		r->has_user = 1;
-		return 0;
-	}
-	if ((size_t)(end - p) < sizeof(named) - 1 ||
-	    memcmp(p, named, sizeof(named) - 1) != 0)
-		return -1;
-	p += sizeof(named) - 1;
-	if ((q = memchr(p, '"', (size_t)(end - p))) == NULL || end - q != 2 ||
-	    q[1] != '}' || !policy_valid_user(p, (size_t)(q - p)))
-		return -1;
-	memcpy(r->user_buf, p, (size_t)(q - p));
-	r->user_buf[q - p] = '\0';
-	r->user = r->user_buf;
-	r->has_user = 1;
-	return 0;
-}
-
-/*
- * The requests the handler sends for most answers, exactly as
- * msg_request_file() writes them, {"cmd":"C","proposal":N,"file_name":"F"}
- * with a name of printable ASCII without escapes and an optional
- * "user":"U" or "user":null, and {"cmd":"C"}: read without a JSON parser.
- * r->obj stays NULL (every other optional member is absent); the name is
- * copied into file (POLICY_MAX_NAME + 2 bytes). Returns 0, or -1 for a line
- * of any other shape, which json-c reads.
- */
-static int
-parse_plain(const char *line, size_t len, struct call *r, char *cmd,
-    size_t cmdlen, char *file)
-{
-	static const char head[] = "{\"cmd\":\"", prop[] = ",\"proposal\":",
-	    name[] = ",\"file_name\":\"";
-	const char *p = line, *end = line + len, *q;
-	unsigned long v = 0;
-
-	if (len < sizeof(head) - 1 || memcmp(p, head, sizeof(head) - 1) != 0)
-		return -1;
-	p += sizeof(head) - 1;
-	for (q = p; q < end && ((*q >= 'a' && *q <= 'z') || *q == '_'); q++)
-		;
-	if (q == p || (size_t)(q - p) >= cmdlen || end - q < 2 || *q != '"')
-		return -1;
-	memcpy(cmd, p, (size_t)(q - p));
-	cmd[q - p] = '\0';
-	p = q + 1;
-	if (end - p == 1 && *p == '}')
-		return 0;
-	if ((size_t)(end - p) < sizeof(prop) - 1 ||
-	    memcmp(p, prop, sizeof(prop) - 1) != 0)
-		return -1;
-	p += sizeof(prop) - 1;
-	for (q = p; q < end && *q >= '0' && *q <= '9' && q - p < 7; q++)
-		v = v * 10 + (unsigned long)(*q - '0');
-	if (q == p || (q - p > 1 && *p == '0') || v > POLICY_MAX_PROPOSAL)
-		return -1;
-	r->proposal = (unsigned)v;
-	p = q;
-	if ((size_t)(end - p) < sizeof(name) - 1 ||
-	    memcmp(p, name, sizeof(name) - 1) != 0)
-		return -1;
-	p += sizeof(name) - 1;
-	for (q = p; q < end && *q >= 0x20 && *q < 0x7f && *q != '"' &&
-	    *q != '\\'; q++)
-		;
-	if ((size_t)(q - p) > POLICY_MAX_NAME + 1 || q >= end || *q != '"' ||
-	    parse_plain_user(q + 1, end, r) == -1)
-		return -1;
-	memcpy(file, p, (size_t)(q - p));
-	file[q - p] = '\0';
-	r->file_name = file;
-	r->file_name_len = (size_t)(q - p);
-	return 0;
-}
-
-/* Parses a request line of any shape into r and *name (the command).
-   Returns 0, or -1 after replying the error. */
-static int
-parse_json(struct call *r, char *line, size_t len, const char **name)
-{
-	struct json_tokener *tok = r->d->tokener;
-	struct json_object *cmd;
-
-	json_tokener_reset(tok);
-	r->obj = json_tokener_parse_ex(tok, line, (int)len);
-	if (r->obj == NULL || json_tokener_get_parse_end(tok) != len) {
-		client_reply_error(r->c, PROTO_BAD_REQUEST,
-		    "request is not valid JSON (one object per line)");
-		return -1;
-	}
-	if (!json_object_is_type(r->obj, json_type_object)) {
-		client_reply_error(r->c, PROTO_BAD_REQUEST,
-		    "request must be a JSON object");
-		return -1;
-	}
-	if (!json_object_object_get_ex(r->obj, "cmd", &cmd) ||
-	    !json_object_is_type(cmd, json_type_string)) {
-		client_reply_error(r->c, PROTO_BAD_REQUEST,
-		    "request has no \"cmd\" string");
-		return -1;
-	}
-	*name = json_object_get_string(cmd);
-	return 0;
-}
-
-/* Whether the request's user may read its file, or with write replace it;
-   else replies the error (or notes that the request waits). seen: the
-   file the name was found to lead to, or NULL. */
-static int
-may_file(struct call *r, int write, const struct file_id *seen)
-{
-	struct access_who who = { .named = r->has_user, .user = r->user,
-	    .trusted = client_is_owner(r->c) };
-	char detail[POLICY_MAX_USER + POLICY_MAX_NAME + 128];
-	const char *why = "";
-	enum proto_error e;
-
-	e = access_check(r->d->access, r->wait, &who, r->proposal,
-	    r->file_name, r->file_name_len, write, seen, detail,
-	    sizeof(detail), &why);
-	if (e == PROTO_OK)
-		return 1;
-	answer_error(r, e, why);
-	return 0;
-}
-
-static int
-may(struct call *r, int write)
-{
-	return may_file(r, write, NULL);
-}
-
-/*
- * Under access = unix a verdict is for one file: whether st, the file
- * about to be served, is the one the request was let through for. A name
- * that now leads to another file is checked afresh. Returns 1, or 0
- * after replying the error (or noting that the request waits).
- */
-static int
-still_may(struct call *r, const struct watch_state *st)
-{
-	struct file_id seen;
-
-	if (r->wait == NULL || r->wait->granted != 2)
-		return 1;
-	file_id_of_state(st, &seen);
-	if (file_id_equal(&r->wait->granted_file, &seen, 0))
-		return 1;
-	if (!may_file(r, 0, &seen))
-		return 0;
-	if (file_id_equal(&r->wait->granted_file, &seen, 0))
-		return 1;
-	client_reply_error(r->c, PROTO_UNAVAILABLE, "the file was replaced "
-	    "while it was checked; try again");
-	return 0;
-}
-
-enum proto_error
-commands_recheck(struct daemon *d, struct client *c, const char *user,
-    struct watch_name *n, struct watch_waiter *w, char *detail,
-    size_t detail_len)
-{
-	struct access_who who = { .named = 1, .user = user,
-	    .trusted = client_is_owner(c) };
-	const char *file = watch_name_file(n), *why = "";
-	struct file_id seen;
-	enum proto_error e;
-
-	file_id_of_state(watch_name_state(n), &seen);
-	e = access_check(d->access, w, &who, watch_name_proposal(n), file,
-	    strlen(file), 0, &seen, detail, detail_len, &why);
-	if (e != PROTO_OK && e != PROTO_PENDING && why != detail)
-		snprintf(detail, detail_len, "%s", why);
-	return e;
-}
-
-static const struct command *
-find_command(const char *name)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-		if (strcmp(name, commands[i].name) == 0)
-			return &commands[i];
-	return NULL;
-}
-
-/* "unknown cmd; known: ping, checksum, ...", from the table. */
-static void
-reply_unknown(struct client *c)
-{
-	char line[256];
-	struct msg m;
-	size_t i;
-
-	msg_init(&m, line, sizeof(line));
-	msg_text(&m, "unknown cmd; known: ");
-	for (i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-		msg_text(&m, i ? ", " : "");
-		msg_text(&m, commands[i].name);
-	}
-	line[m.len < sizeof(line) ? m.len : sizeof(line) - 1] = '\0';
-	client_reply_error(c, PROTO_BAD_REQUEST, line);
-}
-
 int
-commands_dispatch(struct daemon *d, struct client *c, struct watch_waiter *w,
-    char *line, size_t len)
+commands_dispatch(struct daemon *d, struct client *c, char *line, size_t len)
 {
-	struct call r = { .d = d, .c = c, .wait = w };
-	char plain[16], file[POLICY_MAX_NAME + 2];
-	const struct command *cmd = NULL;
-	const char *name, *why;
-
-	if (parse_plain(line, len, &r, plain, sizeof(plain), file) == 0 &&
-	    (cmd = find_command(plain)) != NULL &&
-	    !(cmd->flags & NEEDS_FILE) == (r.file_name == NULL))
-		name = plain;
-	else {
-		/* Not the plain shape, or not what the command takes: the
-		   parser says what is wrong. */
-		r.file_name = NULL;
-		r.has_user = 0;
-		r.user = NULL;
-		if (parse_json(&r, line, len, &name) == -1)
-			goto done;
-		if ((cmd = find_command(name)) == NULL) {
-			reply_unknown(c);
-			goto done;
-		}
-	}
-	/* A payload is read before anything is answered: an error replied
-	   before it would leave its bytes to be taken for requests. */
-	if ((cmd->flags & WRITES) && take_payload(&r))
-		goto done;
-	if ((cmd->flags & OWNER_ONLY) && !client_is_owner(c)) {
-		client_reply_error(c, PROTO_FORBIDDEN, "this command is for "
-		    "watcherd's own user or root");
-		goto done;
-	}
-	if (r.obj && (cmd->flags & NEEDS_FILE) &&
-	    parse_file_args(&r, &why) == -1) {
-		client_reply_error(c, PROTO_BAD_REQUEST, why);
-		goto done;
-	}
-	log_debug("request", "cmd=%s proposal=%u user=%s", name, r.proposal,
-	    !r.has_user ? "-" : r.user ? log_str(r.user) : "null");
-	/* A save is checked once it is known to be one that might be let
-	   through (cmd_write). */
-	if ((cmd->flags & NEEDS_FILE) && !(cmd->flags & WRITES) && !may(&r, 0))
-		goto done;
-	cmd->fn(&r);
-done:
-	json_object_put(r.obj);
-	return r.pending;
+	return call_start(d, c, commands, sizeof(commands) / sizeof(commands[0]),
+	    line, len);
 }

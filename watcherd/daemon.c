@@ -9,11 +9,21 @@
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/server.h"
+#include "watcherd/subs.h"
 #include "watcherd/watch.h"
+
+/* A client closes: its subscriptions end with it. */
+static void
+client_closed(struct daemon *d, struct client *c)
+{
+	subs_client_closed(d->subs, c);
+}
 
 int
 daemon_init(struct daemon *d, char *err, size_t errlen)
 {
+	static const struct server_handlers handlers = {
+		.request = commands_dispatch, .closed = client_closed };
 	struct watch_callbacks cb;
 
 	if ((d->loop = loop_new()) == NULL) {
@@ -21,14 +31,14 @@ daemon_init(struct daemon *d, char *err, size_t errlen)
 		return -1;
 	}
 	if ((d->tokener = json_tokener_new_ex(32)) == NULL ||
-	    (d->hooks = hooks_new(d->loop, &d->cfg)) == NULL) {
+	    (d->hooks = hooks_new(d->loop, &d->cfg)) == NULL ||
+	    (d->subs = subs_new(d)) == NULL) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if ((d->server = server_new(d, commands_dispatch, commands_recheck, err,
-	    errlen)) == NULL)
+	if ((d->server = server_new(d, &handlers, err, errlen)) == NULL)
 		goto fail;
-	cb = server_watch_callbacks(d->server);
+	cb = subs_watch_callbacks(d->subs);
 	cb.change = hooks_change;
 	cb.wants = hooks_want;
 	cb.change_arg = d->hooks;
@@ -53,6 +63,7 @@ daemon_free(struct daemon *d)
 {
 	/* The clients first: no request waits for an access check then. */
 	server_free(d->server);
+	subs_free(d->subs);
 	access_free(d->access);
 	watch_table_free(d->watches);
 	hooks_free(d->hooks);

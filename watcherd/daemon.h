@@ -16,6 +16,7 @@ struct access;
 struct hooks;
 struct json_tokener;
 struct server;
+struct subs;
 struct watch_table;
 
 struct daemon {
@@ -25,6 +26,7 @@ struct daemon {
 	struct loop		*loop;
 	struct watch_table	*watches;
 	struct server		*server;
+	struct subs		*subs;
 	struct hooks		*hooks;
 	struct access		*access;
 	long long		 started_ms;

@@ -160,7 +160,7 @@ lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
 	if ((e = job_start(t, m, &lj->j, w, why)) != PROTO_OK)
 		return e;
 	f->lookup = &lj->j;
-	return job_wait(t, &lj->j, w, why);
+	return job_wait(t, &lj->j, w);
 }
 
 enum proto_error
@@ -189,7 +189,7 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 		t->folder_list = f;
 	}
 	if (f->lookup)
-		return job_wait(t, f->lookup, w, why);
+		return job_wait(t, f->lookup, w);
 	if (f->fd == -1) {
 		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
 		    (w && w->result && w->result->ops == &lookup_ops &&

@@ -5,7 +5,6 @@
 
 #include "watcherd/watch_int.h"
 
-#define JOB_ROUNDS_MAX	4	/* waits of one request */
 
 static void
 waiter_detach(struct watch_waiter *w)
@@ -138,7 +137,7 @@ watch_job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w,
 		*why = w->detail;
 		return PROTO_UNAVAILABLE;
 	}
-	return job_wait(t, j, w, why);
+	return job_wait(t, j, w);
 }
 
 void
@@ -179,15 +178,10 @@ job_start(struct watch_table *t, struct mount *m, struct job *j,
 }
 
 enum proto_error
-job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w,
-    const char **why)
+job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w)
 {
 	if (w == NULL)
 		return PROTO_PENDING;	/* nobody waits: the result is recorded */
-	if (++w->rounds > JOB_ROUNDS_MAX) {
-		*why = "the file changed at every look; try again";
-		return PROTO_UNAVAILABLE;
-	}
 	waiter_detach(w);
 	w->job = j;
 	w->prev = NULL;
@@ -210,9 +204,7 @@ watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
 	   is written only when it is used). */
 	w->prev = w->next = NULL;
 	w->job = w->result = NULL;
-	w->rounds = 0;
 	w->timed_out = 0;
-	w->granted = 0;
 	w->resume = resume;
 	w->arg = arg;
 	w->timer = (struct loop_timer){ .fn = waiter_expired, .arg = w };
@@ -233,5 +225,4 @@ watch_wait_end(struct watch_table *t, struct watch_waiter *w)
 	waiter_detach(w);
 	loop_timer_disarm(t->loop, &w->timer);
 	w->timed_out = 0;
-	w->rounds = 0;
 }

@@ -502,5 +502,5 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	if ((e = job_start(t, m, &rj->j, w, why)) != PROTO_OK)
 		return e;
 	*started = 1;
-	return job_wait(t, &rj->j, w, why);
+	return job_wait(t, &rj->j, w);
 }

@@ -68,6 +68,8 @@ save_new(struct daemon *d, unsigned proposal, const char *file_name,
 	struct save *s = calloc(1, sizeof(*s));
 
 	if (s == NULL) {
+		if (data)
+			d->saves.held -= len;
 		free(data);
 		return NULL;
 	}
@@ -76,8 +78,6 @@ save_new(struct daemon *d, unsigned proposal, const char *file_name,
 	s->if_crc = if_crc;
 	s->data = data;
 	s->len = len;
-	if (data)
-		d->saves.held += len;
 	if (data == NULL || (s->file_name = strdup(file_name)) == NULL ||
 	    (user && (s->user = strdup(user)) == NULL) ||
 	    (as && (s->as = malloc(sizeof(*as))) == NULL) ||

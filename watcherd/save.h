@@ -7,9 +7,9 @@
  * validate-cpu-seconds, at most validate-per-user of one user's and
  * validate-max-running of all at once (beyond, unavailable), then
  * replaces the file with watch_replace() if its bytes still have the
- * checksum the edit started from. The request drives it: each dispatch
- * calls save_step() until it is over. A save belongs to its request
- * (client_set_state()); one whose client went away stops its validator,
+ * checksum the edit started from. The call drives it: each step calls
+ * save_step() until it is over. A save belongs to its call
+ * (call_set_state()); one whose client went away stops its validator,
  * or lets the replacement finish, and is freed then.
  */
 #ifndef SAVE_H
@@ -36,8 +36,9 @@ struct save_stats {
 						   saves under way */
 };
 
-/* A save of the len bytes of data (taken: freed with the save, also on
-   failure) over (proposal, file_name) if the file's checksum is still
+/* A save of the len bytes of data (taken, and counted in saves.held
+   already by the call that read them: freed and uncounted with the save,
+   also on failure) over (proposal, file_name) if the file's checksum is still
    if_crc, for user (NULL: a trusted peer), made with the credentials as
    (copied; NULL: watcherd's own, keeping the file's owner), counted in
    the daemon's save_stats. NULL when out of memory. */

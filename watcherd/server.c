@@ -11,6 +11,7 @@
 #include <sys/un.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "watcherd/daemon.h"
 #include "watcherd/reply.h"
 #include "watcherd/server.h"
@@ -18,22 +19,9 @@
 #define ACCEPT_BATCH	64
 #define ACCEPT_PAUSE_MS	100
 #define OUT_SOFT	(1u << 20)	/* stop reading requests above this */
-#define OUT_EVENTS_MAX	(8u << 20)	/* a subscriber this far behind is cut */
 #define OUT_KEEP	4096		/* an empty output buffer is kept up to this */
 #define LISTEN_BACKLOG	SOMAXCONN	/* the kernel's cap: a burst of
 					   max-clients fits on a busy host */
-#define RECHECK_MS	1000		/* a user's subscriptions are checked
-					   again this often */
-
-/* A subscription; one that names its user is checked again every
-   RECHECK_MS, and ends when the user may no longer read the file. */
-struct client_sub {
-	struct watch_subscriber	 ws;
-	struct client_sub	*next;
-	char			*user;		/* NULL: checked once */
-	struct watch_waiter	 wait;		/* its check, while checking */
-	int			 checking;
-};
 
 struct client {
 	struct loop_io		 io;
@@ -48,32 +36,27 @@ struct client {
 	int			 paused;	/* output backlog: not reading */
 	int			 eof;		/* peer done sending: close once
 						   the replies are out */
-	struct client_sub	*subs;
-	/* The request that waits for file-system work, and what the table
-	   knows of it. Nothing else is read from the client meanwhile, so
-	   replies keep their order. */
-	struct watch_waiter	 wait;
-	char			*held;
-	size_t			 held_len;
+	void			*data;		/* the daemon's (client_data()) */
+	/* The request that waits. Nothing else is read from the client
+	   meanwhile, so replies keep their order. */
+	void			*request;
+	void			(*request_free)(void *);
 	int			 waiting;
-	/* The raw bytes the held request announced (a write's content),
-	   read after its line: kept in payload, or skipped when it is NULL. */
+	/* The raw bytes the request announced (a write's content), read
+	   after its line: kept in payload, or skipped when it is NULL, and
+	   handed to payload_done(payload_arg, payload) once all in. */
 	char			*payload;
 	size_t			 payload_want, payload_got;
 	int			 receiving;	/* reading them now */
-	int			 payload_done;
-	void			*state;		/* the held request's own */
-	void			(*state_free)(void *);
+	void			(*payload_done)(void *, char *);
+	void			*payload_arg;
 };
 
 struct server {
 	struct daemon		*d;
-	server_dispatch_fn	*dispatch;
-	server_recheck_fn	*recheck;
+	struct server_handlers	 h;
 	struct loop_io		 io;
 	struct loop_timer	 accept_timer;
-	struct loop_timer	 recheck_timer;
-	size_t			 n_rechecked;	/* subscriptions with a user */
 	struct client		*clients;
 	size_t			 n_clients;
 	char			*path;		/* the socket file watcherd made,
@@ -86,8 +69,6 @@ struct server {
 static void	client_flush(struct client *);
 static void	request_end(struct client *);
 static void	client_process(struct client *);
-static void	client_resume(void *);
-static void	sub_remove(struct client *, struct client_sub *);
 
 /* Output. */
 
@@ -120,11 +101,10 @@ out_reserve(struct client *c, size_t n)
 	return 0;
 }
 
-static void
+void
 client_close(struct client *c, const char *why)
 {
 	struct server *s = c->server;
-	struct client_sub *sub;
 
 	if (c->closing)
 		return;
@@ -132,12 +112,8 @@ client_close(struct client *c, const char *why)
 	if (why)
 		log_debug("client_closed", "pid=%d reason=%s", (int)c->pid,
 		    log_str(why));
-	while ((sub = c->subs) != NULL) {
-		watch_unsubscribe(s->d->watches, &sub->ws);
-		sub_remove(c, sub);
-	}
-	if (c->waiting)
-		watch_wait_end(s->d->watches, &c->wait);
+	if (s->h.closed)
+		s->h.closed(s->d, c);
 	request_end(c);
 	loop_remove(s->d->loop, &c->io);
 	close(c->io.fd);
@@ -198,131 +174,49 @@ client_is_owner(const struct client *c)
 	return c->uid == 0 || c->uid == geteuid();
 }
 
-/* Subscriptions. */
-
-static void
-sub_free(void *arg)
-{
-	struct client_sub *sub = arg;
-
-	free(sub->user);
-	free(sub);
-}
-
-/* Takes sub (out of the table already) off its client, ends its check
-   and frees it once the loop's current batch is done: the check that
-   resumes may be what removes it. */
-static void
-sub_remove(struct client *c, struct client_sub *sub)
-{
-	struct server *s = c->server;
-	struct client_sub **p;
-
-	for (p = &c->subs; *p; p = &(*p)->next)
-		if (*p == sub) {
-			*p = sub->next;
-			break;
-		}
-	if (sub->checking)
-		watch_wait_end(s->d->watches, &sub->wait);
-	sub->checking = 0;
-	if (sub->user)
-		s->n_rechecked--;
-	sub->ws.name = NULL;
-	loop_defer_free(s->d->loop, sub, sub_free);
-}
-
-/*
- * Asks again whether sub's user may read its file; an answer that takes
- * work resumes here. Once the user may not, the client is told with a
- * "forbidden" event (the error and its detail) and the subscription ends;
- * any other trouble (a stalled file system, a failed access command)
- * leaves it as it is until the next look.
- */
-static void
-sub_check(void *arg)
-{
-	struct client_sub *sub = arg;
-	struct client *c = sub->ws.owner;
-	struct server *s = c->server;
-	char detail[1024], line[MSG_LINE_MAX];
-	struct watch_name *n = sub->ws.name;
-	enum proto_error e;
-	struct msg m;
-
-	if (c->closing || n == NULL)
-		return;
-	detail[0] = '\0';
-	e = s->recheck(s->d, c, sub->user, n, &sub->wait, detail,
-	    sizeof(detail));
-	if (e == PROTO_PENDING)
-		return;
-	watch_wait_end(s->d->watches, &sub->wait);
-	sub->checking = 0;
-	if (e != PROTO_FORBIDDEN && e != PROTO_UNAUTHENTICATED)
-		return;
-	log_info("subscription_ended", "pid=%d user=%s proposal=%u file=%s "
-	    "error=%s", (int)c->pid, log_str(sub->user),
-	    watch_name_proposal(n), log_str(watch_name_file(n)),
-	    proto_error_code(e));
-	msg_init(&m, line, sizeof(line));
-	reply_event_error(&m, "forbidden", watch_name_proposal(n),
-	    watch_name_file(n), e, detail);
-	watch_unsubscribe(s->d->watches, &sub->ws);
-	sub_remove(c, sub);
-	/* Sent from the loop, as server_dropped() does. */
-	client_reply(c, m.buf, m.len);
-	if (!c->closing)
-		loop_set_events(s->d->loop, &c->io,
-		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
-}
-
-/* Every RECHECK_MS while a subscription names a user: each one that is
-   not being checked already is checked again. */
-static void
-recheck_all(void *arg)
-{
-	struct server *s = arg;
-	struct client *c, *cnext;
-	struct client_sub *sub, *snext;
-
-	for (c = s->clients; c; c = cnext) {
-		cnext = c->next;
-		for (sub = c->subs; sub && !c->closing; sub = snext) {
-			snext = sub->next;
-			if (sub->user == NULL || sub->checking)
-				continue;
-			sub->checking = 1;
-			watch_wait_begin(s->d->watches, &sub->wait, sub_check,
-			    sub);
-			sub_check(sub);
-		}
-	}
-	if (s->n_rechecked > 0)
-		loop_timer_arm(s->d->loop, &s->recheck_timer, RECHECK_MS);
-}
-
 int
-client_subscribe(struct client *c, struct watch_name *n, const char *user)
+client_gone(const struct client *c)
 {
-	struct server *s = c->server;
-	struct client_sub *sub;
+	return c->closing;
+}
 
-	for (sub = c->subs; sub; sub = sub->next)
-		if (sub->ws.name == n)
-			return 0;
-	if ((sub = calloc(1, sizeof(*sub))) == NULL ||
-	    (user && (sub->user = strdup(user)) == NULL)) {
-		free(sub);
-		return -1;
-	}
-	sub->ws.owner = c;
-	sub->next = c->subs;
-	c->subs = sub;
-	watch_subscribe(s->d->watches, n, &sub->ws);
-	if (user && s->n_rechecked++ == 0)
-		loop_timer_arm(s->d->loop, &s->recheck_timer, RECHECK_MS);
-	return 0;
+pid_t
+client_pid(const struct client *c)
+{
+	return c->pid;
+}
+
+void *
+client_data(const struct client *c)
+{
+	return c->data;
+}
+
+void
+client_set_data(struct client *c, void *data)
+{
+	c->data = data;
+}
+
+size_t
+client_backlog(const struct client *c)
+{
+	return c->out_len - c->out_off;
+}
+
+void
+client_push(struct client *c, const char *line, size_t len)
+{
+	client_reply(c, line, len);
+	client_flush(c);
+}
+
+void
+client_wake(struct client *c)
+{
+	if (!c->closing)
+		loop_set_events(c->server->d->loop, &c->io,
+		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
 }
 
 /* Writes what the socket takes now; waits for EPOLLOUT for the rest. */
@@ -367,45 +261,29 @@ client_flush(struct client *c)
 	    (c->out_off < c->out_len ? EPOLLOUT : 0));
 }
 
-/* Dispatches a request line; keeps it when it waits. */
+/* Hands a request line over; the client waits while the request does. */
 static void
 client_dispatch(struct client *c, char *line, size_t len)
 {
-	struct daemon *d = c->server->d;
+	struct server *s = c->server;
 
-	d->requests++;
-	watch_wait_begin(d->watches, &c->wait, client_resume, c);
-	if (c->server->dispatch(d, c, &c->wait, line, len) == 0 || c->closing) {
-		/* Answered, or closed meanwhile: it waits for nothing. */
-		watch_wait_end(d->watches, &c->wait);
-		request_end(c);
-		return;
-	}
-	if ((c->held = malloc(len)) == NULL) {
-		watch_wait_end(d->watches, &c->wait);
-		client_close(c, "out of memory");
-		return;
-	}
-	memcpy(c->held, line, len);
-	c->held_len = len;
-	c->waiting = 1;
+	s->d->requests++;
+	if (s->h.request(s->d, c, line, len) != 0 && !c->closing)
+		c->waiting = 1;
 }
 
-/* The work the held request waited for is done, or its time is up: ask
-   again, then take up the requests that came after it. */
-static void
-client_resume(void *arg)
+void
+client_set_request(struct client *c, void *request, void (*free_fn)(void *))
 {
-	struct client *c = arg;
-	struct daemon *d = c->server->d;
+	c->request = request;
+	c->request_free = free_fn;
+}
 
-	if (c->closing || !c->waiting || c->receiving)
+void
+client_request_done(struct client *c)
+{
+	if (c->closing)
 		return;
-	if (c->server->dispatch(d, c, &c->wait, c->held,
-	    c->held_len) != 0 &&
-	    !c->closing)
-		return;
-	watch_wait_end(d->watches, &c->wait);
 	request_end(c);
 	c->waiting = 0;
 	client_process(c);
@@ -422,36 +300,23 @@ payload_drop(struct client *c)
 	c->payload = NULL;
 }
 
-/* Frees what the request held: its line, its payload, its state. */
+/* Frees what the request held: its payload not handed over, and the
+   request itself. */
 static void
 request_end(struct client *c)
 {
-	free(c->held);
-	c->held = NULL;
+	void *request = c->request;
+
 	payload_drop(c);
-	c->payload_done = 0;
 	c->receiving = 0;
-	if (c->state_free && c->state)
-		c->state_free(c->state);
-	c->state = NULL;
-	c->state_free = NULL;
-}
-
-void
-client_set_state(struct client *c, void *state, void (*free_fn)(void *))
-{
-	c->state = state;
-	c->state_free = free_fn;
-}
-
-void *
-client_state(const struct client *c)
-{
-	return c->state;
+	c->request = NULL;
+	if (request && c->request_free)
+		c->request_free(request);
 }
 
 int
-client_take_payload(struct client *c, size_t n, int keep)
+client_take_payload(struct client *c, size_t n, int keep,
+    void (*done)(void *arg, char *payload), void *arg)
 {
 	payload_drop(c);
 	if (keep && (c->payload = malloc(n ? n : 1)) == NULL)
@@ -460,35 +325,10 @@ client_take_payload(struct client *c, size_t n, int keep)
 		c->server->payload_held += n;
 	c->payload_want = n;
 	c->payload_got = 0;
-	c->payload_done = 0;
+	c->payload_done = done;
+	c->payload_arg = arg;
 	c->receiving = 1;
 	return 0;
-}
-
-const char *
-client_payload(const struct client *c, size_t *len)
-{
-	*len = c->payload_want;
-	if (!c->payload_done)
-		return NULL;
-	return c->payload ? c->payload : "";
-}
-
-int
-client_payload_kept(const struct client *c)
-{
-	return c->payload != NULL;
-}
-
-char *
-client_payload_take(struct client *c)
-{
-	char *p = c->payload;
-
-	if (p)
-		c->server->payload_held -= c->payload_want;
-	c->payload = NULL;
-	return p;
 }
 
 size_t
@@ -497,21 +337,21 @@ server_payload_held(const struct server *s)
 	return s->payload_held;
 }
 
-/* Counts n bytes of the payload in: once they are all there, the held
-   request is asked again, with a fresh wait (its time starts now). */
+/* Counts n bytes of the payload in: once they are all there, they are
+   handed to the request, which goes on. */
 static void
 payload_got(struct client *c, size_t n)
 {
-	struct daemon *d = c->server->d;
+	char *payload = c->payload;
 
 	c->payload_got += n;
 	if (c->payload_got < c->payload_want)
 		return;
 	c->receiving = 0;
-	c->payload_done = 1;
-	watch_wait_end(d->watches, &c->wait);
-	watch_wait_begin(d->watches, &c->wait, client_resume, c);
-	client_resume(c);
+	c->payload = NULL;
+	if (payload)
+		c->server->payload_held -= c->payload_want;
+	c->payload_done(c->payload_arg, payload);
 }
 
 /* Where the payload's next bytes go: its buffer, or scratch when it is
@@ -655,68 +495,6 @@ client_event(void *arg, uint32_t events)
 	}
 	if (events & (EPOLLIN | EPOLLHUP | EPOLLERR))
 		client_readable(c);
-}
-
-/* Events pushed to subscribers. */
-
-static void
-server_event(void *arg, struct watch_subscriber *ws, const char *ev,
-    const struct watch_state *st)
-{
-	struct client *c = ws->owner;
-	char line[MSG_LINE_MAX], gen[WATCH_GENERATION_LEN + 1];
-	struct msg m;
-
-	(void)arg;
-	if (c->closing)
-		return;
-	if (c->out_len - c->out_off > OUT_EVENTS_MAX) {
-		log_warn("subscriber_dropped", "pid=%d reason=\"not reading "
-		    "its events\"", (int)c->pid);
-		client_close(c, "event backlog");
-		return;
-	}
-	watch_name_generation(ws->name, gen);
-	msg_init(&m, line, sizeof(line));
-	reply_event(&m, ev, watch_name_proposal(ws->name),
-	    watch_name_file(ws->name), st, st->exists ? gen : NULL);
-	client_reply(c, m.buf, m.len);
-	client_flush(c);
-}
-
-static void
-server_dropped(void *arg, struct watch_subscriber *ws)
-{
-	struct client *c = ws->owner;
-	struct client_sub **p;
-	char line[MSG_LINE_MAX];
-	struct msg m;
-
-	(void)arg;
-	/* Tell the subscriber, which would otherwise wait for ever; sent
-	   from the loop: a failed send here would close the client while the
-	   table walks the subscriptions. */
-	if (!c->closing) {
-		msg_init(&m, line, sizeof(line));
-		reply_event(&m, "unwatched", watch_name_proposal(ws->name),
-		    watch_name_file(ws->name), NULL, NULL);
-		client_reply(c, m.buf, m.len);
-		loop_set_events(c->server->d->loop, &c->io,
-		    (c->paused ? 0 : EPOLLIN) | EPOLLOUT);
-	}
-	for (p = &c->subs; *p; p = &(*p)->next)
-		if (&(*p)->ws == ws) {
-			sub_remove(c, *p);
-			return;
-		}
-	ws->name = NULL;
-}
-
-struct watch_callbacks
-server_watch_callbacks(struct server *s)
-{
-	return (struct watch_callbacks){ .event = server_event,
-	    .dropped = server_dropped, .arg = s };
 }
 
 /* Accepting. */
@@ -971,8 +749,8 @@ socket_activated(char *path, size_t pathlen, char *err, size_t errlen)
 }
 
 struct server *
-server_new(struct daemon *d, server_dispatch_fn *dispatch,
-    server_recheck_fn *recheck, char *err, size_t errlen)
+server_new(struct daemon *d, const struct server_handlers *h, char *err,
+    size_t errlen)
 {
 	char passed[sizeof(((struct sockaddr_un *)0)->sun_path) + 1];
 	struct server *s;
@@ -1003,9 +781,7 @@ server_new(struct daemon *d, server_dispatch_fn *dispatch,
 		return NULL;
 	}
 	s->d = d;
-	s->dispatch = dispatch;
-	s->recheck = recheck;
-	s->recheck_timer = (struct loop_timer){ .fn = recheck_all, .arg = s };
+	s->h = *h;
 	s->io = (struct loop_io){ .fd = fd, .events = EPOLLIN,
 	    .fn = server_accept, .arg = s };
 	s->accept_timer = (struct loop_timer){ .fn = accept_resume, .arg = s };
@@ -1025,7 +801,6 @@ server_free(struct server *s)
 	while (s->clients)
 		client_close(s->clients, NULL);
 	loop_timer_disarm(s->d->loop, &s->accept_timer);
-	loop_timer_disarm(s->d->loop, &s->recheck_timer);
 	if (s->io.fn)
 		loop_remove(s->d->loop, &s->io);
 	close(s->io.fd);

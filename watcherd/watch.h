@@ -91,14 +91,8 @@ struct watch_waiter {
 	struct loop_timer	 timer;
 	void			(*resume)(void *arg);
 	void			*arg;
-	int			 rounds;
 	int			 timed_out;
 	char			 detail[96];
-	int			 granted;	/* access_check() let the request
-						   through: not asked again on
-						   its later dispatches; 2: for
-						   granted_file only */
-	struct file_id		 granted_file;
 };
 
 /*

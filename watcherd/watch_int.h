@@ -366,13 +366,13 @@ enum proto_error job_start(struct watch_table *, struct mount *, struct job *,
 	    struct watch_waiter *, const char **why);
 /*
  * Makes w wait for j: it resumes when j is done (w->result is j during
- * the resume) or at its deadline (fs-timeout after it began). Returns
- * PROTO_PENDING (also without a waiter), or PROTO_UNAVAILABLE with *why
- * when w has waited too many times already (the file changed at every
- * look).
+ * the resume) or at its deadline (fs-timeout, or the job's own timeout,
+ * after the request began): however many jobs a request waits for, it
+ * waits no longer than that. Returns PROTO_PENDING (also without a
+ * waiter): the answer is then asked again.
  */
 enum proto_error job_wait(struct watch_table *, struct job *,
-	    struct watch_waiter *, const char **why);
+	    struct watch_waiter *);
 /* The answer for a request about proposal on a stalled file system
    (detail in w), counted. */
 enum proto_error job_stalled(struct watch_table *, struct watch_waiter *,

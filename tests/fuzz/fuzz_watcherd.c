@@ -3,7 +3,7 @@
  * client connection to a real watcherd (daemon_init() on the fixture
  * tree, its own loop run until the client has every reply), so every
  * command runs with fuzzed arguments through proto_reader,
- * commands_dispatch and the watch table. Checks:
+ * the calls (call.c), the commands and the watch table. Checks:
  * - one reply per request line (an overlong one included, an empty one
  *   none), in order, each a JSON object with "ok" (a failure with a known
  *   "error" code and a "detail"), or an event line; payloads exactly as

@@ -300,7 +300,7 @@ account_allowed(const struct access *a, const struct creds *c)
 
 enum proto_error
 access_check(struct access *a, struct watch_waiter *w,
-    const struct access_who *who, unsigned proposal, const char *file_name,
+    struct access_grant *g, const struct access_who *who, unsigned proposal, const char *file_name,
     size_t len, int write, const struct file_id *seen, char *detail,
     size_t detail_len, const char **why)
 {
@@ -308,10 +308,11 @@ access_check(struct access *a, struct watch_waiter *w,
 	const struct creds *account = NULL;
 	enum proto_error e;
 
-	if ((!who->named && who->trusted) || (w && w->granted == 1))
+	if ((!who->named && who->trusted) ||
+	    (g && g->granted == ACCESS_ANY_FILE))
 		return PROTO_OK;
-	if (w && w->granted == 2 && (seen == NULL ||
-	    file_id_equal(&w->granted_file, seen, 0)))
+	if (g && g->granted == ACCESS_ONE_FILE && (seen == NULL ||
+	    file_id_equal(&g->file, seen, 0)))
 		return PROTO_OK;
 	if (a->cfg->access == ACCESS_OPEN) {
 		if (!write)
@@ -362,10 +363,10 @@ access_check(struct access *a, struct watch_waiter *w,
 	else if (account == NULL)
 		e = PROTO_DENIED;
 	else
-		e = access_kernel(a, w, proposal, file_name, len, account,
+		e = access_kernel(a, w, g, proposal, file_name, len, account,
 		    write, seen, why);
-	if (e == PROTO_OK && w && w->granted == 0)
-		w->granted = 1;
+	if (e == PROTO_OK && g && g->granted == ACCESS_NOT_YET)
+		g->granted = ACCESS_ANY_FILE;
 	if (e != PROTO_DENIED)
 		return e;
 	a->stats.denied++;

@@ -22,6 +22,18 @@ struct access;
 struct watch_table;
 struct watch_waiter;
 
+/*
+ * What access_check() let a request through for, kept by the request so
+ * that it is not asked again at each of its steps: any file of the
+ * proposal (open, command, a trusted peer), or under unix one file only
+ * (device, inode, ctime), since the kernel's verdict is for that file.
+ */
+enum access_granted { ACCESS_NOT_YET = 0, ACCESS_ANY_FILE, ACCESS_ONE_FILE };
+struct access_grant {
+	enum access_granted	 granted;
+	struct file_id		 file;		/* ACCESS_ONE_FILE's */
+};
+
 /* Who asks. */
 struct access_who {
 	int		 named;		/* the request has a "user" key */
@@ -46,17 +58,18 @@ void		 access_reconfigure(struct access *);
  * Whether who may read (proposal, file_name), or with write set replace
  * it (under open nobody may, but a trusted peer without a user). Root's,
  * watcherd's own, nobody's and accounts below min-uid are refused in
- * every mode. Under unix the verdict is the kernel's for one file
- * (w->granted_file): call again with seen, the file the name led to when
- * it was served, and a verdict for another file is not used. Returns
- * PROTO_OK,
+ * every mode. A verdict is recorded in g (NULL: nowhere), and a
+ * request that was let through is not asked again; under unix the verdict
+ * is the kernel's for one file: call again with seen, the file the name
+ * led to when it was served, and a verdict for another file is not used.
+ * Returns PROTO_OK,
  * PROTO_PENDING (w resumes when the answer is known; ask again),
  * PROTO_UNAUTHENTICATED or PROTO_FORBIDDEN with a detail for a person in
  * detail (detail_len bytes), or another error of the name or the file
  * system with *why pointing at its detail.
  */
 enum proto_error access_check(struct access *, struct watch_waiter *w,
-		    const struct access_who *who, unsigned proposal,
+		    struct access_grant *g, const struct access_who *who, unsigned proposal,
 		    const char *file_name, size_t len, int write,
 		    const struct file_id *seen, char *detail,
 		    size_t detail_len, const char **why);

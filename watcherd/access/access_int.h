@@ -51,7 +51,7 @@ int	accounts_init(struct access *);
  * credentials: the file opened beneath the proposal's directory (every
  * directory's search bit from pNNNNNN down counts), then asked with
  * faccessat2(AT_EACCESS). The verdict belongs to the file it was given
- * for (device, inode, ctime) and is recorded in w (w->granted_file); it
+ * for (device, inode, ctime) and is recorded in g (when given); it
  * is believed for ACCESS_VERDICT_TTL_MS, unless seen (the file the name
  * was found to lead to since; NULL: none) is another file. Returns PROTO_OK (the file may be missing: the watch says),
  * PROTO_DENIED, PROTO_FORBIDDEN with *why (the name leads outside the
@@ -60,7 +60,7 @@ int	accounts_init(struct access *);
  */
 #define ACCESS_VERDICT_TTL_MS 1000
 enum proto_error access_kernel(struct access *, struct watch_waiter *,
-	    unsigned proposal, const char *file_name, size_t len,
+	    struct access_grant *g, unsigned proposal, const char *file_name, size_t len,
 	    const struct creds *, int write, const struct file_id *seen,
 	    const char **why);
 /* Sets up a->verdicts. Returns 0, or -1 when out of memory. */

@@ -161,7 +161,7 @@ lookup_start(struct access *a, struct user *u, struct watch_waiter *w,
 	if ((e = job_start(t, m, &uj->j, w, why)) != PROTO_OK)
 		return e;
 	u->lookup = &uj->j;
-	return job_wait(t, &uj->j, w, why);
+	return job_wait(t, &uj->j, w);
 }
 
 enum proto_error
@@ -182,7 +182,7 @@ access_account(struct access *a, struct watch_waiter *w, const char *name,
 		u->fetched = LLONG_MIN / 2;
 	}
 	if (u->lookup)
-		return job_wait(a->t, u->lookup, w, why);
+		return job_wait(a->t, u->lookup, w);
 	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {
 		if (w && w->result && w->result->ops == &user_ops &&
 		    ((struct user_job *)w->result)->u == u) {

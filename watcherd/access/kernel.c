@@ -188,14 +188,14 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 	if ((e = job_start(a->t, f->mount, &vj->j, w, why)) != PROTO_OK)
 		return e;
 	v->job = &vj->j;
-	return job_wait(a->t, &vj->j, w, why);
+	return job_wait(a->t, &vj->j, w);
 }
 
-/* The answer of a decision, w granted its file when allowed. */
+/* The answer of a decision, g granted its file when allowed. */
 static enum proto_error
 verdict_answer(const struct decision *d, unsigned proposal,
     const char *file_name, size_t len, struct watch_waiter *w,
-    const char **why)
+    struct access_grant *g, const char **why)
 {
 	if (d->failed) {
 		*why = d->err == EPERM ? "watcherd may not take a user's "
@@ -219,15 +219,16 @@ verdict_answer(const struct decision *d, unsigned proposal,
 	}
 	if (!d->allowed)
 		return PROTO_DENIED;
-	if (w) {
-		w->granted_file = d->file;
-		w->granted = 2;
+	if (g) {
+		g->file = d->file;
+		g->granted = ACCESS_ONE_FILE;
 	}
 	return PROTO_OK;
 }
 
 enum proto_error
-access_kernel(struct access *a, struct watch_waiter *w, unsigned proposal,
+access_kernel(struct access *a, struct watch_waiter *w,
+    struct access_grant *g, unsigned proposal,
     const char *file_name, size_t len, const struct creds *c, int write,
     const struct file_id *seen, const char **why)
 {
@@ -262,20 +263,20 @@ access_kernel(struct access *a, struct watch_waiter *w, unsigned proposal,
 		v->decided = LLONG_MIN / 2;
 	}
 	if (v->job)
-		return job_wait(t, v->job, w, why);
+		return job_wait(t, v->job, w);
 	/* The check this request waited for is its answer, however old. */
 	if (w && w->result && w->result->ops == &verdict_ops &&
 	    ((struct verdict_job *)w->result)->v == v)
 		return verdict_answer(&((struct verdict_job *)w->result)->d,
-		    proposal, file_name, len, w, why);
+		    proposal, file_name, len, w, g, why);
 	if (loop_now(a->loop) - v->decided < ACCESS_VERDICT_TTL_MS &&
 	    (seen == NULL || file_id_equal(&v->d.file, seen, 1)))
-		return verdict_answer(&v->d, proposal, file_name, len, w,
+		return verdict_answer(&v->d, proposal, file_name, len, w, g,
 		    why);
 	if (f->mount)
 		return verdict_start(a, v, f, path, c, write, w, why);
 	decide(f->proposal_fd, path, c, write, &d);
 	v->d = d;
 	v->decided = d.failed ? LLONG_MIN / 2 : loop_now(a->loop);
-	return verdict_answer(&d, proposal, file_name, len, w, why);
+	return verdict_answer(&d, proposal, file_name, len, w, g, why);
 }
