@@ -35,7 +35,7 @@ BUILD     ?= build
 endif
 
 COMMON_SRC    := $(wildcard common/*.c)
-WATCHERD_SRC  := $(wildcard watcherd/*.c watcherd/access/*.c)
+WATCHERD_SRC  := $(wildcard watcherd/*.c watcherd/*/*.c)
 WATCHERCTL_SRC:= $(wildcard watcherctl/*.c)
 CGI_SRC       := $(wildcard cgi/*.c)
 UNIT_SRC      := $(wildcard tests/unit/test_*.c)

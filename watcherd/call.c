@@ -333,7 +333,7 @@ payload_in(void *arg, char *payload)
 	if (payload)
 		r->d->saves.held += r->payload_len;
 	/* What waits from now has its full time. */
-	watch_wait_restart(r->d->watches, &r->wait);
+	waiter_restart(r->d->jobs, &r->wait);
 	call_resume(r);
 }
 
@@ -404,7 +404,7 @@ call_free(void *arg)
 {
 	struct call *r = arg;
 
-	watch_wait_end(r->d->watches, &r->wait);
+	waiter_end(r->d->jobs, &r->wait);
 	if (r->state_free && r->state)
 		r->state_free(r->state);
 	if (r->payload) {
@@ -440,8 +440,10 @@ call_start(struct daemon *d, struct client *c,
 	}
 	r->d = d;
 	r->c = c;
-	watch_wait_begin(d->watches, &r->wait, call_resume, r);
-	if (call_parse(r, commands, n, line, len) == -1 || !call_run(r)) {
+	waiter_begin(d->jobs, &r->wait, call_resume, r);
+	/* Answered, or its client closed meanwhile (out of memory). */
+	if (call_parse(r, commands, n, line, len) == -1 || !call_run(r) ||
+	    client_gone(c)) {
 		call_free(r);
 		return 0;
 	}

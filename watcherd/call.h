@@ -21,7 +21,8 @@
 #include "common/policy.h"
 #include "common/proto.h"
 #include "watcherd/access/access.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
+#include "watcherd/work/job.h"
 
 struct call;
 struct client;
@@ -55,7 +56,7 @@ struct call {
 	const struct command	*cmd;
 	enum call_step		 step;
 	int			 pending;	/* waits: no reply yet */
-	struct watch_waiter	 wait;
+	struct waiter	 wait;
 	struct json_object	*obj;		/* the line as json-c read it;
 						   NULL for the plain shape */
 	unsigned		 proposal;

@@ -19,7 +19,7 @@
 #include "watcherd/save.h"
 #include "watcherd/server.h"
 #include "watcherd/subs.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
 
 /* Gets the watch a file request names, replying with the error if any;
    with too_large_ok, a file over max-file-size is no error. */
@@ -486,7 +486,6 @@ cmd_write(struct call *r)
 {
 	struct access_who who = call_who(r);
 	struct save *s = r->state;
-	enum proto_error e;
 	size_t len;
 	struct msg m;
 	char *line;
@@ -503,7 +502,7 @@ cmd_write(struct call *r)
 		}
 		call_set_state(r, s, save_release);
 	}
-	if ((e = save_step(s, &r->wait)) == PROTO_PENDING) {
+	if (save_step(s, &r->wait) == PROTO_PENDING) {
 		r->pending = 1;
 		return;
 	}

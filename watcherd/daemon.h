@@ -13,7 +13,9 @@
 #define WATCHERD_VERSION "1.0.0"
 
 struct access;
+struct folders;
 struct hooks;
+struct jobs;
 struct json_tokener;
 struct server;
 struct subs;
@@ -24,6 +26,8 @@ struct daemon {
 	int			 argc;		/* kept for SIGHUP reloads */
 	char			**argv;
 	struct loop		*loop;
+	struct jobs		*jobs;		/* work off the loop */
+	struct folders		*folders;
 	struct watch_table	*watches;
 	struct server		*server;
 	struct subs		*subs;

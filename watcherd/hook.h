@@ -15,7 +15,7 @@
 #include <stddef.h>
 
 #include "common/config.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
 
 struct loop;
 struct hooks;

@@ -14,11 +14,11 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "watcherd/access/access.h"
-#include "watcherd/access/creds.h"
+#include "watcherd/work/creds.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
 #include "watcherd/server.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
 
 /* SIGHUP: read the config file again; what needs a restart says so. */
 static void

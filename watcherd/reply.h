@@ -8,7 +8,7 @@
 
 #include "common/msg.h"
 #include "common/proto.h"
-#include "watcherd/snapshot.h"
+#include "watcherd/watch/snapshot.h"
 
 /* The state fields of a file: "checksum":"…","size":N,"mtime":T, with
    "checksum":null,…,"too_large":true over max-file-size, and all three

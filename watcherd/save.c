@@ -15,7 +15,8 @@
 #include "watcherd/reply.h"
 #include "watcherd/save.h"
 #include "watcherd/share.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
+#include "watcherd/work/job.h"
 
 #define OUTPUT_MAX	(64 << 10)	/* a validator's stdout kept */
 #define ITEMS_MAX	200		/* errors and warnings kept, each */
@@ -99,7 +100,7 @@ save_free(struct save *s)
 	if (s->slot)
 		share_give(&s->d->validating, s->user);
 	if (s->job)
-		watch_job_done(s->job);
+		job_outside_done(s->job);
 	json_object_put(s->errors);
 	json_object_put(s->warnings);
 	free(s->file_name);
@@ -366,10 +367,10 @@ validate_next(struct save *s)
 		s->why = s->detail;
 	}
 	/* Over: the request hears of it, and may be answered and s freed
-	   before watch_job_done() returns. */
+	   before job_outside_done() returns. */
 	if ((job = s->job) != NULL) {
 		s->job = NULL;
-		watch_job_done(job);
+		job_outside_done(job);
 	}
 }
 
@@ -430,14 +431,14 @@ over(struct save *s, enum proto_error e, const char *why)
 }
 
 enum proto_error
-save_step(struct save *s, struct watch_waiter *w)
+save_step(struct save *s, struct waiter *w)
 {
 	enum proto_error e;
 	const char *why;
 
 	if (s->stage == VALIDATING) {
 		if (s->job == NULL && s->proc == NULL) {
-			if ((s->job = watch_job_new(s->d->watches,
+			if ((s->job = job_outside_new(s->d->jobs,
 			    (int)s->d->cfg.hook_timeout_s * 1000 + 1000,
 			    "the content's check is taking long; try again")) ==
 			    NULL)
@@ -446,13 +447,13 @@ save_step(struct save *s, struct watch_waiter *w)
 			validate_next(s);
 		}
 		if (s->stage == VALIDATING) {
-			e = watch_job_wait(s->d->watches, s->job, w, &why);
+			e = job_outside_wait(s->d->jobs, s->job, w, &why);
 			return e == PROTO_PENDING ? e : over(s, e, why);
 		}
 	}
 	if (s->stage == REPLACING) {
 		if (!s->started) {
-			watch_wait_restart(s->d->watches, w);
+			waiter_restart(s->d->jobs, w);
 			e = watch_replace(s->d->watches, w, s->proposal,
 			    s->file_name, strlen(s->file_name), s->if_crc,
 			    s->data, s->len, s->as, replaced, s, &s->started,

@@ -15,7 +15,7 @@
 #ifndef SAVE_H
 #define SAVE_H
 
-#include "watcherd/access/creds.h"
+#include "watcherd/work/creds.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -25,7 +25,7 @@
 struct daemon;
 struct msg;
 struct save;
-struct watch_waiter;
+struct waiter;
 
 /* Counters for the status command. */
 struct save_stats {
@@ -53,7 +53,7 @@ void	save_release(void *s);
  * Returns PROTO_PENDING (ask again when w resumes), or the save's answer:
  * PROTO_OK or an error, whose reply line save_reply() writes.
  */
-enum proto_error save_step(struct save *, struct watch_waiter *w);
+enum proto_error save_step(struct save *, struct waiter *w);
 /* Writes the reply for the answer save_step() gave into m (a buffer of
    at least save_reply_size() bytes). */
 void	save_reply(const struct save *, struct msg *m);

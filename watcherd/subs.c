@@ -20,7 +20,7 @@ struct sub {
 	struct watch_subscriber	 ws;		/* ws.owner: its sub_client */
 	struct sub		*next;
 	char			*user;		/* NULL: not asked again */
-	struct watch_waiter	 wait;		/* its check, while checking */
+	struct waiter	 wait;		/* its check, while checking */
 	int			 checking;
 };
 
@@ -63,7 +63,7 @@ sub_remove(struct sub_client *sc, struct sub *sub)
 			break;
 		}
 	if (sub->checking)
-		watch_wait_end(s->d->watches, &sub->wait);
+		waiter_end(s->d->jobs, &sub->wait);
 	sub->checking = 0;
 	if (sub->user)
 		s->n_rechecked--;
@@ -115,7 +115,7 @@ sub_check(void *arg)
 	if ((e = may_still_read(sc, sub, detail, sizeof(detail))) ==
 	    PROTO_PENDING)
 		return;
-	watch_wait_end(s->d->watches, &sub->wait);
+	waiter_end(s->d->jobs, &sub->wait);
 	sub->checking = 0;
 	if (e != PROTO_FORBIDDEN && e != PROTO_UNAUTHENTICATED)
 		return;
@@ -149,7 +149,7 @@ recheck_all(void *arg)
 			if (sub->user == NULL || sub->checking)
 				continue;
 			sub->checking = 1;
-			watch_wait_begin(s->d->watches, &sub->wait, sub_check,
+			waiter_begin(s->d->jobs, &sub->wait, sub_check,
 			    sub);
 			sub_check(sub);
 		}

@@ -10,7 +10,8 @@
 #ifndef SUBS_H
 #define SUBS_H
 
-#include "watcherd/watch.h"
+#include "watcherd/watch/watch.h"
+#include "watcherd/work/job.h"
 
 struct client;
 struct daemon;

@@ -11,7 +11,6 @@
 #include "watcherd/access/access_int.h"
 #include "watcherd/loop.h"
 #include "watcherd/proc.h"
-#include "watcherd/watch.h"
 
 #define ANSWERS_MAX	65536	/* access-command answers remembered */
 #define RUNS_MAX	16	/* access commands running at once */
@@ -48,7 +47,7 @@ answer_release(struct memo_entry *e)
 		share_give(&ans->a->runs, ans->e.key);
 	}
 	if (ans->job)
-		watch_job_done(ans->job);
+		job_outside_done(ans->job);
 	free(ans);
 }
 
@@ -69,7 +68,8 @@ warn_unused(const struct config *cfg)
 }
 
 struct access *
-access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
+access_new(struct loop *loop, const struct config *cfg, struct jobs *jobs,
+    struct folders *folders)
 {
 	struct access *a = calloc(1, sizeof(*a));
 
@@ -86,7 +86,8 @@ access_new(struct loop *loop, const struct config *cfg, struct watch_table *t)
 	}
 	a->loop = loop;
 	a->cfg = cfg;
-	a->t = t;
+	a->jobs = jobs;
+	a->folders = folders;
 	warn_unused(cfg);
 	return a;
 }
@@ -192,12 +193,12 @@ run_done(void *arg, const struct proc_result *res)
 		    WEXITSTATUS(res->status) : -1, res->duration_ms);
 	}
 	if (job)
-		watch_job_done(job);
+		job_outside_done(job);
 }
 
 /* Starts the access command for ans and makes w wait for it. */
 static enum proto_error
-run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
+run_start(struct access *a, struct answer *ans, struct waiter *w,
     unsigned proposal, const char *access, const char **why)
 {
 	char user_env[8 + POLICY_MAX_USER], proposal_env[32], fields[64];
@@ -233,24 +234,24 @@ run_start(struct access *a, struct answer *ans, struct watch_waiter *w,
 	snprintf(proposal_env, sizeof(proposal_env), "PROPOSAL=%u", proposal);
 	snprintf(access_env, sizeof(access_env), "ACCESS=%s", access);
 	snprintf(fields, sizeof(fields), "proposal=%u", proposal);
-	if ((ans->job = watch_job_new(a->t, 0, "the access check is taking "
+	if ((ans->job = job_outside_new(a->jobs, 0, "the access check is taking "
 	    "long; try again")) == NULL ||
 	    (ans->proc = proc_start(a->loop, &spec, run_done, ans)) == NULL) {
 		if (ans->job)
-			watch_job_done(ans->job);
+			job_outside_done(ans->job);
 		ans->job = NULL;
 		share_give(&a->runs, ans->e.key);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	a->stats.command_runs++;
-	return watch_job_wait(a->t, ans->job, w, why);
+	return job_outside_wait(a->jobs, ans->job, w, why);
 }
 
 /* The access command's answer for (user, proposal, access): PROTO_OK,
    PROTO_DENIED, PROTO_PENDING or PROTO_UNAVAILABLE. */
 static enum proto_error
-ask_command(struct access *a, struct watch_waiter *w, const char *user,
+ask_command(struct access *a, struct waiter *w, const char *user,
     unsigned proposal, const char *access, const char **why)
 {
 	char key[POLICY_MAX_USER + 32];
@@ -273,7 +274,7 @@ ask_command(struct access *a, struct watch_waiter *w, const char *user,
 		ans->decided = LLONG_MIN / 2;
 	}
 	if (ans->job)
-		return watch_job_wait(a->t, ans->job, w, why);
+		return job_outside_wait(a->jobs, ans->job, w, why);
 	if (w && ans->last && w->result == ans->last) {
 		if (!ans->failed)
 			return ans->allowed ? PROTO_OK : PROTO_DENIED;
@@ -299,7 +300,7 @@ account_allowed(const struct access *a, const struct creds *c)
 }
 
 enum proto_error
-access_check(struct access *a, struct watch_waiter *w,
+access_check(struct access *a, struct waiter *w,
     struct access_grant *g, const struct access_who *who, unsigned proposal, const char *file_name,
     size_t len, int write, const struct file_id *seen, char *detail,
     size_t detail_len, const char **why)

@@ -14,13 +14,14 @@
 
 #include "common/config.h"
 #include "common/proto.h"
-#include "watcherd/access/creds.h"
-#include "watcherd/snapshot.h"
+#include "watcherd/work/creds.h"
+#include "watcherd/watch/snapshot.h"
 
 struct loop;
 struct access;
-struct watch_table;
-struct watch_waiter;
+struct folders;
+struct jobs;
+struct waiter;
 
 /*
  * What access_check() let a request through for, kept by the request so
@@ -43,11 +44,13 @@ struct access_who {
 
 /*
  * Returns the access checks of cfg (kept by reference: call
- * access_reconfigure() after it changes), asking t about accounts and
- * running the access command from loop. NULL when out of memory.
+ * access_reconfigure() after it changes), running the access command
+ * from loop, its other work (accounts, the kernel's verdicts) through
+ * jobs, reaching a proposal's files through folders. NULL when out of
+ * memory.
  */
 struct access	*access_new(struct loop *, const struct config *,
-		    struct watch_table *);
+		    struct jobs *, struct folders *);
 /* Kills running access commands and frees everything; call once no
    request waits any more. */
 void		 access_free(struct access *);
@@ -68,7 +71,7 @@ void		 access_reconfigure(struct access *);
  * detail (detail_len bytes), or another error of the name or the file
  * system with *why pointing at its detail.
  */
-enum proto_error access_check(struct access *, struct watch_waiter *w,
+enum proto_error access_check(struct access *, struct waiter *w,
 		    struct access_grant *g, const struct access_who *who, unsigned proposal,
 		    const char *file_name, size_t len, int write,
 		    const struct file_id *seen, char *detail,

@@ -2,8 +2,9 @@
  * The access room's own structures, shared by its files: access.c (the
  * entry, the modes, the access command), accounts.c (accounts from NSS)
  * and kernel.c (access = unix: the kernel's verdict with the user's
- * credentials). Not for other users. The room borrows the watch table's
- * folders and off-loop jobs (watch_int.h) to reach a proposal's files.
+ * credentials). Not for other users. The room reaches a proposal's files
+ * through its folder (watch/folder.h) and works off the loop through
+ * jobs (work/job.h), as the watch table does.
  */
 #ifndef ACCESS_INT_H
 #define ACCESS_INT_H
@@ -11,14 +12,17 @@
 #include "common/config.h"
 #include "common/proto.h"
 #include "watcherd/access/access.h"
-#include "watcherd/access/creds.h"
+#include "watcherd/work/creds.h"
 #include "watcherd/memo.h"
 #include "watcherd/share.h"
+#include "watcherd/watch/folder.h"
+#include "watcherd/work/job.h"
 
 struct access {
 	struct loop		*loop;
 	const struct config	*cfg;
-	struct watch_table	*t;
+	struct jobs		*jobs;
+	struct folders		*folders;
 	struct memo		 answers;	/* the access command's */
 	struct share		 runs;		/* its runs, by user */
 	struct memo		 accounts;	/* by name */
@@ -38,7 +42,7 @@ struct access {
  * *why.
  */
 #define ACCESS_ACCOUNT_TTL_S 30
-enum proto_error access_account(struct access *, struct watch_waiter *,
+enum proto_error access_account(struct access *, struct waiter *,
 	    const char *name, const struct creds **out, const char **why);
 /* Sets up a->accounts. Returns 0, or -1 when out of memory. */
 int	accounts_init(struct access *);
@@ -59,7 +63,7 @@ int	accounts_init(struct access *);
  * proposal or a stalled file system with *why.
  */
 #define ACCESS_VERDICT_TTL_MS 1000
-enum proto_error access_kernel(struct access *, struct watch_waiter *,
+enum proto_error access_kernel(struct access *, struct waiter *,
 	    struct access_grant *g, unsigned proposal, const char *file_name, size_t len,
 	    const struct creds *, int write, const struct file_id *seen,
 	    const char **why);

@@ -7,7 +7,6 @@
 
 #include "common/log.h"
 #include "watcherd/access/access_int.h"
-#include "watcherd/watch_int.h"
 
 #define USERS_MAX	4096		/* accounts remembered */
 #define USERS_PW_BUF	(64 << 10)	/* getpwnam_r's buffer, at most */
@@ -84,7 +83,7 @@ user_finish(struct job *j)
 	struct user *u = uj->u;
 
 	u->lookup = NULL;
-	u->fetched = loop_now(j->t->loop);
+	u->fetched = loop_now(jobs_loop(j->jobs));
 	free(u->account);
 	u->account = uj->account;
 	uj->account = NULL;
@@ -134,16 +133,14 @@ accounts_init(struct access *a)
 }
 
 static enum proto_error
-lookup_start(struct access *a, struct user *u, struct watch_waiter *w,
+lookup_start(struct access *a, struct user *u, struct waiter *w,
     const char **why)
 {
 	struct user_job *uj;
 	struct mount *m;
 	enum proto_error e;
 
-	struct watch_table *t = a->t;
-
-	if ((m = mount_users(t->mounts)) == NULL ||
+	if ((m = mount_users(jobs_mounts(a->jobs))) == NULL ||
 	    (uj = calloc(1, sizeof(*uj))) == NULL) {
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
@@ -158,14 +155,14 @@ lookup_start(struct access *a, struct user *u, struct watch_waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	if ((e = job_start(t, m, &uj->j, w, why)) != PROTO_OK)
+	if ((e = job_start(a->jobs, m, &uj->j, w, why)) != PROTO_OK)
 		return e;
 	u->lookup = &uj->j;
-	return job_wait(t, &uj->j, w);
+	return job_wait(a->jobs, &uj->j, w);
 }
 
 enum proto_error
-access_account(struct access *a, struct watch_waiter *w, const char *name,
+access_account(struct access *a, struct waiter *w, const char *name,
     const struct creds **out, const char **why)
 {
 	size_t keylen = strlen(name) + 1;
@@ -182,7 +179,7 @@ access_account(struct access *a, struct watch_waiter *w, const char *name,
 		u->fetched = LLONG_MIN / 2;
 	}
 	if (u->lookup)
-		return job_wait(a->t, u->lookup, w);
+		return job_wait(a->jobs, u->lookup, w);
 	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {
 		if (w && w->result && w->result->ops == &user_ops &&
 		    ((struct user_job *)w->result)->u == u) {

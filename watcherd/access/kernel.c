@@ -11,7 +11,6 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "watcherd/access/access_int.h"
-#include "watcherd/watch_int.h"
 
 #ifndef AT_EACCESS
 #define AT_EACCESS	0x200
@@ -118,7 +117,7 @@ verdict_finish(struct job *j)
 	vj->v->job = NULL;
 	vj->v->d = vj->d;
 	vj->v->decided = vj->d.failed ? LLONG_MIN / 2 :
-	    loop_now(j->t->loop);
+	    loop_now(jobs_loop(j->jobs));
 }
 
 static void
@@ -162,7 +161,7 @@ verdicts_init(struct access *a)
 static enum proto_error
 verdict_start(struct access *a, struct verdict *v, struct folder *f,
     const char *path, const struct creds *c, int write,
-    struct watch_waiter *w, const char **why)
+    struct waiter *w, const char **why)
 {
 	struct verdict_job *vj;
 	enum proto_error e;
@@ -185,16 +184,16 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 	vj->v = v;
 	vj->j.ops = &verdict_ops;
 	vj->j.proposal = f->proposal;
-	if ((e = job_start(a->t, f->mount, &vj->j, w, why)) != PROTO_OK)
+	if ((e = job_start(a->jobs, f->mount, &vj->j, w, why)) != PROTO_OK)
 		return e;
 	v->job = &vj->j;
-	return job_wait(a->t, &vj->j, w);
+	return job_wait(a->jobs, &vj->j, w);
 }
 
 /* The answer of a decision, g granted its file when allowed. */
 static enum proto_error
 verdict_answer(const struct decision *d, unsigned proposal,
-    const char *file_name, size_t len, struct watch_waiter *w,
+    const char *file_name, size_t len, struct waiter *w,
     struct access_grant *g, const char **why)
 {
 	if (d->failed) {
@@ -227,13 +226,12 @@ verdict_answer(const struct decision *d, unsigned proposal,
 }
 
 enum proto_error
-access_kernel(struct access *a, struct watch_waiter *w,
+access_kernel(struct access *a, struct waiter *w,
     struct access_grant *g, unsigned proposal,
     const char *file_name, size_t len, const struct creds *c, int write,
     const struct file_id *seen, const char **why)
 {
-	char key[sizeof(uid_t) + 1 + WATCH_KEY_MAX], path[PATH_MAX];
-	struct watch_table *t = a->t;
+	char key[sizeof(uid_t) + 1 + NAME_KEY_MAX], path[PATH_MAX];
 	struct decision d;
 	struct folder *f;
 	struct verdict *v;
@@ -242,11 +240,11 @@ access_kernel(struct access *a, struct watch_waiter *w,
 
 	memcpy(key, &c->uid, sizeof(uid_t));
 	key[sizeof(uid_t)] = write ? 'w' : 'r';
-	if ((e = name_key(t, w, proposal, file_name, len,
+	if ((e = name_key(a->cfg, w, proposal, file_name, len,
 	    key + sizeof(uid_t) + 1, &keylen, why)) != PROTO_OK)
 		return e;
 	keylen += sizeof(uid_t) + 1;
-	if ((e = folder_get(t, proposal, w, &f, why)) != PROTO_OK)
+	if ((e = folder_get(a->folders, proposal, w, &f, why)) != PROTO_OK)
 		return e;
 	if (way_of(f, file_name, len, path, sizeof(path)) == -1) {
 		*why = "file_name is too long";
@@ -263,7 +261,7 @@ access_kernel(struct access *a, struct watch_waiter *w,
 		v->decided = LLONG_MIN / 2;
 	}
 	if (v->job)
-		return job_wait(t, v->job, w);
+		return job_wait(a->jobs, v->job, w);
 	/* The check this request waited for is its answer, however old. */
 	if (w && w->result && w->result->ops == &verdict_ops &&
 	    ((struct verdict_job *)w->result)->v == v)

@@ -3,11 +3,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "watcherd/watch_int.h"
+#include "watcherd/work/job.h"
+
+struct jobs {
+	struct loop		*loop;
+	const struct config	*cfg;
+	struct mount_table	*mounts;
+	unsigned long		 seq;		/* of the newest job */
+	void			(*recovered)(void *, struct mount *);
+	void			*recovered_arg;
+};
 
 
 static void
-waiter_detach(struct watch_waiter *w)
+waiter_detach(struct waiter *w)
 {
 	struct job *j = w->job;
 
@@ -24,12 +33,12 @@ waiter_detach(struct watch_waiter *w)
 }
 
 enum proto_error
-job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
+job_stalled(struct jobs *js, struct waiter *w, unsigned proposal,
     const char **why)
 {
 	if (w) {
 		/* A request answered so; a poll refused is no timeout. */
-		mount_count_timeout(t->mounts);
+		mount_count_timeout(js->mounts);
 		snprintf(w->detail, sizeof(w->detail), "the file system of "
 		    "proposal %u is not responding", proposal);
 		*why = w->detail;
@@ -41,7 +50,7 @@ job_stalled(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 /* The answer for a request whose job was refused or timed out; full: the
    mount's queue was, which is no stall. */
 static enum proto_error
-job_refused(struct job *j, struct watch_waiter *w, int full, const char **why)
+job_refused(struct job *j, struct waiter *w, int full, const char **why)
 {
 	if (!j->ops->file_system) {
 		/* Not a file system's stall: fs_timeouts does not count it. */
@@ -55,7 +64,7 @@ job_refused(struct job *j, struct watch_waiter *w, int full, const char **why)
 		*why = w->detail;
 		return PROTO_UNAVAILABLE;
 	}
-	return job_stalled(j->t, w, j->proposal, why);
+	return job_stalled(j->jobs, w, j->proposal, why);
 }
 
 /* The deadline of a waiting request: answered unavailable, the job goes
@@ -63,7 +72,7 @@ job_refused(struct job *j, struct watch_waiter *w, int full, const char **why)
 static void
 waiter_expired(void *arg)
 {
-	struct watch_waiter *w = arg;
+	struct waiter *w = arg;
 	struct job *j = w->job;
 	const char *why;
 
@@ -79,7 +88,7 @@ waiter_expired(void *arg)
 	w->resume(w->arg);
 }
 
-/* Work done outside the table records nothing in it. */
+/* Work done outside records nothing. */
 static void
 outside_finish(struct job *j)
 {
@@ -101,12 +110,12 @@ static void
 job_done(struct mount_job *mj)
 {
 	struct job *j = (struct job *)mj;
-	struct watch_waiter *w;
+	struct waiter *w;
 
 	j->ops->finish(j);
 	while ((w = j->waiters) != NULL) {
 		waiter_detach(w);
-		loop_timer_disarm(j->t->loop, &w->timer);
+		loop_timer_disarm(j->jobs->loop, &w->timer);
 		w->result = j;
 		w->resume(w->arg);
 		w->result = NULL;
@@ -115,7 +124,7 @@ job_done(struct mount_job *mj)
 }
 
 struct job *
-watch_job_new(struct watch_table *t, int timeout_ms, const char *late)
+job_outside_new(struct jobs *js, int timeout_ms, const char *late)
 {
 	struct job *j = calloc(1, sizeof(*j));
 
@@ -123,25 +132,25 @@ watch_job_new(struct watch_table *t, int timeout_ms, const char *late)
 		return NULL;
 	j->timeout_ms = timeout_ms;
 	j->late = late;
-	j->t = t;
-	j->seq = ++t->seq;
+	j->jobs = js;
+	j->seq = ++js->seq;
 	j->ops = &outside_ops;
 	return j;
 }
 
 enum proto_error
-watch_job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w,
+job_outside_wait(struct jobs *js, struct job *j, struct waiter *w,
     const char **why)
 {
 	if (w && w->timed_out) {
 		*why = w->detail;
 		return PROTO_UNAVAILABLE;
 	}
-	return job_wait(t, j, w);
+	return job_wait(js, j, w);
 }
 
 void
-watch_job_done(struct job *j)
+job_outside_done(struct job *j)
 {
 	job_done(&j->mj);
 }
@@ -159,13 +168,13 @@ job_release(struct mount_job *mj)
 }
 
 enum proto_error
-job_start(struct watch_table *t, struct mount *m, struct job *j,
-    struct watch_waiter *w, const char **why)
+job_start(struct jobs *js, struct mount *m, struct job *j,
+    struct waiter *w, const char **why)
 {
 	enum proto_error e;
 
-	j->t = t;
-	j->seq = ++t->seq;
+	j->jobs = js;
+	j->seq = ++js->seq;
 	j->mj.work = j->ops->work;
 	j->mj.done = job_done;
 	j->mj.release = job_release;
@@ -178,7 +187,7 @@ job_start(struct watch_table *t, struct mount *m, struct job *j,
 }
 
 enum proto_error
-job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w)
+job_wait(struct jobs *js, struct job *j, struct waiter *w)
 {
 	if (w == NULL)
 		return PROTO_PENDING;	/* nobody waits: the result is recorded */
@@ -191,13 +200,13 @@ job_wait(struct watch_table *t, struct job *j, struct watch_waiter *w)
 	j->waiters = w;
 	if (w->min_seq > j->seq)
 		w->min_seq = j->seq;
-	loop_timer_arm_at(t->loop, &w->timer, w->began + (j->timeout_ms ?
-	    (long long)j->timeout_ms : (long long)t->cfg->fs_timeout_ms));
+	loop_timer_arm_at(js->loop, &w->timer, w->began + (j->timeout_ms ?
+	    (long long)j->timeout_ms : (long long)js->cfg->fs_timeout_ms));
 	return PROTO_PENDING;
 }
 
 void
-watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
+waiter_begin(struct jobs *js, struct waiter *w,
     void (*resume)(void *), void *arg)
 {
 	/* On every request: set what the request needs, no more (the detail
@@ -208,21 +217,77 @@ watch_wait_begin(struct watch_table *t, struct watch_waiter *w,
 	w->resume = resume;
 	w->arg = arg;
 	w->timer = (struct loop_timer){ .fn = waiter_expired, .arg = w };
-	w->began = loop_now(t->loop);
+	w->began = loop_now(js->loop);
 	/* Only a check submitted from now on tells about this request. */
-	w->min_seq = t->seq + 1;
+	w->min_seq = js->seq + 1;
 }
 
 void
-watch_wait_restart(struct watch_table *t, struct watch_waiter *w)
+waiter_restart(struct jobs *js, struct waiter *w)
 {
-	w->began = loop_now(t->loop);
+	w->began = loop_now(js->loop);
 }
 
 void
-watch_wait_end(struct watch_table *t, struct watch_waiter *w)
+waiter_end(struct jobs *js, struct waiter *w)
 {
 	waiter_detach(w);
-	loop_timer_disarm(t->loop, &w->timer);
+	loop_timer_disarm(js->loop, &w->timer);
 	w->timed_out = 0;
+}
+
+/* A mount answers again: whoever asked is told. */
+static void
+mount_recovered(void *arg, struct mount *m)
+{
+	struct jobs *js = arg;
+
+	if (js->recovered)
+		js->recovered(js->recovered_arg, m);
+}
+
+struct jobs *
+jobs_new(struct loop *loop, const struct config *cfg)
+{
+	struct jobs *js;
+
+	if ((js = calloc(1, sizeof(*js))) == NULL)
+		return NULL;
+	js->loop = loop;
+	js->cfg = cfg;
+	if ((js->mounts = mount_table_new(loop, cfg, mount_recovered, js)) ==
+	    NULL) {
+		free(js);
+		return NULL;
+	}
+	return js;
+}
+
+void
+jobs_free(struct jobs *js)
+{
+	if (js == NULL)
+		return;
+	mount_table_free(js->mounts);
+	free(js);
+}
+
+void
+jobs_on_recovered(struct jobs *js, void (*fn)(void *, struct mount *),
+    void *arg)
+{
+	js->recovered = fn;
+	js->recovered_arg = arg;
+}
+
+struct mount_table *
+jobs_mounts(struct jobs *js)
+{
+	return js->mounts;
+}
+
+struct loop *
+jobs_loop(const struct jobs *js)
+{
+	return js->loop;
 }

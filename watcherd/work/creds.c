@@ -4,7 +4,7 @@
 #include <sys/syscall.h>
 #include <linux/capability.h>
 
-#include "watcherd/access/creds.h"
+#include "watcherd/work/creds.h"
 
 /* The process's own, written once by creds_init() before any thread
    starts and only read after. */

@@ -15,7 +15,7 @@
 #include "common/msg.h"
 #include "common/text.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/watch_int.h"
 
 /* The settle timer's: reads the watches whose settle time has passed. */
 static void
@@ -37,11 +37,8 @@ static void
 mount_recovered(void *arg, struct mount *m)
 {
 	struct watch_table *t = arg;
-	struct folder *f;
 
-	for (f = t->folder_list; f; f = f->next)
-		if (f->fd == -1)
-			f->checked = LLONG_MIN / 2;
+	folders_retry(t->folders);
 	poll_mount(t, m);
 }
 
@@ -162,7 +159,7 @@ idle_fire(void *arg)
 
 struct watch_table *
 watch_table_new(struct loop *loop, const struct config *cfg,
-    struct watch_callbacks cb)
+    struct watch_callbacks cb, struct jobs *jobs, struct folders *folders)
 {
 	struct watch_table *t = calloc(1, sizeof(*t));
 
@@ -171,6 +168,8 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->loop = loop;
 	t->cfg = cfg;
 	t->cb = cb;
+	t->jobs = jobs;
+	t->folders = folders;
 	t->ifd = -1;
 	t->fault_enospc = getenv("WATCHERD_FAULT_INOTIFY_ENOSPC") != NULL;
 	cache_init(&t->cache, cfg->cache_size);
@@ -179,14 +178,12 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->by_file_wd = table_new();
 	t->by_dir_wd = table_new();
 	t->by_entry = table_new();
-	t->folders = table_new();
-	t->jobs = table_new();
-	t->mounts = mount_table_new(loop, cfg, mount_recovered, t);
+	t->checks = table_new();
 	t->ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
 	if (!t->by_name || !t->by_inode || !t->by_file_wd || !t->by_dir_wd ||
-	    !t->by_entry || !t->folders || !t->jobs || !t->mounts ||
-	    t->ifd == -1)
+	    !t->by_entry || !t->checks || t->ifd == -1)
 		goto fail;
+	jobs_on_recovered(jobs, mount_recovered, t);
 	t->io = (struct loop_io){ .fd = t->ifd, .events = EPOLLIN,
 	    .fn = inotify_readable, .arg = t };
 	if (loop_add(loop, &t->io) == -1)
@@ -207,9 +204,6 @@ watch_table_free(struct watch_table *t)
 {
 	if (t == NULL)
 		return;
-	/* First the jobs: those that never ran, or ran and were not taken
-	   back, are freed; those still on a thread are left to it. */
-	mount_table_free(t->mounts);
 	poll_free_all(t);
 	while (t->all)
 		watch_free(t, t->all);
@@ -220,7 +214,6 @@ watch_table_free(struct watch_table *t)
 		if (t->io.fn)
 			loop_remove(t->loop, &t->io);
 	}
-	folder_free_all(t);
 	cache_clear(&t->cache);
 	if (t->ifd != -1)
 		close(t->ifd);
@@ -229,29 +222,25 @@ watch_table_free(struct watch_table *t)
 	table_free(t->by_file_wd);
 	table_free(t->by_dir_wd);
 	table_free(t->by_entry);
-	table_free(t->folders);
-	table_free(t->jobs);
+	table_free(t->checks);
 	free(t);
 }
 
 void
 watch_table_reconfigure(struct watch_table *t)
 {
-	struct folder *f;
-
 	cache_set_limit(&t->cache, t->cfg->cache_size);
 	loop_timer_arm(t->loop, &t->poll_timer, t->cfg->poll_interval_ms);
 	loop_timer_arm(t->loop, &t->idle_timer, 1000);
 	/* The data root may have changed: what was not found is looked for
 	   again when next asked. */
-	for (f = t->folder_list; f; f = f->next)
-		f->checked = LLONG_MIN / 2;
+	folders_retry(t->folders);
 }
 
 /* The first request for a name on a file system that may stall: its
    check creates the watch, or says why not. */
 static enum proto_error
-get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
+get_remote_new(struct watch_table *t, struct waiter *w, struct folder *f,
     unsigned proposal, const char *file_name, const char *key, size_t keylen,
     const char **why)
 {
@@ -268,34 +257,7 @@ get_remote_new(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 }
 
 enum proto_error
-name_key(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
-    const char *file_name, size_t len, char *key, size_t *keylen,
-    const char **why)
-{
-	enum proto_error e;
-	struct msg m;
-
-	if ((e = policy_check_name(file_name, len, why)) != PROTO_OK)
-		return e;
-	if (!policy_allowed(t->cfg->allow, t->cfg->n_allow, file_name)) {
-		*why = "file_name is not one of the files that may be served";
-		return PROTO_FORBIDDEN;
-	}
-	if (w && w->timed_out) {
-		*why = w->detail;
-		return PROTO_UNAVAILABLE;
-	}
-	/* "P/name": policy_check_name() bounded the name. */
-	msg_init(&m, key, WATCH_KEY_MAX);
-	msg_uint(&m, proposal);
-	msg_raw(&m, "/", 1);
-	msg_raw(&m, file_name, len);
-	*keylen = m.len;
-	return PROTO_OK;
-}
-
-enum proto_error
-watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
+watch_get(struct watch_table *t, struct waiter *wt, unsigned proposal,
     const char *file_name, size_t len, struct watch_name **out,
     const char **why)
 {
@@ -304,12 +266,12 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 	struct folder *f;
 	struct stat sb;
 	enum proto_error e;
-	char key[WATCH_KEY_MAX], *data;
+	char key[NAME_KEY_MAX], *data;
 	size_t keylen;
 	int fd;
 
 	*out = NULL;
-	if ((e = name_key(t, wt, proposal, file_name, len, key, &keylen,
+	if ((e = name_key(t->cfg, wt, proposal, file_name, len, key, &keylen,
 	    why)) != PROTO_OK)
 		return e;
 	if ((n = table_get(t->by_name, key, keylen)) != NULL) {
@@ -324,7 +286,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 			}
 			return PROTO_OK;
 		}
-		e = folder_get(t, proposal, wt, &f, why);
+		e = folder_get(t->folders, proposal, wt, &f, why);
 		if (e == PROTO_PENDING || e == PROTO_UNAVAILABLE)
 			return e;
 		if (e == PROTO_OK && f->mount) {
@@ -351,7 +313,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 		*out = n;
 		return e;
 	}
-	if ((e = folder_get(t, proposal, wt, &f, why)) != PROTO_OK)
+	if ((e = folder_get(t->folders, proposal, wt, &f, why)) != PROTO_OK)
 		return e;
 	if (f->mount)
 		return get_remote_new(t, wt, f, proposal, file_name, key,
@@ -377,7 +339,7 @@ watch_get(struct watch_table *t, struct watch_waiter *wt, unsigned proposal,
 /* A range of a file on a file system that may stall: from the check that
    just came back for this request, or from a new one. */
 static enum proto_error
-read_range_remote(struct watch_table *t, struct watch_waiter *w,
+read_range_remote(struct watch_table *t, struct waiter *w,
     struct watch_name *n, off_t offset, size_t max, const char **data,
     size_t *len, off_t *size, const char **why)
 {
@@ -402,7 +364,7 @@ read_range_remote(struct watch_table *t, struct watch_waiter *w,
 }
 
 enum proto_error
-watch_read_range(struct watch_table *t, struct watch_waiter *w,
+watch_read_range(struct watch_table *t, struct waiter *w,
     struct watch_name *n, off_t offset, size_t max, const char **data,
     size_t *len, off_t *size, char **owned, const char **why)
 {
@@ -458,7 +420,7 @@ watch_read_range(struct watch_table *t, struct watch_waiter *w,
    file system that may stall, by the check that came back for it. The
    bytes are owned (*owned) or the check's (valid during the resume). */
 static enum proto_error
-content_uncached(struct watch_table *t, struct watch_waiter *w,
+content_uncached(struct watch_table *t, struct waiter *w,
     struct watch_name *n, struct watch_state *st, const char **data,
     char **owned, const char **why)
 {
@@ -496,7 +458,7 @@ content_uncached(struct watch_table *t, struct watch_waiter *w,
 }
 
 enum proto_error
-watch_content(struct watch_table *t, struct watch_waiter *w,
+watch_content(struct watch_table *t, struct waiter *w,
     struct watch_name *n, int literal, struct watch_content *out,
     const char **why)
 {
@@ -601,7 +563,7 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 	s->cache_bytes = t->cache.used;
 	for (e = t->cache.head; e; e = e->next)
 		s->cache_entries++;
-	mount_table_stats(t->mounts, &ms);
+	mount_table_stats(jobs_mounts(t->jobs), &ms);
 	s->fs_stalled = ms.stalled;
 	s->fs_timeouts = ms.timeouts;
 	s->fs_threads = ms.threads;

@@ -7,7 +7,7 @@
 #include <sys/eventfd.h>
 
 #include "watcherd/loop.h"
-#include "watcherd/pool.h"
+#include "watcherd/work/pool.h"
 
 #define POOL_STACK_SIZE	(256u << 10)	/* a job needs little: no recursion */
 

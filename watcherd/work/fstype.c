@@ -4,7 +4,7 @@
 #include <sys/sysmacros.h>
 #include <sys/vfs.h>
 
-#include "watcherd/fstype.h"
+#include "watcherd/work/fstype.h"
 
 /* statfs f_type magics; see statfs(2) and the file systems' sources. */
 static const struct {

@@ -13,8 +13,8 @@
 #include "common/crc.h"
 #include "common/log.h"
 #include "common/policy.h"
-#include "watcherd/access/creds.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/work/creds.h"
+#include "watcherd/watch/watch_int.h"
 
 #define LOCK_WAIT_MS	2000	/* another saver holds the file this long */
 #define LOCK_POLL_MS	10
@@ -32,6 +32,7 @@
  */
 struct replace_job {
 	struct job	 j;
+	struct watch_table *t;
 	int		 folder_fd;	/* a duplicate, the job's */
 	char		*file_name;
 	uint32_t	 if_crc;
@@ -407,7 +408,7 @@ replace_finish(struct job *j)
 	struct replace_job *rj = (struct replace_job *)j;
 
 	if (rj->res.e == PROTO_OK)
-		refresh_key(j->t, rj->key, rj->keylen);
+		refresh_key(rj->t, rj->key, rj->keylen);
 	rj->done(rj->arg, &rj->res);
 }
 
@@ -443,12 +444,12 @@ static const struct job_ops replace_ops = {
 };
 
 enum proto_error
-watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
+watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
     const char *file_name, size_t len, uint32_t if_crc, const char *data,
     size_t data_len, const struct creds *as, watch_replace_fn *done,
     void *arg, int *started, const char **why)
 {
-	char key[WATCH_KEY_MAX];
+	char key[NAME_KEY_MAX];
 	struct replace_job *rj;
 	struct folder *f;
 	struct mount *m;
@@ -456,13 +457,13 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	size_t keylen;
 
 	*started = 0;
-	if ((e = name_key(t, w, proposal, file_name, len, key, &keylen,
+	if ((e = name_key(t->cfg, w, proposal, file_name, len, key, &keylen,
 	    why)) != PROTO_OK)
 		return e;
-	if ((e = folder_get(t, proposal, w, &f, why)) != PROTO_OK)
+	if ((e = folder_get(t->folders, proposal, w, &f, why)) != PROTO_OK)
 		return e;
 	if ((m = f->mount) == NULL &&
-	    (m = mount_local_writes(t->mounts)) == NULL) {
+	    (m = mount_local_writes(jobs_mounts(t->jobs))) == NULL) {
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
@@ -485,6 +486,7 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	if (as)
 		*rj->as = *as;
 	rj->j.ops = &replace_ops;
+	rj->t = t;
 	rj->j.proposal = proposal;
 	/* A file system that may stall has the usual time; a local disk
 	   the time a flush of a large file may take. */
@@ -499,8 +501,8 @@ watch_replace(struct watch_table *t, struct watch_waiter *w, unsigned proposal,
 	rj->arg = arg;
 	rj->res.e = PROTO_INTERNAL;
 	rj->res.why = "the save did not run";
-	if ((e = job_start(t, m, &rj->j, w, why)) != PROTO_OK)
+	if ((e = job_start(t->jobs, m, &rj->j, w, why)) != PROTO_OK)
 		return e;
 	*started = 1;
-	return job_wait(t, &rj->j, w);
+	return job_wait(t->jobs, &rj->j, w);
 }

@@ -7,13 +7,22 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
+#include "common/msg.h"
 #include "common/policy.h"
-#include "watcherd/fstype.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/folder.h"
+#include "watcherd/work/fstype.h"
 
 #define FOLDER_NEGATIVE_MS 2000	/* how long "no such proposal" is believed */
 #define FOLDER_MAX	100000
+
+struct folders {
+	struct loop		*loop;
+	const struct config	*cfg;
+	struct jobs		*jobs;
+	struct table		*by_proposal;
+	struct folder		*list;
+};
 
 /*
  * The lookup of a proposal's folder under the data root. It always runs
@@ -22,6 +31,7 @@
  */
 struct lookup_job {
 	struct job	 j;
+	struct folders	*fs;
 	struct folder	*f;
 	char		*data_root;
 	/* What the worker found. */
@@ -82,7 +92,7 @@ static void
 lookup_finish(struct job *j)
 {
 	struct lookup_job *lj = (struct lookup_job *)j;
-	struct watch_table *t = j->t;
+	struct folders *t = lj->fs;
 	struct folder *f = lj->f;
 
 	f->lookup = NULL;
@@ -99,7 +109,7 @@ lookup_finish(struct job *j)
 	}
 	if ((f->path = strdup(lj->found.path)) == NULL ||
 	    (f->rel = strdup(lj->found.rel)) == NULL ||
-	    (lj->remote && (f->mount = mount_get(t->mounts, lj->dev,
+	    (lj->remote && (f->mount = mount_get(jobs_mounts(t->jobs), lj->dev,
 	    lj->point)) == NULL)) {
 		folder_close(f);
 		return;
@@ -136,20 +146,21 @@ static const struct job_ops lookup_ops = {
 };
 
 static enum proto_error
-lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
+lookup_start(struct folders *t, struct folder *f, struct waiter *w,
     const char **why)
 {
 	struct lookup_job *lj;
 	struct mount *m;
 	enum proto_error e;
 
-	if ((m = mount_lookups(t->mounts, t->cfg->data_root)) == NULL ||
+	if ((m = mount_lookups(jobs_mounts(t->jobs), t->cfg->data_root)) == NULL ||
 	    (lj = calloc(1, sizeof(*lj))) == NULL) {
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	lj->j.ops = &lookup_ops;
 	lj->j.proposal = f->proposal;
+	lj->fs = t;
 	lj->f = f;
 	lj->found.fd = lj->found.proposal_fd = -1;
 	if ((lj->data_root = strdup(t->cfg->data_root)) == NULL) {
@@ -157,22 +168,22 @@ lookup_start(struct watch_table *t, struct folder *f, struct watch_waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	if ((e = job_start(t, m, &lj->j, w, why)) != PROTO_OK)
+	if ((e = job_start(t->jobs, m, &lj->j, w, why)) != PROTO_OK)
 		return e;
 	f->lookup = &lj->j;
-	return job_wait(t, &lj->j, w);
+	return job_wait(t->jobs, &lj->j, w);
 }
 
 enum proto_error
-folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
+folder_get(struct folders *t, unsigned proposal, struct waiter *w,
     struct folder **out, const char **why)
 {
-	struct folder *f = table_get(t->folders, &proposal, sizeof(proposal));
+	struct folder *f = table_get(t->by_proposal, &proposal, sizeof(proposal));
 	struct stat sb;
 
 	*out = NULL;
 	if (f == NULL) {
-		if (table_count(t->folders) >= FOLDER_MAX ||
+		if (table_count(t->by_proposal) >= FOLDER_MAX ||
 		    (f = calloc(1, sizeof(*f))) == NULL) {
 			*why = "watcherd is out of memory";
 			return PROTO_UNAVAILABLE;
@@ -180,16 +191,16 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 		f->proposal = proposal;
 		f->fd = f->proposal_fd = -1;
 		f->checked = LLONG_MIN / 2;
-		if (table_add(t->folders, &proposal, sizeof(proposal), f) == -1) {
+		if (table_add(t->by_proposal, &proposal, sizeof(proposal), f) == -1) {
 			free(f);
 			*why = "watcherd is out of memory";
 			return PROTO_UNAVAILABLE;
 		}
-		f->next = t->folder_list;
-		t->folder_list = f;
+		f->next = t->list;
+		t->list = f;
 	}
 	if (f->lookup)
-		return job_wait(t, f->lookup, w);
+		return job_wait(t->jobs, f->lookup, w);
 	if (f->fd == -1) {
 		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
 		    (w && w->result && w->result->ops == &lookup_ops &&
@@ -215,14 +226,72 @@ folder_get(struct watch_table *t, unsigned proposal, struct watch_waiter *w,
 	return PROTO_OK;
 }
 
+struct folders *
+folders_new(struct loop *loop, const struct config *cfg, struct jobs *jobs)
+{
+	struct folders *t;
+
+	if ((t = calloc(1, sizeof(*t))) == NULL)
+		return NULL;
+	t->loop = loop;
+	t->cfg = cfg;
+	t->jobs = jobs;
+	if ((t->by_proposal = table_new()) == NULL) {
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
 void
-folder_free_all(struct watch_table *t)
+folders_free(struct folders *t)
 {
 	struct folder *f;
 
-	while ((f = t->folder_list) != NULL) {
-		t->folder_list = f->next;
+	if (t == NULL)
+		return;
+	while ((f = t->list) != NULL) {
+		t->list = f->next;
 		folder_close(f);
 		free(f);
 	}
+	table_free(t->by_proposal);
+	free(t);
+}
+
+void
+folders_retry(struct folders *t)
+{
+	struct folder *f;
+
+	for (f = t->list; f; f = f->next)
+		if (f->fd == -1)
+			f->checked = LLONG_MIN / 2;
+}
+
+enum proto_error
+name_key(const struct config *cfg, struct waiter *w, unsigned proposal,
+    const char *file_name, size_t len, char *key, size_t *keylen,
+    const char **why)
+{
+	enum proto_error e;
+	struct msg m;
+
+	if ((e = policy_check_name(file_name, len, why)) != PROTO_OK)
+		return e;
+	if (!policy_allowed(cfg->allow, cfg->n_allow, file_name)) {
+		*why = "file_name is not one of the files that may be served";
+		return PROTO_FORBIDDEN;
+	}
+	if (w && w->timed_out) {
+		*why = w->detail;
+		return PROTO_UNAVAILABLE;
+	}
+	/* "P/name": policy_check_name() bounded the name. */
+	msg_init(&m, key, NAME_KEY_MAX);
+	msg_uint(&m, proposal);
+	msg_raw(&m, "/", 1);
+	msg_raw(&m, file_name, len);
+	*keylen = m.len;
+	return PROTO_OK;
 }

@@ -12,7 +12,7 @@
 
 #include "common/log.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/watch_int.h"
 
 static void
 file_work(struct mount_job *mj)
@@ -90,12 +90,12 @@ static void
 file_finish(struct job *j)
 {
 	struct file_job *fj = (struct file_job *)j;
-	struct watch_table *t = j->t;
+	struct watch_table *t = fj->t;
 	struct watch_state st;
 	struct watch_name *n;
 
-	if (table_get(t->jobs, fj->key, fj->keylen) == j)
-		table_del(t->jobs, fj->key, fj->keylen, j);
+	if (table_get(t->checks, fj->key, fj->keylen) == j)
+		table_del(t->checks, fj->key, fj->keylen, j);
 	if (fj->folder_gone && fj->folder->fd != -1 && fj->folder->mount)
 		folder_forget(fj->folder);
 	if ((n = table_get(t->by_name, fj->key, fj->keylen)) != NULL) {
@@ -148,7 +148,7 @@ static const struct job_ops file_ops = {
 
 /* The check of w's request, when it is the one that just came back. */
 struct file_job *
-file_result(struct watch_waiter *w, const char *key, size_t keylen)
+file_result(struct waiter *w, const char *key, size_t keylen)
 {
 	struct file_job *fj;
 
@@ -161,20 +161,20 @@ file_result(struct watch_waiter *w, const char *key, size_t keylen)
 }
 
 enum proto_error
-check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
+check_start(struct watch_table *t, struct waiter *w, struct folder *f,
     unsigned proposal, const char *file_name, const char *key, size_t keylen,
     const struct check *c, const char **why)
 {
-	struct file_job *fj = table_get(t->jobs, key, keylen), *old = fj;
+	struct file_job *fj = table_get(t->checks, key, keylen), *old = fj;
 	enum proto_error e;
 
 	if (fj && w == NULL)
 		return PROTO_PENDING;
 	if (mount_stalled(f->mount))
-		return job_stalled(t, w, proposal, why);
+		return job_stalled(t->jobs, w, proposal, why);
 	if (fj && fj->j.mj.started == 0 && (!c->read || fj->read) &&
 	    (!c->create || fj->create) && !c->want_range && !fj->want_range)
-		return job_wait(t, &fj->j, w);
+		return job_wait(t->jobs, &fj->j, w);
 	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
 	    (fj->key = malloc(keylen)) == NULL ||
 	    (fj->file_name = strdup(file_name)) == NULL ||
@@ -189,6 +189,7 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 	memcpy(fj->key, key, keylen);
 	fj->keylen = keylen;
 	fj->j.ops = &file_ops;
+	fj->t = t;
 	fj->j.proposal = proposal;
 	fj->folder = f;
 	fj->max_size = t->cfg->max_file_size;
@@ -199,20 +200,20 @@ check_start(struct watch_table *t, struct watch_waiter *w, struct folder *f,
 	fj->want_range = c->want_range;
 	fj->range_at = c->range_at;
 	fj->range_max = c->range_max;
-	if ((e = job_start(t, f->mount, &fj->j, w, why)) != PROTO_OK)
+	if ((e = job_start(t->jobs, f->mount, &fj->j, w, why)) != PROTO_OK)
 		return e;
 	if (old)
-		table_del(t->jobs, key, keylen, old);
-	if (table_add(t->jobs, key, keylen, fj) == -1)
+		table_del(t->checks, key, keylen, old);
+	if (table_add(t->checks, key, keylen, fj) == -1)
 		log_warn("job_untracked", "proposal=%u file=%s reason=\"out of "
 		    "memory\"", proposal, log_str(file_name));
-	return w ? job_wait(t, &fj->j, w) : PROTO_PENDING;
+	return w ? job_wait(t->jobs, &fj->j, w) : PROTO_PENDING;
 }
 
 /* Checks an existing name's file off the loop: the answer when a check
    done since the request arrived says it, else PROTO_PENDING. */
 enum proto_error
-check_known(struct watch_table *t, struct watch_waiter *w, struct watch_name *n,
+check_known(struct watch_table *t, struct waiter *w, struct watch_name *n,
     const char **why)
 {
 	struct check c = { .have = &n->w->st, .read = !state_trusted(n->w) };
@@ -239,7 +240,7 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 	char *data = NULL;
 	int fd = -1;
 
-	e = folder_get(t, n->proposal, NULL, &f, why);
+	e = folder_get(t->folders, n->proposal, NULL, &f, why);
 	if (e == PROTO_OK && f->mount) {
 		struct check c = { .have = &n->w->st, .read = 1 };
 

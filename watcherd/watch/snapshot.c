@@ -8,7 +8,7 @@
 
 #include "common/crc.h"
 #include "common/policy.h"
-#include "watcherd/snapshot.h"
+#include "watcherd/watch/snapshot.h"
 
 #define READ_ATTEMPTS	5
 /* A read that starts less than RACY_MS after the file's ctime may have

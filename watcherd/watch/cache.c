@@ -1,7 +1,7 @@
 #include <stdlib.h>
 
 #include "common/text.h"
-#include "watcherd/cache.h"
+#include "watcherd/watch/cache.h"
 
 void
 cache_init(struct cache *c, size_t limit)

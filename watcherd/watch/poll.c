@@ -27,9 +27,9 @@
 #include <sys/stat.h>
 
 #include "common/log.h"
-#include "watcherd/snapshot.h"
+#include "watcherd/watch/snapshot.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/watch_int.h"
 
 /* Stats per job: few enough that a job of a slow but answering mount
    (60 ms a stat) ends within the default fs-timeout, and is not taken for
@@ -38,6 +38,7 @@
 
 /* A mount's poll round: the batches still to submit, one at a time. */
 struct poll_round {
+	struct watch_table	*t;
 	struct poll_round	*next;
 	struct mount		*mount;
 	struct poll_batch	*pending, *pending_tail;
@@ -145,7 +146,7 @@ static void
 batch_finish(struct job *j)
 {
 	struct poll_batch *b = (struct poll_batch *)j;
-	struct watch_table *t = j->t;
+	struct watch_table *t = ((struct poll_batch *)j)->round->t;
 	struct poll_round *r = b->round;
 	struct watch_name *n;
 	const char *why;
@@ -204,7 +205,7 @@ round_next(struct watch_table *t, struct poll_round *r)
 	if (r->pending == NULL)
 		r->pending_tail = NULL;
 	b->next = NULL;
-	if (job_start(t, r->mount, &b->j, NULL, &why) != PROTO_OK) {
+	if (job_start(t->jobs, r->mount, &b->j, NULL, &why) != PROTO_OK) {
 		/* Stalled (the recovery polls it again) or full: this round
 		   ends here. */
 		round_drop(r);
@@ -223,6 +224,7 @@ round_get(struct watch_table *t, struct mount *m)
 			return r;
 	if ((r = calloc(1, sizeof(*r))) == NULL)
 		return NULL;
+	r->t = t;
 	r->mount = m;
 	r->next = t->poll_rounds;
 	t->poll_rounds = r;

@@ -11,7 +11,7 @@
 
 #include <sys/types.h>
 
-#include "watcherd/pool.h"
+#include "watcherd/work/pool.h"
 
 #define MOUNT_THREADS	4
 #define MOUNT_QUEUE	64

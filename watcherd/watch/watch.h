@@ -3,14 +3,16 @@
  * requests share it), its cached state and content, the inotify watches on
  * the file and on its parent directories, polling where inotify cannot see,
  * the settle time after a change, idle expiry, and the events sent to
- * subscribers. The only code that reads proposal files.
+ * subscribers; the entry of the watch room (watcherd/watch/). With the
+ * access room's checks (which open a file to ask the kernel), the only
+ * code that touches proposal files.
  *
  * Files on a file system that may stall (GPFS, NFS, FUSE, ...) are read
- * and stat'ed on worker threads: a request about one may have to wait.
- * The calls that take a watch_waiter then return PROTO_PENDING; the
- * waiter's resume function is called from the loop when the work is done
- * or fs-timeout has passed, and the caller asks again with the same
- * waiter, which then gets the answer.
+ * and stat'ed on worker threads (work/job.h): a request about one may
+ * have to wait. The calls that take a waiter then return PROTO_PENDING;
+ * the waiter's resume function is called from the loop when the work is
+ * done or its time is up, and the caller, at the same step, asks again
+ * with the same waiter, which then gets the answer.
  */
 #ifndef WATCH_H
 #define WATCH_H
@@ -23,10 +25,12 @@
 #include "common/config.h"
 #include "common/proto.h"
 #include "watcherd/loop.h"
-#include "watcherd/access/creds.h"
-#include "watcherd/snapshot.h"
+#include "watcherd/work/creds.h"
+#include "watcherd/watch/snapshot.h"
 
-struct job;
+struct folders;
+struct jobs;
+struct waiter;
 struct watch_table;
 struct watch_name;
 
@@ -79,46 +83,6 @@ struct watch_callbacks {
 	void	 *change_arg;
 };
 
-/* A request that may wait; embedded in its owner, who calls
-   watch_wait_begin() when the request arrives and watch_wait_end() once
-   it is answered. The fields are the table's. */
-struct watch_waiter {
-	struct watch_waiter	*prev, *next;	/* on the job waited for */
-	struct job		*job;		/* waited for, or NULL */
-	struct job		*result;	/* the job done, during resume */
-	unsigned long		 min_seq;	/* older checks are stale */
-	long long		 began;
-	struct loop_timer	 timer;
-	void			(*resume)(void *arg);
-	void			*arg;
-	int			 timed_out;
-	char			 detail[96];
-};
-
-/*
- * Work done outside the table that requests wait for the same way (a
- * site's access command, a validator): watch_job_new() makes it (NULL: no
- * memory), watch_job_wait() makes a request wait for it (PROTO_PENDING,
- * or PROTO_UNAVAILABLE with the detail late once the request has waited
- * timeout_ms, 0 for fs-timeout), and watch_job_done() resumes the
- * requests and frees it.
- */
-struct job *watch_job_new(struct watch_table *, int timeout_ms,
-	    const char *late);
-enum proto_error watch_job_wait(struct watch_table *, struct job *,
-	    struct watch_waiter *, const char **why);
-void	watch_job_done(struct job *);
-
-/* Starts a request: resume(arg) is how it is taken up again. */
-void	watch_wait_begin(struct watch_table *, struct watch_waiter *,
-	    void (*resume)(void *arg), void *arg);
-/* Ends it: it waits for nothing any more. */
-void	watch_wait_end(struct watch_table *, struct watch_waiter *);
-/* The request begins a new stage (a save, after its checks): what it
-   waits for from now has its full time (fs-timeout, or the job's),
-   counted from now, not from the request's start. */
-void	watch_wait_restart(struct watch_table *, struct watch_waiter *);
-
 /* The content of a file with the state it was read in. Either borrowed
    from the cache (valid until the next call into the table) or owned by
    the caller: release it with watch_content_release(). */
@@ -164,12 +128,14 @@ struct watch_stats {
 
 /*
  * Returns a table that reads cfg (kept by reference: reconfigure after it
- * changes), registers its inotify descriptor and timers in loop, and calls
- * cb. NULL with errno on failure.
+ * changes), registers its inotify descriptor and timers in loop, calls
+ * cb, runs its file-system work through jobs and finds proposals'
+ * folders through folders. NULL with errno on failure.
  */
 struct watch_table *watch_table_new(struct loop *, const struct config *cfg,
-	    struct watch_callbacks cb);
-/* Frees every watch (subscriptions are dropped through cb.dropped). */
+	    struct watch_callbacks cb, struct jobs *, struct folders *);
+/* Frees every watch (subscriptions are dropped through cb.dropped); call
+   after jobs_free(), which releases the jobs that point into it. */
 void	watch_table_free(struct watch_table *);
 /* Applies a reloaded config: cache budget, timers, data root, allow list. */
 void	watch_table_reconfigure(struct watch_table *);
@@ -184,7 +150,7 @@ void	watch_table_reconfigure(struct watch_table *);
  * watched file found missing or unreadable is no longer watched, unless
  * it has subscribers or the change callback wants it.
  */
-enum proto_error watch_get(struct watch_table *, struct watch_waiter *,
+enum proto_error watch_get(struct watch_table *, struct waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    struct watch_name **out, const char **why);
 /*
@@ -218,7 +184,7 @@ struct watch_replace_result {
 	uint32_t		 current;	/* checksum then */
 };
 typedef void watch_replace_fn(void *arg, const struct watch_replace_result *);
-enum proto_error watch_replace(struct watch_table *, struct watch_waiter *,
+enum proto_error watch_replace(struct watch_table *, struct waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    uint32_t if_crc, const char *data, size_t data_len,
 	    const struct creds *as, watch_replace_fn *done, void *arg,
@@ -251,7 +217,7 @@ void	watch_name_generation(const struct watch_name *, char *buf);
  * PROTO_OK, PROTO_PENDING, or an error with *why (PROTO_UNAVAILABLE when
  * the file was replaced meanwhile: ask again).
  */
-enum proto_error watch_read_range(struct watch_table *, struct watch_waiter *,
+enum proto_error watch_read_range(struct watch_table *, struct waiter *,
 	    struct watch_name *, off_t offset, size_t max, const char **data, size_t *len,
 	    off_t *size, char **owned, const char **why);
 
@@ -260,7 +226,7 @@ enum proto_error watch_read_range(struct watch_table *, struct watch_waiter *,
  * in out->st. With literal set, also its JSON "content" value. Returns
  * PROTO_OK, PROTO_PENDING, or an error with *why.
  */
-enum proto_error watch_content(struct watch_table *, struct watch_waiter *,
+enum proto_error watch_content(struct watch_table *, struct waiter *,
 	    struct watch_name *, int literal, struct watch_content *out,
 	    const char **why);
 void	watch_content_release(struct watch_content *);

@@ -13,7 +13,7 @@
 #include "common/crc.h"
 #include "common/log.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/watch_int.h"
 
 #define FILE_MASK	(IN_MODIFY | IN_CLOSE_WRITE | IN_ATTRIB | \
 			 IN_DELETE_SELF | IN_MOVE_SELF)

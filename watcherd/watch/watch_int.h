@@ -1,14 +1,16 @@
 /*
- * The watch table's own structures, shared by the files that make it up
- * (as OpenBSD httpd shares httpd.h), from the top down: watch.c (the
- * public API: requests, inotify's events, the timers), poll.c (the files
- * inotify cannot see), check.c (checks off the loop, and the refresh of a
- * name), names.c (watches, the names that share them, their state, events
- * and subscribers), folder.c (proposal -> DAMNIT folder), dirs.c
- * (directory watches and the entries names are reached through), job.c
- * (file-system work off the loop and the requests waiting for it) and
- * snapshot.c (bytes and the stat they belong to); the access room
- * (watcherd/access/) borrows its folders and jobs. Not for other users.
+ * The watch room's own structures (watcherd/watch/), shared by the files
+ * that make up the watch table (as OpenBSD httpd shares httpd.h), from
+ * the top down: watch.c (the public API: requests, inotify's events, the
+ * timers), poll.c (the files inotify cannot see), check.c (checks off the
+ * loop, and the refresh of a name), names.c (watches, the names that
+ * share them, their state, events and subscribers), dirs.c (directory
+ * watches and the entries names are reached through) and replace.c (a
+ * save's replacement). The room's other files stand on their own
+ * headers: folder.h (proposal -> DAMNIT folder, also the access room's
+ * way in), snapshot.h (bytes and the stat they belong to), cache.h (the
+ * content LRU). Its work off the loop goes through the work room
+ * (work/job.h). Not for other users.
  */
 #ifndef WATCH_INT_H
 #define WATCH_INT_H
@@ -18,11 +20,13 @@
 
 #include "common/config.h"
 #include "common/policy.h"
-#include "watcherd/cache.h"
 #include "watcherd/loop.h"
 #include "watcherd/memo.h"
-#include "watcherd/mount.h"
-#include "watcherd/watch.h"
+#include "watcherd/watch/cache.h"
+#include "watcherd/watch/folder.h"
+#include "watcherd/watch/watch.h"
+#include "watcherd/work/job.h"
+#include "watcherd/work/mount.h"
 
 struct poll_round;
 struct table;
@@ -41,59 +45,6 @@ struct dir_link {
 	struct dir_link		*prev, *next;
 	char			 key[sizeof(int) + NAME_MAX + 1];
 	size_t			 keylen;
-};
-
-/* What a kind of job does: one table of operations a kind (a folder's
-   lookup, a file's check, a poll batch, a replacement, an account's
-   lookup, the kernel's verdict, work outside the table). */
-struct job_ops {
-	/* On a worker (none for work outside the table). */
-	void		(*work)(struct mount_job *);
-	/* On the loop when the work is done, before the waiters resume:
-	   records the result. */
-	void		(*finish)(struct job *);
-	/* Frees the job (it was finished, or never ran). */
-	void		(*destroy)(struct job *);
-	/* Optional: before destroy, for a job that will not finish. */
-	void		(*abandon)(struct job *);
-	/* 1: the work is the file system's, so that a job refused or late
-	   is a stalled (or busy) file system; 0: it is not, and the
-	   request is told the job's own late detail. */
-	int		 file_system;
-};
-
-/* A piece of work done off the loop, and the requests that wait for it.
-   Embedded first in the job of each kind. */
-struct job {
-	struct mount_job	 mj;
-	const struct job_ops	*ops;
-	struct watch_table	*t;
-	unsigned long		 seq;		/* order of submission */
-	unsigned		 proposal;
-	struct watch_waiter	*waiters;
-	int			 timeout_ms;	/* a request waits this long;
-						   0: fs-timeout */
-	const char		*late;		/* not the file system's: the
-						   detail for a request that
-						   waited so long */
-};
-
-/* A proposal's DAMNIT folder, or the memory that it has none. */
-struct folder {
-	struct folder	*next;		/* every folder */
-	unsigned	 proposal;
-	int		 fd;		/* O_PATH; -1: not found */
-	int		 proposal_fd;	/* pNNNNNN, O_PATH: what fd is
-					   beneath */
-	char		*path;		/* where fd really is */
-	char		*rel;		/* ... below pNNNNNN */
-	int		 outside;	/* not found: it leads outside the
-					   proposal */
-	const char	*fstype;
-	struct mount	*mount;		/* a file system that may stall: its
-					   work goes there; NULL: on the loop */
-	long long	 checked;
-	struct job	*lookup;	/* the lookup under way */
 };
 
 struct watch_name {
@@ -150,37 +101,21 @@ struct watch_table {
 	struct table		*by_file_wd;
 	struct table		*by_dir_wd;
 	struct table		*by_entry;
-	struct table		*folders;
-	struct folder		*folder_list;
+	struct folders		*folders;
 	struct watch		*all;
 	size_t			 count;
 	struct watch		*dirty_head, *dirty_tail;
 	struct loop_timer	 settle_timer, poll_timer, idle_timer;
 	struct cache		 cache;
-	struct mount_table	*mounts;
-	struct table		*jobs;		/* name key -> newest file job */
+	struct jobs		*jobs;
+	struct table		*checks;	/* name key -> newest check */
 	struct poll_round	*poll_rounds;	/* one per polled mount */
-	unsigned long		 seq;		/* of the newest job */
 	unsigned long		 changes;
 	unsigned long		 overflows;
 	unsigned long		 fallbacks;
 	size_t			 n_dirs;
 	int			 fault_enospc;
 };
-
-/* watch.c */
-
-/* The key of a name, "P/file_name", at most this long. */
-#define WATCH_KEY_MAX	(16 + POLICY_MAX_NAME)
-
-/*
- * Checks a requested name (well formed, allowed by the allow patterns)
- * and the request (not timed out), and writes its key (WATCH_KEY_MAX
- * bytes) and *keylen. Returns PROTO_OK, or the error with *why.
- */
-enum proto_error name_key(struct watch_table *, struct watch_waiter *,
-	    unsigned proposal, const char *file_name, size_t len, char *key,
-	    size_t *keylen, const char **why);
 
 /* names.c */
 
@@ -241,11 +176,11 @@ enum proto_error refresh_name(struct watch_table *, struct watch_name *,
 	    const char **why);
 /* Checks an existing name's file off the loop: the answer when a check
    done since the request arrived says it, else PROTO_PENDING. */
-enum proto_error check_known(struct watch_table *, struct watch_waiter *,
+enum proto_error check_known(struct watch_table *, struct waiter *,
 	    struct watch_name *, const char **why);
 /* The check of w's request when it is the one that just came back for
    key, else NULL. */
-struct file_job *file_result(struct watch_waiter *, const char *key,
+struct file_job *file_result(struct waiter *, const char *key,
 	    size_t keylen);
 
 /*
@@ -256,8 +191,9 @@ struct file_job *file_result(struct watch_waiter *, const char *key,
  */
 struct file_job {
 	struct job		 j;
+	struct watch_table	*t;
 	struct folder		*folder;
-	char			*key;		/* the name's, in t->jobs */
+	char			*key;		/* the name's, in t->checks */
 	size_t			 keylen;
 	char			*file_name;
 	int			 folder_fd;	/* a duplicate, the job's */
@@ -298,7 +234,7 @@ struct check {
  * starts one when none is under way. Returns PROTO_PENDING, or
  * PROTO_UNAVAILABLE with *why.
  */
-enum proto_error check_start(struct watch_table *, struct watch_waiter *,
+enum proto_error check_start(struct watch_table *, struct waiter *,
 	    struct folder *, unsigned proposal, const char *file_name,
 	    const char *key, size_t keylen, const struct check *,
 	    const char **why);
@@ -311,22 +247,6 @@ void	poll_fire(void *arg);
 void	poll_mount(struct watch_table *, struct mount *m);
 /* Frees the rounds and the batches not submitted. */
 void	poll_free_all(struct watch_table *);
-
-/* folder.c */
-
-/*
- * The folder of a proposal. Returns PROTO_OK with *out, PROTO_NOT_FOUND
- * (no such proposal, believed for a while), PROTO_PENDING when it is being
- * looked up off the loop (w resumes when it is known), or
- * PROTO_UNAVAILABLE with *why.
- */
-enum proto_error folder_get(struct watch_table *, unsigned proposal,
-	    struct watch_waiter *, struct folder **out, const char **why);
-/* Forgets where a proposal's folder is (it was removed): it is looked up
-   again when next asked. */
-void	folder_forget(struct folder *);
-/* Frees every folder. */
-void	folder_free_all(struct watch_table *);
 
 /* dirs.c */
 
@@ -354,28 +274,5 @@ struct dir *dirs_find(struct watch_table *, int wd);
    name in it, calling gone(t, name) for each, and frees it. */
 void	dirs_gone(struct watch_table *, struct dir *,
 	    void (*gone)(struct watch_table *, struct watch_name *));
-
-/* job.c */
-
-/*
- * Runs j on mount m (j->seq is set). Returns PROTO_OK, or
- * PROTO_UNAVAILABLE with *why (in w, when given) when the mount is
- * stalled (the refusal counted) or its queue full: j was destroyed then.
- */
-enum proto_error job_start(struct watch_table *, struct mount *, struct job *,
-	    struct watch_waiter *, const char **why);
-/*
- * Makes w wait for j: it resumes when j is done (w->result is j during
- * the resume) or at its deadline (fs-timeout, or the job's own timeout,
- * after the request began): however many jobs a request waits for, it
- * waits no longer than that. Returns PROTO_PENDING (also without a
- * waiter): the answer is then asked again.
- */
-enum proto_error job_wait(struct watch_table *, struct job *,
-	    struct watch_waiter *);
-/* The answer for a request about proposal on a stalled file system
-   (detail in w), counted. */
-enum proto_error job_stalled(struct watch_table *, struct watch_waiter *,
-	    unsigned proposal, const char **why);
 
 #endif

@@ -5,7 +5,7 @@
 #include "common/config.h"
 #include "common/log.h"
 #include "watcherd/loop.h"
-#include "watcherd/mount.h"
+#include "watcherd/work/mount.h"
 #include "watcherd/table.h"
 
 #define LOOKUP_DEV	((dev_t)-1)	/* the lookups' mount */

@@ -9,7 +9,7 @@
 
 #include "common/policy.h"
 #include "watcherd/table.h"
-#include "watcherd/watch_int.h"
+#include "watcherd/watch/watch_int.h"
 
 #define DIR_MASK	(IN_CREATE | IN_DELETE | IN_MOVED_FROM | IN_MOVED_TO | \
 			 IN_CLOSE_WRITE | IN_MODIFY | IN_ATTRIB | \
