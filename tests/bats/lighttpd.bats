@@ -4,6 +4,7 @@
 # a real watcherd: what a browser or a script sees.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
@@ -14,14 +15,6 @@ setup_file() {
 	ln -s /etc/passwd "$DAMNIT/passwd.log"
 	start_web_watcherd
 	start_lighttpd
-}
-
-teardown_file() {
-	web_teardown_file
-}
-
-setup() {
-	web_setup
 }
 
 teardown() {

@@ -6,6 +6,7 @@
 # waiter gets 503, and the /events stream of server-sent events.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
@@ -15,10 +16,6 @@ setup_file() {
 	export FILEHANDLER_PROCS=1 FILEHANDLER_HEARTBEAT=1
 	start_web_watcherd
 	start_lighttpd
-}
-
-teardown_file() {
-	web_teardown_file
 }
 
 setup() {

@@ -6,19 +6,12 @@
 # when the log was truncated, rotated or replaced.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
 	write_follower
 	start_web_watcherd
-}
-
-teardown_file() {
-	web_teardown_file
-}
-
-setup() {
-	web_setup
 }
 
 teardown() {
