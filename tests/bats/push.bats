@@ -64,7 +64,9 @@ ensure_default_lighttpd() {
 # request: watcherd then lists a subscriber for the file.
 write_clients() {
 	cat >"$T/push.py" <<'EOF'
-import http.client, json, os, socket, statistics, sys, threading, time, zlib
+import http.client, json, os, statistics, sys, threading, time, zlib
+
+from watcherd_socket import ask
 
 PORT, PREFIX, SOCK = int(os.environ["PORT"]), os.environ["PREFIX"], os.environ["SOCK"]
 DAMNIT = os.environ["DAMNIT"]
@@ -80,18 +82,7 @@ def get(path, timeout):
     return {"status": r.status, "headers": headers, "body": body.decode(), "t": done}
 
 def subscribers(name):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.connect(SOCK)
-    s.sendall(b'{"cmd":"list"}\n')
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return sum(w["subscribers"] for w in json.loads(buf)["watches"]
+    return sum(w["subscribers"] for w in ask(SOCK, {"cmd": "list"}, 2)["watches"]
                if w["proposal"] == 1111 and w["file_name"] == name)
 
 def wait_subscribers(name, want, timeout, alive=lambda: True):
@@ -187,7 +178,8 @@ EOF
 
 # push_py ARGS...: runs the client script with what it needs to know.
 push_py() {
-	PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" python3 "$T/push.py" "$@"
+	PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" \
+	    PYTHONPATH="$BATS_TEST_DIRNAME" python3 "$T/push.py" "$@"
 }
 
 # start_crowd N FILE CHECKSUM: N waiting clients in the background; waits
@@ -196,7 +188,7 @@ start_crowd() {
 	local pid deadline=$(($(now_ms) + 60000))
 	CROWD_OUT="$T/crowd.$BATS_TEST_NUMBER"
 	spawn env PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" \
-	    python3 "$T/push.py" crowd "$@" "$CROWD_OUT" </dev/null >"$CROWD_OUT.log" 2>&1
+	    PYTHONPATH="$BATS_TEST_DIRNAME" python3 "$T/push.py" crowd "$@" "$CROWD_OUT" </dev/null >"$CROWD_OUT.log" 2>&1
 	pid=$SPAWNED
 	until [ -e "$CROWD_OUT.ready" ]; do
 		pid_alive "$pid" && [ "$(now_ms)" -lt "$deadline" ] ||
