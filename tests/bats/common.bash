@@ -118,6 +118,17 @@ kill_group() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# run_every COMMAND...: runs each COMMAND (a command line, split on
+# blanks), the later ones also when an earlier one failed; fails when one
+# did. For teardowns, which must end everything whatever went wrong.
+run_every() {
+	local command failed=0
+	for command; do
+		$command || failed=1
+	done
+	return "$failed"
+}
+
 # Ends every spawned process.
 kill_spawned() {
 	local pid

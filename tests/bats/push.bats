@@ -26,12 +26,8 @@ setup() {
 }
 
 teardown() {
-	local status=0
 	kill_spawned
-	ensure_default_watcherd || status=1
-	ensure_default_lighttpd || status=1
-	web_teardown || status=1
-	return "$status"
+	run_every ensure_default_watcherd ensure_default_lighttpd web_teardown
 }
 
 # restart_lighttpd VAR=value...: lighttpd with these settings in its

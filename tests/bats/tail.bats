@@ -15,11 +15,8 @@ setup_file() {
 }
 
 teardown() {
-	local status=0
 	kill_spawned
-	ensure_default_watcherd || status=1
-	web_teardown || status=1
-	return "$status"
+	run_every ensure_default_watcherd web_teardown
 }
 
 # The follower: one client that asks until an answer brings nothing new.

@@ -60,11 +60,8 @@ setup() {
 }
 
 teardown() {
-	local failed=0
 	unmount_stallfs
-	stop_watcherd2 || failed=1
-	common_teardown || failed=1
-	return "$failed"
+	run_every stop_watcherd2 common_teardown
 }
 
 # The client, a module (import wc) and a command line:
