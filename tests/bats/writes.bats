@@ -364,19 +364,11 @@ no_leftovers() {
 start_watcherd2() {
 	SOCK2="$T/w2.sock"
 	LOG2="$T/watcherd2.log"
-	local rc=0
-	SOCK=$SOCK2 launch_watcherd "$LOG2" "$@" || rc=$?
-	WATCHERD2_PID=$LAUNCHED_PID
-	return "$rc"
+	SOCK=$SOCK2 launch_watcherd_as WATCHERD2_PID "$LOG2" "$@"
 }
 
 stop_watcherd2() {
-	local pid=$WATCHERD2_PID
-	[ -n "$pid" ] || return 0
-	WATCHERD2_PID=
-	end_pid "$pid" "$WATCHERD_STOP_MS" TERM "watcherd (second)" &&
-	    [ "$END_PID_STATUS" = 0 ] && no_sanitizer_report "$LOG2" ||
-	    { show_tail "$LOG2"; fail "the second watcherd did not end cleanly (status $END_PID_STATUS)"; }
+	stop_watcherd_in WATCHERD2_PID "$LOG2" "watcherd (second)"
 }
 
 # Content.
