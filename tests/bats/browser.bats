@@ -10,6 +10,7 @@
 # Where Chromium cannot be installed, every test says so and is skipped.
 
 load web_helpers
+web_default_hooks
 
 BROWSER_DIR="$REPO_ROOT/tests/browser"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -52,10 +53,6 @@ setup_file() {
 	rmdir "$T/www" && ln -s "$REPO_ROOT/www" "$T/www" || return 1
 	start_web_watcherd || return 1
 	start_lighttpd
-}
-
-teardown_file() {
-	web_teardown_file
 }
 
 setup() {

@@ -4,24 +4,13 @@
 # temporary socket, one request per run of the handler.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
 	printf 'spaced\n' >"$DAMNIT/my file.log"
 	printf 'plus\n' >"$DAMNIT/a+b.log"
 	start_web_watcherd
-}
-
-teardown_file() {
-	web_teardown_file
-}
-
-setup() {
-	web_setup
-}
-
-teardown() {
-	web_teardown
 }
 
 Q="proposal=1111&file_name=context.py"

@@ -20,6 +20,9 @@ HANDLER="$BUILD_PATH/filehandler.fcgi"
 # The demo proposal's amore directory, relative to the data tree.
 DAMNIT_REL="SPB/202601/p001111/usr/Shared/amore"
 
+# pid_alive and free_port.
+source "$REPO_ROOT/tests/host.bash"
+
 # The sanitizers: SANITIZED=1 under a sanitizer build. A process that
 # exits by itself checks for leaks (ASAN_EXIT_OPTIONS); one that is killed
 # by its parent cannot (ASAN_KILLED_OPTIONS). Any report fails the test.
@@ -65,14 +68,6 @@ wait_until() {
 		[ "$(now_ms)" -lt "$deadline" ] || return 1
 		sleep 0.02
 	done
-}
-
-# pid_alive PID: 0 while the process runs; a zombie counts as gone.
-pid_alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
 }
 
 # pid_gone PID: the opposite of pid_alive.
@@ -123,6 +118,17 @@ kill_group() {
 	wait "$pid" 2>/dev/null || true
 }
 
+# run_every COMMAND...: runs each COMMAND (a command line, split on
+# blanks), the later ones also when an earlier one failed; fails when one
+# did. For teardowns, which must end everything whatever went wrong.
+run_every() {
+	local command failed=0
+	for command; do
+		$command || failed=1
+	done
+	return "$failed"
+}
+
 # Ends every spawned process.
 kill_spawned() {
 	local pid
@@ -131,14 +137,6 @@ kill_spawned() {
 		[ -n "$pid" ] && kill_group "$pid"
 	done <"$T/pids"
 	: >"$T/pids"
-}
-
-# A TCP port nobody listens on at the moment on the loopback interface.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
 }
 
 # crc32 FILE: zlib's CRC-32 as 8 lowercase hex digits, computed

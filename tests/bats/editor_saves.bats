@@ -76,20 +76,24 @@ save_is_seen() {
 	[ "$(daemon_checksum context.py)" = "$want" ]
 }
 
-@test "inotify: an in-place append is seen" { save_is_seen inotify append; }
-@test "inotify: a truncate-and-write save is seen" { save_is_seen inotify truncate; }
-@test "inotify: a rename-over save (editor temp file) is seen" { save_is_seen inotify rename-over; }
-@test "inotify: a sed -i save is seen" { save_is_seen inotify sed-i; }
-@test "inotify: a copy-over save is seen" { save_is_seen inotify copy-over; }
-@test "inotify: a delete-and-recreate save is seen" { save_is_seen inotify delete-recreate; }
-@test "inotify: a file renamed away is deleted, and created when put back" { save_is_seen inotify rename-away; }
-@test "poll: an in-place append is seen" { save_is_seen poll append; }
-@test "poll: a truncate-and-write save is seen" { save_is_seen poll truncate; }
-@test "poll: a rename-over save (editor temp file) is seen" { save_is_seen poll rename-over; }
-@test "poll: a sed -i save is seen" { save_is_seen poll sed-i; }
-@test "poll: a copy-over save is seen" { save_is_seen poll copy-over; }
-@test "poll: a delete-and-recreate save is seen" { save_is_seen poll delete-recreate; }
-@test "poll: a file renamed away is deleted, and created when put back" { save_is_seen poll rename-away; }
+# save_is_seen_in_both_modes STYLE: save_is_seen with inotify, then with
+# polling, each on a watcherd of its own.
+save_is_seen_in_both_modes() {
+	echo "with inotify"
+	save_is_seen inotify "$1"
+	stop_test_watcherd
+	kill_spawned
+	echo "with polling"
+	save_is_seen poll "$1"
+}
+
+@test "an in-place append is seen, with inotify and with polling" { save_is_seen_in_both_modes append; }
+@test "a truncate-and-write save is seen, with inotify and with polling" { save_is_seen_in_both_modes truncate; }
+@test "a rename-over save (editor temp file) is seen, with inotify and with polling" { save_is_seen_in_both_modes rename-over; }
+@test "a sed -i save is seen, with inotify and with polling" { save_is_seen_in_both_modes sed-i; }
+@test "a copy-over save is seen, with inotify and with polling" { save_is_seen_in_both_modes copy-over; }
+@test "a delete-and-recreate save is seen, with inotify and with polling" { save_is_seen_in_both_modes delete-recreate; }
+@test "a file renamed away is deleted, and created when put back, with inotify and with polling" { save_is_seen_in_both_modes rename-away; }
 
 @test "a checksum right after an in-place write already has the new value" {
 	# A settle time of 5 s keeps inotify from refreshing the watch first:

@@ -38,36 +38,49 @@ show_log() {
 	show_tail "$LOG"
 }
 
+# launch_watcherd_as VAR LOG [flags...]: launch_watcherd with its log in
+# LOG, its pid in the variable VAR even when it did not come up, so that
+# stop_watcherd_in VAR ends it.
+launch_watcherd_as() {
+	local var=$1 rc=0
+	shift
+	launch_watcherd "$@" || rc=$?
+	printf -v "$var" '%s' "$LAUNCHED_PID"
+	return "$rc"
+}
+
+# stop_watcherd_in VAR LOG NAME: sends SIGTERM to the watcherd whose pid
+# is in the variable VAR, empties VAR and waits (bounded) for the exit:
+# status 0 and, under the sanitizers, a clean LOG. Shows LOG otherwise.
+stop_watcherd_in() {
+	local pid=${!1} log=$2 name=$3
+	[ -n "$pid" ] || return 0
+	printf -v "$1" '%s' ""
+	if ! end_pid "$pid" "$WATCHERD_STOP_MS" TERM "$name"; then
+		show_tail "$log"
+		return 1
+	fi
+	if [ "$END_PID_STATUS" != 0 ]; then
+		show_tail "$log"
+		fail "$name exited with status $END_PID_STATUS after SIGTERM"
+		return 1
+	fi
+	if ! no_sanitizer_report "$log"; then
+		show_tail "$log"
+		fail "the sanitizers reported errors in $log"
+		return 1
+	fi
+}
+
 # start_test_watcherd [flags...]: starts watcherd in the foreground on the test's
 # socket and data tree, and waits (at most 5 s) until it answers a ping.
 # Sets WATCHERD_PID.
 start_test_watcherd() {
-	local rc=0
-	launch_watcherd "$LOG" "$@" || rc=$?
-	WATCHERD_PID=$LAUNCHED_PID
-	return "$rc"
+	launch_watcherd_as WATCHERD_PID "$LOG" "$@"
 }
 
-# Sends SIGTERM and waits (bounded) for the exit: status 0 and, under
-# the sanitizers, a clean log.
 stop_test_watcherd() {
-	local pid=$WATCHERD_PID
-	[ -n "$pid" ] || return 0
-	WATCHERD_PID=
-	if ! end_pid "$pid" "$WATCHERD_STOP_MS" TERM watcherd; then
-		show_log
-		return 1
-	fi
-	if [ "$END_PID_STATUS" != 0 ]; then
-		show_log
-		fail "watcherd exited with status $END_PID_STATUS after SIGTERM"
-		return 1
-	fi
-	if ! log_is_clean; then
-		show_log
-		fail "the sanitizers reported errors in $LOG"
-		return 1
-	fi
+	stop_watcherd_in WATCHERD_PID "$LOG" watcherd
 }
 
 # Kills the daemon without letting it clean up (for stale-socket tests).

@@ -4,6 +4,7 @@
 # a real watcherd: what a browser or a script sees.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
@@ -14,14 +15,6 @@ setup_file() {
 	ln -s /etc/passwd "$DAMNIT/passwd.log"
 	start_web_watcherd
 	start_lighttpd
-}
-
-teardown_file() {
-	web_teardown_file
-}
-
-setup() {
-	web_setup
 }
 
 teardown() {
@@ -142,6 +135,15 @@ has_new() {
 	    [ "$(body)" = true ]
 }
 
+# served_before_edit FILE: FILE's checksum as file_content serves it, for
+# which has_new_checksum answers false. Sets OLD.
+served_before_edit() {
+	http "/file_content?proposal=1111&file_name=$1"
+	OLD=$(jqb .checksum)
+	http "/has_new_checksum?proposal=1111&file_name=$1&checksum=$OLD"
+	[ "$(body)" = false ] || fail "has_new_checksum is $(body) before the edit"
+}
+
 # edit_flips FILE CRC: has_new_checksum turns true for CRC within 2 s, and
 # file_content then serves the file's new bytes and their checksum.
 edit_flips() {
@@ -162,25 +164,19 @@ edit_flips() {
 @test "an edit in place flips has_new_checksum and the new content is served" {
 	f="$DAMNIT/edit-in-place.log"
 	printf 'version one\n' >"$f"
-	http "/file_content?proposal=1111&file_name=edit-in-place.log"
-	old=$(jqb .checksum)
-	http "/has_new_checksum?proposal=1111&file_name=edit-in-place.log&checksum=$old"
-	[ "$(body)" = false ]
+	served_before_edit edit-in-place.log
 	# Same size, same inode: only the bytes change.
 	printf 'version two\n' 1<>"$f"
-	edit_flips edit-in-place.log "$old"
+	edit_flips edit-in-place.log "$OLD"
 }
 
 @test "a rename-over save flips has_new_checksum and the new content is served" {
 	f="$DAMNIT/edit-rename.log"
 	printf 'first save\n' >"$f"
-	http "/file_content?proposal=1111&file_name=edit-rename.log"
-	old=$(jqb .checksum)
-	http "/has_new_checksum?proposal=1111&file_name=edit-rename.log&checksum=$old"
-	[ "$(body)" = false ]
+	served_before_edit edit-rename.log
 	printf 'second save, longer\n' >"$DAMNIT/.edit-rename.log.swp"
 	mv -f "$DAMNIT/.edit-rename.log.swp" "$f"
-	edit_flips edit-rename.log "$old"
+	edit_flips edit-rename.log "$OLD"
 }
 
 @test "400 for a missing or malformed parameter, with a detail" {

@@ -765,6 +765,26 @@ command_forbidden() {
 	echo "user $1 may not read the files of proposal ${2:-1111}"
 }
 
+# access_command_fails SCRIPT USER REASON: with the access command SCRIPT
+# (of write_access_scripts), USER's checksum is unavailable, watcherd logs
+# access_command_failed with REASON (a regex), and the next request is
+# unavailable too, for the command ran again: two runs, two failures, no
+# denial. Sets ACCESS_REPLY to the second reply.
+access_command_fails() {
+	local script=$1 user=$2 reason=$3 reply
+	write_access_scripts
+	start_test_watcherd --access command --access-command "$T/$script $T/runs"
+	reply=$(ask "$user" checksum context.py)
+	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply" || return 1
+	wait_until 3000 log_has "event=access_command_failed user=\"$user\" proposal=1111 reason=$reason" ||
+	    { show_log; fail "no access_command_failed line"; return 1; }
+	ACCESS_REPLY=$(ask "$user" checksum context.py)
+	[ "$(json_get "$ACCESS_REPLY" .error)" = unavailable ] || fail "$ACCESS_REPLY" ||
+	    return 1
+	[ "$(runs "$T/runs")" = 2 ] || fail "runs: $(cat "$T/runs")" || return 1
+	counters_are access_command_runs=2 access_command_failures=2 access_denied=0
+}
+
 @test "the access command allows alice and forbids bob in its own words, with USER, PROPOSAL and ACCESS in its environment" {
 	write_access_scripts
 	start_test_watcherd --access command --access-command "$T/allow.sh $T/runs"
@@ -943,30 +963,12 @@ command_forbidden() {
 }
 
 @test "an access command killed by SIGSEGV makes the request unavailable, is logged and asked again next time" {
-	write_access_scripts
-	start_test_watcherd --access command --access-command "$T/segv.sh $T/runs"
-	reply=$(ask "$ALICE" checksum context.py)
-	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=\"$ALICE\" proposal=1111 reason=\"killed by a signal\"" ||
-	    { show_log; fail "no access_command_failed line"; }
-	reply=$(ask "$ALICE" checksum context.py)
-	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	[ "$(runs "$T/runs")" = 2 ] || fail "runs: $(cat "$T/runs")"
-	counters_are access_command_runs=2 access_command_failures=2 access_denied=0
-	echo "# detail: $(json_get "$reply" .detail)" >&3
+	access_command_fails segv.sh "$ALICE" '"killed by a signal"'
+	echo "# detail: $(json_get "$ACCESS_REPLY" .detail)" >&3
 }
 
 @test "an access command that exits 2 makes the request unavailable, not forbidden" {
-	write_access_scripts
-	start_test_watcherd --access command --access-command "$T/exit2.sh $T/runs"
-	reply=$(ask "$BOB" checksum context.py)
-	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	wait_until 3000 log_has "event=access_command_failed user=\"$BOB\" proposal=1111 reason=\"exit status neither 0 nor 1\" status=2" ||
-	    { show_log; fail "no access_command_failed line"; }
-	reply=$(ask "$BOB" checksum context.py)
-	[ "$(json_get "$reply" .error)" = unavailable ] || fail "$reply"
-	[ "$(runs "$T/runs")" = 2 ]
-	counters_are access_command_runs=2 access_command_failures=2 access_denied=0
+	access_command_fails exit2.sh "$BOB" '"exit status neither 0 nor 1" status=2'
 }
 
 @test "a file name or user name with line breaks and control bytes cannot forge a log line" {

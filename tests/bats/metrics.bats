@@ -6,6 +6,7 @@
 # watcherd counts it must refuse.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	export FILEHANDLER_PROCS=3
@@ -20,10 +21,6 @@ restart_lighttpd() {
 	stop_lighttpd
 	start_lighttpd || return 1
 	echo "$PORT" >"$T/port"
-}
-
-teardown_file() {
-	web_teardown_file
 }
 
 setup() {

@@ -6,6 +6,7 @@
 # waiter gets 503, and the /events stream of server-sent events.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
@@ -17,10 +18,6 @@ setup_file() {
 	start_lighttpd
 }
 
-teardown_file() {
-	web_teardown_file
-}
-
 setup() {
 	# A test that ran its own lighttpd leaves the port of the suite's new
 	# one here.
@@ -29,12 +26,8 @@ setup() {
 }
 
 teardown() {
-	local status=0
 	kill_spawned
-	ensure_default_watcherd || status=1
-	ensure_default_lighttpd || status=1
-	web_teardown || status=1
-	return "$status"
+	run_every ensure_default_watcherd ensure_default_lighttpd web_teardown
 }
 
 # restart_lighttpd VAR=value...: lighttpd with these settings in its
@@ -67,7 +60,9 @@ ensure_default_lighttpd() {
 # request: watcherd then lists a subscriber for the file.
 write_clients() {
 	cat >"$T/push.py" <<'EOF'
-import http.client, json, os, socket, statistics, sys, threading, time, zlib
+import http.client, json, os, statistics, sys, threading, time, zlib
+
+from watcherd_socket import ask
 
 PORT, PREFIX, SOCK = int(os.environ["PORT"]), os.environ["PREFIX"], os.environ["SOCK"]
 DAMNIT = os.environ["DAMNIT"]
@@ -83,18 +78,7 @@ def get(path, timeout):
     return {"status": r.status, "headers": headers, "body": body.decode(), "t": done}
 
 def subscribers(name):
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.settimeout(2)
-    s.connect(SOCK)
-    s.sendall(b'{"cmd":"list"}\n')
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(1 << 20)
-        if not chunk:
-            break
-        buf += chunk
-    s.close()
-    return sum(w["subscribers"] for w in json.loads(buf)["watches"]
+    return sum(w["subscribers"] for w in ask(SOCK, {"cmd": "list"}, 2)["watches"]
                if w["proposal"] == 1111 and w["file_name"] == name)
 
 def wait_subscribers(name, want, timeout, alive=lambda: True):
@@ -190,7 +174,8 @@ EOF
 
 # push_py ARGS...: runs the client script with what it needs to know.
 push_py() {
-	PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" python3 "$T/push.py" "$@"
+	PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" \
+	    PYTHONPATH="$BATS_TEST_DIRNAME" python3 "$T/push.py" "$@"
 }
 
 # start_crowd N FILE CHECKSUM: N waiting clients in the background; waits
@@ -199,7 +184,7 @@ start_crowd() {
 	local pid deadline=$(($(now_ms) + 60000))
 	CROWD_OUT="$T/crowd.$BATS_TEST_NUMBER"
 	spawn env PORT="$PORT" PREFIX="$PREFIX" SOCK="$SOCK" DAMNIT="$DAMNIT" \
-	    python3 "$T/push.py" crowd "$@" "$CROWD_OUT" </dev/null >"$CROWD_OUT.log" 2>&1
+	    PYTHONPATH="$BATS_TEST_DIRNAME" python3 "$T/push.py" crowd "$@" "$CROWD_OUT" </dev/null >"$CROWD_OUT.log" 2>&1
 	pid=$SPAWNED
 	until [ -e "$CROWD_OUT.ready" ]; do
 		pid_alive "$pid" && [ "$(now_ms)" -lt "$deadline" ] ||
@@ -292,13 +277,43 @@ x_checksum() {
 	    header X-Checksum
 }
 
-@test "a long-poll on has_new_checksum is answered within 50 ms of a change" {
-	printf 'waited on\n' >"$DAMNIT/lp.log"
-	out=$(push_py latency has_new_checksum lp.log 5) || fail "$out"
+# long_poll_within_50ms ROUTE FILE: push.py's latency run of ROUTE?wait
+# on FILE; reports its lines and the median from the write to the answer,
+# which must be under 50 ms.
+long_poll_within_50ms() {
+	local out median
+	out=$(push_py latency "$1" "$2" 5) || fail "$out" || return 1
 	grep '^# ' <<<"$out" >&3
 	median=${out##*$'\n'}
-	echo "# has_new_checksum?wait: median $median ms from the write to the answer" >&3
+	echo "# $1?wait: median $median ms from the write to the answer" >&3
 	awk -v m="$median" 'BEGIN { exit !(m < 50) }' || fail "median $median ms"
+}
+
+# seen_then_appended FILE FIRST MORE: FILE in the DAMNIT folder holds the
+# line FIRST, whose checksum as has_new_checksum reports it is SEEN; then
+# the line MORE is appended, and NOW is the file's checksum.
+seen_then_appended() {
+	printf '%s\n' "$2" >"$DAMNIT/$1"
+	SEEN=$(x_checksum "$1") || return 1
+	printf '%s\n' "$3" >>"$DAMNIT/$1"
+	NOW=$(crc32 "$DAMNIT/$1")
+}
+
+# answered_after_wait SECONDS: the last request (http) took SECONDS and
+# less than one more.
+answered_after_wait() {
+	[ "$TIME_MS" -ge $(($1 * 1000)) ] && [ "$TIME_MS" -lt $(($1 * 1000 + 1000)) ] ||
+	    fail "wait=$1 answered after $TIME_MS ms"
+}
+
+# answered_at_once: the last request (http) took less than a second.
+answered_at_once() {
+	[ "$TIME_MS" -lt 1000 ] || fail "answered after $TIME_MS ms"
+}
+
+@test "a long-poll on has_new_checksum is answered within 50 ms of a change" {
+	printf 'waited on\n' >"$DAMNIT/lp.log"
+	long_poll_within_50ms has_new_checksum lp.log
 }
 
 @test "a long-poll on has_new_checksum without a change answers false after wait seconds" {
@@ -310,24 +325,19 @@ x_checksum() {
 		[ "$(body)" = false ]
 		[ "$(header X-Checksum)" = "$crc" ]
 		echo "# has_new_checksum?wait=$s answered false after $TIME_MS ms" >&3
-		[ "$TIME_MS" -ge $((s * 1000)) ] && [ "$TIME_MS" -lt $((s * 1000 + 1000)) ] ||
-		    fail "wait=$s answered after $TIME_MS ms"
+		answered_after_wait "$s"
 	done
 	# A checksum that already differs is answered at once.
 	http "/has_new_checksum?proposal=1111&file_name=quiet.log&checksum=00000000&wait=5"
 	[ "$(body)" = true ]
-	[ "$TIME_MS" -lt 1000 ] || fail "answered after $TIME_MS ms"
+	answered_at_once
 	http "/has_new_checksum?proposal=1111&file_name=quiet.log&checksum=$crc&wait=31"
 	expect_error 400 "wait must be a whole number from 0 to 30"
 }
 
 @test "a long-poll on file_tail delivers appended bytes within 50 ms" {
 	printf 'tailed\n' >"$DAMNIT/lpt.log"
-	out=$(push_py latency file_tail lpt.log 5) || fail "$out"
-	grep '^# ' <<<"$out" >&3
-	median=${out##*$'\n'}
-	echo "# file_tail?wait: median $median ms from the write to the answer" >&3
-	awk -v m="$median" 'BEGIN { exit !(m < 50) }' || fail "median $median ms"
+	long_poll_within_50ms file_tail lpt.log
 }
 
 @test "a long-poll on file_tail without new bytes answers no data after wait seconds" {
@@ -339,16 +349,15 @@ x_checksum() {
 		jq -e --argjson s "$size" '.offset == $s and .next_offset == $s and
 		    .data == "" and .reset == false' "$T/b" || fail "$(body)"
 		echo "# file_tail?wait=$s answered without data after $TIME_MS ms" >&3
-		[ "$TIME_MS" -ge $((s * 1000)) ] && [ "$TIME_MS" -lt $((s * 1000 + 1000)) ] ||
-		    fail "wait=$s answered after $TIME_MS ms"
+		answered_after_wait "$s"
 	done
 	# Bytes already there, or a reset, are answered at once.
 	http "/file_tail?proposal=1111&file_name=quiet-tail.log&offset=3&wait=5"
 	[ "$(jqb .data)" = "hing more" ]
-	[ "$TIME_MS" -lt 1000 ] || fail "answered after $TIME_MS ms"
+	answered_at_once
 	http "/file_tail?proposal=1111&file_name=quiet-tail.log&offset=$size&generation=0-0&wait=5"
 	jq -e '.reset == true and .offset == 0' "$T/b"
-	[ "$TIME_MS" -lt 1000 ] || fail "answered after $TIME_MS ms"
+	answered_at_once
 	http "/file_tail?proposal=1111&file_name=quiet-tail.log&offset=0&wait=31"
 	expect_error 400 "wait must be a whole number from 0 to 30"
 }
@@ -451,20 +460,16 @@ x_checksum() {
 }
 
 @test "/events with Last-Event-ID: an old checksum gets changed at once, the current one nothing" {
-	f="$DAMNIT/sse2.log"
-	printf 'before\n' >"$f"
-	old=$(x_checksum sse2.log)
-	printf 'after\n' >>"$f"
-	crc=$(crc32 "$f")
-	sse_start "proposal=1111&file_name=sse2.log" -H "Last-Event-ID: $old"
-	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$crc\"" 2000
+	seen_then_appended sse2.log before after
+	sse_start "proposal=1111&file_name=sse2.log" -H "Last-Event-ID: $SEEN"
+	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$NOW\"" 2000
 	# Right after the retry line, before any heartbeat.
 	[ "$(sse_blocks "$SSE_OUT" | sed -n 2p | jq -r .event)" = changed ] || fail "$(cat "$SSE_OUT")"
 	old_stream=$SSE_OUT
-	sse_start "proposal=1111&file_name=sse2.log&last_event_id=$old"
-	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$crc\"" 2000
+	sse_start "proposal=1111&file_name=sse2.log&last_event_id=$SEEN"
+	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$NOW\"" 2000
 	# The current checksum: heartbeats only.
-	sse_start "proposal=1111&file_name=sse2.log" -H "Last-Event-ID: $crc"
+	sse_start "proposal=1111&file_name=sse2.log" -H "Last-Event-ID: $NOW"
 	wait_until 5000 heartbeats "$SSE_OUT" 2 ||
 	    fail "no heartbeats: $(cat "$SSE_OUT")"
 	[ "$(sse_count "$SSE_OUT" '.event != null')" = 0 ] || fail "$(cat "$SSE_OUT")"
@@ -472,14 +477,11 @@ x_checksum() {
 }
 
 @test "/events: a reconnection's Last-Event-ID wins over the first connection's last_event_id" {
-	f="$DAMNIT/sse2b.log"
-	printf 'first\n' >"$f"
-	first=$(x_checksum sse2b.log)
-	printf 'second\n' >>"$f"
-	second=$(crc32 "$f")
+	seen_then_appended sse2b.log first second
+	first=$SEEN second=$NOW
 	# Seen "second" on the stream, reconnecting while the file is back
 	# at "first": the browser's URL still says first.
-	printf 'first\n' >"$f"
+	printf 'first\n' >"$DAMNIT/sse2b.log"
 	[ "$(x_checksum sse2b.log)" = "$first" ]
 	sse_start "proposal=1111&file_name=sse2b.log&last_event_id=$first" -H "Last-Event-ID: $second"
 	wait_sse "$SSE_OUT" ".event == \"changed\" and .id == \"$first\"" 2000

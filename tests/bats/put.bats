@@ -107,10 +107,7 @@ setup() {
 }
 
 teardown() {
-	local status=0
-	stop_real || status=1
-	web_teardown || status=1
-	return "$status"
+	run_every stop_real web_teardown
 }
 
 Q="proposal=1111&file_name=context.py"

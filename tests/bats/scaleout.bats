@@ -6,6 +6,7 @@
 # checksums, offsets and generations from both.
 
 load web_helpers
+web_default_hooks
 
 HAPROXY_CONF="$REPO_ROOT/haproxy.cfg.sample"
 NODES="node1 node2"
@@ -37,14 +38,6 @@ teardown_file() {
 	logs_clean all || failed=1
 	rm -rf "$T"
 	return "$failed"
-}
-
-setup() {
-	web_setup
-}
-
-teardown() {
-	web_teardown
 }
 
 # HAProxy in the foreground on a free port, the two nodes as its servers;

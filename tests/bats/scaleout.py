@@ -11,7 +11,9 @@ Prints "key=value" counts on stdout; exits non-zero (with the reason on
 stderr) when a client saw something it must not.
 """
 
-import base64, http.client, json, os, random, socket, sys, threading, time, zlib
+import base64, http.client, json, os, random, sys, threading, time, zlib
+
+from watcherd_socket import ask
 
 LB_PORT, PREFIX = int(os.environ["LB_PORT"]), os.environ["PREFIX"]
 DAMNIT = os.environ["DAMNIT"]
@@ -46,18 +48,7 @@ def watcherd_requests():
     """The requests counter of each node's watcherd, read on its socket."""
     counts = {}
     for node, path in NODES.items():
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(5)
-        s.connect(path)
-        s.sendall(b'{"cmd":"status"}\n')
-        buf = b""
-        while not buf.endswith(b"\n"):
-            chunk = s.recv(65536)
-            if not chunk:
-                break
-            buf += chunk
-        s.close()
-        counts[node] = json.loads(buf)["requests"]
+        counts[node] = ask(path, {"cmd": "status"}, 5)["requests"]
     return counts
 
 

@@ -204,24 +204,17 @@ stall_2222() {
 # many_requests LINE...: one connection for each LINE, all sent at once;
 # prints each reply's error, or "ok".
 many_requests() {
-	python3 - "$SOCK" "$@" <<'EOF'
-import json, socket, sys
+	PYTHONPATH="$BATS_TEST_DIRNAME" python3 - "$SOCK" "$@" <<'EOF'
+import sys
+from watcherd_socket import connect, read_reply
 path, lines = sys.argv[1], sys.argv[2:]
 conns = []
 for line in lines:
-    s = socket.socket(socket.AF_UNIX)
-    s.settimeout(10)
-    s.connect(path)
+    s = connect(path, 10)
     s.sendall(line.encode() + b"\n")
     conns.append(s)
 for s in conns:
-    buf = b""
-    while not buf.endswith(b"\n"):
-        chunk = s.recv(65536)
-        if not chunk:
-            break
-        buf += chunk
-    reply = json.loads(buf.split(b"\n")[0])
+    reply = read_reply(s)
     print("ok" if reply.get("ok") else reply.get("error"))
 EOF
 }

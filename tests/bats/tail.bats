@@ -6,6 +6,7 @@
 # when the log was truncated, rotated or replaced.
 
 load web_helpers
+web_default_hooks
 
 setup_file() {
 	web_setup_file
@@ -13,20 +14,9 @@ setup_file() {
 	start_web_watcherd
 }
 
-teardown_file() {
-	web_teardown_file
-}
-
-setup() {
-	web_setup
-}
-
 teardown() {
-	local status=0
 	kill_spawned
-	ensure_default_watcherd || status=1
-	web_teardown || status=1
-	return "$status"
+	run_every ensure_default_watcherd web_teardown
 }
 
 # The follower: one client that asks until an answer brings nothing new.

@@ -19,6 +19,19 @@ ctl() {
 	timeout 10 "$WATCHERCTL" "$@" >"$T/ctl.out" 2>"$T/ctl.err" || CTL_STATUS=$?
 }
 
+# ctl_fails STATUS PATTERN ARGS...: ctl ARGS, which must exit with STATUS
+# and say PATTERN (grep) on stderr.
+ctl_fails() {
+	local want=$1 pattern=$2
+	shift 2
+	ctl "$@"
+	[ "$CTL_STATUS" = "$want" ] ||
+	    fail "watcherctl $*: status $CTL_STATUS, not $want: $(cat "$T/ctl.err")" ||
+	    return 1
+	grep -q -- "$pattern" "$T/ctl.err" ||
+	    fail "watcherctl $*: no \"$pattern\" in: $(cat "$T/ctl.err")"
+}
+
 @test "watcherctl ping succeeds against a running daemon" {
 	start_test_watcherd
 	ctl --socket "$SOCK" ping
@@ -58,20 +71,14 @@ ctl() {
 }
 
 @test "watcherctl without a daemon fails saying it is not running" {
-	ctl --socket "$T/nobody.sock" ping
-	[ "$CTL_STATUS" = 1 ]
-	grep -q "not running" "$T/ctl.err"
+	ctl_fails 1 "not running" --socket "$T/nobody.sock" ping
 	[ ! -s "$T/ctl.out" ]
 }
 
 @test "watcherctl reports an error reply and fails" {
 	start_test_watcherd
-	ctl --socket "$SOCK" checksum 1111 notes.txt
-	[ "$CTL_STATUS" = 1 ]
-	grep -q forbidden "$T/ctl.err"
-	ctl --socket "$SOCK" content 1111 missing.log
-	[ "$CTL_STATUS" = 1 ]
-	grep -q not_found "$T/ctl.err"
+	ctl_fails 1 forbidden --socket "$SOCK" checksum 1111 notes.txt
+	ctl_fails 1 not_found --socket "$SOCK" content 1111 missing.log
 }
 
 @test "watcherctl finds the socket through WATCHERD_SOCKET" {
@@ -302,25 +309,15 @@ with open(sys.argv[1], "w") as f:
 
 @test "watcherctl tail of an unknown file fails saying so" {
 	start_test_watcherd
-	ctl --socket "$SOCK" tail 1111 missing.log
-	[ "$CTL_STATUS" = 1 ]
-	grep -q not_found "$T/ctl.err"
+	ctl_fails 1 not_found --socket "$SOCK" tail 1111 missing.log
 	[ ! -s "$T/ctl.out" ]
-	ctl --socket "$SOCK" tail -f 1111 missing.log
-	[ "$CTL_STATUS" = 1 ]
-	grep -q not_found "$T/ctl.err"
-	ctl --socket "$SOCK" tail 1111 notes.txt
-	[ "$CTL_STATUS" = 1 ]
-	grep -q forbidden "$T/ctl.err"
+	ctl_fails 1 not_found --socket "$SOCK" tail -f 1111 missing.log
+	ctl_fails 1 forbidden --socket "$SOCK" tail 1111 notes.txt
 }
 
 @test "watcherctl tail refuses bad options with status 2" {
-	ctl --socket "$SOCK" tail -n many 1111 damnit.log
-	[ "$CTL_STATUS" = 2 ]
-	grep -q -- '--lines' "$T/ctl.err"
-	ctl --socket "$SOCK" tail --match '(' 1111 damnit.log
-	[ "$CTL_STATUS" = 2 ]
-	grep -q -- '--match' "$T/ctl.err"
+	ctl_fails 2 '--lines' --socket "$SOCK" tail -n many 1111 damnit.log
+	ctl_fails 2 '--match' --socket "$SOCK" tail --match '(' 1111 damnit.log
 	ctl --socket "$SOCK" -f checksum 1111 damnit.log
 	[ "$CTL_STATUS" = 2 ]
 	ctl --socket "$SOCK" --json tail 1111 damnit.log

@@ -61,6 +61,17 @@ web_teardown_each() {
 	web_teardown_file
 }
 
+# web_default_hooks: defines the hooks of a suite whose tests share the
+# tree and the processes its setup_file starts: teardown_file ends them
+# (web_teardown_file), setup and teardown check each test's logs (web_setup,
+# web_teardown). A suite calls it before its own hooks, which then replace
+# these.
+web_default_hooks() {
+	teardown_file() { web_teardown_file; }
+	setup() { web_setup; }
+	teardown() { web_teardown; }
+}
+
 # Per test: remember how far every log goes, so that a sanitizer report
 # fails the test that caused it and only that one.
 declare -gA WEB_LOG_MARK

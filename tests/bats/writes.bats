@@ -60,11 +60,8 @@ setup() {
 }
 
 teardown() {
-	local failed=0
 	unmount_stallfs
-	stop_watcherd2 || failed=1
-	common_teardown || failed=1
-	return "$failed"
+	run_every stop_watcherd2 common_teardown
 }
 
 # The client, a module (import wc) and a command line:
@@ -312,6 +309,32 @@ save() {
 	python3 "$T/wc.py" save --sock "$SOCK" "$@"
 }
 
+# save_now CONTENT_PATH [wc.py save options...]: a save of context.py
+# with the bytes of CONTENT_PATH, from its current checksum; sets reply.
+save_now() {
+	reply=$(save context.py "$(crc32 "$F")" "$@") || fail "$reply"
+}
+
+# save_unavailable_within MIN_MS MAX_MS DETAIL CONTENT_PATH: a save of
+# CONTENT_PATH (save_now) is refused unavailable with DETAIL, after MIN_MS
+# and before MAX_MS, and context.py keeps its bytes. Sets reply and took.
+save_unavailable_within() {
+	cp "$F" "$T/orig"
+	save_now "$4" --elapsed-to "$T/ms" || return 1
+	took=$(cat "$T/ms")
+	refused "$reply" unavailable "$3" || return 1
+	[ "$took" -ge "$1" ] && [ "$took" -lt "$2" ] ||
+	    fail "unavailable after $took ms, not within $1 to $2 ms" || return 1
+	untouched "$F" "$T/orig"
+}
+
+# saves CONTENT_PATH [options...]: save_now, and the save went through
+# (saved).
+saves() {
+	save_now "$@" || return 1
+	saved "$reply" "$1"
+}
+
 # saved REPLY CONTENT_PATH [PATH]: REPLY is a success for exactly the bytes
 # of CONTENT_PATH (checksum their CRC-32, size), and PATH (context.py)
 # holds them, with the reply's mtime.
@@ -367,19 +390,11 @@ no_leftovers() {
 start_watcherd2() {
 	SOCK2="$T/w2.sock"
 	LOG2="$T/watcherd2.log"
-	local rc=0
-	SOCK=$SOCK2 launch_watcherd "$LOG2" "$@" || rc=$?
-	WATCHERD2_PID=$LAUNCHED_PID
-	return "$rc"
+	SOCK=$SOCK2 launch_watcherd_as WATCHERD2_PID "$LOG2" "$@"
 }
 
 stop_watcherd2() {
-	local pid=$WATCHERD2_PID
-	[ -n "$pid" ] || return 0
-	WATCHERD2_PID=
-	end_pid "$pid" "$WATCHERD_STOP_MS" TERM "watcherd (second)" &&
-	    [ "$END_PID_STATUS" = 0 ] && no_sanitizer_report "$LOG2" ||
-	    { show_tail "$LOG2"; fail "the second watcherd did not end cleanly (status $END_PID_STATUS)"; }
+	stop_watcherd_in WATCHERD2_PID "$LOG2" "watcherd (second)"
 }
 
 # Content.
@@ -420,8 +435,7 @@ new_content() {
 		chmod "$1" "$F"
 		inode=$(stat -c %i "$F")
 		c=$(new_content "c.$1")
-		reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-		saved "$reply" "$c"
+		saves "$c"
 		[ "$(stat -c '%a %u %g' "$F")" = "$spec" ] ||
 		    fail "mode, owner and group $(stat -c '%a %u %g' "$F"), not $spec"
 		[ "$(stat -c %i "$F")" != "$inode" ] ||
@@ -438,8 +452,7 @@ new_content() {
 	getfacl -cp "$F" >"$T/acl.before"
 	start_saving --access unix
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 	getfacl -cp "$F" >"$T/acl.after"
 	diff "$T/acl.before" "$T/acl.after" >&2 ||
 	    fail "the ACL changed (bob may write now: $(kernel_may_write "$BOB" "$F"), carol: $(kernel_may_write "$CAROL" "$F"))"
@@ -609,7 +622,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	start_saving --validate "context.py $VALIDATE_CONTEXT"
 	cp "$F" "$T/orig"
 	c=$(new_content broken 'x = 1\ndef f(:\n    pass\n')
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	save_now "$c"
 	refused "$reply" invalid
 	[ "$(json_c "$reply" .errors)" = '[{"line":2,"column":7,"message":"invalid syntax"}]' ] ||
 	    fail "$reply"
@@ -625,8 +638,7 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 	    skip "python3-pyflakes is not installed"
 	start_saving --validate "context.py $VALIDATE_CONTEXT"
 	c=$(new_content unused 'import os\n\nx = 1\n')
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 	[ "$(json_c "$reply" .warnings)" = "[{\"line\":1,\"column\":1,\"message\":\"'os' imported but unused\"}]" ] ||
 	    fail "$reply"
 }
@@ -634,15 +646,9 @@ VALIDATE_CONTEXT="$REPO_ROOT/dist/validate-context"
 @test "a validator that outlives hook-timeout makes the save unavailable (try again), is killed, and the file is untouched" {
 	write_validators
 	start_saving --hook-timeout 1 --validate "context.py $T/hang.sh $T/vout"
-	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --elapsed-to "$T/ms") ||
-	    fail "$reply"
-	took=$(cat "$T/ms")
-	refused "$reply" unavailable "the check of the content could not run: it took longer than 1 s; try again"
-	[ "$took" -ge 900 ] && [ "$took" -lt 3000 ] ||
-	    fail "answered after $took ms (hook-timeout 1 s)"
-	untouched "$F" "$T/orig"
+	# Past the hook-timeout of 1 s.
+	save_unavailable_within 900 3000 "the check of the content could not run: it took longer than 1 s; try again" "$c"
 	pid=$(cat "$T/vout/hang.pid")
 	wait_until 2000 pid_gone "$pid" || fail "the validator $pid still runs"
 	wait_until 2000 log_has 'event=validator_failed proposal=1111 file="context.py" command="[^"]*hang.sh" reason="timed out \(hook-timeout\)"' ||
@@ -662,8 +668,7 @@ slow_validator() {
 	slow_validator 1.5
 	start_saving --fs-timeout 500 --validate "context.py $T/slow.sh"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 	counters_are fs_timeouts=0 writes=1
 }
 
@@ -673,7 +678,7 @@ slow_validator() {
 		start_saving --validate "context.py $cmd"
 		cp "$F" "$T/orig"
 		c=$(new_content new)
-		reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+		save_now "$c"
 		refused "$reply" unavailable "the check of the content could not run: it could not be started; try again later"
 		untouched "$F" "$T/orig"
 		echo "# ${cmd##*/}: $reply" >&3
@@ -692,8 +697,7 @@ slow_validator() {
 	python3 -c 'import sys; sys.stdout.write("x=1\n" * (4 << 20))' >"$T/big"
 	[ "$(stat -c %s "$T/big")" = 16777216 ]
 	# wc.py pings after the reply: the connection and watcherd go on.
-	reply=$(save context.py "$(crc32 "$F")" "$T/big" --timeout 20) ||
-	    fail "$reply"
+	save_now "$T/big" --timeout 20
 	refused "$reply" unavailable "the check of the content could not run: it failed (exit status 2); try again"
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
@@ -702,8 +706,7 @@ slow_validator() {
 	counters_are writes=0 write_invalid=0 write_held_bytes=0
 	# The next save is checked and taken.
 	c=$(new_content small 'x = 1\n')
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 }
 
 @test "a validator that allocates past validate-memory cannot: the save is unavailable and the file untouched" {
@@ -716,14 +719,13 @@ slow_validator() {
 	start_saving --validate-memory 64M --validate "context.py $T/hungry.py"
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	save_now "$c"
 	refused "$reply" unavailable "the check of the content could not run: it failed (exit status 3); try again"
 	untouched "$F" "$T/orig"
 	# With room, the same validator accepts.
 	stop_test_watcherd
 	start_saving --validate-memory 2G --validate "context.py $T/hungry.py"
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 }
 
 @test "a validator spinning past validate-cpu-seconds is killed by it, long before hook-timeout: unavailable, the file untouched" {
@@ -734,8 +736,7 @@ slow_validator() {
 	    --validate "context.py $T/spin.sh"
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --timeout 25 \
-	    --elapsed-to "$T/ms") || fail "$reply"
+	save_now "$c" --timeout 25 --elapsed-to "$T/ms"
 	took=$(cat "$T/ms")
 	refused "$reply" unavailable "the check of the content could not run: it was stopped by signal SIGXCPU, as when it needs more than 512 MiB of memory or 1 s of CPU time; try again"
 	[ "$took" -lt 8000 ] || fail "answered after $took ms: not by the CPU bound"
@@ -797,9 +798,7 @@ validators_running() {
 	codes=$(for r in "$T/r1" "$T/r2"; do json_get "$(cat "$r")" '.error // "saved"'; done | sort | tr '\n' ' ')
 	[ "$codes" = "conflict saved " ] || fail "alice's saves: $(cat "$T/r1" "$T/r2")"
 	# Her slots are hers again.
-	reply=$(save context.py "$(crc32 "$F")" "$c3" --user "$ALICE") ||
-	    fail "$reply"
-	saved "$reply" "$c3"
+	saves "$c3" --user "$ALICE"
 }
 
 @test "validate-max-running bounds the checks of all saves at once" {
@@ -837,7 +836,7 @@ unix_fixture() {
 	start_saving --access unix
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$ALICE") || fail "$reply"
+	save_now "$c" --user "$ALICE"
 	refused "$reply" forbidden "the user may not write in the file's directory, or keep its ACL"
 	untouched "$F" "$T/orig"
 	no_leftovers "$DAMNIT"
@@ -851,8 +850,7 @@ unix_fixture() {
 	    --validate "context.py $T/v.sh one $T/vout 0 \"context.py:3:5: one says\"" \
 	    --validate "context.py $T/v.sh two $T/vout 0 \"context.py:4: two says\" \"free text\""
 	printf 'x = 1\n\x00\xff\r\nno newline at the end' >"$T/content"
-	reply=$(save context.py "$(crc32 "$F")" "$T/content" --user "$ALICE") ||
-	    fail "$reply"
+	save_now "$T/content" --user "$ALICE"
 	saved "$reply" "$T/content"
 	[ "$(json_c "$reply" .warnings)" = \
 	    '[{"line":3,"column":5,"message":"one says"},{"line":4,"column":null,"message":"two says"}]' ] ||
@@ -876,7 +874,7 @@ unix_fixture() {
 	    "context.py $T/v.sh no $T/vout 1 \"context.py:2:7: bad here\" \"context.py:9: and here\" \"it is all wrong\""
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	save_now "$c"
 	refused "$reply" invalid "it is all wrong"
 	[ "$(json_c "$reply" .errors)" = \
 	    '[{"line":2,"column":7,"message":"bad here"},{"line":9,"column":null,"message":"and here"}]' ] ||
@@ -890,7 +888,7 @@ unix_fixture() {
 	start_test_watcherd
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	save_now "$c"
 	refused "$reply" forbidden "saving files is off on this server (write = off)"
 	untouched "$F" "$T/orig"
 	counters_are write=false writes=0
@@ -909,7 +907,7 @@ unix_fixture() {
 	reply=$(save damnit.log "$(crc32 "$DAMNIT/damnit.log")" "$c") || fail "$reply"
 	saved "$reply" "$c" "$DAMNIT/damnit.log"
 	cp "$F" "$T/orig"
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
+	save_now "$c"
 	refused "$reply" forbidden "file_name is not one of the files that may be saved (write-allow)"
 	untouched "$F" "$T/orig"
 }
@@ -918,15 +916,12 @@ unix_fixture() {
 	start_saving --access open
 	cp "$F" "$T/orig"
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$ALICE") ||
-	    fail "$reply"
+	save_now "$c" --user "$ALICE"
 	refused "$reply" forbidden "nobody may save files under access = open"
-	reply=$(save context.py "$(crc32 "$F")" "$c" --null-user) ||
-	    fail "$reply"
+	save_now "$c" --null-user
 	refused "$reply" forbidden "nobody may save files under access = open"
 	untouched "$F" "$T/orig"
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 }
 
 # kernel_may_write USER PATH: "allowed" when USER (its groups from NSS, no
@@ -958,13 +953,11 @@ write_forbidden() {
 	cp "$F" "$T/orig"
 	c=$(new_content new)
 	for u in "$BOB" "$CAROL"; do
-		reply=$(save context.py "$(crc32 "$F")" "$c" --user "$u") ||
-		    fail "$reply"
+		save_now "$c" --user "$u"
 		refused "$reply" forbidden "$(write_forbidden "$u")"
 		log_has "event=access_denied user=\"$u\" proposal=1111 file=\"context.py\" access=unix want=write"
 	done
-	reply=$(save context.py "$(crc32 "$F")" "$c" --null-user) ||
-	    fail "$reply"
+	save_now "$c" --null-user
 	refused "$reply" unauthenticated \
 	    "nobody is logged in: log in to write the files of proposal 1111"
 	untouched "$F" "$T/orig"
@@ -978,8 +971,7 @@ write_forbidden() {
 	log_has "event=file_written user=\"$ALICE\" proposal=1111 file=\"context.py\" from=$old to=$(crc32 "$c") size=$(stat -c %s "$c")"
 	# A trusted peer without a user may.
 	c2=$(new_content root)
-	reply=$(save context.py "$(crc32 "$F")" "$c2") || fail "$reply"
-	saved "$reply" "$c2"
+	saves "$c2"
 	counters_are access_unauthenticated=1 writes=2
 }
 
@@ -991,14 +983,13 @@ write_forbidden() {
 	cp "$F" "$T/orig"
 	c=$(new_content new)
 	[ "$(kernel_may_write "$BOB" "$F")" = denied ] || fail "the kernel lets bob write"
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$BOB") || fail "$reply"
+	save_now "$c" --user "$BOB"
 	refused "$reply" forbidden "$(write_forbidden "$BOB")"
 	# A login named root is a system account, never served.
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user root) || fail "$reply"
+	save_now "$c" --user root
 	refused "$reply" forbidden "user root may not write the files of proposal 1111: root's, watcherd's own and system accounts (uid below 1000) are never served"
 	untouched "$F" "$T/orig"
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$ALICE") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c" --user "$ALICE"
 	[ "$(stat -c '%a %U %G' "$F")" = "600 $ALICE $PROP_GROUP" ] ||
 	    fail "after the save: $(stat -c '%a %U %G' "$F")"
 }
@@ -1089,14 +1080,11 @@ PY
 		cat "$T/smuggled"
 	} >"$T/payload"
 	# save checks that the line after each refusal answers its ping.
-	reply=$(save context.py "$(crc32 "$F")" "$T/payload" --user "$BOB") ||
-	    fail "$reply"
+	save_now "$T/payload" --user "$BOB"
 	refused "$reply" forbidden "$(write_forbidden "$BOB")"
-	reply=$(save context.py "$(crc32 "$F")" "$T/payload" --null-user) ||
-	    fail "$reply"
+	save_now "$T/payload" --null-user
 	refused "$reply" unauthenticated
-	reply=$(save context.py "$(crc32 "$F")" "$T/payload" --proposal 1234567 \
-	    --user "$ALICE") || fail "$reply"
+	save_now "$T/payload" --proposal 1234567 --user "$ALICE"
 	refused "$reply" bad_request
 	untouched "$F" "$T/orig"
 	counters_are writes=0
@@ -1109,8 +1097,7 @@ PY
 	chown 1234:2345 "$F"
 	chmod 6775 "$F"
 	c=$(new_content setid)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 	[ "$(stat -c '%a %u %g' "$F")" = "775 1234 2345" ] ||
 	    fail "after the save: $(stat -c '%a %u %g' "$F")"
 	stop_test_watcherd
@@ -1119,8 +1106,7 @@ PY
 	chmod 0664 "$F"
 	start_saving --access unix
 	c=$(new_content alice)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --user "$ALICE") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c" --user "$ALICE"
 	[ "$(stat -c '%a %U %G' "$F")" = "664 $ALICE $PROP_GROUP" ] ||
 	    fail "after alice's save: $(stat -c '%a %U %G' "$F")"
 }
@@ -1207,7 +1193,7 @@ PY
 	untouched "$F" "$T/orig"
 	# Exactly max-file-size is not too large.
 	head -c 65536 /dev/zero | tr '\0' '#' >"$T/max"
-	reply=$(save context.py "$(crc32 "$F")" "$T/max") || fail "$reply"
+	save_now "$T/max"
 	saved "$reply" "$T/max"
 }
 
@@ -1284,8 +1270,7 @@ PY
 	# What the cut payloads held is given back.
 	counters_are writes=0 write_conflicts=0 write_held_bytes=0
 	c=$(new_content new)
-	reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-	saved "$reply" "$c"
+	saves "$c"
 }
 
 @test "a request line, its payload and the next requests in one send are all answered, in order; a payload that looks like requests is content" {
@@ -1402,20 +1387,13 @@ PY
 @test "a file another process holds a write lock on: a save waits, is unavailable after about 2 s, then saves once the lock is gone" {
 	start_saving
 	for kind in ofd posix; do
-		cp "$F" "$T/orig"
+		echo "$kind lock"
 		hold_lock "$kind"
 		c=$(new_content "$kind")
-		reply=$(save context.py "$(crc32 "$F")" "$c" --elapsed-to "$T/ms") ||
-		    fail "$reply"
-		took=$(cat "$T/ms")
-		refused "$reply" unavailable "the file is being saved from elsewhere; try again"
-		[ "$took" -ge 1800 ] && [ "$took" -lt 4000 ] ||
-		    fail "$kind: unavailable after $took ms"
-		untouched "$F" "$T/orig"
+		save_unavailable_within 1800 4000 "the file is being saved from elsewhere; try again" "$c"
 		touch "$T/release"
 		wait_until 3000 pid_gone "$HOLDER" || fail "the holder did not end"
-		reply=$(save context.py "$(crc32 "$F")" "$c") || fail "$reply"
-		saved "$reply" "$c"
+		saves "$c"
 
 		# A lock let go within the 2 s: the save waits for it, and is
 		# answered after it.
@@ -1423,8 +1401,7 @@ PY
 		c=$(new_content "$kind.2")
 		(sleep 0.8; touch "$T/release") &
 		toucher=$!
-		reply=$(save context.py "$(crc32 "$F")" "$c" --elapsed-to "$T/ms" \
-		    --replied-at "$T/replied") || fail "$reply"
+		save_now "$c" --elapsed-to "$T/ms" --replied-at "$T/replied"
 		wait "$toucher"
 		wait_until 3000 pid_gone "$HOLDER"
 		saved "$reply" "$c"
@@ -1453,9 +1430,7 @@ PY
 	stalled=$SPAWNED
 	sleep 0.1
 	c=$(new_content local)
-	reply=$(save context.py "$(crc32 "$F")" "$c" --elapsed-to "$T/local.ms") ||
-	    fail "$reply"
-	saved "$reply" "$c"
+	saves "$c" --elapsed-to "$T/local.ms"
 	[ "$(cat "$T/local.ms")" -lt 500 ] ||
 	    fail "a local save took $(cat "$T/local.ms") ms during the stall"
 	# Once the mount is known to be stalled, a save is refused at once.
@@ -1522,9 +1497,9 @@ watcherd no longer answers after the thaw: $(grep -m 1 SUMMARY "$LOG" || tail -n
 	refused "$reply" conflict
 	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=conflict detail="the file is no longer what the edit started from"$'
 	bad=$(new_content bad 'def f(:\n')
-	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
+	save_now "$bad"
 	refused "$reply" invalid
-	reply=$(save context.py "$(crc32 "$F")" "$bad") || fail "$reply"
+	save_now "$bad"
 	refused "$reply" invalid
 	log_has 'event=file_not_written user=- proposal=1111 file="context.py" error=invalid detail="'
 	counters_are writes=2 write_conflicts=1 write_invalid=2

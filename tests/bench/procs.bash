@@ -3,6 +3,9 @@
 # configuration, and stopping them with bounded waits, so that nothing they
 # started outlives them.
 
+# pid_alive and free_port.
+source "$(dirname "${BASH_SOURCE[0]}")/../host.bash"
+
 # wait_for SECONDS CMD...: runs CMD every 50 ms until it succeeds.
 wait_for() {
 	local tries=$(($1 * 20))
@@ -13,14 +16,6 @@ wait_for() {
 		sleep 0.05
 	done
 	return 1
-}
-
-# free_port: a loopback TCP port that nothing listens on now.
-free_port() {
-	python3 -c 'import socket
-s = socket.socket()
-s.bind(("127.0.0.1", 0))
-print(s.getsockname()[1])'
 }
 
 # watcherd_up SOCKET: 0 once watcherd answers a ping on SOCKET.
@@ -57,14 +52,6 @@ serve_sample() {
 		cat "$3/lighttpd.out" "$3/lighttpd.log" >&2 2>/dev/null
 		fail "lighttpd did not answer /filehandler/health within 5 s"
 	}
-}
-
-# pid_alive PID: 0 while it runs (a zombie does not count).
-pid_alive() {
-	local stat
-	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
-	stat=${stat##*) }
-	[ "${stat:0:1}" != Z ]
 }
 
 # stop PID: TERM, up to 5 s for the exit, then KILL.

@@ -208,6 +208,24 @@ same(const char *a, const char *b)
 	return a && b && !strcmp(a, b);
 }
 
+/* 1 when the member key of body, a content value in body's encoding, is
+   exactly the len bytes at want. */
+static int
+content_is(struct json_object *body, const char *key, const char *want,
+    size_t len)
+{
+	struct json_object *v = NULL;
+	size_t got_len;
+	char *got;
+	int same_bytes;
+
+	json_object_object_get_ex(body, key, &v);
+	got = content_bytes(v, fuzz_json_string(body, "encoding"), &got_len);
+	same_bytes = got_len == len && !memcmp(got, want, len);
+	free(got);
+	return same_bytes;
+}
+
 
 
 /* A 200 or 304 about a file: the truth about a file watcherd may serve. */
@@ -218,10 +236,9 @@ check_file_answer(const char *route, const struct answer *a,
 	int context = !strncmp(route, "/contextfile/", 13);
 	const char *p, *name, *why, *given, *crc;
 	char want_crc[16], buf[256], etag[32];
-	size_t len, plen, name_len, got_len;
+	size_t len, plen, name_len;
 	unsigned proposal;
-	char *file, *got, err[256];
-	struct json_object *v;
+	char *file, err[256];
 	int64_t off, next;
 	struct query q;
 	uint32_t want;
@@ -260,17 +277,11 @@ check_file_answer(const char *route, const struct answer *a,
 		    fuzz_json_int(body, "proposal") == proposal &&
 		    same(fuzz_json_string(body, "file_name"), name),
 		    "size, proposal or file_name is not the file's");
-		json_object_object_get_ex(body, "content", &v);
-		got = content_bytes(v, fuzz_json_string(body, "encoding"), &got_len);
-		FUZZ_CHECK(got_len == len && !memcmp(got, file, len),
+		FUZZ_CHECK(content_is(body, "content", file, len),
 		    "content is not the file's bytes");
-		free(got);
 	} else if (!strcmp(route, "/contextfile/content")) {
-		json_object_object_get_ex(body, "fileContent", &v);
-		got = content_bytes(v, fuzz_json_string(body, "encoding"), &got_len);
-		FUZZ_CHECK(got_len == len && !memcmp(got, file, len),
+		FUZZ_CHECK(content_is(body, "fileContent", file, len),
 		    "fileContent is not context.py's bytes");
-		free(got);
 	} else if (!strcmp(route, "/has_new_checksum")) {
 		given = query_get(&q, "checksum", NULL);
 		FUZZ_CHECK(crc && given && crc_parse(given, &want) == 0 &&
@@ -287,13 +298,10 @@ check_file_answer(const char *route, const struct answer *a,
 		FUZZ_CHECK(0 <= off && off <= next && next <= (int64_t)len,
 		    "tail offsets %lld..%lld of %zu", (long long)off,
 		    (long long)next, len);
-		json_object_object_get_ex(body, "data", &v);
-		got = content_bytes(v, fuzz_json_string(body, "encoding"), &got_len);
-		FUZZ_CHECK(got_len == (size_t)(next - off) &&
-		    !memcmp(got, file + off, got_len),
+		FUZZ_CHECK(content_is(body, "data", file + off,
+		    (size_t)(next - off)),
 		    "tail data is not the file's bytes %lld..%lld",
 		    (long long)off, (long long)next);
-		free(got);
 	}
 	free(file);
 	query_free(&q);

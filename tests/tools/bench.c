@@ -372,6 +372,20 @@ many_name(unsigned i, char *out, size_t outlen)
 	snprintf(out, outlen, "bench/d%02u/f%03u.log", i / 100, i % 100);
 }
 
+/* Opens path with flags (and mode 0644 if it creates it), writes the len
+   bytes of content and closes it; exits on failure. */
+static void
+write_file(const char *path, int flags, const char *content, size_t len)
+{
+	int fd;
+
+	if ((fd = open(path, flags | O_CLOEXEC, 0644)) == -1)
+		fatal("open %s: %s", path, strerror(errno));
+	if (write(fd, content, len) != (ssize_t)len)
+		fatal("write %s: %s", path, strerror(errno));
+	close(fd);
+}
+
 /* populate: creates the many files that lat-many asks about, each a line
    naming it, or --size bytes of such lines. */
 static int
@@ -381,7 +395,6 @@ cmd_populate(const struct options *o)
 	char *body;
 	size_t len, n;
 	unsigned i;
-	int fd;
 
 	if (o->dir == NULL)
 		fatal("populate: --dir is required");
@@ -409,12 +422,7 @@ cmd_populate(const struct options *o)
 			for (size_t at = 0; at < len; at += n)
 				memcpy(body + at, line, at + n <= len ? n :
 				    len - at);
-		if ((fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0644)) == -1)
-			fatal("create %s: %s", path, strerror(errno));
-		if (write(fd, body, len) != (ssize_t)len)
-			fatal("write %s: %s", path, strerror(errno));
-		close(fd);
+		write_file(path, O_WRONLY | O_CREAT | O_TRUNC, body, len);
 	}
 	free(body);
 	printf("populate files=%u\n", o->files);
@@ -537,35 +545,18 @@ static void
 save_file(const char *path, const char *tmp, const char *content,
     size_t len, enum save_style style, long long *t0)
 {
-	int fd;
-
 	if (style == SAVE_APPEND) {
 		*t0 = now_ns();
-		if ((fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC)) == -1)
-			fatal("open %s: %s", path, strerror(errno));
-		if (write(fd, content, len) != (ssize_t)len)
-			fatal("append to %s: %s", path, strerror(errno));
-		close(fd);
-		return;
-	}
-	if (style == SAVE_RENAME) {
-		if ((fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		    0644)) == -1)
-			fatal("create %s: %s", tmp, strerror(errno));
-		if (write(fd, content, len) != (ssize_t)len)
-			fatal("write %s: %s", tmp, strerror(errno));
-		close(fd);
+		write_file(path, O_WRONLY | O_APPEND, content, len);
+	} else if (style == SAVE_RENAME) {
+		write_file(tmp, O_WRONLY | O_CREAT | O_TRUNC, content, len);
 		*t0 = now_ns();
 		if (rename(tmp, path) == -1)
 			fatal("rename %s: %s", tmp, strerror(errno));
-		return;
+	} else {
+		*t0 = now_ns();
+		write_file(path, O_WRONLY | O_TRUNC, content, len);
 	}
-	*t0 = now_ns();
-	if ((fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) == -1)
-		fatal("open %s: %s", path, strerror(errno));
-	if (write(fd, content, len) != (ssize_t)len)
-		fatal("write %s: %s", path, strerror(errno));
-	close(fd);
 }
 
 /* latency: subscribes to a file, saves it count times, and times each

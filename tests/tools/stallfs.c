@@ -184,6 +184,61 @@ stall_init(struct fuse_conn_info *conn, struct fuse_config *cfg)
 	return stallfs_get();
 }
 
+/* The answer to the kernel for a call that returns -1 and sets errno when
+   it fails: 0, or the error negated. */
+static int
+answer(int rc)
+{
+	return rc == -1 ? -errno : 0;
+}
+
+/* The answer to the kernel for a read or write that returned N: the count
+   of bytes, or the error negated. */
+static int
+answer_count(ssize_t n)
+{
+	return n == -1 ? -errno : (int)n;
+}
+
+/* The backing directory, for the *at() calls. */
+static int
+backing(void)
+{
+	return stallfs_get()->backing_fd;
+}
+
+/* Opens PATH below the backing directory; returns the descriptor, or the
+   error negated. */
+static int
+open_backing(const char *path, int flags, mode_t mode)
+{
+	int fd;
+
+	fd = openat(backing(), relative(path), flags | O_CLOEXEC, mode);
+	return fd == -1 ? -errno : fd;
+}
+
+/* Closes FD, opened for one call that returned RC, and answers for it. */
+static int
+close_answer(int fd, int rc)
+{
+	int saved = errno;
+
+	close(fd);
+	return rc == -1 ? -saved : 0;
+}
+
+/* Keeps FD, from open_backing(), as the kernel's open file FI. */
+static int
+keep_open(struct fuse_file_info *fi, int fd)
+{
+	if (fd < 0)
+		return fd;
+	fi->fh = (uint64_t)fd;
+	fi->direct_io = 1;
+	return 0;
+}
+
 static int
 stall_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 {
@@ -193,11 +248,9 @@ stall_getattr(const char *path, struct stat *st, struct fuse_file_info *fi)
 		return rc;
 	atomic_fetch_add(&stallfs_get()->getattrs, 1);
 	if (fi != NULL)
-		rc = fstat((int)fi->fh, st);
-	else
-		rc = fstatat(stallfs_get()->backing_fd, relative(path), st,
-		    AT_SYMLINK_NOFOLLOW);
-	return rc == -1 ? -errno : 0;
+		return answer(fstat((int)fi->fh, st));
+	return answer(fstatat(backing(), relative(path), st,
+	    AT_SYMLINK_NOFOLLOW));
 }
 
 static int
@@ -210,8 +263,7 @@ stall_readlink(const char *path, char *buf, size_t size)
 		return rc;
 	if (size == 0)
 		return -EINVAL;
-	n = readlinkat(stallfs_get()->backing_fd, relative(path), buf,
-	    size - 1);
+	n = readlinkat(backing(), relative(path), buf, size - 1);
 	if (n == -1)
 		return -errno;
 	buf[n] = '\0';
@@ -232,10 +284,8 @@ stall_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 	(void)flags;
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	fd = openat(stallfs_get()->backing_fd, relative(path),
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
+	if ((fd = open_backing(path, O_RDONLY | O_DIRECTORY, 0)) < 0)
+		return fd;
 	if ((dir = fdopendir(fd)) == NULL) {
 		close(fd);
 		return -ENOMEM;
@@ -254,66 +304,51 @@ stall_readdir(const char *path, void *buf, fuse_fill_dir_t filler,
 static int
 stall_open(const char *path, struct fuse_file_info *fi)
 {
-	int fd, rc;
+	int rc;
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	atomic_fetch_add(&stallfs_get()->opens, 1);
-	fd = openat(stallfs_get()->backing_fd, relative(path),
-	    fi->flags | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
-	fi->fh = (uint64_t)fd;
-	fi->direct_io = 1;
-	return 0;
+	return keep_open(fi, open_backing(path, fi->flags, 0));
 }
 
 static int
 stall_create(const char *path, mode_t mode, struct fuse_file_info *fi)
 {
-	int fd, rc;
+	int rc;
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	fd = openat(stallfs_get()->backing_fd, relative(path),
-	    fi->flags | O_CREAT | O_CLOEXEC, mode);
-	if (fd == -1)
-		return -errno;
-	fi->fh = (uint64_t)fd;
-	fi->direct_io = 1;
-	return 0;
+	return keep_open(fi, open_backing(path, fi->flags | O_CREAT, mode));
 }
 
 static int
 stall_read(const char *path, char *buf, size_t size, off_t offset,
     struct fuse_file_info *fi)
 {
-	ssize_t n;
 	int rc;
 
 	(void)path;
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	n = pread((int)fi->fh, buf, size, offset);
-	if (n == -1)
-		return -errno;
-	atomic_fetch_add(&stallfs_get()->reads, 1);
-	atomic_fetch_add(&stallfs_get()->read_bytes, (unsigned long)n);
-	return (int)n;
+	rc = answer_count(pread((int)fi->fh, buf, size, offset));
+	if (rc >= 0) {
+		atomic_fetch_add(&stallfs_get()->reads, 1);
+		atomic_fetch_add(&stallfs_get()->read_bytes, (unsigned long)rc);
+	}
+	return rc;
 }
 
 static int
 stall_write(const char *path, const char *buf, size_t size, off_t offset,
     struct fuse_file_info *fi)
 {
-	ssize_t n;
 	int rc;
 
 	(void)path;
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	n = pwrite((int)fi->fh, buf, size, offset);
-	return n == -1 ? -errno : (int)n;
+	return answer_count(pwrite((int)fi->fh, buf, size, offset));
 }
 
 /* Never gated: the kernel sends it after close() has returned, so a
@@ -334,27 +369,21 @@ stall_fsync(const char *path, int datasync, struct fuse_file_info *fi)
 	(void)path;
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	rc = datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh);
-	return rc == -1 ? -errno : 0;
+	return answer(datasync ? fdatasync((int)fi->fh) : fsync((int)fi->fh));
 }
 
 static int
 stall_truncate(const char *path, off_t size, struct fuse_file_info *fi)
 {
-	int fd, rc, saved;
+	int fd, rc;
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	if (fi != NULL)
-		return ftruncate((int)fi->fh, size) == -1 ? -errno : 0;
-	fd = openat(stallfs_get()->backing_fd, relative(path),
-	    O_WRONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
-	rc = ftruncate(fd, size);
-	saved = errno;
-	close(fd);
-	return rc == -1 ? -saved : 0;
+		return answer(ftruncate((int)fi->fh, size));
+	if ((fd = open_backing(path, O_WRONLY | O_NOFOLLOW, 0)) < 0)
+		return fd;
+	return close_answer(fd, ftruncate(fd, size));
 }
 
 static int
@@ -364,9 +393,7 @@ stall_unlink(const char *path)
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	if (unlinkat(stallfs_get()->backing_fd, relative(path), 0) == -1)
-		return -errno;
-	return 0;
+	return answer(unlinkat(backing(), relative(path), 0));
 }
 
 static int
@@ -376,9 +403,7 @@ stall_mkdir(const char *path, mode_t mode)
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	if (mkdirat(stallfs_get()->backing_fd, relative(path), mode) == -1)
-		return -errno;
-	return 0;
+	return answer(mkdirat(backing(), relative(path), mode));
 }
 
 static int
@@ -388,23 +413,18 @@ stall_rmdir(const char *path)
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	if (unlinkat(stallfs_get()->backing_fd, relative(path),
-	    AT_REMOVEDIR) == -1)
-		return -errno;
-	return 0;
+	return answer(unlinkat(backing(), relative(path), AT_REMOVEDIR));
 }
 
 static int
 stall_rename(const char *from, const char *to, unsigned int flags)
 {
-	int dirfd, rc;
+	int rc;
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	dirfd = stallfs_get()->backing_fd;
-	if (renameat2(dirfd, relative(from), dirfd, relative(to), flags) == -1)
-		return -errno;
-	return 0;
+	return answer(renameat2(backing(), relative(from), backing(),
+	    relative(to), flags));
 }
 
 static int
@@ -415,11 +435,8 @@ stall_chmod(const char *path, mode_t mode, struct fuse_file_info *fi)
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	if (fi != NULL)
-		rc = fchmod((int)fi->fh, mode);
-	else
-		rc = fchmodat(stallfs_get()->backing_fd, relative(path), mode,
-		    0);
-	return rc == -1 ? -errno : 0;
+		return answer(fchmod((int)fi->fh, mode));
+	return answer(fchmodat(backing(), relative(path), mode, 0));
 }
 
 static int
@@ -430,11 +447,9 @@ stall_chown(const char *path, uid_t uid, gid_t gid, struct fuse_file_info *fi)
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	if (fi != NULL)
-		rc = fchown((int)fi->fh, uid, gid);
-	else
-		rc = fchownat(stallfs_get()->backing_fd, relative(path), uid,
-		    gid, AT_SYMLINK_NOFOLLOW);
-	return rc == -1 ? -errno : 0;
+		return answer(fchown((int)fi->fh, uid, gid));
+	return answer(fchownat(backing(), relative(path), uid, gid,
+	    AT_SYMLINK_NOFOLLOW));
 }
 
 static int
@@ -446,28 +461,21 @@ stall_utimens(const char *path, const struct timespec tv[2],
 	if ((rc = stall_gate()) != 0)
 		return rc;
 	if (fi != NULL)
-		rc = futimens((int)fi->fh, tv);
-	else
-		rc = utimensat(stallfs_get()->backing_fd, relative(path), tv,
-		    AT_SYMLINK_NOFOLLOW);
-	return rc == -1 ? -errno : 0;
+		return answer(futimens((int)fi->fh, tv));
+	return answer(utimensat(backing(), relative(path), tv,
+	    AT_SYMLINK_NOFOLLOW));
 }
 
 static int
 stall_statfs(const char *path, struct statvfs *sv)
 {
-	int fd, rc, saved;
+	int fd, rc;
 
 	if ((rc = stall_gate()) != 0)
 		return rc;
-	fd = openat(stallfs_get()->backing_fd, relative(path),
-	    O_PATH | O_CLOEXEC);
-	if (fd == -1)
-		return -errno;
-	rc = fstatvfs(fd, sv);
-	saved = errno;
-	close(fd);
-	return rc == -1 ? -saved : 0;
+	if ((fd = open_backing(path, O_PATH, 0)) < 0)
+		return fd;
+	return close_answer(fd, fstatvfs(fd, sv));
 }
 
 static const struct fuse_operations stall_operations = {

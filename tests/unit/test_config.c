@@ -117,6 +117,70 @@ static const char full_file[] =
     "verbose = on\n"
     "\n";
 
+/* A number a loaded config holds, and the one it must hold. */
+struct number_check {
+	long long	 got;
+	long long	 want;
+	const char	*what;
+};
+
+static void
+check_numbers(const struct number_check *checks, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		tap_is_int(checks[i].got, checks[i].want, "%s", checks[i].what);
+}
+
+/* c is full_file (at path) loaded alone. */
+static void
+check_full_file(const struct config *c, const char *path)
+{
+	const struct number_check numbers[] = {
+		{ c->idle_timeout_s, 60, "file sets idle_timeout (underscore)" },
+		{ c->watch_mode, WATCH_MODE_POLL,
+		    "file sets watch-mode, tabs and spaces trimmed" },
+		{ c->poll_interval_ms, 250, "file sets poll-interval" },
+		{ c->settle_time_ms, 5, "file sets settle-time" },
+		{ (long long)c->max_file_size, 1024,
+		    "file sets max-file-size with a k suffix" },
+		{ (long long)c->cache_size, 2 * MIB,
+		    "file sets cache-size with an M suffix" },
+		{ c->max_watches, 500, "file sets max-watches" },
+		{ c->max_clients, 7, "file sets max_clients (underscore)" },
+	};
+
+	tap_is_str(c->config_file, path, "the config file's name is kept");
+	tap_is_str(c->socket_path, "/tmp/file.sock", "file sets socket");
+	tap_is_str(c->data_root, "/data/root", "file sets data-root");
+	check_numbers(numbers, sizeof(numbers) / sizeof(numbers[0]));
+	tap_is_str(allow_list(c), "*.py logs/*.txt",
+	    "allow lines in the file replace the default patterns");
+	tap_ok(c->foreground == 1 && c->verbose == 1,
+	    "file sets foreground = yes and verbose = on");
+}
+
+/* c is full_file loaded with the flags test_file gives on top of it. */
+static void
+check_flags_over_file(const struct config *c)
+{
+	const struct number_check numbers[] = {
+		{ c->idle_timeout_s, 5, "--idle-timeout overrides the file" },
+		{ c->watch_mode, WATCH_MODE_INOTIFY,
+		    "--watch-mode overrides the file" },
+		{ (long long)c->max_file_size, 16 * MIB,
+		    "--max-file-size=16M overrides the file, as 16 MiB" },
+		{ c->poll_interval_ms, 250,
+		    "keys without a flag keep the file's value" },
+		{ c->verbose, 0, "the last of two flags wins (--verbose=no)" },
+	};
+
+	check_numbers(numbers, sizeof(numbers) / sizeof(numbers[0]));
+	tap_is_str(allow_list(c), "*.py logs/*.txt",
+	    "without --allow, the file's patterns stay");
+}
+
 static void
 test_file(void)
 {
@@ -125,39 +189,13 @@ test_file(void)
 
 	tap_is_int(LOAD(&c, "--config", path), 0,
 	    "a file with comments, blank lines and every key loads");
-	tap_is_str(c.config_file, path, "the config file's name is kept");
-	tap_is_str(c.socket_path, "/tmp/file.sock", "file sets socket");
-	tap_is_str(c.data_root, "/data/root", "file sets data-root");
-	tap_is_int(c.idle_timeout_s, 60, "file sets idle_timeout (underscore)");
-	tap_is_int(c.watch_mode, WATCH_MODE_POLL,
-	    "file sets watch-mode, tabs and spaces trimmed");
-	tap_is_int(c.poll_interval_ms, 250, "file sets poll-interval");
-	tap_is_int(c.settle_time_ms, 5, "file sets settle-time");
-	tap_is_int((long long)c.max_file_size, 1024,
-	    "file sets max-file-size with a k suffix");
-	tap_is_int((long long)c.cache_size, 2 * MIB,
-	    "file sets cache-size with an M suffix");
-	tap_is_int(c.max_watches, 500, "file sets max-watches");
-	tap_is_int(c.max_clients, 7, "file sets max_clients (underscore)");
-	tap_is_str(allow_list(&c), "*.py logs/*.txt",
-	    "allow lines in the file replace the default patterns");
-	tap_ok(c.foreground == 1 && c.verbose == 1,
-	    "file sets foreground = yes and verbose = on");
+	check_full_file(&c, path);
 	config_free(&c);
 
 	tap_is_int(LOAD(&c, "--verbose", "--config", path, "--idle-timeout",
 	    "5", "--watch-mode", "inotify", "--max-file-size=16M",
 	    "--verbose=no"), 0, "flags load on top of a file");
-	tap_is_int(c.idle_timeout_s, 5,
-	    "--idle-timeout overrides the file");
-	tap_is_int(c.watch_mode, WATCH_MODE_INOTIFY,
-	    "--watch-mode overrides the file");
-	tap_is_int((long long)c.max_file_size, 16 * MIB,
-	    "--max-file-size=16M overrides the file, as 16 MiB");
-	tap_is_int(c.poll_interval_ms, 250, "keys without a flag keep the file's value");
-	tap_is_int(c.verbose, 0, "the last of two flags wins (--verbose=no)");
-	tap_is_str(allow_list(&c), "*.py logs/*.txt",
-	    "without --allow, the file's patterns stay");
+	check_flags_over_file(&c);
 	config_free(&c);
 
 	LOAD(&c, "--allow", "a.txt", "--config", path, "--allow=b/*.txt");
@@ -185,33 +223,36 @@ test_socket_precedence(void)
 {
 	const char *path = write_config("socket.conf",
 	    "socket = /tmp/file.sock\n");
+	const struct {
+		const char	*env;		/* WATCHERD_SOCKET; NULL: unset */
+		const char	*args[5];	/* NULL-terminated */
+		const char	*want;
+		const char	*what;
+	} cases[] = {
+		{ NULL, { "--config", path }, "/tmp/file.sock",
+		    "the file's socket is used without environment or flag" },
+		{ "/tmp/env.sock", { "--config", path }, "/tmp/env.sock",
+		    "WATCHERD_SOCKET overrides the file" },
+		{ "/tmp/env.sock",
+		    { "--socket", "/tmp/flag.sock", "--config", path },
+		    "/tmp/flag.sock", "--socket overrides WATCHERD_SOCKET" },
+		{ "/tmp/env.sock", { "--foreground" }, "/tmp/env.sock",
+		    "WATCHERD_SOCKET overrides the default" },
+		{ "", { "--config", path }, "/tmp/file.sock",
+		    "an empty WATCHERD_SOCKET is ignored" },
+	};
 	struct config c;
+	size_t i;
 
-	unsetenv("WATCHERD_SOCKET");
-	LOAD(&c, "--config", path);
-	tap_is_str(c.socket_path, "/tmp/file.sock",
-	    "the file's socket is used without environment or flag");
-	config_free(&c);
-
-	setenv("WATCHERD_SOCKET", "/tmp/env.sock", 1);
-	LOAD(&c, "--config", path);
-	tap_is_str(c.socket_path, "/tmp/env.sock",
-	    "WATCHERD_SOCKET overrides the file");
-	config_free(&c);
-	LOAD(&c, "--socket", "/tmp/flag.sock", "--config", path);
-	tap_is_str(c.socket_path, "/tmp/flag.sock",
-	    "--socket overrides WATCHERD_SOCKET");
-	config_free(&c);
-	LOAD(&c, "--foreground");
-	tap_is_str(c.socket_path, "/tmp/env.sock",
-	    "WATCHERD_SOCKET overrides the default");
-	config_free(&c);
-
-	setenv("WATCHERD_SOCKET", "", 1);
-	LOAD(&c, "--config", path);
-	tap_is_str(c.socket_path, "/tmp/file.sock",
-	    "an empty WATCHERD_SOCKET is ignored");
-	config_free(&c);
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (cases[i].env == NULL)
+			unsetenv("WATCHERD_SOCKET");
+		else
+			setenv("WATCHERD_SOCKET", cases[i].env, 1);
+		load(&c, cases[i].args);
+		tap_is_str(c.socket_path, cases[i].want, "%s", cases[i].what);
+		config_free(&c);
+	}
 	unsetenv("WATCHERD_SOCKET");
 }
 
@@ -233,43 +274,56 @@ expect_error(const char *what, const char *const *args, const char *w1,
 #define BAD(what, w1, w2, ...) \
 	expect_error(what, (const char *const[]){ __VA_ARGS__, NULL }, w1, w2)
 
+/* Command lines that must be refused: what they are, and one or two
+   words (w2 may be NULL) the message must hold. */
+static const struct refused_args {
+	const char	*what;
+	const char	*w1, *w2;
+	const char	*args[3];	/* NULL-terminated */
+} refused_args[] = {
+	{ "--idle-timeout abc", "abc", "idle-timeout",
+	    { "--idle-timeout", "abc" } },
+	{ "--idle-timeout 0", "idle-timeout", "from 1",
+	    { "--idle-timeout", "0" } },
+	{ "--idle-timeout -1", "idle-timeout", NULL,
+	    { "--idle-timeout", "-1" } },
+	{ "--idle-timeout ' 5'", "idle-timeout", NULL,
+	    { "--idle-timeout", " 5" } },
+	{ "--idle-timeout 99999999999999999999999", "idle-timeout", NULL,
+	    { "--idle-timeout", "99999999999999999999999" } },
+	{ "--poll-interval 5 (below 10 ms)", "poll-interval", NULL,
+	    { "--poll-interval", "5" } },
+	{ "--watch-mode sometimes", "sometimes", "watch-mode",
+	    { "--watch-mode", "sometimes" } },
+	{ "--max-file-size 16MB", "16MB", "suffix",
+	    { "--max-file-size", "16MB" } },
+	{ "--max-file-size 5G (over 4 GiB)", "max-file-size", NULL,
+	    { "--max-file-size", "5G" } },
+	{ "--max-file-size 0", "max-file-size", NULL,
+	    { "--max-file-size", "0" } },
+	{ "--foreground=maybe", "maybe", "foreground",
+	    { "--foreground=maybe" } },
+	{ "--socket ''", "socket", NULL, { "--socket", "" } },
+	{ "--allow ''", "allow", NULL, { "--allow", "" } },
+	{ "unknown flag --bogus", "unknown option '--bogus'", "usage",
+	    { "--bogus" } },
+	{ "a bare argument", "unexpected argument 'stray'", NULL,
+	    { "--foreground", "stray" } },
+	{ "--socket without a value", "'--socket' needs a value", NULL,
+	    { "--socket" } },
+};
+
 static void
 test_errors(void)
 {
 	const char *path;
 	char want[PATH_MAX + 16];
 	struct config c;
+	size_t i;
 
-	BAD("--idle-timeout abc", "abc", "idle-timeout",
-	    "--idle-timeout", "abc");
-	BAD("--idle-timeout 0", "idle-timeout", "from 1",
-	    "--idle-timeout", "0");
-	BAD("--idle-timeout -1", "idle-timeout", NULL,
-	    "--idle-timeout", "-1");
-	BAD("--idle-timeout ' 5'", "idle-timeout", NULL,
-	    "--idle-timeout", " 5");
-	BAD("--idle-timeout 99999999999999999999999", "idle-timeout", NULL,
-	    "--idle-timeout", "99999999999999999999999");
-	BAD("--poll-interval 5 (below 10 ms)", "poll-interval", NULL,
-	    "--poll-interval", "5");
-	BAD("--watch-mode sometimes", "sometimes", "watch-mode",
-	    "--watch-mode", "sometimes");
-	BAD("--max-file-size 16MB", "16MB", "suffix",
-	    "--max-file-size", "16MB");
-	BAD("--max-file-size 5G (over 4 GiB)", "max-file-size", NULL,
-	    "--max-file-size", "5G");
-	BAD("--max-file-size 0", "max-file-size", NULL,
-	    "--max-file-size", "0");
-	BAD("--foreground=maybe", "maybe", "foreground",
-	    "--foreground=maybe");
-	BAD("--socket ''", "socket", NULL, "--socket", "");
-	BAD("--allow ''", "allow", NULL, "--allow", "");
-	BAD("unknown flag --bogus", "unknown option '--bogus'", "usage",
-	    "--bogus");
-	BAD("a bare argument", "unexpected argument 'stray'", NULL,
-	    "--foreground", "stray");
-	BAD("--socket without a value", "'--socket' needs a value", NULL,
-	    "--socket");
+	for (i = 0; i < sizeof(refused_args) / sizeof(refused_args[0]); i++)
+		expect_error(refused_args[i].what, refused_args[i].args,
+		    refused_args[i].w1, refused_args[i].w2);
 
 	BAD("an empty --config=", "cannot read config file", NULL,
 	    "--config=");

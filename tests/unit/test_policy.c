@@ -209,8 +209,29 @@ find_folder(const char *root, unsigned proposal, char *out, size_t len)
 static void
 test_find_folder(void)
 {
+	/* Proposals of the tree made below, and the folder each must get. */
+	static const struct {
+		unsigned	 proposal;
+		const char	*folder;	/* below the root; NULL: ENOENT */
+		const char	*what;
+	} cases[] = {
+		{ 1111, "SPB/202601/p001111/usr/Shared/amore",
+		    "its DAMNIT folder is usr/Shared/amore" },
+		{ 2222, "FXE/202602/p002222/usr/Shared/amore-online",
+		    "amore-online is used when amore is missing" },
+		{ 3333, "MID/202603/p003333/usr/Shared/amore",
+		    "amore is preferred when amore-online exists too" },
+		{ 5555, NULL, "unknown proposal gives ENOENT" },
+		{ 4444, NULL, "proposal without a DAMNIT folder gives ENOENT" },
+		{ 77777, NULL,
+		    "a regular file named amore is not a DAMNIT folder" },
+		{ 6666, NULL,
+		    "the first proposal match decides, even without a DAMNIT folder" },
+		{ 1000000, NULL, "proposal over 999999 gives ENOENT" },
+	};
 	char root[PATH_MAX], want[PATH_MAX], out[PATH_MAX], small[16];
 	char longroot[5000];
+	size_t i;
 	int r;
 
 	fixture_tmpdir(want, sizeof(want));
@@ -238,48 +259,18 @@ test_find_folder(void)
 	    root);
 	fixture_write(out, "x", 1);
 
-	fixture_path(want, sizeof(want), "%s/SPB/202601/p001111/usr/Shared/amore",
-	    root);
-	r = find_folder(root, 1111, out, sizeof(out));
-	tap_ok(r == 0, "proposal 1111 is found under <root>/SPB/202601");
-	tap_is_str(r == 0 ? out : NULL, want,
-	    "its DAMNIT folder is usr/Shared/amore");
-
-	fixture_path(want, sizeof(want),
-	    "%s/FXE/202602/p002222/usr/Shared/amore-online", root);
-	r = find_folder(root, 2222, out, sizeof(out));
-	tap_is_str(r == 0 ? out : NULL, want,
-	    "amore-online is used when amore is missing");
-
-	fixture_path(want, sizeof(want), "%s/MID/202603/p003333/usr/Shared/amore",
-	    root);
-	r = find_folder(root, 3333, out, sizeof(out));
-	tap_is_str(r == 0 ? out : NULL, want,
-	    "amore is preferred when amore-online exists too");
-
-	errno = 0;
-	r = find_folder(root, 5555, out, sizeof(out));
-	tap_ok(r == -1 && errno == ENOENT, "unknown proposal gives ENOENT");
-
-	errno = 0;
-	r = find_folder(root, 4444, out, sizeof(out));
-	tap_ok(r == -1 && errno == ENOENT,
-	    "proposal without a DAMNIT folder gives ENOENT");
-
-	errno = 0;
-	r = find_folder(root, 77777, out, sizeof(out));
-	tap_ok(r == -1 && errno == ENOENT,
-	    "a regular file named amore is not a DAMNIT folder");
-
-	errno = 0;
-	r = find_folder(root, 6666, out, sizeof(out));
-	tap_ok(r == -1 && errno == ENOENT,
-	    "the first proposal match decides, even without a DAMNIT folder");
-
-	errno = 0;
-	r = find_folder(root, 1000000, out, sizeof(out));
-	tap_ok(r == -1 && errno == ENOENT,
-	    "proposal over 999999 gives ENOENT");
+	tap_ok(find_folder(root, 1111, out, sizeof(out)) == 0,
+	    "proposal 1111 is found under <root>/SPB/202601");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		errno = 0;
+		r = find_folder(root, cases[i].proposal, out, sizeof(out));
+		if (cases[i].folder == NULL) {
+			tap_ok(r == -1 && errno == ENOENT, "%s", cases[i].what);
+			continue;
+		}
+		fixture_path(want, sizeof(want), "%s/%s", root, cases[i].folder);
+		tap_is_str(r == 0 ? out : NULL, want, "%s", cases[i].what);
+	}
 
 	/* A member's links in usr/Shared: inside the proposal they work,
 	   out of it (another proposal, anywhere) they do not. */
@@ -349,7 +340,7 @@ static int (*open_under_test)(int, const char *, int);
 /* Opens name beneath folder_fd with flags; returns 0 on success (and
    closes the descriptor), else the errno. */
 static int
-open_errno_flags(int folder_fd, const char *name, int flags)
+open_errno(int folder_fd, const char *name, int flags)
 {
 	int fd;
 
@@ -360,18 +351,97 @@ open_errno_flags(int folder_fd, const char *name, int flags)
 	return 0;
 }
 
-static int
-open_errno(int folder_fd, const char *name)
+/* An open's expected outcome: 0 (it opens), an errno, or ESCAPE. */
+#define ESCAPE	(-2)	/* EXDEV or ELOOP: both refuse a way out */
+
+/* The opens of test_open_beneath's folder, which holds context.py,
+   process_logs/r1.out and the links LINK() makes there. */
+static const struct open_case {
+	const char	*name;
+	int		 flags;
+	int		 want;
+	const char	*what;
+} open_cases[] = {
+	{ "process_logs/r1.out", O_RDONLY, 0, "a file in a subfolder opens" },
+	{ "deep.log", O_RDONLY, 0, "a symlink into a subfolder opens" },
+	{ "process_logs/../context.py", O_RDONLY, 0,
+	    "a .. that stays inside opens" },
+	{ "process_logs/up.log", O_RDONLY, 0,
+	    "a symlink through .. to a file inside opens" },
+	{ "context.py/x", O_RDONLY, ENOTDIR,
+	    "a file used as a folder gives ENOTDIR" },
+	{ "../outside", O_RDONLY, EXDEV, "../outside fails with EXDEV" },
+	{ "process_logs/../../outside", O_RDONLY, EXDEV,
+	    "a .. that climbs out through a subfolder fails with EXDEV" },
+	{ "/etc/passwd", O_RDONLY, EXDEV,
+	    "an absolute name fails with EXDEV" },
+	{ "abs.log", O_RDONLY, ESCAPE,
+	    "an absolute symlink to /etc/passwd fails" },
+	{ "rel.log", O_RDONLY, ESCAPE,
+	    "a relative symlink to ../outside fails" },
+	{ "up/outside", O_RDONLY, ESCAPE,
+	    "a symlink to .. used as a folder fails" },
+	{ "self-abs/context.py", O_RDONLY, ESCAPE,
+	    "an absolute symlink to the folder itself fails" },
+	{ "proc.log", O_RDONLY, ESCAPE,
+	    "a symlink to /proc/self/root/etc/passwd fails" },
+	{ "cwd/etc/passwd", O_RDONLY, ESCAPE,
+	    "a symlink to /proc/self/cwd fails" },
+	{ "/proc/self/root/etc/passwd", O_RDONLY, ESCAPE,
+	    "the name /proc/self/root/etc/passwd fails" },
+	{ "loop.log", O_RDONLY, ELOOP, "a symlink loop fails with ELOOP" },
+	/* watcherd opens directories O_PATH | O_DIRECTORY: a link is
+	   followed, never opened itself. */
+	{ "logs", O_PATH | O_DIRECTORY, 0,
+	    "O_PATH: a symlink to a subfolder opens the subfolder" },
+	{ "abs.log", O_PATH, ESCAPE,
+	    "O_PATH: an absolute symlink fails, not opened as a link" },
+	{ "up", O_PATH | O_DIRECTORY, ESCAPE,
+	    "O_PATH: a symlink to .. fails" },
+	{ "inner.log/", O_RDONLY, ENOTDIR,
+	    "a symlink to a file, with a trailing slash, gives ENOTDIR" },
+	{ "logs/", O_RDONLY, 0,
+	    "a symlink to a folder, with a trailing slash, opens the folder" },
+	{ "missing.log", O_RDONLY, ENOENT, "a missing file gives ENOENT" },
+	{ "missing/x.out", O_RDONLY, ENOENT,
+	    "a file in a missing subfolder gives ENOENT" },
+};
+
+static void
+check_open(int folder_fd, const struct open_case *c)
 {
-	return open_errno_flags(folder_fd, name, O_RDONLY);
+	int e = open_errno(folder_fd, c->name, c->flags);
+
+	if (c->want == ESCAPE)
+		tap_ok(e == EXDEV || e == ELOOP, "%s (errno %d)", c->what, e);
+	else
+		tap_is_int(e, c->want, "%s", c->what);
+}
+
+/* Opens name beneath folder_fd for reading and checks that it holds
+   exactly content; returns the descriptor (the caller closes it), or -1. */
+static int
+opens_and_reads(int folder_fd, const char *name, const char *content,
+    const char *what)
+{
+	char buf[64];
+	size_t len = strlen(content);
+	ssize_t n;
+	int fd;
+
+	fd = open_under_test(folder_fd, name, O_RDONLY);
+	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
+	tap_ok(fd != -1 && n == (ssize_t)len && memcmp(buf, content, len) == 0,
+	    "%s", what);
+	return fd;
 }
 
 static void
 test_open_beneath(int (*opener)(int, const char *, int), const char *label)
 {
-	char base[PATH_MAX], folder[PATH_MAX], path[PATH_MAX], buf[64];
-	int dfd, fd, e;
-	ssize_t n;
+	char base[PATH_MAX], folder[PATH_MAX], path[PATH_MAX];
+	int dfd, fd;
+	size_t i;
 
 	fixture_tmpdir(base, sizeof(base));
 	fixture_path(folder, sizeof(folder), "%s/amore", base);
@@ -410,80 +480,19 @@ test_open_beneath(int (*opener)(int, const char *, int), const char *label)
 	LINK("process_logs", "logs");
 #undef LINK
 
-	fd = opener(dfd, "context.py", O_RDONLY);
-	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
-	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
+	fd = opens_and_reads(dfd, "context.py", "print(1)\n",
 	    "a regular file in the folder opens and reads");
 	tap_ok(fd != -1 && (fcntl(fd, F_GETFD) & FD_CLOEXEC),
 	    "the descriptor is close-on-exec");
 	if (fd != -1)
 		close(fd);
 
-	tap_is_int(open_errno(dfd, "process_logs/r1.out"), 0,
-	    "a file in a subfolder opens");
-
-	fd = opener(dfd, "inner.log", O_RDONLY);
-	n = fd == -1 ? -1 : read(fd, buf, sizeof(buf));
-	tap_ok(fd != -1 && n == 9 && memcmp(buf, "print(1)\n", 9) == 0,
+	fd = opens_and_reads(dfd, "inner.log", "print(1)\n",
 	    "a symlink to a file inside the folder opens that file");
 	if (fd != -1)
 		close(fd);
-	tap_is_int(open_errno(dfd, "deep.log"), 0,
-	    "a symlink into a subfolder opens");
-
-	tap_is_int(open_errno(dfd, "process_logs/../context.py"), 0,
-	    "a .. that stays inside opens");
-	tap_is_int(open_errno(dfd, "process_logs/up.log"), 0,
-	    "a symlink through .. to a file inside opens");
-	tap_is_int(open_errno(dfd, "context.py/x"), ENOTDIR,
-	    "a file used as a folder gives ENOTDIR");
-	tap_is_int(open_errno(dfd, "../outside"), EXDEV,
-	    "../outside fails with EXDEV");
-	tap_is_int(open_errno(dfd, "process_logs/../../outside"), EXDEV,
-	    "a .. that climbs out through a subfolder fails with EXDEV");
-	tap_is_int(open_errno(dfd, "/etc/passwd"), EXDEV,
-	    "an absolute name fails with EXDEV");
-	e = open_errno(dfd, "abs.log");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "an absolute symlink to /etc/passwd fails (errno %d)", e);
-	e = open_errno(dfd, "rel.log");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "a relative symlink to ../outside fails (errno %d)", e);
-	e = open_errno(dfd, "up/outside");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "a symlink to .. used as a folder fails (errno %d)", e);
-	e = open_errno(dfd, "self-abs/context.py");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "an absolute symlink to the folder itself fails (errno %d)", e);
-	e = open_errno(dfd, "proc.log");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "a symlink to /proc/self/root/etc/passwd fails (errno %d)", e);
-	e = open_errno(dfd, "cwd/etc/passwd");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "a symlink to /proc/self/cwd fails (errno %d)", e);
-	e = open_errno(dfd, "/proc/self/root/etc/passwd");
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "the name /proc/self/root/etc/passwd fails (errno %d)", e);
-	e = open_errno(dfd, "loop.log");
-	tap_ok(e == ELOOP, "a symlink loop fails with ELOOP (errno %d)", e);
-	/* watcherd opens directories O_PATH | O_DIRECTORY: a link is
-	   followed, never opened itself. */
-	tap_is_int(open_errno_flags(dfd, "logs", O_PATH | O_DIRECTORY), 0,
-	    "O_PATH: a symlink to a subfolder opens the subfolder");
-	e = open_errno_flags(dfd, "abs.log", O_PATH);
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "O_PATH: an absolute symlink fails, not opened as a link (errno %d)", e);
-	e = open_errno_flags(dfd, "up", O_PATH | O_DIRECTORY);
-	tap_ok(e == EXDEV || e == ELOOP,
-	    "O_PATH: a symlink to .. fails (errno %d)", e);
-	tap_is_int(open_errno(dfd, "inner.log/"), ENOTDIR,
-	    "a symlink to a file, with a trailing slash, gives ENOTDIR");
-	tap_is_int(open_errno(dfd, "logs/"), 0,
-	    "a symlink to a folder, with a trailing slash, opens the folder");
-	tap_is_int(open_errno(dfd, "missing.log"), ENOENT,
-	    "a missing file gives ENOENT");
-	tap_is_int(open_errno(dfd, "missing/x.out"), ENOENT,
-	    "a file in a missing subfolder gives ENOENT");
+	for (i = 0; i < sizeof(open_cases) / sizeof(open_cases[0]); i++)
+		check_open(dfd, &open_cases[i]);
 
 	if (dfd != -1)
 		close(dfd);

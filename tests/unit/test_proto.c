@@ -167,23 +167,51 @@ static void
 test_reader(void)
 {
 	static const char two[] = "{\"cmd\":\"ping\"}\n{\"cmd\":\"status\"}\n";
+	/* Feeds in pieces of so many bytes. */
+	static const struct {
+		size_t		 piece;
+		const char	*what;
+	} two_feeds[] = {
+		{ 1, "lines fed one byte at a time come out whole" },
+		{ sizeof(two), "two lines in one feed come out as two lines" },
+	}, longest_feeds[] = {
+		{ 4096, "a line of exactly PROTO_MAX_LINE bytes is accepted "
+		    "(4 KiB pieces)" },
+		{ 1, "a line of exactly PROTO_MAX_LINE bytes is accepted "
+		    "(1-byte pieces)" },
+	};
+	/* A line of length bytes, then "next", fed in pieces (0: in one
+	   feed), the lines taken after each piece or after each commit. */
+	static const struct {
+		size_t		 length;
+		size_t		 piece;
+		int		 each_commit;
+		const char	*what;
+	} overlong_feeds[] = {
+		{ PROTO_MAX_LINE + 1, 0, 0, "a line of PROTO_MAX_LINE+1 bytes "
+		    "in one feed gives -1 once, then the next line" },
+		{ PROTO_MAX_LINE + 1, 1, 0, "a line of PROTO_MAX_LINE+1 bytes "
+		    "in 1-byte pieces gives -1 once, then the next line" },
+		{ 200 * 1024, 4096, 0, "a 200 KiB line in 4 KiB pieces gives -1 "
+		    "once, then the next line" },
+		{ 200 * 1024, 4096, 1, "a 200 KiB line, lines taken after every "
+		    "commit, gives -1 once" },
+		{ 200 * 1024, 0, 0, "a 200 KiB line in one feed gives -1 once, "
+		    "then the next line" },
+	};
 	struct proto_reader r;
 	struct taken t;
 	char *buf, *line, dst[16];
-	size_t len, n;
+	size_t i, len, n;
 
 	proto_reader_init(&r);
-	memset(&t, 0, sizeof(t));
-	feed(&r, two, strlen(two), 1, 0, &t);
-	tap_is_str(t.text, "{\"cmd\":\"ping\"}|{\"cmd\":\"status\"}",
-	    "lines fed one byte at a time come out whole");
-	proto_reader_free(&r);
-
-	memset(&t, 0, sizeof(t));
-	feed(&r, two, strlen(two), sizeof(two), 0, &t);
-	tap_is_str(t.text, "{\"cmd\":\"ping\"}|{\"cmd\":\"status\"}",
-	    "two lines in one feed come out as two lines");
-	proto_reader_free(&r);
+	for (i = 0; i < sizeof(two_feeds) / sizeof(two_feeds[0]); i++) {
+		memset(&t, 0, sizeof(t));
+		feed(&r, two, strlen(two), two_feeds[i].piece, 0, &t);
+		tap_is_str(t.text, "{\"cmd\":\"ping\"}|{\"cmd\":\"status\"}",
+		    "%s", two_feeds[i].what);
+		proto_reader_free(&r);
+	}
 
 	memset(&t, 0, sizeof(t));
 	feed(&r, "abc", 3, 3, 0, &t);
@@ -194,52 +222,33 @@ test_reader(void)
 	proto_reader_free(&r);
 
 	buf = long_line(PROTO_MAX_LINE, "\nnext\n", &len);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, 4096, 0, &t);
-	tap_ok(t.overlong == 0 && t.lines == 2 &&
-	    t.longest == PROTO_MAX_LINE && strstr(t.text, "|next"),
-	    "a line of exactly PROTO_MAX_LINE bytes is accepted (4 KiB pieces)");
-	proto_reader_free(&r);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, 1, 0, &t);
-	tap_ok(t.overlong == 0 && t.lines == 2 &&
-	    t.longest == PROTO_MAX_LINE && strstr(t.text, "|next"),
-	    "a line of exactly PROTO_MAX_LINE bytes is accepted (1-byte pieces)");
-	proto_reader_free(&r);
+	for (i = 0; i < sizeof(longest_feeds) / sizeof(longest_feeds[0]); i++) {
+		memset(&t, 0, sizeof(t));
+		feed(&r, buf, len, longest_feeds[i].piece, 0, &t);
+		tap_ok(t.overlong == 0 && t.lines == 2 &&
+		    t.longest == PROTO_MAX_LINE && strstr(t.text, "|next"),
+		    "%s", longest_feeds[i].what);
+		proto_reader_free(&r);
+	}
 	free(buf);
 
-	buf = long_line(PROTO_MAX_LINE + 1, "\nnext\n", &len);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, len, 0, &t);
-	tap_is_str(t.text, "<overlong>|next",
-	    "a line of PROTO_MAX_LINE+1 bytes in one feed gives -1 once, "
-	    "then the next line");
-	proto_reader_free(&r);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, 1, 0, &t);
-	tap_is_str(t.text, "<overlong>|next",
-	    "a line of PROTO_MAX_LINE+1 bytes in 1-byte pieces gives -1 once, "
-	    "then the next line");
-	proto_reader_free(&r);
-	free(buf);
-
+	for (i = 0; i < sizeof(overlong_feeds) / sizeof(overlong_feeds[0]);
+	    i++) {
+		buf = long_line(overlong_feeds[i].length, "\nnext\n", &len);
+		memset(&t, 0, sizeof(t));
+		feed(&r, buf, len, overlong_feeds[i].piece ?
+		    overlong_feeds[i].piece : len, overlong_feeds[i].each_commit,
+		    &t);
+		tap_is_str(t.text, "<overlong>|next", "%s",
+		    overlong_feeds[i].what);
+		proto_reader_free(&r);
+		free(buf);
+	}
 	buf = long_line(200 * 1024, "\nnext\n", &len);
 	memset(&t, 0, sizeof(t));
 	feed(&r, buf, len, 4096, 0, &t);
-	tap_is_str(t.text, "<overlong>|next",
-	    "a 200 KiB line in 4 KiB pieces gives -1 once, then the next line");
 	tap_ok(r.cap <= PROTO_MAX_LINE + 1,
 	    "the reader's buffer stays within PROTO_MAX_LINE + 1 bytes");
-	proto_reader_free(&r);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, 4096, 1, &t);
-	tap_is_str(t.text, "<overlong>|next",
-	    "a 200 KiB line, lines taken after every commit, gives -1 once");
-	proto_reader_free(&r);
-	memset(&t, 0, sizeof(t));
-	feed(&r, buf, len, len, 0, &t);
-	tap_is_str(t.text, "<overlong>|next",
-	    "a 200 KiB line in one feed gives -1 once, then the next line");
 	proto_reader_free(&r);
 	free(buf);
 

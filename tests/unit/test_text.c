@@ -125,6 +125,22 @@ test_utf8_boundary(void)
 	static const char clef[] = "\xf0\x9d\x84\x9e";
 	static const char mixed[] =
 	    "x\xc3\xa9y\xe2\x82\xac\xf0\x9d\x84\x9ez\xc3\xa9\xf0\x9d\x84\x9e";
+	static const struct {
+		const char	*bytes;
+		size_t		 len;
+		size_t		 want;
+		const char	*what;
+	} cases[] = {
+		{ "\xf0\x9d\x84\x9e", 4, 4, "a complete 4-byte char is kept" },
+		{ "abc", 3, 3, "ASCII text is kept whole" },
+		{ "ab\xc3", 3, 2,
+		    "a 2-byte char cut after its lead byte is left out" },
+		{ "abc\xff", 4, 4,
+		    "a byte that never starts a character is not held back" },
+		{ "ab\xc0", 3, 3, "an overlong lead byte is not held back" },
+		{ "ab\xf5\x80", 4, 4,
+		    "a lead byte beyond U+10FFFF is not held back" },
+	};
 	size_t i, b;
 	int bad;
 
@@ -136,18 +152,9 @@ test_utf8_boundary(void)
 	for (i = 1; i <= 3; i++)
 		tap_is_int((long long)text_utf8_boundary(clef, i), 0,
 		    "a 4-byte char cut after %zu bytes is left out whole", i);
-	tap_is_int((long long)text_utf8_boundary(clef, 4), 4,
-	    "a complete 4-byte char is kept");
-	tap_is_int((long long)text_utf8_boundary("abc", 3), 3,
-	    "ASCII text is kept whole");
-	tap_is_int((long long)text_utf8_boundary("ab\xc3", 3), 2,
-	    "a 2-byte char cut after its lead byte is left out");
-	tap_is_int((long long)text_utf8_boundary("abc\xff", 4), 4,
-	    "a byte that never starts a character is not held back");
-	tap_is_int((long long)text_utf8_boundary("ab\xc0", 3), 3,
-	    "an overlong lead byte is not held back");
-	tap_is_int((long long)text_utf8_boundary("ab\xf5\x80", 4), 4,
-	    "a lead byte beyond U+10FFFF is not held back");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tap_is_int((long long)text_utf8_boundary(cases[i].bytes,
+		    cases[i].len), (long long)cases[i].want, "%s", cases[i].what);
 
 	bad = 0;
 	for (i = 0; i <= sizeof(mixed) - 1; i++) {
@@ -159,15 +166,18 @@ test_utf8_boundary(void)
 	    "3 bytes shorter");
 }
 
+/* A text, and what an encoding of it must give. */
+struct encoding_case {
+	const char	*in;
+	size_t		 len;	/* 0: strlen(in) */
+	const char	*want;
+	const char	*what;
+};
+
 static void
 test_base64(void)
 {
-	static const struct {
-		const char	*in;
-		size_t		 len;	/* 0: strlen(in) */
-		const char	*out;
-		const char	*what;
-	} cases[] = {
+	static const struct encoding_case cases[] = {
 		{ "", 0, "", "\"\"" },
 		{ "f", 0, "Zg==", "\"f\"" },
 		{ "fo", 0, "Zm8=", "\"fo\"" },
@@ -187,8 +197,8 @@ test_base64(void)
 		memset(out, 'X', sizeof(out));
 		n = text_base64_encode(cases[i].in, len, out);
 		out[n] = '\0';
-		tap_is_str(out, cases[i].out, "base64 of %s is \"%s\"",
-		    cases[i].what, cases[i].out);
+		tap_is_str(out, cases[i].want, "base64 of %s is \"%s\"",
+		    cases[i].what, cases[i].want);
 		tap_is_int((long long)text_base64_len(len), (long long)n,
 		    "text_base64_len(%zu) is the length written", len);
 	}
@@ -230,31 +240,30 @@ escaped(const char *buf, size_t len, char *out)
 static void
 test_json_escape(void)
 {
+	static const struct encoding_case cases[] = {
+		{ "say \"hi\"", 0, "\"say \\\"hi\\\"\"", "quotes are escaped" },
+		{ "C:\\dir", 0, "\"C:\\\\dir\"", "a backslash is escaped" },
+		{ "a\nb\tc", 0, "\"a\\nb\\tc\"",
+		    "newline and tab get short escapes" },
+		{ "\r\b\f", 0, "\"\\r\\b\\f\"",
+		    "CR, backspace and form feed get short escapes" },
+		{ "\x01", 0, "\"\\u0001\"", "control byte 0x01 becomes \\u0001" },
+		{ "\x1f", 0, "\"\\u001f\"", "control byte 0x1f becomes \\u001f" },
+		{ "\x7f", 0, "\"\\u007f\"", "DEL 0x7f becomes \\u007f" },
+		{ "a\0b", 3, "\"a\\u0000b\"", "NUL becomes \\u0000" },
+		{ "", 0, "\"\"", "empty text is \"\"" },
+		{ "/caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e", 0,
+		    "\"/caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e\"",
+		    "slash and multi-byte UTF-8 stand as they are" },
+	};
 	char out[4096], buf[2048];
 	size_t n, i;
 	uint32_t cp, seed = 12345;
 	int bad;
 
-	tap_is_str(escaped("say \"hi\"", 0, out), "\"say \\\"hi\\\"\"",
-	    "quotes are escaped");
-	tap_is_str(escaped("C:\\dir", 0, out), "\"C:\\\\dir\"",
-	    "a backslash is escaped");
-	tap_is_str(escaped("a\nb\tc", 0, out), "\"a\\nb\\tc\"",
-	    "newline and tab get short escapes");
-	tap_is_str(escaped("\r\b\f", 0, out), "\"\\r\\b\\f\"",
-	    "CR, backspace and form feed get short escapes");
-	tap_is_str(escaped("\x01", 0, out), "\"\\u0001\"",
-	    "control byte 0x01 becomes \\u0001");
-	tap_is_str(escaped("\x1f", 0, out), "\"\\u001f\"",
-	    "control byte 0x1f becomes \\u001f");
-	tap_is_str(escaped("\x7f", 0, out), "\"\\u007f\"",
-	    "DEL 0x7f becomes \\u007f");
-	tap_is_str(escaped("a\0b", 3, out), "\"a\\u0000b\"",
-	    "NUL becomes \\u0000");
-	tap_is_str(escaped("", 0, out), "\"\"", "empty text is \"\"");
-	tap_is_str(escaped("/caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e", 0, out),
-	    "\"/caf\xc3\xa9 \xe2\x82\xac \xf0\x9d\x84\x9e\"",
-	    "slash and multi-byte UTF-8 stand as they are");
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		tap_is_str(escaped(cases[i].in, cases[i].len, out), cases[i].want,
+		    "%s", cases[i].what);
 
 	for (i = 0; i < 0x80; i++)
 		buf[i] = (char)i;
