@@ -90,12 +90,13 @@ current_checksum(struct ctl *ctl, const struct target *t)
 static int
 send_write(struct ctl *ctl, const struct target *t)
 {
+	struct msg_file f = { t->proposal, t->file_name, strlen(t->file_name),
+	    0, NULL };
 	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	msg_request_write(&m, t->proposal, t->file_name, strlen(t->file_name),
-	    0, NULL, ctl->if_checksum, ctl->input_len);
+	msg_request_write(&m, &f, ctl->if_checksum, ctl->input_len);
 	if (m.full) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "the file name is too long");
