@@ -346,6 +346,15 @@ fields_state(const char *line, size_t len, struct msg_state *st)
 	return read_crc(line, len, "checksum", &st->crc);
 }
 
+int
+fields_reply_state(const char *line, size_t len, struct msg_state *st,
+    char *mode, size_t size)
+{
+	if (fields_word(line, len, "mode", mode, size) == -1)
+		mode[0] = '\0';
+	return fields_state(line, len, st);
+}
+
 void
 fields_refusal(const char *line, size_t len, struct fields_refusal *r)
 {

@@ -55,6 +55,12 @@ int	fields_ok(const char *line, size_t len);
    them. */
 int	fields_state(const char *line, size_t len, struct msg_state *st);
 
+/* The checksum and subscribe reply (msg_reply_state()): its state, and
+   its mode into mode (size bytes; "" when missing). Returns 0, or -1 as
+   fields_state(). */
+int	fields_reply_state(const char *line, size_t len, struct msg_state *st,
+	    char *mode, size_t size);
+
 /* A refusal, {"ok":false,"error":CODE,"detail":DETAIL}. */
 struct fields_refusal {
 	enum proto_error error;		/* PROTO_INTERNAL when the code is
