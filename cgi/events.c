@@ -16,6 +16,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 #include "common/proto.h"
 
@@ -39,22 +40,28 @@ send_event(struct request *req, const char *name, const char *id,
 	    http_stream_write(req->x, "\n\n", 2) == -1 ? -1 : 0;
 }
 
+/* The checksum of a state as an id, into crc; NULL when it has none. */
+static const char *
+state_id(const struct msg_state *st, char *crc)
+{
+	if (!st->exists || st->too_large)
+		return NULL;
+	crc_format(st->crc, crc);
+	return crc;
+}
+
 /* Sends a watcherd event line as a server-sent event, as it stands, its
    checksum as id (none for a deleted file). Remembers the id in last. */
 static int
-forward_event(struct request *req, const struct reply *ev, char *last)
+forward_event(struct request *req, const struct reply *r,
+    const struct fields_event *ev, char *last)
 {
-	char name[32], crc[CRC_HEX_LEN + 1];
-	const char *id = NULL;
+	char crc[CRC_HEX_LEN + 1];
+	const char *id = ev->has_state ? state_id(&ev->st, crc) : NULL;
 
-	if (reply_word(ev, "event", name, sizeof(name)) == -1)
-		return 0;
-	if (reply_word(ev, "checksum", crc, sizeof(crc)) == 0 &&
-	    strlen(crc) == CRC_HEX_LEN) {
-		id = crc;
-		memcpy(last, crc, CRC_HEX_LEN + 1);
-	}
-	return send_event(req, name, id, ev->line, ev->len);
+	if (id)
+		memcpy(last, id, CRC_HEX_LEN + 1);
+	return send_event(req, ev->name, id, r->line, r->len);
 }
 
 /* Subscribes without answering: 0 with the reply in *state (the caller
@@ -63,7 +70,7 @@ forward_event(struct request *req, const struct reply *ev, char *last)
 static int
 subscribe_quietly(struct request *req, struct reply *state)
 {
-	if (request_call(req, "subscribe", "", state) == -1)
+	if (request_call(req, "subscribe", state) == -1)
 		return -1;
 	if (reply_ok(state))
 		return 0;
@@ -78,33 +85,27 @@ subscribe_quietly(struct request *req, struct reply *state)
  * no last, the file as it is now becomes last.
  */
 static int
-catch_up(struct request *req, const struct reply *state, char *last)
+catch_up(struct request *req, const struct reply *r, char *last)
 {
-	static const char *const keys[] = { "checksum", "size", "mtime" };
 	char line[MSG_LINE_MAX], word[CRC_HEX_LEN + 1];
-	const char *crc = NULL;
+	struct msg_state st;
+	const char *crc;
 	struct msg m;
 	uint32_t seen;
-	size_t i;
 
-	if (reply_word(state, "checksum", word, sizeof(word)) == 0 &&
-	    strlen(word) == CRC_HEX_LEN)
-		crc = word;
+	if (fields_state(r->line, r->len, &st) == -1)
+		st = (struct msg_state){ .exists = 0 };
+	crc = state_id(&st, word);
 	if (last[0] == '\0' || crc_parse(last, &seen) == -1) {
 		if (crc)
 			memcpy(last, crc, CRC_HEX_LEN + 1);
 		return 0;
 	}
-	if (!reply_checksum_differs(state, seen))
+	if (crc && st.crc == seen)
 		return 0;
 	msg_init(&m, line, sizeof(line));
-	msg_event(&m, "changed", req->proposal, req->file_name,
-	    req->file_name_len);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		reply_put(state, keys[i], &m);
-	if (reply_true(state, "too_large"))
-		msg_text(&m, ",\"too_large\":true");
-	msg_text(&m, "}");
+	msg_event_state(&m, "changed", req->proposal, req->file_name,
+	    req->file_name_len, &st, NULL);
 	if (crc)
 		memcpy(last, crc, CRC_HEX_LEN + 1);
 	return send_event(req, "changed", crc, m.buf, m.len);
@@ -114,13 +115,13 @@ catch_up(struct request *req, const struct reply *state, char *last)
 static int
 send_deleted(struct request *req)
 {
+	static const struct msg_state gone = { .exists = 0 };
 	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	msg_event(&m, "deleted", req->proposal, req->file_name,
-	    req->file_name_len);
-	msg_text(&m, ",\"checksum\":null,\"size\":null,\"mtime\":null}");
+	msg_event_state(&m, "deleted", req->proposal, req->file_name,
+	    req->file_name_len, &gone, NULL);
 	return send_event(req, "deleted", NULL, m.buf, m.len);
 }
 
@@ -170,21 +171,12 @@ resubscribe(struct request *req, char *last)
 	}
 }
 
-/* Whether ev is the event called name. */
-static int
-is_event(const struct reply *ev, const char *name)
-{
-	char word[32];
-
-	return reply_word(ev, "event", word, sizeof(word)) == 0 &&
-	    strcmp(word, name) == 0;
-}
-
 void
 route_events(struct request *req)
 {
 	static const char hello[] = "retry: 2000\n\n";
 	char last[CRC_HEX_LEN + 1] = "";
+	struct fields_event fe;
 	struct reply r, ev;
 	const char *id;
 	int e;
@@ -200,7 +192,7 @@ route_events(struct request *req)
 		memcpy(last, id, sizeof(last));
 	if (request_hold(req) == -1)
 		return;
-	if (request_ask(req, "subscribe", "", &r) == -1) {
+	if (request_ask(req, "subscribe", &r) == -1) {
 		request_release(req);
 		return;
 	}
@@ -217,10 +209,12 @@ route_events(struct request *req)
 		if (e == 1) {
 			/* An operator's unwatch is bridged; a user who may
 			   no longer read is told, and the stream ends. */
-			if (is_event(&ev, "unwatched"))
+			if (fields_event(ev.line, ev.len, &fe) == -1)
+				e = 0;
+			else if (strcmp(fe.name, "unwatched") == 0)
 				e = resubscribe(req, last);
-			else if ((e = forward_event(req, &ev, last)) == 0 &&
-			    is_event(&ev, "forbidden"))
+			else if ((e = forward_event(req, &ev, &fe, last)) == 0 &&
+			    strcmp(fe.name, "forbidden") == 0)
 				e = -1;
 			reply_free(&ev);
 		} else if (e == 0)

@@ -11,6 +11,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 
 /* Whether an If-None-Match header names the checksum. */
@@ -37,23 +38,35 @@ etag_matches(const char *header, const char *crc)
 	return 0;
 }
 
+/* The state's checksum into crc; -1 when it has none (too large). */
+static int
+state_crc(const struct reply *r, struct msg_state *st, char *crc)
+{
+	if (fields_state(r->line, r->len, st) == -1 || !st->exists ||
+	    st->too_large)
+		return -1;
+	crc_format(st->crc, crc);
+	return 0;
+}
+
 void
 route_file_content(struct request *req)
 {
-	char crc[CRC_HEX_LEN + 1], enc[16], head[MSG_LINE_MAX], tail[256];
+	char crc[CRC_HEX_LEN + 1], head[MSG_LINE_MAX], tail[256];
+	struct msg_state st;
 	struct msg h, t;
 	const char *inm;
 	struct reply r;
+	int base64;
 
 	if (request_file_args(req, "proposal", NULL) == -1)
 		return;
 	inm = http_param(req->x, "HTTP_IF_NONE_MATCH");
 	if (inm) {
 		/* Revalidation: a stat and a cached checksum, no content. */
-		if (request_ask(req, "checksum", "", &r) == -1)
+		if (request_ask(req, "checksum", &r) == -1)
 			return;
-		if (reply_word(&r, "checksum", crc, sizeof(crc)) == 0 &&
-		    etag_matches(inm, crc)) {
+		if (state_crc(&r, &st, crc) == 0 && etag_matches(inm, crc)) {
 			request_checksum_headers(req, crc, 1);
 			http_send(req->x, 304, 1, NULL, 0);
 			reply_free(&r);
@@ -61,10 +74,10 @@ route_file_content(struct request *req)
 		}
 		reply_free(&r);
 	}
-	if (request_ask(req, "content", ",\"format\":\"json\"", &r) == -1)
+	if (request_ask_content(req, &r) == -1)
 		return;
-	if (reply_word(&r, "checksum", crc, sizeof(crc)) == -1 ||
-	    reply_word(&r, "encoding", enc, sizeof(enc)) == -1 ||
+	if (state_crc(&r, &st, crc) == -1 ||
+	    fields_content(r.line, r.len, &st, &base64) == -1 ||
 	    r.payload == NULL) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		reply_free(&r);
@@ -75,13 +88,9 @@ route_file_content(struct request *req)
 	request_file_head(req, &h);
 	msg_text(&h, ",\"content\":");
 	msg_init(&t, tail, sizeof(tail));
-	msg_text(&t, ",\"encoding\":\"");
-	msg_text(&t, enc);
-	msg_text(&t, "\",\"checksum\":\"");
-	msg_text(&t, crc);
-	msg_text(&t, "\"");
-	reply_put(&r, "size", &t);
-	reply_put(&r, "mtime", &t);
+	msg_text(&t, base64 ? ",\"encoding\":\"base64\"," :
+	    ",\"encoding\":\"utf-8\",");
+	msg_state(&t, &st);
 	msg_text(&t, "}");
 	if (h.full || t.full)
 		http_error(req->x, 500, "watcherd sent an incomplete reply");

@@ -15,6 +15,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 
 /* Digits of a Content-Length: up to 999,999,999,999,999,999 bytes. */
@@ -104,19 +105,12 @@ body_length(struct request *req, size_t *len)
 	return 0;
 }
 
-/* The JSON text of key in the reply when it opens with open ('"' for a
-   string, '[' for an array), else dflt. */
+/* Findings as they stand, "[]" when there are none. */
 static struct http_chunk
-member(const struct reply *r, const char *key, char open, const char *dflt)
+findings(const struct msg_json *j)
 {
-	struct http_chunk c;
-
-	c.data = reply_json(r, key, &c.len);
-	if (c.len == 0 || c.data[0] != open) {
-		c.data = dflt;
-		c.len = strlen(dflt);
-	}
-	return c;
+	return j->text ? (struct http_chunk){ j->text, j->len } :
+	    (struct http_chunk){ "[]", 2 };
 }
 
 /* 200: where the file stands now, its checksum the new ETag, and what the
@@ -125,61 +119,87 @@ static void
 saved(struct request *req, const struct reply *r)
 {
 	char crc[CRC_HEX_LEN + 1], head[MSG_LINE_MAX];
+	struct msg_write w;
 	struct msg h;
 
-	if (reply_word(r, "checksum", crc, sizeof(crc)) == -1) {
+	if (fields_write(r->line, r->len, &w) == -1 || !w.st.exists ||
+	    w.st.too_large) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		return;
 	}
+	crc_format(w.st.crc, crc);
 	request_checksum_headers(req, crc, 1);
 	msg_init(&h, head, sizeof(head));
 	request_file_head(req, &h);
-	msg_text(&h, ",\"checksum\":\"");
-	msg_text(&h, crc);
-	msg_text(&h, "\"");
-	reply_put(r, "size", &h);
-	reply_put(r, "mtime", &h);
+	msg_text(&h, ",");
+	msg_state(&h, &w.st);
 	msg_text(&h, ",\"warnings\":");
 	if (h.full) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		return;
 	}
 	http_send(req->x, 200, 0, (struct http_chunk[]){ { h.buf, h.len },
-	    member(r, "warnings", '[', "[]"), { "}", 1 } }, 3);
+	    findings(&w.warnings), { "}", 1 } }, 3);
+}
+
+/* {"detail":D, D watcherd's detail or dflt, into m. */
+static void
+detail_head(const struct reply *r, const char *dflt, struct msg *m)
+{
+	struct fields_refusal ref;
+
+	fields_refusal(r->line, r->len, &ref);
+	msg_text(m, "{\"detail\":");
+	if (ref.has_detail)
+		msg_string(m, ref.detail, strlen(ref.detail));
+	else
+		msg_string(m, dflt, strlen(dflt));
 }
 
 /* 412: the file moved on; the client learns to what. */
 static void
-conflict(struct request *req, const struct reply *r)
+conflict(struct request *req, const struct reply *r,
+    const struct msg_write *w)
 {
-	char crc[CRC_HEX_LEN + 1];
+	char crc[CRC_HEX_LEN + 1], body[MSG_LINE_MAX];
+	struct msg m;
 
-	if (reply_word(r, "checksum", crc, sizeof(crc)) == 0)
+	msg_init(&m, body, sizeof(body));
+	detail_head(r, "the file changed since the edit started", &m);
+	msg_text(&m, ",\"checksum\":");
+	if (w->has_current) {
+		crc_format(w->current, crc);
 		http_header(req->x, "X-Checksum", crc);
-	http_send(req->x, 412, 0, (struct http_chunk[]){
-	    { "{\"detail\":", 10 },
-	    member(r, "detail", '"', "\"the file changed since the edit "
-	    "started\""),
-	    { ",\"checksum\":", 12 }, member(r, "checksum", '"', "null"),
-	    { "}", 1 } }, 5);
+		msg_crc(&m, w->current);
+	} else
+		msg_text(&m, "null");
+	msg_text(&m, "}");
+	http_send(req->x, 412, 0, (struct http_chunk[]){ { m.buf, m.len } },
+	    1);
 }
 
 /* 422: the validator refused; its errors and warnings by line. */
 static void
-invalid(struct request *req, const struct reply *r)
+invalid(struct request *req, const struct reply *r,
+    const struct msg_write *w)
 {
-	http_send(req->x, 422, 0, (struct http_chunk[]){
-	    { "{\"detail\":", 10 },
-	    member(r, "detail", '"', "\"the validator refused the content\""),
-	    { ",\"errors\":", 10 }, member(r, "errors", '[', "[]"),
-	    { ",\"warnings\":", 12 }, member(r, "warnings", '[', "[]"),
-	    { "}", 1 } }, 7);
+	char head[MSG_LINE_MAX];
+	struct msg m;
+
+	msg_init(&m, head, sizeof(head));
+	detail_head(r, "the validator refused the content", &m);
+	msg_text(&m, ",\"errors\":");
+	http_send(req->x, 422, 0, (struct http_chunk[]){ { m.buf, m.len },
+	    findings(&w->errors), { ",\"warnings\":", 12 },
+	    findings(&w->warnings), { "}", 1 } }, 5);
 }
 
 void
 route_file_content_put(struct request *req)
 {
-	char line[MSG_LINE_MAX], code[32], *body = NULL;
+	char line[MSG_LINE_MAX], *body = NULL;
+	struct msg_write w;
+	struct msg_file f;
 	struct msg m;
 	struct reply r;
 	uint32_t crc;
@@ -198,9 +218,9 @@ route_file_content_put(struct request *req)
 		    "bytes than Content-Length; nothing was saved");
 		goto done;
 	}
+	f = request_target(req);
 	msg_init(&m, line, sizeof(line));
-	msg_request_write(&m, req->proposal, req->file_name,
-	    req->file_name_len, 1, req->user, crc, len);
+	msg_request_write(&m, &f, crc, len);
 	if (m.full) {
 		http_error(req->x, 500, "the write request does not fit a line");
 		goto done;
@@ -213,18 +233,16 @@ route_file_content_put(struct request *req)
 		    "the file was saved is not known; try again in a moment");
 		goto done;
 	}
-	if (reply_word(&r, "error", code, sizeof(code)) == -1)
-		code[0] = '\0';
 	if (reply_ok(&r))
 		saved(req, &r);
-	else if (proto_error_from_code(code) == PROTO_CONFLICT)
-		conflict(req, &r);
-	else if (proto_error_from_code(code) == PROTO_INVALID)
-		invalid(req, &r);
-	else {
+	else if (fields_write(r.line, r.len, &w) == -1 ||
+	    (w.error != PROTO_CONFLICT && w.error != PROTO_INVALID)) {
 		request_refused(req, &r);
 		goto done;
-	}
+	} else if (w.error == PROTO_CONFLICT)
+		conflict(req, &r, &w);
+	else
+		invalid(req, &r, &w);
 	reply_free(&r);
 done:
 	free(body);

@@ -5,7 +5,6 @@
  * worker's connection subscribed to the file, until some come or S
  * seconds pass.
  */
-#include <stdio.h>
 #include <string.h>
 
 #include "cgi/http.h"
@@ -13,6 +12,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 #include "common/proto.h"
 
@@ -21,38 +21,40 @@
 static void
 answer_tail(struct request *req, const struct reply *r)
 {
-	static const char *const keys[] = { "offset", "next_offset", "size",
-	    "generation", "reset", "encoding", "checksum", "mtime" };
 	char head[MSG_LINE_MAX], crc[CRC_HEX_LEN + 1];
+	struct msg_tail t;
 	struct msg m;
-	size_t i;
 
-	msg_init(&m, head, sizeof(head));
-	request_file_head(req, &m);
-	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		reply_put(r, keys[i], &m);
-	msg_text(&m, ",\"data\":");
-	/* Bounded even should a reply carry values longer than any
-	   watcherd writes: past the buffer, the answer is a 500. */
-	if (r->payload == NULL || m.full) {
+	if (fields_tail(r->line, r->len, &t) == -1 || r->payload == NULL) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		return;
 	}
-	if (reply_word(r, "checksum", crc, sizeof(crc)) == 0)
+	msg_init(&m, head, sizeof(head));
+	request_file_head(req, &m);
+	msg_text(&m, ",");
+	msg_tail_fields(&m, &t);
+	msg_text(&m, ",\"data\":");
+	if (m.full) {
+		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		return;
+	}
+	if (t.has_crc) {
+		crc_format(t.crc, crc);
 		request_checksum_headers(req, crc, 0);
+	}
 	http_send(req->x, 200, 0, (struct http_chunk[]){
 	    { m.buf, m.len }, { r->payload, r->payload_len }, { "}", 1 } }, 3);
 }
 
-/* Whether a tail reply is worth answering at once: new bytes, or a reset. */
+/* Whether a tail reply is worth answering at once: new bytes, or a reset
+   (or a reply that does not read as one, answered as such). */
 static int
 tail_news(const struct reply *r)
 {
-	long long off, next;
+	struct msg_tail t;
 
-	return reply_true(r, "reset") ||
-	    (reply_int(r, "offset", &off) == 0 &&
-	    reply_int(r, "next_offset", &next) == 0 && off != next);
+	return fields_tail(r->line, r->len, &t) == -1 || t.reset ||
+	    t.offset != t.next_offset;
 }
 
 /* Reads generation: at most GENERATION_MAX of [0-9a-f-]. Returns 0, or -1
@@ -75,9 +77,11 @@ void
 route_file_tail(struct request *req)
 {
 	long long offset = 0, max = PROTO_TAIL_DEFAULT_BYTES, wait = 0, deadline = 0;
+	struct msg_file f;
 	struct reply r, ev;
 	const char *gen;
-	char extra[256];
+	char line[MSG_LINE_MAX];
+	struct msg m;
 	int held = 0, e;
 
 	if (request_file_args(req, "proposal", NULL) == -1 ||
@@ -86,13 +90,13 @@ route_file_tail(struct request *req)
 	    request_int_param(req, "wait", 0, REQUEST_WAIT_MAX_S, &wait) == -1 ||
 	    generation_param(req, &gen) == -1)
 		return;
-	snprintf(extra, sizeof(extra), ",\"offset\":%lld,\"max_bytes\":%lld,"
-	    "\"format\":\"json\"%s%s%s", offset, max,
-	    gen ? ",\"generation\":\"" : "", gen ? gen : "", gen ? "\"" : "");
+	f = request_target(req);
+	msg_init(&m, line, sizeof(line));
+	msg_request_tail(&m, &f, offset, max, 1, gen);
 	if (wait > 0) {
 		if (request_hold(req) == -1)
 			return;
-		if (request_ask(req, "subscribe", "", &r) == -1) {
+		if (request_ask(req, "subscribe", &r) == -1) {
 			request_release(req);
 			return;
 		}
@@ -101,7 +105,7 @@ route_file_tail(struct request *req)
 		deadline = proto_now_ms() + wait * 1000;
 	}
 	for (;;) {
-		if (request_ask(req, "tail", extra, &r) == -1)
+		if (request_ask_line(req, &m, &r) == -1)
 			goto done;
 		if (!held || tail_news(&r) || proto_now_ms() >= deadline)
 			break;

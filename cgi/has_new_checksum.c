@@ -9,25 +9,27 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/proto.h"
 
 static void
 answer_checksum(struct request *req, uint32_t want)
 {
 	char crc[CRC_HEX_LEN + 1];
+	struct msg_state st;
 	struct reply r;
-	uint32_t have;
 	int differs;
 
-	if (request_ask(req, "checksum", "", &r) == -1)
+	if (request_ask(req, "checksum", &r) == -1)
 		return;
-	if (reply_word(&r, "checksum", crc, sizeof(crc)) == -1 ||
-	    crc_parse(crc, &have) == -1) {
+	if (fields_state(r.line, r.len, &st) == -1 || !st.exists ||
+	    st.too_large) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");
 		reply_free(&r);
 		return;
 	}
-	differs = have != want;
+	differs = st.crc != want;
+	crc_format(st.crc, crc);
 	request_checksum_headers(req, crc, 0);
 	http_send(req->x, 200, 0, (struct http_chunk[]){
 	    { differs ? "true" : "false", differs ? 4 : 5 } }, 1);
@@ -62,7 +64,7 @@ route_has_new_checksum(struct request *req)
 	}
 	if (request_hold(req) == -1)
 		return;
-	if (request_ask(req, "subscribe", "", &r) == -1) {
+	if (request_ask(req, "subscribe", &r) == -1) {
 		request_release(req);
 		return;
 	}

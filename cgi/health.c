@@ -22,7 +22,7 @@ route_health(struct request *req)
 	const char *s;
 	int n;
 
-	if (request_ask(req, "status", "", &r) == -1)
+	if (request_ask(req, "status", &r) == -1)
 		return;
 	if ((status = reply_parse(&r)) == NULL) {
 		http_error(req->x, 500, "watcherd sent an incomplete reply");

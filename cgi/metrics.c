@@ -16,6 +16,7 @@
 #include "cgi/routes.h"
 #include "cgi/upstream.h"
 #include "common/http_count.h"
+#include "common/msg.h"
 #include "common/status.h"
 
 #define METRICS_MAX	32768	/* bytes of the text; it is far less */
@@ -72,15 +73,19 @@ put_label_value(struct text *t, const char *v)
 	put(t, "\"");
 }
 
-/* Asks watcherd one request without answering for it: 0 with the reply
-   of "ok":true in *reply (the caller puts it), else -1. */
+/* Asks watcherd cmd, a request about no file, without answering for it:
+   0 with the reply of "ok":true in *reply (the caller puts it), else -1. */
 static int
-ask(struct request *req, const char *line, struct json_object **reply)
+ask(struct request *req, const char *cmd, struct json_object **reply)
 {
+	char line[64];
 	struct reply r;
+	struct msg m;
 
 	*reply = NULL;
-	if (upstream_call(req->up, line, strlen(line), &r) == -1)
+	msg_init(&m, line, sizeof(line));
+	msg_request(&m, cmd);
+	if (upstream_call(req->up, m.buf, m.len, &r) == -1)
 		return -1;
 	if (reply_ok(&r))
 		*reply = reply_parse(&r);
@@ -149,14 +154,14 @@ route_metrics(struct request *req)
 		http_error(req->x, 503, "the handler is out of memory");
 		return;
 	}
-	up = ask(req, "{\"cmd\":\"status\"}", &status) == 0;
+	up = ask(req, "status", &status) == 0;
 	put_family(&t, "watcherd_up", "gauge", "1 when watcherd answered, "
 	    "else 0 (and no other metric).");
 	put(&t, "watcherd_up %d\n", up);
 	if (up) {
 		put_status(&t, status);
 		/* A watcherd without http_count has no request counts. */
-		if (ask(req, "{\"cmd\":\"http_count\"}", &reply) == 0 &&
+		if (ask(req, "http_count", &reply) == 0 &&
 		    json_object_object_get_ex(reply, "counts", &counts) &&
 		    http_count_parse(counts, HTTP_COUNT_MAX_TOTAL, &table,
 		    &why) == 0)

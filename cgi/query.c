@@ -3,18 +3,7 @@
 #include <string.h>
 
 #include "cgi/query.h"
-
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
+#include "common/text.h"
 
 /* Decodes [s, end) in place into dst (never longer than the source);
    returns the decoded length or -1 for a malformed escape. */
@@ -29,8 +18,8 @@ decode(const char *s, const char *end, char *dst)
 			*d++ = ' ';
 			s++;
 		} else if (*s == '%') {
-			if (end - s < 3 || (hi = hex_value(s[1])) < 0 ||
-			    (lo = hex_value(s[2])) < 0)
+			if (end - s < 3 || (hi = text_hex_digit(s[1])) < 0 ||
+			    (lo = text_hex_digit(s[2])) < 0)
 				return -1;
 			*d++ = (char)(hi << 4 | lo);
 			s += 3;

@@ -2,43 +2,66 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <json-c/json.h>
-
 #include "cgi/gate.h"
 #include "cgi/http.h"
 #include "cgi/request.h"
 #include "cgi/upstream.h"
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 #include "common/policy.h"
 #include "common/text.h"
 
+struct msg_file
+request_target(const struct request *req)
+{
+	return (struct msg_file){ .proposal = req->proposal,
+	    .name = req->file_name, .len = req->file_name_len, .named = 1,
+	    .user = req->user };
+}
+
+/* Sends the line m holds and reads the reply. */
+static int
+call_line(struct request *req, const struct msg *m, struct reply *r)
+{
+	if (m->full) {
+		/* Names are cut to fit: never seen. */
+		snprintf(req->up->client.errstr, sizeof(req->up->client.errstr),
+		    "the request does not fit a line");
+		return -1;
+	}
+	return upstream_call(req->up, m->buf, m->len, r);
+}
+
+/* Writes cmd about the request's file, or cmd alone without one. */
+static void
+cmd_line(const struct request *req, const char *cmd, struct msg *m)
+{
+	struct msg_file f = request_target(req);
+
+	if (req->file_name)
+		msg_request_file(m, cmd, &f);
+	else
+		msg_request(m, cmd);
+}
+
 int
-request_call(struct request *req, const char *cmd, const char *extra,
-    struct reply *r)
+request_call(struct request *req, const char *cmd, struct reply *r)
 {
 	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	if (req->file_name) {
-		msg_request_file(&m, cmd, req->proposal, req->file_name,
-		    req->file_name_len, req->user);
-		msg_text(&m, extra);
-		msg_text(&m, "}");
-	} else {
-		msg_text(&m, "{\"cmd\":\"");
-		msg_text(&m, cmd);
-		msg_text(&m, "\"}");
-	}
-	return upstream_call(req->up, m.buf, m.len, r);
+	cmd_line(req, cmd, &m);
+	return call_line(req, &m, r);
 }
 
-int
-request_ask(struct request *req, const char *cmd, const char *extra,
-    struct reply *r)
+/* Answers for a call that failed (503) or was refused; 0 for a reply of
+   "ok":true. */
+static int
+asked(struct request *req, int called, struct reply *r)
 {
-	if (request_call(req, cmd, extra, r) == -1) {
+	if (called == -1) {
 		http_error(req->x, 503, "watcherd is not available; try again "
 		    "in a moment");
 		return -1;
@@ -49,21 +72,38 @@ request_ask(struct request *req, const char *cmd, const char *extra,
 	return -1;
 }
 
+int
+request_ask_line(struct request *req, const struct msg *m, struct reply *r)
+{
+	return asked(req, call_line(req, m, r), r);
+}
+
+int
+request_ask(struct request *req, const char *cmd, struct reply *r)
+{
+	return asked(req, request_call(req, cmd, r), r);
+}
+
+int
+request_ask_content(struct request *req, struct reply *r)
+{
+	struct msg_file f = request_target(req);
+	char line[MSG_LINE_MAX];
+	struct msg m;
+
+	msg_init(&m, line, sizeof(line));
+	msg_request_content(&m, &f, 1);
+	return request_ask_line(req, &m, r);
+}
+
 void
 request_refused(struct request *req, struct reply *r)
 {
-	struct json_object *o, *detail;
-	char code[32];
+	struct fields_refusal ref;
 
-	/* Its detail is free text, read from the tree. */
-	if (reply_word(r, "error", code, sizeof(code)) == -1)
-		code[0] = '\0';
-	o = reply_parse(r);
-	http_error(req->x, proto_error_http_status(proto_error_from_code(code)),
-	    json_object_object_get_ex(o, "detail", &detail) &&
-	    json_object_is_type(detail, json_type_string) ?
-	    json_object_get_string(detail) : "watcherd refused");
-	json_object_put(o);
+	fields_refusal(r->line, r->len, &ref);
+	http_error(req->x, proto_error_http_status(ref.error),
+	    ref.has_detail ? ref.detail : "watcherd refused");
 	reply_free(r);
 }
 

@@ -10,10 +10,10 @@
 #include <stddef.h>
 
 #include "cgi/query.h"
+#include "common/msg.h"
 
 struct gate;
 struct http_exchange;
-struct msg;
 struct reply;
 struct upstream;
 
@@ -41,16 +41,20 @@ struct request {
 						   or empty: nobody */
 };
 
-/* Sends cmd about the request's file (none when file_name is NULL), extra
-   JSON members appended (",\"k\":v" or ""), and reads the reply, whatever
-   it says. Returns 0, or -1 when watcherd is unreachable; answers nothing. */
-int	request_call(struct request *, const char *cmd, const char *extra,
-	    struct reply *);
+/* The request's file and user, as common/msg.h's requests take them. */
+struct msg_file request_target(const struct request *);
+/* Sends cmd about the request's file (msg_request_file(); msg_request()
+   when file_name is NULL) and reads the reply, whatever it says. Returns
+   0, or -1 when watcherd is unreachable; answers nothing. */
+int	request_call(struct request *, const char *cmd, struct reply *);
 /* The same, answering for what went wrong: returns 0 with a reply of
    "ok":true, or -1 after answering the error (503 when watcherd is
    unreachable, the mapped status of a refusal). */
-int	request_ask(struct request *, const char *cmd, const char *extra,
-	    struct reply *);
+int	request_ask(struct request *, const char *cmd, struct reply *);
+/* request_ask() of the line m holds, written with common/msg.h. */
+int	request_ask_line(struct request *, const struct msg *, struct reply *);
+/* request_ask() of the content request, format json. */
+int	request_ask_content(struct request *, struct reply *);
 /* Answers a reply that is not "ok":true: the status its error code maps
    to (proto_error_http_status()) with watcherd's detail. Frees it. */
 void	request_refused(struct request *, struct reply *);

@@ -4,9 +4,8 @@
 #include <string.h>
 #include <time.h>
 
-#include <json-c/json.h>
-
 #include "cgi/tally.h"
+#include "common/msg.h"
 
 int
 tally_init(struct tally *t, int n_slots, const char *path, int timeout_ms)
@@ -96,21 +95,18 @@ mark_sent(struct tally *t, const struct http_count_table *done)
 int
 tally_flush(struct tally *t)
 {
-	static const char head[] = "{\"cmd\":\"http_count\",\"counts\":";
-	char line[sizeof(head) + HTTP_COUNT_JSON_MAX + 1];
+	char line[HTTP_COUNT_JSON_MAX + 64];
 	struct http_count_table counts;
 	struct reply reply;
-	size_t len;
+	struct msg m;
 	int rc = 0;
 
 	pthread_mutex_lock(&t->sending);
 	if (take(t, &counts) == 0)
 		goto done;
-	memcpy(line, head, sizeof(head) - 1);
-	len = sizeof(head) - 1;
-	len += http_count_format(&counts, line + len, sizeof(line) - len - 1);
-	line[len++] = '}';
-	if (upstream_call(&t->up, line, len, &reply) == -1) {
+	msg_init(&m, line, sizeof(line));
+	msg_request_http_count(&m, &counts);
+	if (m.full || upstream_call(&t->up, m.buf, m.len, &reply) == -1) {
 		/* Not sent: still counted beyond sent, for the next try. */
 		atomic_store(&t->pending, 1);
 		rc = -1;

@@ -6,9 +6,7 @@
 #include <json-c/json.h>
 
 #include "cgi/upstream.h"
-#include "common/crc.h"
 #include "common/fields.h"
-#include "common/msg.h"
 
 void
 upstream_init(struct upstream *u, const char *path, int timeout_ms)
@@ -192,63 +190,16 @@ reply_free(struct reply *r)
 int
 reply_ok(const struct reply *r)
 {
-	return reply_true(r, "ok");
-}
-
-const char *
-reply_json(const struct reply *r, const char *key, size_t *len)
-{
-	const char *v;
-
-	if (r->line == NULL || fields_get(r->line, r->len, key, &v, len) != 1) {
-		*len = 4;
-		return "null";
-	}
-	return v;
-}
-
-void
-reply_put(const struct reply *r, const char *key, struct msg *m)
-{
-	const char *v;
-	size_t len;
-
-	msg_text(m, ",\"");
-	msg_text(m, key);
-	msg_text(m, "\":");
-	v = reply_json(r, key, &len);
-	msg_raw(m, v, len);
-}
-
-int
-reply_word(const struct reply *r, const char *key, char *buf, size_t size)
-{
-	return r->line ? fields_word(r->line, r->len, key, buf, size) : -1;
-}
-
-int
-reply_true(const struct reply *r, const char *key)
-{
-	size_t len;
-	const char *v = reply_json(r, key, &len);
-
-	return len == 4 && memcmp(v, "true", 4) == 0;
-}
-
-int
-reply_int(const struct reply *r, const char *key, long long *v)
-{
-	return r->line ? fields_int(r->line, r->len, key, v) : -1;
+	return r->line != NULL && fields_ok(r->line, r->len) == 1;
 }
 
 int
 reply_checksum_differs(const struct reply *r, uint32_t want)
 {
-	char crc[CRC_HEX_LEN + 1];
-	uint32_t have;
+	struct msg_state st;
 
-	return reply_word(r, "checksum", crc, sizeof(crc)) == -1 ||
-	    crc_parse(crc, &have) == -1 || have != want;
+	return r->line == NULL || fields_state(r->line, r->len, &st) == -1 ||
+	    !st.exists || st.too_large || st.crc != want;
 }
 
 struct json_object *

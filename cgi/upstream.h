@@ -2,8 +2,8 @@
  * The handler's connection to watcherd: kept open across requests,
  * reconnected transparently when watcherd restarted, every call bounded by
  * a timeout so that a request never hangs. Replies are kept as the lines
- * watcherd wrote and read member by member (common/fields.h): an answer
- * copies the values it needs as they stand, without a JSON tree.
+ * watcherd wrote, for common/fields.h to read, shape by shape, without a
+ * JSON tree.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
@@ -14,7 +14,6 @@
 #include "common/proto.h"
 
 struct json_object;
-struct msg;
 
 struct upstream {
 	struct proto_client	 client;
@@ -68,18 +67,6 @@ int	upstream_wait_event(struct upstream *, int timeout_ms,
 void	reply_free(struct reply *);
 /* Whether the reply says "ok":true. */
 int	reply_ok(const struct reply *);
-/* The JSON text of the value of key ("null" when absent), not
-   NUL-terminated: *len bytes. */
-const char *reply_json(const struct reply *, const char *key, size_t *len);
-/* Appends ,"key": and the value of key as it stands (null when absent). */
-void	reply_put(const struct reply *, const char *key, struct msg *);
-/* A string value of plain characters into buf: fields_word(). */
-int	reply_word(const struct reply *, const char *key, char *buf,
-	    size_t size);
-/* Whether the value of key is true. */
-int	reply_true(const struct reply *, const char *key);
-/* The value of key as an integer: 0 with *v, or -1. */
-int	reply_int(const struct reply *, const char *key, long long *v);
 /* Whether a reply or event names a checksum other than want (a null one,
    deleted or too large, counts as other). */
 int	reply_checksum_differs(const struct reply *, uint32_t want);

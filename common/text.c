@@ -134,6 +134,18 @@ json_short_escape(unsigned char c)
 	}
 }
 
+int
+text_hex_digit(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
 size_t
 text_json_len(const char *buf, size_t len)
 {

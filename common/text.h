@@ -21,6 +21,9 @@ size_t	text_base64_len(size_t len);
    returns the length written. */
 size_t	text_base64_encode(const void *buf, size_t len, char *out);
 
+/* The value of a hexadecimal digit (either case), or -1. */
+int	text_hex_digit(char c);
+
 /* Bytes needed for the JSON string literal of buf, quotes included. */
 size_t	text_json_len(const char *buf, size_t len);
 /* Writes the JSON string literal of buf (quotes, escapes for '"', '\\'

@@ -28,7 +28,8 @@ void
 ctl_free(struct ctl *ctl)
 {
 	proto_client_close(&ctl->client);
-	json_object_put(ctl->reply);
+	free(ctl->reply);
+	json_object_put(ctl->tree);
 	free(ctl->payload);
 	free(ctl->input);
 	if (ctl->signal_fd != -1)
@@ -36,6 +37,7 @@ ctl_free(struct ctl *ctl)
 	if (ctl->has_match)
 		regfree(&ctl->match);
 	ctl->reply = NULL;
+	ctl->tree = NULL;
 	ctl->payload = NULL;
 	ctl->input = NULL;
 	ctl->signal_fd = -1;
@@ -44,53 +46,39 @@ ctl_free(struct ctl *ctl)
 
 /* Requests. */
 
-struct json_object *
-ctl_request_new(const char *cmd, const struct target *t, const char *format)
+struct msg_file
+ctl_file(const struct target *t)
 {
-	struct json_object *req;
-	int failed = 0;
-
-	if ((req = json_object_new_object()) == NULL)
-		return NULL;
-	failed |= json_object_object_add(req, "cmd", json_object_new_string(cmd));
-	if (t) {
-		failed |= json_object_object_add(req, "proposal",
-		    json_object_new_int((int)t->proposal));
-		failed |= json_object_object_add(req, "file_name",
-		    json_object_new_string(t->file_name));
-	}
-	if (format)
-		failed |= json_object_object_add(req, "format",
-		    json_object_new_string(format));
-	if (failed) {
-		json_object_put(req);
-		return NULL;
-	}
-	return req;
+	return (struct msg_file){ .proposal = t->proposal,
+	    .name = t->file_name, .len = strlen(t->file_name), .named = 0 };
 }
 
 int
-ctl_reply_check(struct ctl *ctl, struct json_object *reply)
+ctl_reply_check(struct ctl *ctl, const char *line, size_t len)
 {
-	struct json_object *ok, *code, *detail;
+	struct fields_refusal r;
+	const char *v;
+	size_t n;
 
-	if (!json_object_object_get_ex(reply, "ok", &ok) ||
-	    !json_object_is_type(ok, json_type_boolean)) {
+	if (fields_get(line, len, "ok", &v, &n) == -1) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a line that is not a JSON object");
+		return -1;
+	}
+	switch (fields_ok(line, len)) {
+	case 1:
+		return 0;
+	case 0:
+		fields_refusal(line, len, &r);
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s: %s",
+		    r.code[0] ? r.code : "internal",
+		    r.has_detail ? r.detail : "(no detail)");
+		return -1;
+	default:
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "watcherd sent a reply without \"ok\"");
 		return -1;
 	}
-	if (json_object_get_boolean(ok))
-		return 0;
-	json_object_object_get_ex(reply, "error", &code);
-	if (!json_object_object_get_ex(reply, "detail", &detail))
-		detail = NULL;
-	snprintf(ctl->errstr, sizeof(ctl->errstr), "%s: %s",
-	    json_object_is_type(code, json_type_string) ?
-	    json_object_get_string(code) : "internal",
-	    json_object_is_type(detail, json_type_string) ?
-	    json_object_get_string(detail) : "(no detail)");
-	return -1;
 }
 
 int
@@ -112,40 +100,109 @@ ctl_connect(struct ctl *ctl, struct proto_client *c)
 	return -1;
 }
 
-int
-ctl_request(struct ctl *ctl, const char *cmd, const struct target *t,
-    const char *format, int want_payload)
+/* Forgets the last reply. */
+static void
+reply_clear(struct ctl *ctl)
 {
-	struct json_object *req;
-	int r;
+	free(ctl->reply);
+	json_object_put(ctl->tree);
+	free(ctl->payload);
+	ctl->reply = NULL;
+	ctl->reply_len = 0;
+	ctl->tree = NULL;
+	ctl->payload = NULL;
+	ctl->payload_len = 0;
+}
 
-	if ((req = ctl_request_new(cmd, t, format)) == NULL) {
+int
+ctl_read_reply(struct ctl *ctl, struct proto_client *c, int want_payload)
+{
+	long long want;
+	char *line;
+	size_t len;
+
+	reply_clear(ctl);
+	proto_client_start(c);
+	if (proto_client_read_line(c, &line, &len) == -1) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s", c->errstr);
+		return -1;
+	}
+	if ((ctl->reply = strndup(line, len)) == NULL) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr), "out of memory");
 		return -1;
 	}
-	if (ctl_connect(ctl, &ctl->client) == -1) {
-		json_object_put(req);
+	ctl->reply_len = len;
+	if (want_payload && fields_int(line, len, "payload", &want) == 0) {
+		if (proto_client_read_payload(c, want, &ctl->payload) == -1) {
+			snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
+			    c->errstr);
+			return -1;
+		}
+		ctl->payload_len = (size_t)want;
+	}
+	return ctl_reply_check(ctl, ctl->reply, ctl->reply_len);
+}
+
+int
+ctl_call(struct ctl *ctl, struct proto_client *c, const struct msg *m,
+    int want_payload)
+{
+	reply_clear(ctl);
+	if (m->full) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "the request does not fit a line");
 		return -1;
 	}
-	r = proto_client_call(&ctl->client, req, &ctl->reply,
-	    want_payload ? &ctl->payload : NULL, &ctl->payload_len);
-	json_object_put(req);
-	if (r == -1) {
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
-		    ctl->client.errstr);
+	if (proto_client_send_line(c, m->buf, m->len) == -1) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s", c->errstr);
 		return -1;
 	}
-	return ctl_reply_check(ctl, ctl->reply);
+	return ctl_read_reply(ctl, c, want_payload);
+}
+
+int
+ctl_request(struct ctl *ctl, const struct msg *m, int want_payload)
+{
+	if (ctl_connect(ctl, &ctl->client) == -1)
+		return -1;
+	return ctl_call(ctl, &ctl->client, m, want_payload);
+}
+
+struct json_object *
+ctl_reply_tree(struct ctl *ctl)
+{
+	if (ctl->tree == NULL && ctl->reply != NULL) {
+		ctl->tree = json_tokener_parse(ctl->reply);
+		if (!json_object_is_type(ctl->tree, json_type_object)) {
+			json_object_put(ctl->tree);
+			ctl->tree = NULL;
+		}
+	}
+	if (ctl->tree == NULL)
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a line that is not a JSON object");
+	return ctl->tree;
+}
+
+int
+ctl_print_reply(struct ctl *ctl)
+{
+	struct json_object *tree = ctl_reply_tree(ctl);
+
+	if (tree == NULL)
+		return -1;
+	printf("%s\n", json_object_to_json_string_ext(tree, CTL_JSON_FLAGS));
+	return 0;
 }
 
 /* Subscriptions. */
 
 int
 ctl_event_next(struct ctl *ctl, struct proto_client *c,
-    struct json_object **event, char **line)
+    struct fields_event *ev, char **line)
 {
-	struct json_object *obj, *v;
-	size_t len;
+	const char *v;
+	size_t len, n;
 	int r;
 
 	while ((r = proto_reader_next(&c->reader, line, &len)) != 0) {
@@ -154,35 +211,13 @@ ctl_event_next(struct ctl *ctl, struct proto_client *c,
 			    "event line longer than %d bytes", PROTO_MAX_LINE);
 			return -1;
 		}
-		obj = json_tokener_parse(*line);
-		if (!json_object_is_type(obj, json_type_object)) {
-			json_object_put(obj);
-			snprintf(ctl->errstr, sizeof(ctl->errstr),
-			    "watcherd sent a line that is not a JSON object");
-			return -1;
-		}
-		if (json_object_object_get_ex(obj, "event", &v)) {
-			*event = obj;
+		if (fields_event(*line, len, ev) == 0)
 			return 1;
-		}
-		r = json_object_object_get_ex(obj, "ok", &v) ?
-		    ctl_reply_check(ctl, obj) : 0;
-		json_object_put(obj);
-		if (r == -1)
+		if ((r = fields_get(*line, len, "ok", &v, &n)) != 0 &&
+		    ctl_reply_check(ctl, *line, len) == -1)
 			return -1;
 	}
 	return 0;
-}
-
-const char *
-ctl_event_name(struct json_object *event)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(event, "event", &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return "";
-	return json_object_get_string(v);
 }
 
 int

@@ -1,6 +1,7 @@
 /*
  * What watcherctl's commands share: the run's context, which owns every
- * connection, reply and descriptor of the run; requests to watcherd; and
+ * connection, reply and descriptor of the run; requests to watcherd
+ * (lines of common/msg.h, replies kept as lines for common/fields.h); and
  * reading a subscription's events until SIGINT or SIGTERM. Functions that
  * fail return -1 and leave a message for a person in ctl->errstr; nothing
  * here prints.
@@ -14,9 +15,13 @@
 
 #include <json-c/json.h>
 
+#include "common/fields.h"
+#include "common/msg.h"
 #include "common/proto.h"
 
 #define CTL_DEFAULT_TIMEOUT_MS	5000
+/* How watcherctl prints JSON: compact, "/" as it is. */
+#define CTL_JSON_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 /* The file a command is about. */
 struct target {
@@ -31,7 +36,11 @@ struct ctl {
 	int			 timeout_ms;
 	int			 timeout_set;	/* --timeout was given */
 	struct proto_client	 client;
-	struct json_object	*reply;
+	char			*reply;		/* the last reply's line,
+						   malloc()ed */
+	size_t			 reply_len;
+	struct json_object	*tree;		/* the reply as a tree, once
+						   asked for */
 	char			*payload;
 	size_t			 payload_len;
 	int			 signal_fd;
@@ -47,7 +56,7 @@ struct ctl {
 	size_t			 input_len;
 	int			 exit_status;	/* of a failed command, when not
 						   1 */
-	char			 errstr[512];
+	char			 errstr[1024];
 };
 
 /* The defaults: no connection yet, CTL_DEFAULT_TIMEOUT_MS, tail's
@@ -56,23 +65,33 @@ void	ctl_init(struct ctl *);
 /* Closes and frees what ctl holds (--match too); it may be freed again. */
 void	ctl_free(struct ctl *);
 
-/* {"cmd":cmd[,"proposal":P,"file_name":F][,"format":format]}: t and format
-   may be NULL. The caller puts it; NULL when out of memory. */
-struct json_object *ctl_request_new(const char *cmd, const struct target *t,
-	    const char *format);
-/* 0 for an "ok":true reply; -1 for a failed one ("code: detail" in
-   errstr) or one without "ok". */
-int	ctl_reply_check(struct ctl *, struct json_object *reply);
+/* The file t as common/msg.h's requests take it: without "user", as
+   watcherd trusts its own uid and root, the users watcherctl runs as. */
+struct msg_file ctl_file(const struct target *t);
+/* 0 for a reply line of "ok":true; -1 for a failed one ("code: detail"
+   in errstr, fields_refusal()), one without "ok" or no object. */
+int	ctl_reply_check(struct ctl *, const char *line, size_t len);
 /* Connects c (ctl->client, or another one the caller owns and closes) to
    ctl->socket; says how to start watcherd when none runs there. */
 int	ctl_connect(struct ctl *, struct proto_client *c);
 /*
- * Connects ctl->client, sends one request and reads its reply into
- * ctl->reply (and the payload into ctl->payload, when want_payload). 0 for
+ * Reads one reply from c into ctl->reply, and when want_payload the
+ * payload it announces into ctl->payload (the caller may take it: set
+ * ctl->payload to NULL). What the last reply left is freed first. 0 for
  * an "ok":true reply, else -1.
  */
-int	ctl_request(struct ctl *, const char *cmd, const struct target *t,
-	    const char *format, int want_payload);
+int	ctl_read_reply(struct ctl *, struct proto_client *c, int want_payload);
+/* Sends the request line m on c, then ctl_read_reply(). */
+int	ctl_call(struct ctl *, struct proto_client *c, const struct msg *m,
+	    int want_payload);
+/* Connects ctl->client and ctl_call()s on it. */
+int	ctl_request(struct ctl *, const struct msg *m, int want_payload);
+/* The last reply as a JSON tree (ctl owns it), for the commands that
+   print it whole (--json) or walk it (status, list); NULL with errstr set
+   when it is no object. */
+struct json_object *ctl_reply_tree(struct ctl *);
+/* Prints the last reply's tree on stdout as one line of JSON (--json). */
+int	ctl_print_reply(struct ctl *);
 
 /*
  * Subscriptions. Events arrive for ever, so the wait is our own poll over
@@ -91,15 +110,12 @@ int	ctl_wait_readable(struct ctl *, int fd);
    connection is an error. */
 int	ctl_events_fill(struct ctl *, struct proto_client *c);
 /*
- * The next event c's reader holds: 1 with *event (the caller puts it) and
- * *line (valid until the reader changes), 0 when it holds no complete line,
- * -1 for a failed reply (which ends the subscription) or a line that is no
- * JSON object. Other lines are skipped.
+ * The next event c's reader holds: 1 with *ev and *line (valid until the
+ * reader changes), 0 when it holds no complete line, -1 for a failed
+ * reply (which ends the subscription) or a line that is no JSON object.
+ * Other lines are skipped.
  */
 int	ctl_event_next(struct ctl *, struct proto_client *c,
-	    struct json_object **event, char **line);
-/* An event's name ("changed", "deleted", "created", "unwatched", ...);
-   "" when it has none. Valid as long as the event. */
-const char *ctl_event_name(struct json_object *event);
+	    struct fields_event *ev, char **line);
 
 #endif

@@ -20,8 +20,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include <json-c/json.h>
-
+#include "common/fields.h"
+#include "common/msg.h"
 #include "common/proto.h"
 #include "watcherctl/ctl.h"
 #include "watcherctl/tail.h"
@@ -295,74 +295,27 @@ tail_emit(struct tail *tl, const char *data, size_t len)
 
 /* The protocol. */
 
-/* A non-negative integer member, or -1. */
-static long long
-reply_count(struct json_object *reply, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(reply, key, &v) ||
-	    !json_object_is_type(v, json_type_int) ||
-	    json_object_get_int64(v) < 0)
-		return -1;
-	return json_object_get_int64(v);
-}
-
 /* Checks a "tail" reply against its payload (already in ch->data and
    ch->len) and fills the rest of ch. */
 static int
-chunk_parse(struct ctl *ctl, struct json_object *reply,
-    struct tail_chunk *ch)
+chunk_parse(struct ctl *ctl, struct tail_chunk *ch)
 {
-	struct json_object *gen, *reset;
+	struct msg_tail t;
 
-	ch->offset = reply_count(reply, "offset");
-	ch->next_offset = reply_count(reply, "next_offset");
-	ch->size = reply_count(reply, "size");
-	if (ch->offset < 0 || ch->next_offset < ch->offset || ch->size < 0 ||
-	    !json_object_object_get_ex(reply, "generation", &gen) ||
-	    !json_object_is_type(gen, json_type_string) ||
-	    json_object_get_string_len(gen) < 1 ||
-	    json_object_get_string_len(gen) >= TAIL_GENERATION_MAX ||
-	    !json_object_object_get_ex(reply, "reset", &reset) ||
-	    !json_object_is_type(reset, json_type_boolean) ||
-	    ch->data == NULL ||
-	    (long long)ch->len != ch->next_offset - ch->offset) {
+	if (fields_tail(ctl->reply, ctl->reply_len, &t) == -1 ||
+	    t.generation_len >= TAIL_GENERATION_MAX || ch->data == NULL ||
+	    (long long)ch->len != t.next_offset - t.offset) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "watcherd sent a tail reply that does not add up");
 		return -1;
 	}
-	snprintf(ch->generation, sizeof(ch->generation), "%s",
-	    json_object_get_string(gen));
-	ch->reset = json_object_get_boolean(reset);
+	ch->offset = t.offset;
+	ch->next_offset = t.next_offset;
+	ch->size = t.size;
+	ch->reset = t.reset;
+	memcpy(ch->generation, t.generation, t.generation_len);
+	ch->generation[t.generation_len] = '\0';
 	return 0;
-}
-
-/* {"cmd":"tail",...,"offset":O,"max_bytes":M[,"generation":G]}, raw. */
-static struct json_object *
-tail_request_new(struct tail *tl, long long offset, long long max)
-{
-	struct json_object *req;
-	int failed = 0;
-
-	if ((req = ctl_request_new("tail", tl->t, "raw")) == NULL)
-		return NULL;
-	if (max < TAIL_MIN_REQUEST)
-		max = TAIL_MIN_REQUEST;
-	if (max > TAIL_MAX_REQUEST)
-		max = TAIL_MAX_REQUEST;
-	failed |= json_object_object_add(req, "offset",
-	    json_object_new_int64(offset));
-	failed |= json_object_object_add(req, "max_bytes",
-	    json_object_new_int64(max));
-	if (tl->generation[0] != '\0')
-		failed |= json_object_object_add(req, "generation",
-		    json_object_new_string(tl->generation));
-	if (failed) {
-		json_object_put(req);
-		return NULL;
-	}
-	return req;
 }
 
 /*
@@ -375,32 +328,38 @@ tail_call(struct tail *tl, long long offset, long long max,
     struct tail_chunk *ch)
 {
 	struct ctl *ctl = tl->ctl;
-	struct json_object *req, *reply = NULL, *code;
+	struct msg_file f = ctl_file(tl->t);
+	struct fields_refusal refusal;
+	char line[MSG_LINE_MAX];
 	enum tail_result r = TAIL_OK;
+	struct msg m;
 
 	memset(ch, 0, sizeof(*ch));
-	if ((req = tail_request_new(tl, offset, max)) == NULL) {
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "out of memory");
-		return TAIL_FAILED;
+	if (max < TAIL_MIN_REQUEST)
+		max = TAIL_MIN_REQUEST;
+	if (max > TAIL_MAX_REQUEST)
+		max = TAIL_MAX_REQUEST;
+	msg_init(&m, line, sizeof(line));
+	msg_request_tail(&m, &f, offset, max, 0,
+	    tl->generation[0] != '\0' ? tl->generation : NULL);
+	if (ctl_call(ctl, &ctl->client, &m, 1) == -1) {
+		r = TAIL_FAILED;
+		if (ctl->reply) {
+			fields_refusal(ctl->reply, ctl->reply_len, &refusal);
+			if (refusal.error == PROTO_NOT_FOUND)
+				r = TAIL_GONE;
+		}
+		return r;
 	}
-	if (proto_client_call(&ctl->client, req, &reply, &ch->data,
-	    &ch->len) == -1) {
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
-		    ctl->client.errstr);
-		r = TAIL_FAILED;
-	} else if (ctl_reply_check(ctl, reply) == -1) {
-		r = json_object_object_get_ex(reply, "error", &code) &&
-		    proto_error_from_code(json_object_get_string(code)) ==
-		    PROTO_NOT_FOUND ? TAIL_GONE : TAIL_FAILED;
-	} else if (chunk_parse(ctl, reply, ch) == -1)
-		r = TAIL_FAILED;
-	json_object_put(req);
-	json_object_put(reply);
-	if (r != TAIL_OK) {
+	ch->data = ctl->payload;
+	ch->len = ctl->payload_len;
+	ctl->payload = NULL;
+	if (chunk_parse(ctl, ch) == -1) {
 		free(ch->data);
 		ch->data = NULL;
+		return TAIL_FAILED;
 	}
-	return r;
+	return TAIL_OK;
 }
 
 /* Takes a reply's generation and end as the ones reached. */
@@ -633,18 +592,22 @@ tail_catch_up(struct tail *tl)
 	return 0;
 }
 
+/* The size an event names, or -1. */
+static long long
+event_size(const struct fields_event *ev)
+{
+	return ev->has_state && ev->st.exists ? ev->st.size : -1;
+}
+
 /* Whether an event may bring bytes not asked for yet: not when it names
    the generation we have and the size we reached. */
 static int
-event_is_news(const struct tail *tl, struct json_object *event)
+event_is_news(const struct tail *tl, const struct fields_event *ev)
 {
-	struct json_object *gen;
-
-	if (reply_count(event, "size") != tl->next ||
-	    !json_object_object_get_ex(event, "generation", &gen) ||
-	    !json_object_is_type(gen, json_type_string))
+	if (event_size(ev) != tl->next || ev->generation == NULL)
 		return 1;
-	return strcmp(json_object_get_string(gen), tl->generation) != 0;
+	return ev->generation_len != strlen(tl->generation) ||
+	    memcmp(ev->generation, tl->generation, ev->generation_len) != 0;
 }
 
 /* Subscribes on a connection of its own, before the last lines are read,
@@ -653,23 +616,15 @@ static int
 tail_subscribe(struct tail *tl)
 {
 	struct ctl *ctl = tl->ctl;
-	struct json_object *req, *reply = NULL;
-	int r;
+	struct msg_file f = ctl_file(tl->t);
+	char line[MSG_LINE_MAX];
+	struct msg m;
 
-	if ((req = ctl_request_new("subscribe", tl->t, NULL)) == NULL) {
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "out of memory");
+	msg_init(&m, line, sizeof(line));
+	msg_request_file(&m, "subscribe", &f);
+	if (ctl_connect(ctl, &tl->events) == -1)
 		return -1;
-	}
-	if ((r = ctl_connect(ctl, &tl->events)) == 0 &&
-	    (r = proto_client_call(&tl->events, req, &reply, NULL,
-	    NULL)) == -1)
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
-		    tl->events.errstr);
-	if (r == 0)
-		r = ctl_reply_check(ctl, reply);
-	json_object_put(req);
-	json_object_put(reply);
-	return r;
+	return ctl_call(ctl, &tl->events, &m, 0);
 }
 
 /* An operator's unwatch ended the subscription, and no event follows on
@@ -686,12 +641,12 @@ tail_resubscribe(struct tail *tl)
 /* Takes one event: a "changed" with news is noted, to be asked for once;
    "deleted" and "created" are told at once. */
 static int
-tail_event(struct tail *tl, struct json_object *event)
+tail_event(struct tail *tl, const struct fields_event *ev)
 {
-	const char *name = ctl_event_name(event);
+	const char *name = ev->name;
 
 	if (strcmp(name, "changed") == 0)
-		tl->dirty |= event_is_news(tl, event);
+		tl->dirty |= event_is_news(tl, ev);
 	else if (strcmp(name, "deleted") == 0) {
 		tl->dirty = 0;
 		return tail_notice(tl, "has been deleted; following the name");
@@ -700,7 +655,7 @@ tail_event(struct tail *tl, struct json_object *event)
 		   ask for while it is empty). */
 		tl->next = 0;
 		tl->generation[0] = '\0';
-		tl->dirty = reply_count(event, "size") != 0;
+		tl->dirty = event_size(ev) != 0;
 		match_reset(tl);
 		return tail_notice(tl, "has appeared; following new file");
 	} else if (strcmp(name, "unwatched") == 0)
@@ -713,16 +668,13 @@ tail_event(struct tail *tl, struct json_object *event)
 static int
 tail_events(struct tail *tl)
 {
-	struct json_object *event;
+	struct fields_event ev;
 	char *line;
 	int r;
 
-	while ((r = ctl_event_next(tl->ctl, &tl->events, &event, &line)) == 1) {
-		r = tail_event(tl, event);
-		json_object_put(event);
-		if (r == -1)
+	while ((r = ctl_event_next(tl->ctl, &tl->events, &ev, &line)) == 1)
+		if (tail_event(tl, &ev) == -1)
 			return -1;
-	}
 	return r;
 }
 

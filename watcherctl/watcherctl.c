@@ -22,13 +22,13 @@
 #include <json-c/json.h>
 
 #include "common/crc.h"
+#include "common/fields.h"
+#include "common/msg.h"
 #include "common/policy.h"
 #include "common/proto.h"
 #include "watcherctl/ctl.h"
 #include "watcherctl/tail.h"
 #include "watcherctl/write.h"
-
-#define JSON_OUTPUT_FLAGS	(JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE)
 
 static int	cmd_ping(struct ctl *, const struct target *);
 static int	cmd_status(struct ctl *, const struct target *);
@@ -114,7 +114,7 @@ json_text(struct json_object *v, char *buf, size_t size)
 	if (json_object_is_type(v, json_type_string))
 		return json_object_get_string(v);
 	snprintf(buf, size, "%s", json_object_to_json_string_ext(v,
-	    JSON_OUTPUT_FLAGS));
+	    CTL_JSON_FLAGS));
 	return buf;
 }
 
@@ -129,29 +129,89 @@ value_text(struct json_object *obj, const char *key, char *buf, size_t size)
 	return json_text(v, buf, size);
 }
 
-/* An epoch time member as local "YYYY-MM-DD HH:MM:SS", "-" when absent. */
+/* An epoch time as local "YYYY-MM-DD HH:MM:SS", "-" when it fails. */
 static const char *
-time_text(struct json_object *obj, const char *key, char *buf, size_t size)
+epoch_text(time_t t, char *buf, size_t size)
 {
-	struct json_object *v;
 	struct tm tm;
-	time_t t;
 
-	if (!json_object_object_get_ex(obj, key, &v) ||
-	    !(json_object_is_type(v, json_type_double) ||
-	    json_object_is_type(v, json_type_int)))
-		return "-";
-	t = (time_t)json_object_get_double(v);
 	if (localtime_r(&t, &tm) == NULL ||
 	    strftime(buf, size, "%Y-%m-%d %H:%M:%S", &tm) == 0)
 		return "-";
 	return buf;
 }
 
-static void
-print_json(struct json_object *obj)
+/* An epoch time member as epoch_text(), "-" when absent. */
+static const char *
+time_text(struct json_object *obj, const char *key, char *buf, size_t size)
 {
-	printf("%s\n", json_object_to_json_string_ext(obj, JSON_OUTPUT_FLAGS));
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(obj, key, &v) ||
+	    !(json_object_is_type(v, json_type_double) ||
+	    json_object_is_type(v, json_type_int)))
+		return "-";
+	return epoch_text((time_t)json_object_get_double(v), buf, size);
+}
+
+/* A state's checksum, size and mtime as text, "-" for what it has not. */
+struct state_text {
+	char	checksum[CRC_HEX_LEN + 1];
+	char	size[24];
+	char	mtime[64];
+};
+
+static void
+state_text(const struct msg_state *st, struct state_text *t)
+{
+	snprintf(t->checksum, sizeof(t->checksum), "-");
+	snprintf(t->size, sizeof(t->size), "-");
+	snprintf(t->mtime, sizeof(t->mtime), "-");
+	if (!st->exists)
+		return;
+	if (!st->too_large)
+		crc_format(st->crc, t->checksum);
+	snprintf(t->size, sizeof(t->size), "%lld", st->size);
+	epoch_text(st->mtime.tv_sec, t->mtime, sizeof(t->mtime));
+}
+
+/* Requests. */
+
+/* Asks cmd, a request about no file, on ctl->client. */
+static int
+request(struct ctl *ctl, const char *cmd)
+{
+	char line[64];
+	struct msg m;
+
+	msg_init(&m, line, sizeof(line));
+	msg_request(&m, cmd);
+	return ctl_request(ctl, &m, 0);
+}
+
+/* Asks cmd, whose reply is walked as a tree: 0 with *tree (ctl owns it),
+   1 once --json printed it instead, else -1. */
+static int
+request_tree(struct ctl *ctl, const char *cmd, struct json_object **tree)
+{
+	if (request(ctl, cmd) == -1)
+		return -1;
+	if (ctl->json)
+		return ctl_print_reply(ctl) == 0 ? 1 : -1;
+	return (*tree = ctl_reply_tree(ctl)) != NULL ? 0 : -1;
+}
+
+/* Asks cmd about t, on ctl->client. */
+static int
+request_file(struct ctl *ctl, const char *cmd, const struct target *t)
+{
+	struct msg_file f = ctl_file(t);
+	char line[MSG_LINE_MAX];
+	struct msg m;
+
+	msg_init(&m, line, sizeof(line));
+	msg_request_file(&m, cmd, &f);
+	return ctl_request(ctl, &m, 0);
 }
 
 /* The commands. */
@@ -159,40 +219,40 @@ print_json(struct json_object *obj)
 static int
 cmd_ping(struct ctl *ctl, const struct target *t)
 {
-	char vbuf[64], pbuf[32];
+	char version[64], pbuf[24] = "-";
+	long long protocol;
 
-	if (ctl_request(ctl, "ping", t, NULL, 0) == -1)
+	(void)t;
+	if (request(ctl, "ping") == -1)
 		return -1;
-	if (ctl->json) {
-		print_json(ctl->reply);
-		return 0;
-	}
+	if (ctl->json)
+		return ctl_print_reply(ctl);
+	fields_ping(ctl->reply, ctl->reply_len, version, sizeof(version),
+	    &protocol);
+	if (protocol >= 0)
+		snprintf(pbuf, sizeof(pbuf), "%lld", protocol);
 	printf("watcherd %s (protocol %s) is running at %s\n",
-	    value_text(ctl->reply, "version", vbuf, sizeof(vbuf)),
-	    value_text(ctl->reply, "protocol", pbuf, sizeof(pbuf)),
-	    ctl->socket);
+	    version[0] ? version : "-", pbuf, ctl->socket);
 	return 0;
 }
 
 static int
 cmd_status(struct ctl *ctl, const struct target *t)
 {
+	struct json_object *status;
 	char buf[256];
 	int width = 0, n;
 
-	if (ctl_request(ctl, "status", t, NULL, 0) == -1)
-		return -1;
-	if (ctl->json) {
-		print_json(ctl->reply);
-		return 0;
-	}
+	(void)t;
+	if ((n = request_tree(ctl, "status", &status)) != 0)
+		return n == 1 ? 0 : -1;
 	/* Every field in reply order, "ok" aside, values in one column. */
-	json_object_object_foreach(ctl->reply, key, val) {
+	json_object_object_foreach(status, key, val) {
 		(void)val;
 		if (strcmp(key, "ok") != 0 && (n = (int)strlen(key)) > width)
 			width = n;
 	}
-	json_object_object_foreach(ctl->reply, name, value) {
+	json_object_object_foreach(status, name, value) {
 		if (strcmp(name, "ok") == 0)
 			continue;
 		printf("%s:%*s %s\n", name, width - (int)strlen(name), "",
@@ -265,16 +325,13 @@ cmd_list(struct ctl *ctl, const struct target *t)
 	char bufs[LIST_COLUMNS][512];
 	const char *cells[LIST_COLUMNS];
 	int widths[LIST_COLUMNS], n;
-	struct json_object *watches, *watch;
+	struct json_object *list, *watches, *watch;
 	size_t i, row, rows;
 
-	if (ctl_request(ctl, "list", t, NULL, 0) == -1)
-		return -1;
-	if (ctl->json) {
-		print_json(ctl->reply);
-		return 0;
-	}
-	if (!json_object_object_get_ex(ctl->reply, "watches", &watches) ||
+	(void)t;
+	if ((n = request_tree(ctl, "list", &list)) != 0)
+		return n == 1 ? 0 : -1;
+	if (!json_object_object_get_ex(list, "watches", &watches) ||
 	    !json_object_is_type(watches, json_type_array)) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "watcherd sent a list reply without \"watches\"");
@@ -312,19 +369,20 @@ cmd_list(struct ctl *ctl, const struct target *t)
 static int
 cmd_checksum(struct ctl *ctl, const struct target *t)
 {
-	char cbuf[64], sbuf[64], tbuf[64], mbuf[64];
+	struct state_text text;
+	struct msg_state st;
+	char mode[16];
 
-	if (ctl_request(ctl, "checksum", t, NULL, 0) == -1)
+	if (request_file(ctl, "checksum", t) == -1)
 		return -1;
-	if (ctl->json) {
-		print_json(ctl->reply);
-		return 0;
-	}
-	printf("%s  %s bytes  %s  %s\n",
-	    value_text(ctl->reply, "checksum", cbuf, sizeof(cbuf)),
-	    value_text(ctl->reply, "size", sbuf, sizeof(sbuf)),
-	    time_text(ctl->reply, "mtime", tbuf, sizeof(tbuf)),
-	    value_text(ctl->reply, "mode", mbuf, sizeof(mbuf)));
+	if (ctl->json)
+		return ctl_print_reply(ctl);
+	if (fields_reply_state(ctl->reply, ctl->reply_len, &st, mode,
+	    sizeof(mode)) == -1)
+		st.exists = 0;
+	state_text(&st, &text);
+	printf("%s  %s bytes  %s  %s\n", text.checksum, text.size, text.mtime,
+	    mode[0] ? mode : "-");
 	return 0;
 }
 
@@ -335,21 +393,23 @@ cmd_checksum(struct ctl *ctl, const struct target *t)
 static int
 print_content_json(struct ctl *ctl)
 {
+	struct json_object *reply;
 	const char *s;
 	size_t len;
 
+	if ((reply = ctl_reply_tree(ctl)) == NULL)
+		return -1;
 	if (ctl->payload_len < 2 || ctl->payload[0] != '"' ||
 	    ctl->payload[ctl->payload_len - 1] != '"') {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "watcherd sent content that is not a JSON string");
 		return -1;
 	}
-	json_object_object_del(ctl->reply, "payload");
-	s = json_object_to_json_string_length(ctl->reply, JSON_OUTPUT_FLAGS,
-	    &len);
+	json_object_object_del(reply, "payload");
+	s = json_object_to_json_string_length(reply, CTL_JSON_FLAGS, &len);
 	/* s is "{...}": reopen it before the closing brace. */
 	printf("%.*s%s\"content\":", (int)(len - 1), s,
-	    json_object_object_length(ctl->reply) > 0 ? "," : "");
+	    json_object_object_length(reply) > 0 ? "," : "");
 	fwrite(ctl->payload, 1, ctl->payload_len, stdout);
 	printf("}\n");
 	return 0;
@@ -358,7 +418,13 @@ print_content_json(struct ctl *ctl)
 static int
 cmd_content(struct ctl *ctl, const struct target *t)
 {
-	if (ctl_request(ctl, "content", t, ctl->json ? "json" : "raw", 1) == -1)
+	struct msg_file f = ctl_file(t);
+	char line[MSG_LINE_MAX];
+	struct msg m;
+
+	msg_init(&m, line, sizeof(line));
+	msg_request_content(&m, &f, ctl->json);
+	if (ctl_request(ctl, &m, 1) == -1)
 		return -1;
 	if (ctl->payload == NULL) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
@@ -374,19 +440,17 @@ cmd_content(struct ctl *ctl, const struct target *t)
 /* "<event> <proposal> <file_name> <checksum> <size>", or the line as
    received with --json; flushed so that a pipe sees it at once. */
 static int
-print_event(struct ctl *ctl, const char *line, struct json_object *event)
+print_event(struct ctl *ctl, const char *line, const struct fields_event *ev)
 {
-	char b[5][256];
+	static const struct msg_state none = { .exists = 0 };
+	struct state_text text;
 
+	state_text(ev->has_state ? &ev->st : &none, &text);
 	if (ctl->json)
 		printf("%s\n", line);
 	else
-		printf("%s %s %s %s %s\n",
-		    value_text(event, "event", b[0], sizeof(b[0])),
-		    value_text(event, "proposal", b[1], sizeof(b[1])),
-		    value_text(event, "file_name", b[2], sizeof(b[2])),
-		    value_text(event, "checksum", b[3], sizeof(b[3])),
-		    value_text(event, "size", b[4], sizeof(b[4])));
+		printf("%s %u %s %s %s\n", ev->name, ev->proposal,
+		    ev->file_name, text.checksum, text.size);
 	if (fflush(stdout) == EOF) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "write to stdout: %s", strerror(errno));
@@ -401,14 +465,13 @@ print_event(struct ctl *ctl, const char *line, struct json_object *event)
 static int
 subscribe_drain(struct ctl *ctl)
 {
-	struct json_object *event;
+	struct fields_event ev;
 	char *line;
 	int r, over;
 
-	while ((r = ctl_event_next(ctl, &ctl->client, &event, &line)) == 1) {
-		r = print_event(ctl, line, event);
-		over = strcmp(ctl_event_name(event), "unwatched") == 0;
-		json_object_put(event);
+	while ((r = ctl_event_next(ctl, &ctl->client, &ev, &line)) == 1) {
+		r = print_event(ctl, line, &ev);
+		over = strcmp(ev.name, "unwatched") == 0;
 		if (r == -1)
 			return -1;
 		if (over)
@@ -437,16 +500,22 @@ subscribe_loop(struct ctl *ctl)
 static int
 cmd_subscribe(struct ctl *ctl, const struct target *t)
 {
-	char cbuf[64], sbuf[64];
+	struct state_text text;
+	struct msg_state st;
+	char mode[16];
 
-	if (ctl_request(ctl, "subscribe", t, NULL, 0) == -1)
+	if (request_file(ctl, "subscribe", t) == -1)
 		return -1;
-	if (ctl->json)
-		print_json(ctl->reply);
-	else
+	if (fields_reply_state(ctl->reply, ctl->reply_len, &st, mode,
+	    sizeof(mode)) == -1)
+		st.exists = 0;
+	state_text(&st, &text);
+	if (ctl->json) {
+		if (ctl_print_reply(ctl) == -1)
+			return -1;
+	} else
 		printf("subscribed %u %s %s %s\n", t->proposal, t->file_name,
-		    value_text(ctl->reply, "checksum", cbuf, sizeof(cbuf)),
-		    value_text(ctl->reply, "size", sbuf, sizeof(sbuf)));
+		    text.checksum, text.size);
 	if (fflush(stdout) == EOF) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "write to stdout: %s", strerror(errno));
@@ -458,12 +527,11 @@ cmd_subscribe(struct ctl *ctl, const struct target *t)
 static int
 cmd_unwatch(struct ctl *ctl, const struct target *t)
 {
-	if (ctl_request(ctl, "unwatch", t, NULL, 0) == -1)
+	if (request_file(ctl, "unwatch", t) == -1)
 		return -1;
 	if (ctl->json)
-		print_json(ctl->reply);
-	else
-		printf("unwatched %u %s\n", t->proposal, t->file_name);
+		return ctl_print_reply(ctl);
+	printf("unwatched %u %s\n", t->proposal, t->file_name);
 	return 0;
 }
 

@@ -15,6 +15,7 @@
 #include <json-c/json.h>
 
 #include "common/crc.h"
+#include "common/fields.h"
 #include "common/msg.h"
 #include "common/proto.h"
 #include "watcherctl/ctl.h"
@@ -68,34 +69,37 @@ read_input(struct ctl *ctl)
 static int
 current_checksum(struct ctl *ctl, const struct target *t)
 {
-	struct json_object *v;
+	struct msg_file f = ctl_file(t);
+	char line[MSG_LINE_MAX];
+	struct msg_state st;
+	struct msg m;
 
-	if (ctl_request(ctl, "checksum", t, NULL, 0) == -1)
+	msg_init(&m, line, sizeof(line));
+	msg_request_file(&m, "checksum", &f);
+	if (ctl_request(ctl, &m, 0) == -1)
 		return -1;
-	if (!json_object_object_get_ex(ctl->reply, "checksum", &v) ||
-	    !json_object_is_type(v, json_type_string) ||
-	    crc_parse(json_object_get_string(v), &ctl->if_checksum) == -1) {
+	if (fields_state(ctl->reply, ctl->reply_len, &st) == -1 ||
+	    !st.exists || st.too_large) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr), "watcherd has no "
 		    "checksum for %s (is it larger than max-file-size?)",
 		    t->file_name);
 		return -1;
 	}
-	json_object_put(ctl->reply);
-	ctl->reply = NULL;
+	ctl->if_checksum = st.crc;
 	return 0;
 }
 
 /* Sends the write request and its payload; reads the reply into
-   ctl->reply. */
+   ctl->reply: 0, or -1 when there is none (a refusal is one). */
 static int
 send_write(struct ctl *ctl, const struct target *t)
 {
+	struct msg_file f = ctl_file(t);
 	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	msg_request_write(&m, t->proposal, t->file_name, strlen(t->file_name),
-	    0, NULL, ctl->if_checksum, ctl->input_len);
+	msg_request_write(&m, &f, ctl->if_checksum, ctl->input_len);
 	if (m.full) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
 		    "the file name is too long");
@@ -109,12 +113,8 @@ send_write(struct ctl *ctl, const struct target *t)
 		    ctl->client.errstr);
 		return -1;
 	}
-	if (proto_client_read(&ctl->client, &ctl->reply, NULL, NULL) == -1) {
-		snprintf(ctl->errstr, sizeof(ctl->errstr), "%s",
-		    ctl->client.errstr);
-		return -1;
-	}
-	return 0;
+	return ctl_read_reply(ctl, &ctl->client, 0) == -1 &&
+	    ctl->reply == NULL ? -1 : 0;
 }
 
 /* An integer member, or -1 when absent or of another type. */
@@ -129,20 +129,24 @@ int_member(struct json_object *o, const char *key)
 	return json_object_get_int64(v);
 }
 
-/* Prints each entry of the reply's array key on stderr, as a compiler
-   would: "F:LINE:COL: <kind>message", ":COL" left out when null. */
+/* Prints each of a reply's findings (an array, as fields_write() gives
+   it) on stderr, as a compiler would: "F:LINE:COL: <kind>message",
+   ":COL" left out when null. */
 static void
-print_findings(struct ctl *ctl, const struct target *t, const char *key,
+print_findings(const struct target *t, const struct msg_json *j,
     const char *kind)
 {
 	struct json_object *list, *e, *msg;
+	struct json_tokener *tok;
 	int64_t line, col;
 	size_t i, n;
 
-	if (!json_object_object_get_ex(ctl->reply, key, &list) ||
-	    !json_object_is_type(list, json_type_array))
+	if (j->text == NULL || (tok = json_tokener_new()) == NULL)
 		return;
-	n = json_object_array_length(list);
+	list = json_tokener_parse_ex(tok, j->text, (int)j->len);
+	json_tokener_free(tok);
+	n = json_object_is_type(list, json_type_array) ?
+	    json_object_array_length(list) : 0;
 	for (i = 0; i < n; i++) {
 		e = json_object_array_get_idx(list, i);
 		fprintf(stderr, "%s", t->file_name);
@@ -156,14 +160,15 @@ print_findings(struct ctl *ctl, const struct target *t, const char *key,
 		    json_object_is_type(msg, json_type_string) ?
 		    json_object_get_string(msg) : "(no message)");
 	}
+	json_object_put(list);
 }
 
 int
 write_command(struct ctl *ctl, const struct target *t)
 {
-	struct json_object *v;
-	const char *code = "";
-	int ok;
+	char crc[CRC_HEX_LEN + 1] = "-";
+	struct msg_write w;
+	int refused;
 
 	if (!ctl->timeout_set)
 		ctl->timeout_ms = WRITE_DEFAULT_TIMEOUT_MS;
@@ -174,28 +179,28 @@ write_command(struct ctl *ctl, const struct target *t)
 		return -1;
 	if (send_write(ctl, t) == -1)
 		return -1;
-	ok = ctl_reply_check(ctl, ctl->reply) == 0;
-	if (!ok && json_object_object_get_ex(ctl->reply, "error", &v) &&
-	    json_object_is_type(v, json_type_string))
-		code = json_object_get_string(v);
-	if (!ok && strcmp(code, "conflict") != 0 &&
-	    strcmp(code, "invalid") != 0)
+	refused = ctl_reply_check(ctl, ctl->reply, ctl->reply_len) == -1;
+	if (fields_write(ctl->reply, ctl->reply_len, &w) == -1)
+		w.error = refused ? PROTO_INTERNAL : PROTO_OK;
+	if (refused && w.error != PROTO_CONFLICT && w.error != PROTO_INVALID)
 		return -1;
-	if (ctl->json)
-		printf("%s\n", json_object_to_json_string_ext(ctl->reply,
-		    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
-	else {
-		print_findings(ctl, t, "errors", "");
-		print_findings(ctl, t, "warnings", "warning: ");
+	if (ctl->json) {
+		if (ctl_print_reply(ctl) == -1)
+			return -1;
+	} else {
+		print_findings(t, &w.errors, "");
+		print_findings(t, &w.warnings, "warning: ");
 		/* The new checksum, or on a conflict the one the file has. */
-		if (ok || strcmp(code, "conflict") == 0)
-			printf("%s\n", json_object_object_get_ex(ctl->reply,
-			    "checksum", &v) && json_object_is_type(v,
-			    json_type_string) ? json_object_get_string(v) : "-");
+		if (w.error == PROTO_OK && w.st.exists && !w.st.too_large)
+			crc_format(w.st.crc, crc);
+		else if (w.error == PROTO_CONFLICT && w.has_current)
+			crc_format(w.current, crc);
+		if (w.error == PROTO_OK || w.error == PROTO_CONFLICT)
+			printf("%s\n", crc);
 	}
-	if (ok)
+	if (w.error == PROTO_OK)
 		return 0;
-	ctl->exit_status = strcmp(code, "conflict") == 0 ?
+	ctl->exit_status = w.error == PROTO_CONFLICT ?
 	    WRITE_EXIT_CONFLICT : WRITE_EXIT_INVALID;
 	return -1;
 }

@@ -2,63 +2,40 @@
 
 #include "watcherd/reply.h"
 
+struct msg_state
+reply_msg_state(const struct watch_state *st)
+{
+	return (struct msg_state){ .exists = st->exists,
+	    .too_large = st->too_large, .crc = st->crc,
+	    .size = (long long)st->size, .mtime = st->mtime };
+}
+
 void
 reply_state(struct msg *m, const struct watch_state *st)
 {
-	if (!st->exists) {
-		msg_text(m, "\"checksum\":null,\"size\":null,\"mtime\":null");
-		return;
-	}
-	msg_text(m, "\"checksum\":");
-	if (st->too_large)
-		msg_text(m, "null");
-	else
-		msg_crc(m, st->crc);
-	msg_text(m, ",\"size\":");
-	msg_int(m, (long long)st->size);
-	msg_text(m, ",\"mtime\":");
-	msg_time(m, &st->mtime);
-	if (st->too_large)
-		msg_text(m, ",\"too_large\":true");
+	struct msg_state s = reply_msg_state(st);
+
+	msg_state(m, &s);
 }
 
 void
 reply_ok_state(struct msg *m, const struct watch_state *st, const char *mode)
 {
-	msg_text(m, "{\"ok\":true,");
-	reply_state(m, st);
-	msg_text(m, ",\"mode\":\"");
-	msg_text(m, mode);
-	msg_text(m, "\"");
-}
+	struct msg_state s = reply_msg_state(st);
 
-/* "error":CODE,"detail":DETAIL. */
-static void
-error_fields(struct msg *m, enum proto_error e, const char *detail)
-{
-	size_t len = strlen(detail);
-
-	/* Details are our own short texts; the bound is only a guard. */
-	if (len > 512)
-		len = 512;
-	msg_text(m, "\"error\":\"");
-	msg_text(m, proto_error_code(e));
-	msg_text(m, "\",\"detail\":");
-	msg_string(m, detail, len);
-}
-
-void
-reply_error_head(struct msg *m, enum proto_error e, const char *detail)
-{
-	msg_text(m, "{\"ok\":false,");
-	error_fields(m, e, detail);
+	msg_reply_ok_state(m, &s, mode);
 }
 
 void
 reply_error(struct msg *m, enum proto_error e, const char *detail)
 {
-	reply_error_head(m, e, detail);
-	msg_text(m, "}");
+	msg_reply_error(m, e, detail);
+}
+
+void
+reply_error_head(struct msg *m, enum proto_error e, const char *detail)
+{
+	msg_reply_error_head(m, e, detail);
 }
 
 void
@@ -66,25 +43,18 @@ reply_event(struct msg *m, const char *event, unsigned proposal,
     const char *file_name, const struct watch_state *st,
     const char *generation)
 {
-	msg_event(m, event, proposal, file_name, strlen(file_name));
-	if (st) {
-		msg_text(m, ",");
-		reply_state(m, st);
-	}
-	if (generation) {
-		msg_text(m, ",\"generation\":\"");
-		msg_text(m, generation);
-		msg_text(m, "\"");
-	}
-	msg_text(m, "}");
+	struct msg_state s;
+
+	if (st)
+		s = reply_msg_state(st);
+	msg_event_state(m, event, proposal, file_name, strlen(file_name),
+	    st ? &s : NULL, generation);
 }
 
 void
 reply_event_error(struct msg *m, const char *event, unsigned proposal,
     const char *file_name, enum proto_error e, const char *detail)
 {
-	msg_event(m, event, proposal, file_name, strlen(file_name));
-	msg_text(m, ",");
-	error_fields(m, e, detail);
-	msg_text(m, "}");
+	msg_event_error(m, event, proposal, file_name, strlen(file_name), e,
+	    detail);
 }
