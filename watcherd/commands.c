@@ -15,7 +15,6 @@
 #include "watcherd/commands.h"
 #include "watcherd/daemon.h"
 #include "watcherd/hook.h"
-#include "watcherd/reply.h"
 #include "watcherd/save.h"
 #include "watcherd/server.h"
 #include "watcherd/subs.h"
@@ -44,22 +43,24 @@ request_watch(struct call *r, int too_large_ok)
 static void
 cmd_ping(struct call *r)
 {
-	static const char line[] = "{\"ok\":true,\"version\":\"" WATCHERD_VERSION
-	    "\",\"protocol\":1}";
+	char line[64];
+	struct msg m;
 
-	client_reply(r->c, line, sizeof(line) - 1);
+	msg_init(&m, line, sizeof(line));
+	msg_reply_ping(&m, WATCHERD_VERSION);
+	client_reply(r->c, m.buf, m.len);
 }
 
 /* {"ok":true, the file's state fields, "mode":…}. */
 static void
 answer_state(struct call *r, struct watch_name *n)
 {
+	struct msg_state st = snapshot_msg_state(watch_name_state(n));
 	char line[MSG_LINE_MAX];
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	reply_ok_state(&m, watch_name_state(n), watch_name_mode(n));
-	msg_text(&m, "}");
+	msg_reply_state(&m, &st, watch_name_mode(n));
 	client_reply(r->c, m.buf, m.len);
 }
 
@@ -120,6 +121,7 @@ cmd_content(struct call *r)
 {
 	struct watch_content wc;
 	struct watch_name *n;
+	struct msg_state st;
 	enum proto_error e;
 	const char *why = "";
 	char line[MSG_LINE_MAX];
@@ -139,12 +141,10 @@ cmd_content(struct call *r)
 		watch_content_release(&wc);
 		return;
 	}
+	st = snapshot_msg_state(&wc.st);
 	msg_init(&m, line, sizeof(line));
-	reply_ok_state(&m, &wc.st, watch_name_mode(n));
-	msg_text(&m, wc.is_base64 ? ",\"encoding\":\"base64\",\"payload\":" :
-	    ",\"encoding\":\"utf-8\",\"payload\":");
-	msg_uint(&m, json ? wc.literal_len : wc.len);
-	msg_text(&m, "}");
+	msg_reply_content(&m, &st, watch_name_mode(n), wc.is_base64,
+	    json ? wc.literal_len : wc.len);
 	client_reply(r->c, m.buf, m.len);
 	if (json)
 		client_write(r->c, wc.literal, wc.literal_len);
@@ -234,29 +234,13 @@ cmd_tail(struct call *r)
 	}
 	/* The size is the file's as read, which may be past the state's. */
 	msg_init(&m, line, sizeof(line));
-	msg_text(&m, "{\"ok\":true,\"offset\":");
-	msg_int(&m, (long long)offset);
-	msg_text(&m, ",\"next_offset\":");
-	msg_int(&m, (long long)offset + (long long)chunk);
-	msg_text(&m, ",\"size\":");
-	msg_int(&m, (long long)size);
-	msg_text(&m, ",\"generation\":\"");
-	msg_text(&m, gen);
-	msg_text(&m, reset ? "\",\"reset\":true" : "\",\"reset\":false");
-	msg_text(&m, is_base64 ? ",\"encoding\":\"base64\"" :
-	    ",\"encoding\":\"utf-8\"");
-	msg_text(&m, ",\"checksum\":");
-	if (st->exists && !st->too_large)
-		msg_crc(&m, st->crc);
-	else
-		msg_text(&m, "null");
-	msg_text(&m, ",\"mtime\":");
-	msg_time(&m, &st->mtime);
-	msg_text(&m, ",\"mode\":\"");
-	msg_text(&m, watch_name_mode(n));
-	msg_text(&m, "\",\"payload\":");
-	msg_uint(&m, json ? len : chunk);
-	msg_text(&m, "}");
+	msg_reply_tail(&m, &(struct msg_tail){ .offset = (long long)offset,
+	    .next_offset = (long long)offset + (long long)chunk,
+	    .size = (long long)size, .generation = gen,
+	    .generation_len = strlen(gen), .reset = reset,
+	    .base64 = is_base64, .has_crc = st->exists && !st->too_large,
+	    .crc = st->crc, .mtime = st->mtime }, watch_name_mode(n),
+	    json ? len : chunk);
 	client_reply(r->c, m.buf, m.len);
 	client_write(r->c, json ? literal : data, json ? len : chunk);
 	free(literal);
@@ -283,16 +267,14 @@ static void
 cmd_unwatch(struct call *r)
 {
 	struct watch_name *n;
-	char line[128];
-	size_t dropped;
-	int len;
+	char line[64];
+	struct msg m;
 
 	if ((n = request_watch(r, 1)) == NULL)
 		return;
-	dropped = watch_unwatch(r->d->watches, n);
-	len = snprintf(line, sizeof(line), "{\"ok\":true,"
-	    "\"subscribers_dropped\":%zu}", dropped);
-	client_reply(r->c, line, (size_t)len);
+	msg_init(&m, line, sizeof(line));
+	msg_reply_unwatch(&m, watch_unwatch(r->d->watches, n));
+	client_reply(r->c, m.buf, m.len);
 }
 
 static void
@@ -530,7 +512,7 @@ cmd_http_count(struct call *r)
 	struct http_count_table add;
 	struct json_object *counts;
 	const char *why;
-	int len;
+	struct msg m;
 
 	if (json_object_object_get_ex(r->obj, "counts", &counts)) {
 		if (http_count_parse(counts, HTTP_COUNT_MAX_ADD, &add,
@@ -540,11 +522,9 @@ cmd_http_count(struct call *r)
 		}
 		http_count_add(&r->d->http_counts, &add);
 	}
-	len = snprintf(line, sizeof(line), "{\"ok\":true,\"counts\":");
-	len += (int)http_count_format(&r->d->http_counts, line + len,
-	    sizeof(line) - (size_t)len);
-	len += snprintf(line + len, sizeof(line) - (size_t)len, "}");
-	client_reply(r->c, line, (size_t)len);
+	msg_init(&m, line, sizeof(line));
+	msg_reply_http_count(&m, &r->d->http_counts);
+	client_reply(r->c, m.buf, m.len);
 }
 
 static const struct command commands[] = {

@@ -12,7 +12,6 @@
 #include "common/policy.h"
 #include "watcherd/daemon.h"
 #include "watcherd/proc.h"
-#include "watcherd/reply.h"
 #include "watcherd/save.h"
 #include "watcherd/share.h"
 #include "watcherd/watch/watch.h"
@@ -486,26 +485,12 @@ save_reply_size(const struct save *s)
 void
 save_reply(const struct save *s, struct msg *m)
 {
-	if (s->e == PROTO_OK) {
-		msg_text(m, "{\"ok\":true,");
-		reply_state(m, &s->res.st);
-		msg_text(m, ",\"warnings\":");
-		msg_text(m, items(s->warnings));
-		msg_text(m, "}");
-		return;
-	}
-	reply_error_head(m, s->e, s->why ? s->why : "");
-	if (s->e == PROTO_CONFLICT) {
-		msg_text(m, ",\"checksum\":");
-		if (s->res.current_known)
-			msg_crc(m, s->res.current);
-		else
-			msg_text(m, "null");
-	} else if (s->e == PROTO_INVALID) {
-		msg_text(m, ",\"errors\":");
-		msg_text(m, items(s->errors));
-		msg_text(m, ",\"warnings\":");
-		msg_text(m, items(s->warnings));
-	}
-	msg_text(m, "}");
+	const char *errors = items(s->errors), *warnings = items(s->warnings);
+
+	msg_reply_write(m, &(struct msg_write){ .error = s->e,
+	    .detail = s->why ? s->why : "",
+	    .st = snapshot_msg_state(&s->res.st),
+	    .has_current = s->res.current_known, .current = s->res.current,
+	    .errors = { errors, strlen(errors) },
+	    .warnings = { warnings, strlen(warnings) } });
 }

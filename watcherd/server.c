@@ -10,7 +10,6 @@
 #include "common/msg.h"
 #include "watcherd/daemon.h"
 #include "watcherd/listen.h"
-#include "watcherd/reply.h"
 #include "watcherd/server.h"
 
 #define ACCEPT_BATCH	64
@@ -159,7 +158,7 @@ client_reply_error(struct client *c, enum proto_error e, const char *detail)
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	reply_error(&m, e, detail);
+	msg_reply_error(&m, e, detail);
 	client_reply(c, m.buf, m.len);
 }
 
@@ -501,7 +500,7 @@ refuse(int fd, const char *detail)
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	reply_error(&m, PROTO_UNAVAILABLE, detail);
+	msg_reply_error(&m, PROTO_UNAVAILABLE, detail);
 	msg_text(&m, "\n");
 	(void)!send(fd, m.buf, m.len, MSG_NOSIGNAL | MSG_DONTWAIT);
 	close(fd);

@@ -6,7 +6,6 @@
 #include "common/msg.h"
 #include "watcherd/access/access.h"
 #include "watcherd/daemon.h"
-#include "watcherd/reply.h"
 #include "watcherd/server.h"
 #include "watcherd/subs.h"
 
@@ -124,8 +123,8 @@ sub_check(void *arg)
 	    watch_name_proposal(n), log_str(watch_name_file(n)),
 	    proto_error_code(e));
 	msg_init(&m, line, sizeof(line));
-	reply_event_error(&m, "forbidden", watch_name_proposal(n),
-	    watch_name_file(n), e, detail);
+	msg_event_error(&m, "forbidden", watch_name_proposal(n),
+	    watch_name_file(n), strlen(watch_name_file(n)), e, detail);
 	watch_unsubscribe(s->d->watches, &sub->ws);
 	sub_remove(sc, sub);
 	/* Sent from the loop, as sub_dropped() does. */
@@ -222,6 +221,8 @@ sub_event(void *arg, struct watch_subscriber *ws, const char *ev,
 {
 	struct sub_client *sc = ws->owner;
 	char line[MSG_LINE_MAX], gen[WATCH_GENERATION_LEN + 1];
+	struct msg_state s = snapshot_msg_state(st);
+	const char *file = watch_name_file(ws->name);
 	struct msg m;
 
 	(void)arg;
@@ -235,8 +236,8 @@ sub_event(void *arg, struct watch_subscriber *ws, const char *ev,
 	}
 	watch_name_generation(ws->name, gen);
 	msg_init(&m, line, sizeof(line));
-	reply_event(&m, ev, watch_name_proposal(ws->name),
-	    watch_name_file(ws->name), st, st->exists ? gen : NULL);
+	msg_event_state(&m, ev, watch_name_proposal(ws->name), file,
+	    strlen(file), &s, st->exists ? gen : NULL);
 	client_push(sc->c, m.buf, m.len);
 }
 
@@ -255,8 +256,9 @@ sub_dropped(void *arg, struct watch_subscriber *ws)
 	   table walks the subscriptions. */
 	if (!client_gone(sc->c)) {
 		msg_init(&m, line, sizeof(line));
-		reply_event(&m, "unwatched", watch_name_proposal(ws->name),
-		    watch_name_file(ws->name), NULL, NULL);
+		msg_event_state(&m, "unwatched", watch_name_proposal(ws->name),
+		    watch_name_file(ws->name), strlen(watch_name_file(ws->name)),
+		    NULL, NULL);
 		client_reply(sc->c, m.buf, m.len);
 		client_wake(sc->c);
 	}

@@ -228,3 +228,11 @@ file_id_equal(const struct file_id *a, const struct file_id *b, int ctime)
 	    (a->ctime.tv_sec == b->ctime.tv_sec &&
 	    a->ctime.tv_nsec == b->ctime.tv_nsec));
 }
+
+struct msg_state
+snapshot_msg_state(const struct watch_state *st)
+{
+	return (struct msg_state){ .exists = st->exists,
+	    .too_large = st->too_large, .crc = st->crc,
+	    .size = (long long)st->size, .mtime = st->mtime };
+}

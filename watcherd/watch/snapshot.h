@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "common/msg.h"
 #include "common/proto.h"
 
 /* What is known about a file's bytes. */
@@ -37,6 +38,9 @@ struct file_id {
 	ino_t		 ino;
 	struct timespec	 ctime;		/* mode, owner and ACL changes */
 };
+
+/* The fields of st that the protocol carries (common/msg.h writes them). */
+struct msg_state snapshot_msg_state(const struct watch_state *st);
 
 /* The file a state describes. */
 void	file_id_of_state(const struct watch_state *, struct file_id *);
