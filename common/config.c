@@ -32,19 +32,33 @@ static const char *const default_allow[] = {
 	"context.py", "*.log", "process_logs/*.out",
 };
 static const char *const default_write_allow[] = { "context.py" };
+/* Indexed by enum watch_mode and enum access_mode; NAMES() counts them. */
+#define NAMES(a)	((int)(sizeof(a) / sizeof((a)[0])))
+static const char *const watch_mode_names[] = { "auto", "inotify", "poll" };
+static const char *const access_names[] = { "unix", "command", "open" };
 
 const char *
 config_watch_mode_name(enum watch_mode m)
 {
-	return m == WATCH_MODE_INOTIFY ? "inotify" :
-	    m == WATCH_MODE_POLL ? "poll" : "auto";
+	return watch_mode_names[m];
 }
 
 const char *
 config_access_name(enum access_mode m)
 {
-	return m == ACCESS_COMMAND ? "command" : m == ACCESS_OPEN ? "open" :
-	    "unix";
+	return access_names[m];
+}
+
+/* The index of value in names[n]; -1 when it is none of them. */
+static int
+parse_name(const char *value, const char *const *names, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(value, names[i]) == 0)
+			return i;
+	return -1;
 }
 
 static void
@@ -492,7 +506,7 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	const struct config_key *k = find_key(key);
 	unsigned long long v;
 	char *slot = (char *)c;
-	int b;
+	int b, i;
 
 	if (k == NULL) {
 		snprintf(err, errlen, "unknown setting '%s'", key);
@@ -520,24 +534,16 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 		*(int *)(slot + k->offset) = b;
 		return 0;
 	case KEY_MODE:
-		if (!strcmp(value, "auto"))
-			c->watch_mode = WATCH_MODE_AUTO;
-		else if (!strcmp(value, "inotify"))
-			c->watch_mode = WATCH_MODE_INOTIFY;
-		else if (!strcmp(value, "poll"))
-			c->watch_mode = WATCH_MODE_POLL;
-		else
+		if ((i = parse_name(value, watch_mode_names,
+		    NAMES(watch_mode_names))) == -1)
 			goto bad;
+		c->watch_mode = (enum watch_mode)i;
 		return 0;
 	case KEY_ACCESS:
-		if (!strcmp(value, "unix"))
-			c->access = ACCESS_UNIX;
-		else if (!strcmp(value, "command"))
-			c->access = ACCESS_COMMAND;
-		else if (!strcmp(value, "open"))
-			c->access = ACCESS_OPEN;
-		else
+		if ((i = parse_name(value, access_names,
+		    NAMES(access_names))) == -1)
 			goto bad;
+		c->access = (enum access_mode)i;
 		return 0;
 	case KEY_COMMAND:
 		free(c->access_command.pattern);

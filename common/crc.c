@@ -1,9 +1,7 @@
-#include <errno.h>
-#include <unistd.h>
-
 #include <zlib.h>
 
 #include "common/crc.h"
+#include "common/io.h"
 
 uint32_t
 crc_buffer(const void *buf, size_t len)
@@ -30,18 +28,12 @@ crc_fd(int fd, uint32_t *crc, size_t *len)
 	size_t total = 0;
 	ssize_t n;
 
-	for (;;) {
-		n = read(fd, buf, sizeof(buf));
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+	do {
+		if ((n = io_read_full(fd, buf, sizeof(buf))) == -1)
 			return -1;
-		}
 		c = crc32(c, buf, (uInt)n);
 		total += (size_t)n;
-	}
+	} while ((size_t)n == sizeof(buf));
 	*crc = (uint32_t)c;
 	*len = total;
 	return 0;

@@ -537,30 +537,16 @@ cmd_unwatch(struct ctl *ctl, const struct target *t)
 
 /* Start-up. */
 
+/* A whole decimal number of an option, from min to INT_MAX; 0, or -1. */
 static int
-parse_timeout(const char *s, int *out)
+parse_number(const char *s, long min, long long *out)
 {
 	char *end;
 	long v;
 
 	errno = 0;
 	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 1 || v > INT_MAX)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-/* tail's -n: 0 or more lines. */
-static int
-parse_lines(const char *s, long long *out)
-{
-	char *end;
-	long v;
-
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || end == s || *end != '\0' || v < 0 || v > INT_MAX)
+	if (errno || end == s || *end != '\0' || v < min || v > INT_MAX)
 		return -1;
 	*out = v;
 	return 0;
@@ -612,6 +598,7 @@ main(int argc, char *argv[])
 	struct target target, *tp = NULL;
 	struct ctl ctl;
 	const char *match = NULL;
+	long long number;
 	int ch, status, tail_options = 0;
 
 	ctl_init(&ctl);
@@ -623,7 +610,8 @@ main(int argc, char *argv[])
 			tail_options = 1;
 			break;
 		case 'n':
-			if (parse_lines(optarg, &ctl.lines) == -1) {
+			/* tail's -n: 0 or more lines. */
+			if (parse_number(optarg, 0, &ctl.lines) == -1) {
 				fprintf(stderr, "watcherctl: --lines wants a "
 				    "number of lines (0 or more), not '%s'\n",
 				    optarg);
@@ -651,12 +639,13 @@ main(int argc, char *argv[])
 			ctl.json = 1;
 			break;
 		case 't':
-			if (parse_timeout(optarg, &ctl.timeout_ms) == -1) {
+			if (parse_number(optarg, 1, &number) == -1) {
 				fprintf(stderr, "watcherctl: --timeout wants "
 				    "a positive number of milliseconds, not "
 				    "'%s'\n", optarg);
 				return 2;
 			}
+			ctl.timeout_ms = (int)number;
 			ctl.timeout_set = 1;
 			break;
 		case 'h':

@@ -16,6 +16,7 @@
 
 #include "common/crc.h"
 #include "common/fields.h"
+#include "common/io.h"
 #include "common/msg.h"
 #include "common/proto.h"
 #include "watcherctl/ctl.h"
@@ -43,13 +44,8 @@ read_input(struct ctl *ctl)
 			}
 			ctl->input = p;
 		}
-		n = read(STDIN_FILENO, ctl->input + ctl->input_len,
-		    cap - ctl->input_len);
-		if (n == 0)
-			return 0;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
+		if ((n = io_read_full(STDIN_FILENO, ctl->input + ctl->input_len,
+		    cap - ctl->input_len)) == -1) {
 			snprintf(ctl->errstr, sizeof(ctl->errstr),
 			    "read from stdin: %s", strerror(errno));
 			return -1;
@@ -61,6 +57,8 @@ read_input(struct ctl *ctl)
 			    WRITE_MAX_INPUT >> 20);
 			return -1;
 		}
+		if (ctl->input_len < cap)
+			return 0;	/* the end of stdin */
 	}
 }
 

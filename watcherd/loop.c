@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <sys/epoll.h>
 
+#include "common/proto.h"
 #include "watcherd/loop.h"
 
 #define LOOP_BATCH 256
@@ -22,19 +23,10 @@ struct loop {
 	struct deferred		*deferred;
 };
 
-long long
-loop_clock_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
 static void
 loop_update(struct loop *l)
 {
-	l->now = loop_clock_us() / 1000;
+	l->now = proto_now_ms();
 }
 
 long long

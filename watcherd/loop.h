@@ -55,8 +55,6 @@ void	loop_defer_free(struct loop *, void *ptr, void (*fn)(void *));
 
 /* Monotonic milliseconds, read once per iteration (and by loop_update). */
 long long loop_now(struct loop *);
-/* Monotonic microseconds, read now. */
-long long loop_clock_us(void);
 
 /* Runs until loop_stop(); returns 0, or -1 with errno when epoll fails. */
 int	loop_run(struct loop *);

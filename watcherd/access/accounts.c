@@ -138,7 +138,6 @@ lookup_start(struct access *a, struct user *u, struct waiter *w,
 {
 	struct user_job *uj;
 	struct mount *m;
-	enum proto_error e;
 
 	if ((m = mount_users(jobs_mounts(a->jobs))) == NULL ||
 	    (uj = calloc(1, sizeof(*uj))) == NULL) {
@@ -155,10 +154,7 @@ lookup_start(struct access *a, struct user *u, struct waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	if ((e = job_start(a->jobs, m, &uj->j, w, why)) != PROTO_OK)
-		return e;
-	u->lookup = &uj->j;
-	return job_wait(a->jobs, &uj->j, w);
+	return job_run(a->jobs, m, &uj->j, &u->lookup, w, why);
 }
 
 enum proto_error
@@ -167,6 +163,7 @@ access_account(struct access *a, struct waiter *w, const char *name,
 {
 	size_t keylen = strlen(name) + 1;
 	struct user *u = (struct user *)memo_get(&a->accounts, name, keylen);
+	struct job *j;
 
 	*out = NULL;
 	if (u == NULL) {
@@ -181,8 +178,8 @@ access_account(struct access *a, struct waiter *w, const char *name,
 	if (u->lookup)
 		return job_wait(a->jobs, u->lookup, w);
 	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {
-		if (w && w->result && w->result->ops == &user_ops &&
-		    ((struct user_job *)w->result)->u == u) {
+		if ((j = job_result(w, &user_ops)) != NULL &&
+		    ((struct user_job *)j)->u == u) {
 			/* Looked up for this request, and failed. */
 			*why = "the user database (NSS) did not answer; try "
 			    "again";

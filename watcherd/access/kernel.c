@@ -164,7 +164,6 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
     struct waiter *w, const char **why)
 {
 	struct verdict_job *vj;
-	enum proto_error e;
 
 	if ((vj = calloc(1, sizeof(*vj))) == NULL ||
 	    (vj->path = strdup(path)) == NULL ||
@@ -184,10 +183,7 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 	vj->v = v;
 	vj->j.ops = &verdict_ops;
 	vj->j.proposal = f->proposal;
-	if ((e = job_start(a->jobs, f->mount, &vj->j, w, why)) != PROTO_OK)
-		return e;
-	v->job = &vj->j;
-	return job_wait(a->jobs, &vj->j, w);
+	return job_run(a->jobs, f->mount, &vj->j, &v->job, w, why);
 }
 
 /* The answer of a decision, g granted its file when allowed. */
@@ -234,6 +230,7 @@ access_kernel(struct access *a, struct waiter *w,
 	char key[sizeof(uid_t) + 1 + NAME_KEY_MAX], path[PATH_MAX];
 	struct decision d;
 	struct folder *f;
+	struct verdict_job *vj;
 	struct verdict *v;
 	enum proto_error e;
 	size_t keylen;
@@ -263,10 +260,10 @@ access_kernel(struct access *a, struct waiter *w,
 	if (v->job)
 		return job_wait(a->jobs, v->job, w);
 	/* The check this request waited for is its answer, however old. */
-	if (w && w->result && w->result->ops == &verdict_ops &&
-	    ((struct verdict_job *)w->result)->v == v)
-		return verdict_answer(&((struct verdict_job *)w->result)->d,
-		    proposal, file_name, len, w, g, why);
+	if ((vj = (struct verdict_job *)job_result(w, &verdict_ops)) !=
+	    NULL && vj->v == v)
+		return verdict_answer(&vj->d, proposal, file_name, len, w, g,
+		    why);
 	if (loop_now(a->loop) - v->decided < ACCESS_VERDICT_TTL_MS &&
 	    (seen == NULL || file_id_equal(&v->d.file, seen, 1)))
 		return verdict_answer(&v->d, proposal, file_name, len, w, g,

@@ -152,9 +152,8 @@ file_result(struct waiter *w, const char *key, size_t keylen)
 {
 	struct file_job *fj;
 
-	if (w == NULL || w->result == NULL || w->result->ops != &file_ops)
+	if ((fj = (struct file_job *)job_result(w, &file_ops)) == NULL)
 		return NULL;
-	fj = (struct file_job *)w->result;
 	if (fj->keylen != keylen || memcmp(fj->key, key, keylen) != 0)
 		return NULL;
 	return fj;

@@ -151,7 +151,6 @@ lookup_start(struct folders *t, struct folder *f, struct waiter *w,
 {
 	struct lookup_job *lj;
 	struct mount *m;
-	enum proto_error e;
 
 	if ((m = mount_lookups(jobs_mounts(t->jobs), t->cfg->data_root)) == NULL ||
 	    (lj = calloc(1, sizeof(*lj))) == NULL) {
@@ -168,10 +167,7 @@ lookup_start(struct folders *t, struct folder *f, struct waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	if ((e = job_start(t->jobs, m, &lj->j, w, why)) != PROTO_OK)
-		return e;
-	f->lookup = &lj->j;
-	return job_wait(t->jobs, &lj->j, w);
+	return job_run(t->jobs, m, &lj->j, &f->lookup, w, why);
 }
 
 enum proto_error
@@ -179,6 +175,7 @@ folder_get(struct folders *t, unsigned proposal, struct waiter *w,
     struct folder **out, const char **why)
 {
 	struct folder *f = table_get(t->by_proposal, &proposal, sizeof(proposal));
+	struct lookup_job *lj;
 	struct stat sb;
 
 	*out = NULL;
@@ -203,8 +200,8 @@ folder_get(struct folders *t, unsigned proposal, struct waiter *w,
 		return job_wait(t->jobs, f->lookup, w);
 	if (f->fd == -1) {
 		if (loop_now(t->loop) - f->checked < FOLDER_NEGATIVE_MS ||
-		    (w && w->result && w->result->ops == &lookup_ops &&
-		    ((struct lookup_job *)w->result)->f == f)) {
+		    ((lj = (struct lookup_job *)job_result(w, &lookup_ops)) !=
+		    NULL && lj->f == f)) {
 			if (f->outside) {
 				*why = "the DAMNIT folder of this proposal "
 				    "leads outside the proposal's directory";

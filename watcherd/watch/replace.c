@@ -13,6 +13,7 @@
 #include "common/crc.h"
 #include "common/log.h"
 #include "common/policy.h"
+#include "common/proto.h"
 #include "watcherd/work/creds.h"
 #include "watcherd/watch/watch_int.h"
 
@@ -40,7 +41,7 @@ struct replace_job {
 					   keeps them until done is called */
 	size_t		 len;
 	size_t		 max_size;
-	long long	 deadline;	/* now_ms(): the request has been
+	long long	 deadline;	/* proto_now_ms(): the request has been
 					   answered unavailable by then, and
 					   nothing is written after it */
 	struct creds	*as;		/* the user's, under access = unix;
@@ -53,15 +54,6 @@ struct replace_job {
 	struct watch_replace_result res;
 };
 
-static long long
-now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
-}
-
 /* Takes the write lock on fd, waiting up to LOCK_WAIT_MS. An open file
    description lock where the kernel has them (not lost when another
    thread closes the file), else a POSIX one. Returns 0, or -1 with errno
@@ -70,7 +62,7 @@ static int
 lock_file(int fd)
 {
 	struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET };
-	long long deadline = now_ms() + LOCK_WAIT_MS;
+	long long deadline = proto_now_ms() + LOCK_WAIT_MS;
 	int cmd = F_OFD_SETLK;
 	struct timespec pause = { 0, LOCK_POLL_MS * 1000000L };
 
@@ -83,7 +75,7 @@ lock_file(int fd)
 		}
 		if (errno != EAGAIN && errno != EACCES && errno != EINTR)
 			return -1;
-		if (now_ms() >= deadline) {
+		if (proto_now_ms() >= deadline) {
 			errno = EAGAIN;
 			return -1;
 		}
@@ -266,7 +258,7 @@ write_over(int dfd, const char *base, int fd, const struct stat *old,
 	    fchmod(tfd, old->st_mode & 01777) == -1 ||
 	    copy_acl(fd, tfd) == -1 || fsync(tfd) == -1)
 		goto fail;
-	if (now_ms() > deadline) {
+	if (proto_now_ms() > deadline) {
 		errno = ETIMEDOUT;
 		goto fail;
 	}
@@ -492,7 +484,7 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 	   the time a flush of a large file may take. */
 	rj->j.timeout_ms = f->mount ? (int)t->cfg->fs_timeout_ms :
 	    WATCH_REPLACE_TIMEOUT_MS;
-	rj->deadline = now_ms() + rj->j.timeout_ms;
+	rj->deadline = proto_now_ms() + rj->j.timeout_ms;
 	rj->if_crc = if_crc;
 	rj->data = data;
 	rj->len = data_len;
@@ -501,8 +493,7 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 	rj->arg = arg;
 	rj->res.e = PROTO_INTERNAL;
 	rj->res.why = "the save did not run";
-	if ((e = job_start(t->jobs, m, &rj->j, w, why)) != PROTO_OK)
-		return e;
-	*started = 1;
-	return job_wait(t->jobs, &rj->j, w);
+	if ((e = job_run(t->jobs, m, &rj->j, NULL, w, why)) == PROTO_PENDING)
+		*started = 1;
+	return e;
 }

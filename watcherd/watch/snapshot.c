@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include "common/crc.h"
+#include "common/io.h"
 #include "common/policy.h"
 #include "watcherd/watch/snapshot.h"
 
@@ -83,27 +84,6 @@ state_racy(const struct timespec *started, const struct stat *sb)
 	return ms < window && ms > -RACY_FUTURE_MS;
 }
 
-/* Reads all of fd into a buffer sized for want bytes; returns -1 with
-   errno, or the length (want + 1 means the file grew). */
-static ssize_t
-read_all(int fd, char *buf, size_t want)
-{
-	size_t got = 0;
-	ssize_t n;
-
-	while (got < want + 1) {
-		n = read(fd, buf + got, want + 1 - got);
-		if (n == 0)
-			break;
-		if (n == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		got += (size_t)n;
-	}
-	return (ssize_t)got;
-}
 
 /* Records a file over max_size: its stat, no bytes. */
 static enum proto_error
@@ -151,7 +131,9 @@ snapshot_read(int folder_fd, const char *file_name, size_t max_size,
 			*why = "watcherd is out of memory";
 			return PROTO_UNAVAILABLE;
 		}
-		if ((len = read_all(fd, buf, (size_t)before.st_size)) == -1)
+		/* One byte more than the stat said: a file that grew. */
+		if ((len = io_read_full(fd, buf, (size_t)before.st_size + 1)) ==
+		    -1)
 			goto fail_errno;
 		if (fstat(fd, &after) == -1)
 			goto fail_errno;

@@ -205,6 +205,25 @@ job_wait(struct jobs *js, struct job *j, struct waiter *w)
 	return PROTO_PENDING;
 }
 
+enum proto_error
+job_run(struct jobs *js, struct mount *m, struct job *j, struct job **slot,
+    struct waiter *w, const char **why)
+{
+	enum proto_error e;
+
+	if ((e = job_start(js, m, j, w, why)) != PROTO_OK)
+		return e;
+	if (slot)
+		*slot = j;
+	return job_wait(js, j, w);
+}
+
+struct job *
+job_result(const struct waiter *w, const struct job_ops *ops)
+{
+	return w && w->result && w->result->ops == ops ? w->result : NULL;
+}
+
 void
 waiter_begin(struct jobs *js, struct waiter *w,
     void (*resume)(void *), void *arg)

@@ -97,6 +97,16 @@ enum proto_error job_start(struct jobs *, struct mount *, struct job *,
 /* Makes w wait for j. Returns PROTO_PENDING (also without a waiter: the
    result is recorded for whoever asks next). */
 enum proto_error job_wait(struct jobs *, struct job *, struct waiter *);
+/*
+ * job_start(), then records j in *slot (the owner's pointer to its work
+ * under way, which the kind's finish clears; NULL: none) and makes w wait
+ * for it. Returns PROTO_PENDING, or the refusal with *why (j destroyed).
+ */
+enum proto_error job_run(struct jobs *, struct mount *, struct job *,
+	    struct job **slot, struct waiter *, const char **why);
+/* The job of kind ops that w is resumed by (during the resume), or
+   NULL: what the request asked for, answered, however old. */
+struct job	*job_result(const struct waiter *, const struct job_ops *ops);
 /* The answer for a request about proposal on a stalled file system
    (detail in w), counted. */
 enum proto_error job_stalled(struct jobs *, struct waiter *,
