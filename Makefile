@@ -74,7 +74,7 @@ $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libcommon.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # A unit test of a part of watcherd links it from libwatcherd.a.
-WATCHERD_UNITS := $(addprefix $(BUILD)/tests/,test_proc test_memo)
+WATCHERD_UNITS := $(addprefix $(BUILD)/tests/,test_proc test_memo test_history)
 $(WATCHERD_UNITS): $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(BUILD)/libwatcherd.a $(BUILD)/libcommon.a
 	@mkdir -p $(dir $@)
 	$(CC) $(LDFLAGS) -o $@ $^ -pthread $(LDLIBS)

@@ -26,12 +26,15 @@ static const char usage_text[] =
 "                [--validate 'PATTERN COMMAND [ARG]...']...\n"
 "                [--validate-memory BYTES] [--validate-cpu-seconds SECONDS]\n"
 "                [--validate-per-user N] [--validate-max-running N]\n"
+"                [--history-allow PATTERN]... [--history-dir NAME]\n"
+"                [--history-keep N] [--history-max-bytes BYTES]\n"
 "                [--foreground] [--verbose] [--version]";
 
 static const char *const default_allow[] = {
 	"context.py", "*.log", "process_logs/*.out",
 };
 static const char *const default_write_allow[] = { "context.py" };
+static const char *const default_history_allow[] = { "context.py" };
 /* Indexed by enum watch_mode and enum access_mode; NAMES() counts them. */
 #define NAMES(a)	((int)(sizeof(a) / sizeof((a)[0])))
 static const char *const watch_mode_names[] = { "auto", "inotify", "poll" };
@@ -160,6 +163,13 @@ config_defaults(struct config *c)
 	    sizeof(default_write_allow[0]); i++)
 		c->write_allow[c->n_write_allow++] =
 		    xstrdup(default_write_allow[i]);
+	for (i = 0; i < sizeof(default_history_allow) /
+	    sizeof(default_history_allow[0]); i++)
+		c->history_allow[c->n_history_allow++] =
+		    xstrdup(default_history_allow[i]);
+	c->history_dir = xstrdup(".history");
+	c->history_keep = 500;
+	c->history_max_bytes = 64u << 20;
 }
 
 void
@@ -167,10 +177,12 @@ config_free(struct config *c)
 {
 	clear_patterns(c->allow, &c->n_allow);
 	clear_patterns(c->write_allow, &c->n_write_allow);
+	clear_patterns(c->history_allow, &c->n_history_allow);
 	clear_hooks(c->hooks, &c->n_hooks);
 	clear_hooks(c->validators, &c->n_validators);
 	clear_hook_matches(c);
 	free(c->access_command.pattern);
+	free(c->history_dir);
 	free(c->config_file);
 	free(c->socket_path);
 	free(c->data_root);
@@ -385,7 +397,7 @@ check_hook_matches(const struct config *c, char *err, size_t errlen)
 
 enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW,
 	KEY_HOOK, KEY_HOOK_MATCH, KEY_ACCESS, KEY_COMMAND, KEY_WRITE_ALLOW,
-	KEY_VALIDATE };
+	KEY_VALIDATE, KEY_HISTORY_ALLOW, KEY_NAME };
 
 static const struct config_key {
 	const char		*name;
@@ -422,6 +434,10 @@ static const struct config_key {
 	{ "validate-cpu-seconds", KEY_UINT, offsetof(struct config, validate_cpu_s), 1, 86400 },
 	{ "validate-per-user", KEY_UINT, offsetof(struct config, validate_per_user), 1, 1024 },
 	{ "validate-max-running", KEY_UINT, offsetof(struct config, validate_max_running), 1, 1024 },
+	{ "history-allow", KEY_HISTORY_ALLOW, 0, 0, 0 },
+	{ "history-dir", KEY_NAME, offsetof(struct config, history_dir), 0, 0 },
+	{ "history-keep", KEY_UINT, offsetof(struct config, history_keep), 1, 100000 },
+	{ "history-max-bytes", KEY_SIZE, offsetof(struct config, history_max_bytes), 1, 1ULL << 40 },
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };
@@ -432,7 +448,8 @@ static int
 is_list(enum key_type type)
 {
 	return type == KEY_ALLOW || type == KEY_WRITE_ALLOW ||
-	    type == KEY_HOOK || type == KEY_HOOK_MATCH || type == KEY_VALIDATE;
+	    type == KEY_HISTORY_ALLOW || type == KEY_HOOK ||
+	    type == KEY_HOOK_MATCH || type == KEY_VALIDATE;
 }
 
 static void
@@ -442,6 +459,8 @@ clear_list(struct config *c, enum key_type type)
 		clear_patterns(c->allow, &c->n_allow);
 	else if (type == KEY_WRITE_ALLOW)
 		clear_patterns(c->write_allow, &c->n_write_allow);
+	else if (type == KEY_HISTORY_ALLOW)
+		clear_patterns(c->history_allow, &c->n_history_allow);
 	else if (type == KEY_HOOK)
 		clear_hooks(c->hooks, &c->n_hooks);
 	else if (type == KEY_VALIDATE)
@@ -555,6 +574,16 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	case KEY_WRITE_ALLOW:
 		return add_pattern(c->write_allow, &c->n_write_allow, k->name,
 		    value, err, errlen);
+	case KEY_HISTORY_ALLOW:
+		return add_pattern(c->history_allow, &c->n_history_allow,
+		    k->name, value, err, errlen);
+	case KEY_NAME:
+		/* One name in the DAMNIT folder: no path, no dot entries. */
+		if (*value == '\0' || strchr(value, '/') ||
+		    !strcmp(value, ".") || !strcmp(value, ".."))
+			goto bad;
+		set_string((char **)(slot + k->offset), value);
+		return 0;
 	case KEY_HOOK:
 		return add_hook(c->hooks, &c->n_hooks, k->name, value, err,
 		    errlen);

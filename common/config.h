@@ -82,6 +82,12 @@ struct config {
 	unsigned	 access_cache_s;	/* answers of access-command
 						   are believed this long */
 	unsigned	 min_uid;		/* accounts below are refused */
+	char		*history_allow[CONFIG_MAX_ALLOW];	/* files whose
+						   versions are kept */
+	size_t		 n_history_allow;
+	char		*history_dir;		/* in the DAMNIT folder */
+	unsigned	 history_keep;		/* versions of a file, at most */
+	size_t		 history_max_bytes;	/* ... and their bytes */
 	int		 foreground;
 	int		 verbose;
 };

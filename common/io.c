@@ -22,3 +22,20 @@ io_read_full(int fd, void *buf, size_t n)
 	}
 	return (ssize_t)got;
 }
+
+int
+io_write_full(int fd, const void *buf, size_t n)
+{
+	size_t done = 0;
+	ssize_t w;
+
+	while (done < n) {
+		if ((w = write(fd, (const char *)buf + done, n - done)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		done += (size_t)w;
+	}
+	return 0;
+}

@@ -1,5 +1,6 @@
 /* Reading a descriptor through to what was asked for. */
 #include <errno.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <sys/wait.h>
@@ -27,6 +28,37 @@ slow_pipe(pid_t *pid)
 	return p[0];
 }
 
+static void
+test_write(void)
+{
+	static char big[200000];
+	char *back = malloc(sizeof(big));
+	pid_t pid;
+	int p[2];
+
+	memset(big, 'x', sizeof(big));
+	if (back == NULL || pipe(p) == -1) {
+		tap_ok(0, "a pipe");
+		free(back);
+		return;
+	}
+	/* More than a pipe holds: the writer's write(2) comes back short. */
+	if ((pid = fork()) == 0) {
+		close(p[0]);
+		_exit(io_write_full(p[1], big, sizeof(big)) == 0 ? 0 : 1);
+	}
+	close(p[1]);
+	tap_ok(io_read_full(p[0], back, sizeof(big)) == (ssize_t)sizeof(big) &&
+	    memcmp(back, big, sizeof(big)) == 0,
+	    "io_write_full writes every byte through a pipe");
+	close(p[0]);
+	waitpid(pid, NULL, 0);
+	errno = 0;
+	tap_ok(io_write_full(-1, big, 1) == -1 && errno == EBADF,
+	    "writing to a bad descriptor fails with EBADF");
+	free(back);
+}
+
 int
 main(void)
 {
@@ -51,5 +83,6 @@ main(void)
 	errno = 0;
 	tap_ok(io_read_full(-1, buf, 1) == -1 && errno == EBADF,
 	    "a bad descriptor fails with EBADF");
+	test_write();
 	return tap_done();
 }

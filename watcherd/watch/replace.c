@@ -11,6 +11,7 @@
 #include <sys/xattr.h>
 
 #include "common/crc.h"
+#include "common/io.h"
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/proto.h"
@@ -137,23 +138,6 @@ open_parent(int folder_fd, int fd, char *base, size_t baselen)
 	return dfd;
 }
 
-static int
-write_all(int fd, const char *p, size_t len)
-{
-	ssize_t n;
-
-	while (len > 0) {
-		if ((n = write(fd, p, len)) == -1) {
-			if (errno == EINTR)
-				continue;
-			return -1;
-		}
-		p += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 /* Gives tfd the access ACL of the old file fd, if it has one. Returns 0,
    or -1 with errno: a save that cannot keep who may read the file does
    not happen. */
@@ -254,7 +238,7 @@ write_over(int dfd, const char *base, int fd, const struct stat *old,
 		(void)!fchown(tfd, (uid_t)-1, old->st_gid);
 	/* The mode after the owner, as fchown may clear set-id bits; the
 	   ACL after the mode: setting it sets the group bits (its mask). */
-	if (write_all(tfd, data, len) == -1 ||
+	if (io_write_full(tfd, data, len) == -1 ||
 	    fchmod(tfd, old->st_mode & 01777) == -1 ||
 	    copy_acl(fd, tfd) == -1 || fsync(tfd) == -1)
 		goto fail;

@@ -1,0 +1,438 @@
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+
+#include "common/crc.h"
+#include "common/io.h"
+#include "watcherd/watch/history.h"
+
+#define TMP_PREFIX	".tmp-"
+#define TMP_STALE_S	3600	/* a temporary file this old was a crash's */
+#define TIME_LEN	22	/* "SSSSSSSSSSSS.NNNNNNNNN" */
+
+/* s percent-encoded into out (size bytes): bytes other than letters,
+   digits, '.' and '_' become %XX, so that '-' and '/' never appear.
+   Returns 0, or -1 when it does not fit. */
+static int
+encode(const char *s, char *out, size_t size)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	const unsigned char *p = (const unsigned char *)s;
+	size_t o = 0;
+
+	for (; *p; p++) {
+		if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    (*p >= '0' && *p <= '9') || *p == '.' || *p == '_') {
+			if (o + 1 >= size)
+				return -1;
+			out[o++] = (char)*p;
+			continue;
+		}
+		if (o + 3 >= size)
+			return -1;
+		out[o++] = '%';
+		out[o++] = hex[*p >> 4];
+		out[o++] = hex[*p & 15];
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+static int
+hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* The user of a name, decoded into out (size bytes). 0, or -1. */
+static int
+decode(const char *s, char *out, size_t size)
+{
+	size_t o = 0;
+	int hi, lo;
+
+	for (; *s; s++) {
+		if (o + 1 >= size)
+			return -1;
+		if (*s != '%') {
+			out[o++] = *s;
+			continue;
+		}
+		if ((hi = hexval(s[1])) == -1 || (lo = hexval(s[2])) == -1)
+			return -1;
+		out[o++] = (char)(hi << 4 | lo);
+		s += 2;
+	}
+	out[o] = '\0';
+	return 0;
+}
+
+/* The name of version v into out (NAME_MAX + 1 bytes). 0, or -1. */
+static int
+version_name(const struct history_version *v, char *out)
+{
+	char user[NAME_MAX + 1];
+	int n;
+
+	if (encode(v->user, user, sizeof(user)) == -1)
+		return -1;
+	n = snprintf(out, NAME_MAX + 1, "%012lld.%09ld-%08x-%llu-%s%s%s",
+	    (long long)v->time.tv_sec, v->time.tv_nsec, (unsigned)v->crc,
+	    v->size, v->saved ? "save" : "disk", *user ? "-" : "", user);
+	return n < 0 || n > NAME_MAX ? -1 : 0;
+}
+
+/* Reads a version's name. 0, or -1 for a name of another shape. */
+static int
+parse_name(const char *name, struct history_version *v)
+{
+	char *end;
+	const char *p = name;
+
+	memset(v, 0, sizeof(*v));
+	if (strlen(name) < TIME_LEN + 1 + 8 + 1 + 1 + 1 + 4 ||
+	    name[12] != '.' || name[TIME_LEN] != '-')
+		return -1;
+	v->time.tv_sec = strtoll(p, &end, 10);
+	if (end != name + 12)
+		return -1;
+	v->time.tv_nsec = strtol(name + 13, &end, 10);
+	if (end != name + TIME_LEN)
+		return -1;
+	p = name + TIME_LEN + 1;
+	v->crc = (uint32_t)strtoul(p, &end, 16);
+	if (end != p + 8 || *end != '-')
+		return -1;
+	p = end + 1;
+	v->size = strtoull(p, &end, 10);
+	if (end == p || *end != '-')
+		return -1;
+	p = end + 1;
+	if (strncmp(p, "save", 4) == 0)
+		v->saved = 1;
+	else if (strncmp(p, "disk", 4) != 0)
+		return -1;
+	p += 4;
+	if (*p == '\0')
+		return 0;
+	if (*p != '-' || decode(p + 1, v->user, sizeof(v->user)) == -1)
+		return -1;
+	return 0;
+}
+
+/* Opens the history directory of file_name beneath folder_fd, made with
+   the folder's mode when create is set. Returns a descriptor for
+   reading, or -1 with errno. */
+static int
+open_dir(int folder_fd, const char *file_name, const char *dir, int create,
+    mode_t *mode)
+{
+	char enc[NAME_MAX + 1];
+	struct stat sb;
+	int hfd, fd, i;
+	const char *names[2];
+
+	if (encode(file_name, enc, sizeof(enc)) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	names[0] = dir;
+	names[1] = enc;
+	if ((fd = openat(folder_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC)) ==
+	    -1 || fstat(fd, &sb) == -1) {
+		if (fd != -1)
+			close(fd);
+		return -1;
+	}
+	if (mode)
+		*mode = (sb.st_mode & 0666) | 0600;
+	for (i = 0; i < 2; i++) {
+		/* No link followed: a member's link named .history leads
+		   nowhere. */
+		hfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+		    O_CLOEXEC);
+		if (hfd == -1 && errno == ENOENT && create &&
+		    (mkdirat(fd, names[i], 0700) == 0 || errno == EEXIST)) {
+			hfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY |
+			    O_NOFOLLOW | O_CLOEXEC);
+			/* The folder's mode, setgid bit and all, past the
+			   umask: the proposal's group shares it. */
+			if (hfd != -1)
+				(void)fchmod(hfd, sb.st_mode & 07777);
+		}
+		close(fd);
+		if (hfd == -1)
+			return -1;
+		fd = hfd;
+	}
+	return fd;
+}
+
+static int
+by_name(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* The names of the versions in the directory dfd, sorted oldest first,
+   into *names (*n of them, each malloc()ed); temporary files older than
+   TMP_STALE_S are removed on the way when prune is set. 0, or -1. */
+static int
+read_names(int dfd, int prune, char ***names, size_t *n)
+{
+	struct history_version v;
+	struct dirent *de;
+	struct stat sb;
+	size_t cap = 0;
+	char **list = NULL, **grown;
+	DIR *d;
+	int fd;
+
+	*names = NULL;
+	*n = 0;
+	if ((fd = dup(dfd)) == -1)
+		return -1;
+	if ((d = fdopendir(fd)) == NULL) {
+		close(fd);
+		return -1;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
+			if (prune && fstatat(dfd, de->d_name, &sb,
+			    AT_SYMLINK_NOFOLLOW) == 0 &&
+			    time(NULL) - sb.st_mtime > TMP_STALE_S)
+				(void)unlinkat(dfd, de->d_name, 0);
+			continue;
+		}
+		if (parse_name(de->d_name, &v) == -1)
+			continue;
+		if (*n == cap) {
+			cap = cap ? cap * 2 : 64;
+			if ((grown = realloc(list, cap * sizeof(*list))) == NULL)
+				goto fail;
+			list = grown;
+		}
+		if ((list[*n] = strdup(de->d_name)) == NULL)
+			goto fail;
+		(*n)++;
+	}
+	closedir(d);
+	if (*n > 1)
+		qsort(list, *n, sizeof(*list), by_name);
+	*names = list;
+	return 0;
+fail:
+	closedir(d);
+	while (*n > 0)
+		free(list[--*n]);
+	free(list);
+	errno = ENOMEM;
+	return -1;
+}
+
+static void
+free_names(char **names, size_t n)
+{
+	while (n > 0)
+		free(names[--n]);
+	free(names);
+}
+
+/* Drops the oldest versions beyond the bounds; the newest stays. */
+static void
+prune(int dfd, char **names, size_t n, const struct history_bounds *b)
+{
+	struct history_version v;
+	unsigned long long bytes = 0;
+	size_t i, first = 0;
+
+	for (i = 0; i < n; i++)
+		if (parse_name(names[i], &v) == 0)
+			bytes += v.size;
+	while (n - first > 1 && (n - first > b->keep || bytes > b->max_bytes)) {
+		if (parse_name(names[first], &v) == 0)
+			bytes -= v.size;
+		(void)unlinkat(dfd, names[first], 0);
+		first++;
+	}
+}
+
+/* Writes data to a temporary file in dfd and links it to name: 0, or -1
+   with errno (EEXIST: the name is there). */
+static int
+write_version(int dfd, const char *name, const char *data, size_t len,
+    mode_t mode)
+{
+	char tmp[sizeof(TMP_PREFIX) + 16];
+	unsigned char rnd[6];
+	int fd, saved;
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd))
+		return -1;
+	snprintf(tmp, sizeof(tmp), TMP_PREFIX "%02x%02x%02x%02x%02x%02x",
+	    rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5]);
+	if ((fd = openat(dfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW |
+	    O_CLOEXEC, 0600)) == -1)
+		return -1;
+	if (io_write_full(fd, data, len) == -1 || fchmod(fd, mode) == -1 ||
+	    fsync(fd) == -1)
+		goto fail;
+	if (linkat(dfd, tmp, dfd, name, 0) == -1)
+		goto fail;
+	close(fd);
+	(void)unlinkat(dfd, tmp, 0);
+	return 0;
+fail:
+	saved = errno;
+	close(fd);
+	(void)unlinkat(dfd, tmp, 0);
+	errno = saved;
+	return -1;
+}
+
+int
+history_record(int folder_fd, const char *file_name,
+    const struct history_bounds *b, const struct history_version *v,
+    const char *data)
+{
+	char name[NAME_MAX + 1], prefix[TIME_LEN + 1 + 8 + 2];
+	struct history_version last;
+	char **names;
+	size_t n, i, plen;
+	int dfd, r = 1, saved = 0;
+	mode_t mode;
+
+	if (version_name(v, name) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "%.*s-", TIME_LEN + 9,
+	    name);
+	if ((dfd = open_dir(folder_fd, file_name, b->dir, 1, &mode)) == -1)
+		return -1;
+	if (read_names(dfd, 1, &names, &n) == -1) {
+		close(dfd);
+		return -1;
+	}
+	if (n > 0 && parse_name(names[n - 1], &last) == 0 &&
+	    last.crc == v->crc && (!v->saved || last.saved))
+		r = 0;		/* the newest has these bytes already */
+	for (i = 0; r == 1 && i < n; i++) {
+		if (strncmp(names[i], prefix, plen) != 0)
+			continue;
+		if (!v->saved || parse_name(names[i], &last) == -1 ||
+		    last.saved) {
+			r = 0;	/* seen, by this watcherd or another */
+			break;
+		}
+		/* A disk version of this save: the save's takes its place. */
+		(void)unlinkat(dfd, names[i], 0);
+	}
+	free_names(names, n);
+	if (r == 1 && write_version(dfd, name, data, v->size, mode) == -1) {
+		/* EEXIST: another watcherd linked it first. */
+		r = errno == EEXIST ? 0 : -1;
+		saved = errno;
+	}
+	if (r == 1 && read_names(dfd, 0, &names, &n) == 0) {
+		prune(dfd, names, n, b);
+		free_names(names, n);
+	}
+	close(dfd);
+	if (r == -1)
+		errno = saved;
+	return r;
+}
+
+int
+history_list(int folder_fd, const char *file_name, const char *dir,
+    struct history_version **out, size_t *n)
+{
+	char **names;
+	size_t count, i;
+	int dfd;
+
+	*out = NULL;
+	*n = 0;
+	if ((dfd = open_dir(folder_fd, file_name, dir, 0, NULL)) == -1)
+		return errno == ENOENT ? 0 : -1;
+	if (read_names(dfd, 0, &names, &count) == -1) {
+		close(dfd);
+		return -1;
+	}
+	close(dfd);
+	if (count > 0 && (*out = calloc(count, sizeof(**out))) == NULL) {
+		free_names(names, count);
+		errno = ENOMEM;
+		return -1;
+	}
+	/* Newest first. */
+	for (i = count; i > 0; i--)
+		if (parse_name(names[i - 1], &(*out)[*n]) == 0)
+			(*n)++;
+	free_names(names, count);
+	return 0;
+}
+
+int
+history_read(int folder_fd, const char *file_name, const char *dir,
+    uint32_t crc, size_t max, struct history_version *v, char **data)
+{
+	char **names;
+	size_t n, i;
+	ssize_t got;
+	int dfd, fd = -1, saved;
+
+	*data = NULL;
+	if ((dfd = open_dir(folder_fd, file_name, dir, 0, NULL)) == -1)
+		return -1;
+	if (read_names(dfd, 0, &names, &n) == -1) {
+		close(dfd);
+		return -1;
+	}
+	errno = ENOENT;
+	for (i = n; i > 0; i--)
+		if (parse_name(names[i - 1], v) == 0 && v->crc == crc)
+			break;
+	if (i > 0 && v->size > max)
+		errno = EFBIG;
+	else if (i > 0)
+		fd = openat(dfd, names[i - 1], O_RDONLY | O_NOFOLLOW |
+		    O_NONBLOCK | O_CLOEXEC);
+	saved = errno;
+	free_names(names, n);
+	close(dfd);
+	if (fd == -1) {
+		errno = saved;
+		return -1;
+	}
+	if ((*data = malloc(v->size + 1)) == NULL) {
+		close(fd);
+		errno = ENOMEM;
+		return -1;
+	}
+	got = io_read_full(fd, *data, v->size + 1);
+	saved = errno;
+	close(fd);
+	if (got != (ssize_t)v->size || crc_buffer(*data, v->size) != crc) {
+		free(*data);
+		*data = NULL;
+		errno = got == -1 ? saved : EIO;
+		return -1;
+	}
+	return 0;
+}
