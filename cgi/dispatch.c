@@ -21,6 +21,8 @@ static const struct route {
 	    HTTP_COUNT_FILE_TAIL },
 	{ "/events",		route_events,		NULL,
 	    HTTP_COUNT_EVENTS },
+	{ "/file_history",	route_file_history,	NULL,
+	    HTTP_COUNT_FILE_HISTORY },
 	{ "/health",		route_health,		NULL,
 	    HTTP_COUNT_HEALTH },
 	{ "/metrics",		route_metrics,		NULL,

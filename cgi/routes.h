@@ -21,6 +21,8 @@ void	route_has_new_checksum(struct request *);
 void	route_file_tail(struct request *);
 /* events.c: the file's changes as a server-sent event stream. */
 void	route_events(struct request *);
+/* file_history.c: the versions of a file, newest first. */
+void	route_file_history(struct request *);
 /* health.c: watcherd's status and the handler's own. */
 void	route_health(struct request *);
 /* metrics.c: the Prometheus text of the counters. */

@@ -484,6 +484,24 @@ fields_write(const char *line, size_t len, struct msg_write *w)
 	return 0;
 }
 
+int
+fields_history(const char *line, size_t len, int *kept, long long *count)
+{
+	const char *v;
+	size_t vlen;
+
+	if (fields_get(line, len, "kept", &v, &vlen) != 1 ||
+	    fields_int(line, len, "count", count) == -1)
+		return -1;
+	if (vlen == 4 && memcmp(v, "true", 4) == 0)
+		*kept = 1;
+	else if (vlen == 5 && memcmp(v, "false", 5) == 0)
+		*kept = 0;
+	else
+		return -1;
+	return 0;
+}
+
 void
 fields_ping(const char *line, size_t len, char *version, size_t size,
     long long *protocol)

@@ -107,6 +107,10 @@ int	fields_write(const char *line, size_t len, struct msg_write *w);
 
 /* The ping reply: its version (into version, size bytes; "" when
    missing) and protocol (-1 when missing). */
+/* The history reply (msg_reply_history()): whether versions are kept,
+   and how many. 0, or -1 for another shape. */
+int	fields_history(const char *line, size_t len, int *kept,
+	    long long *count);
 void	fields_ping(const char *line, size_t len, char *version, size_t size,
 	    long long *protocol);
 

@@ -14,6 +14,7 @@ static const char *const route_names[HTTP_COUNT_ROUTES] = {
 	[HTTP_COUNT_METRICS]			= "metrics",
 	[HTTP_COUNT_CONTEXT_CONTENT]		= "contextfile/content",
 	[HTTP_COUNT_CONTEXT_LAST_MODIFIED]	= "contextfile/last_modified",
+	[HTTP_COUNT_FILE_HISTORY]		= "file_history",
 	[HTTP_COUNT_UNKNOWN]			= "unknown",
 };
 
@@ -87,7 +88,7 @@ http_count_parse(struct json_object *counts, uint64_t max,
 			*why = "counts names an unknown route (known: "
 			    "file_content, has_new_checksum, file_tail, events, "
 			    "health, metrics, contextfile/content, "
-			    "contextfile/last_modified, unknown)";
+			    "contextfile/last_modified, file_history, unknown)";
 			return -1;
 		}
 		if (!json_object_is_type(by_status, json_type_object)) {

@@ -163,6 +163,17 @@ msg_request_content(struct msg *m, const struct msg_file *f, int json)
 }
 
 void
+msg_request_version(struct msg *m, const struct msg_file *f, int json,
+    uint32_t crc)
+{
+	request_head(m, "content", f);
+	request_format(m, json);
+	msg_text(m, ",\"version\":");
+	msg_crc(m, crc);
+	msg_text(m, "}");
+}
+
+void
 msg_request_tail(struct msg *m, const struct msg_file *f, long long offset,
     long long max_bytes, int json, const char *generation)
 {
@@ -328,6 +339,34 @@ msg_reply_unwatch(struct msg *m, unsigned long long dropped)
 	msg_text(m, "{\"ok\":true,\"subscribers_dropped\":");
 	msg_uint(m, dropped);
 	msg_text(m, "}");
+}
+
+void
+msg_version(struct msg *m, const struct msg_version *v)
+{
+	msg_text(m, "{\"checksum\":");
+	msg_crc(m, v->crc);
+	msg_text(m, ",\"time\":");
+	msg_time(m, &v->time);
+	msg_text(m, ",\"size\":");
+	msg_uint(m, v->size);
+	msg_text(m, ",\"user\":");
+	if (v->user)
+		msg_string(m, v->user, strlen(v->user));
+	else
+		msg_text(m, "null");
+	msg_text(m, v->saved ? ",\"source\":\"save\"}" :
+	    ",\"source\":\"disk\"}");
+}
+
+void
+msg_reply_history(struct msg *m, int kept, size_t count,
+    unsigned long long payload_len)
+{
+	msg_text(m, kept ? "{\"ok\":true,\"kept\":true,\"count\":" :
+	    "{\"ok\":true,\"kept\":false,\"count\":");
+	msg_uint(m, count);
+	payload_tail(m, payload_len);
 }
 
 void

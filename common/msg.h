@@ -97,6 +97,9 @@ void	msg_request_file(struct msg *, const char *cmd,
 /* The content request: the file's request with "format":"json" (a JSON
    string literal to follow the reply) or "raw". */
 void	msg_request_content(struct msg *, const struct msg_file *, int json);
+/* The content request of the version with checksum crc. */
+void	msg_request_version(struct msg *, const struct msg_file *, int json,
+	    uint32_t crc);
 /* The tail request: ...,"offset":O,"max_bytes":M,"format":F and, when
    generation is not NULL, "generation":G. */
 void	msg_request_tail(struct msg *, const struct msg_file *,
@@ -152,6 +155,22 @@ void	msg_reply_tail(struct msg *, const struct msg_tail *,
 void	msg_reply_ping(struct msg *, const char *version);
 /* {"ok":true,"subscribers_dropped":N}. */
 void	msg_reply_unwatch(struct msg *, unsigned long long dropped);
+
+/* A version of a file (DESIGN.md section 9). */
+struct msg_version {
+	uint32_t	 crc;
+	struct timespec	 time;		/* the file's mtime with it */
+	unsigned long long size;
+	int		 saved;		/* source: "save"; 0: "disk" */
+	const char	*user;		/* NULL: null */
+};
+/* {"checksum":"C","time":T,"size":N,"user":"U"|null,"source":"save"|
+   "disk"}: one element of the versions array. */
+void	msg_version(struct msg *, const struct msg_version *);
+/* {"ok":true,"kept":true|false,"count":N,"payload":LEN}: the history
+   reply, the JSON array of the N versions (newest first) its payload. */
+void	msg_reply_history(struct msg *, int kept, size_t count,
+	    unsigned long long payload_len);
 /* {"ok":true,"counts":{…}}: the answers of every handler process. */
 void	msg_reply_http_count(struct msg *, const struct http_count_table *);
 /* {"ok":false,"error":CODE,"detail":DETAIL}, DETAIL cut at

@@ -109,4 +109,12 @@ const struct status_field status_fields[STATUS_COUNTERS] = {
 	    "Runs of access-command that gave no answer: another exit, a "
 	    "signal, or hook-timeout."),
 	PLAIN(ACCESS_COMMAND_CACHED, "access_command_cached"),
+	COUNTER(HISTORY_VERSIONS, "history_versions",
+	    "watcherd_history_versions_total", "",
+	    "Versions of files kept (history-allow): saves and changes seen "
+	    "on disk."),
+	COUNTER(HISTORY_SKIPPED, "history_skipped",
+	    "watcherd_history_skipped_total", "",
+	    "Versions that could not be written (nobody may write the "
+	    "history there); the saves went on."),
 };

@@ -52,6 +52,8 @@ struct ctl {
 	/* write's option and input */
 	int			 has_if;
 	uint32_t		 if_checksum;	/* --if */
+	int			 has_version;
+	uint32_t		 version;	/* content --version */
 	char			*input;		/* stdin, malloc()ed */
 	size_t			 input_len;
 	int			 exit_status;	/* of a failed command, when not

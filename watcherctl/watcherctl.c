@@ -35,6 +35,7 @@ static int	cmd_status(struct ctl *, const struct target *);
 static int	cmd_list(struct ctl *, const struct target *);
 static int	cmd_checksum(struct ctl *, const struct target *);
 static int	cmd_content(struct ctl *, const struct target *);
+static int	cmd_history(struct ctl *, const struct target *);
 static int	cmd_subscribe(struct ctl *, const struct target *);
 static int	cmd_unwatch(struct ctl *, const struct target *);
 
@@ -50,6 +51,8 @@ static const struct command {
 	{ "list",	0, 0, 0, cmd_list },
 	{ "checksum",	1, 0, 0, cmd_checksum },
 	{ "content",	1, 0, 0, cmd_content },
+	{ "show",	1, 0, 0, cmd_content },
+	{ "history",	1, 0, 0, cmd_history },
 	{ "subscribe",	1, 0, 0, cmd_subscribe },
 	{ "tail",	1, 1, 0, tail_command },
 	{ "unwatch",	1, 0, 0, cmd_unwatch },
@@ -67,7 +70,11 @@ usage(FILE *fp)
 	    "  status                   print watcherd's counters\n"
 	    "  list                     print every watch\n"
 	    "  checksum PROPOSAL FILE   print a file's checksum, size, mtime and watch mode\n"
-	    "  content PROPOSAL FILE    write a file's content to stdout\n"
+	    "  content [--version CHECKSUM] PROPOSAL FILE\n"
+	    "                           write a file's content to stdout; with --version,\n"
+	    "                           its kept version of that checksum (show is the same)\n"
+	    "  history PROPOSAL FILE    print the kept versions of a file, newest first:\n"
+	    "                           checksum, size, time, save or disk, and who saved\n"
 	    "  subscribe PROPOSAL FILE  print a file's changes as they happen, until interrupted\n"
 	    "                           or unwatched\n"
 	    "  tail [-f] [-n LINES] [--match REGEX] PROPOSAL FILE\n"
@@ -388,10 +395,11 @@ cmd_checksum(struct ctl *ctl, const struct target *t)
 
 /*
  * With --json, one object: the reply's fields (less "payload", which framed
- * the socket) and "content", the literal watcherd sent, inserted verbatim.
+ * the socket) and key, the JSON value watcherd sent as the payload (a
+ * string opened by open: '"'; an array: '['), inserted verbatim.
  */
 static int
-print_content_json(struct ctl *ctl)
+print_payload_json(struct ctl *ctl, const char *key, char open, char close)
 {
 	struct json_object *reply;
 	const char *s;
@@ -399,17 +407,18 @@ print_content_json(struct ctl *ctl)
 
 	if ((reply = ctl_reply_tree(ctl)) == NULL)
 		return -1;
-	if (ctl->payload_len < 2 || ctl->payload[0] != '"' ||
-	    ctl->payload[ctl->payload_len - 1] != '"') {
+	if (ctl->payload_len < 2 || ctl->payload[0] != open ||
+	    ctl->payload[ctl->payload_len - 1] != close) {
 		snprintf(ctl->errstr, sizeof(ctl->errstr),
-		    "watcherd sent content that is not a JSON string");
+		    "watcherd sent a payload that is not the JSON %s",
+		    open == '"' ? "string" : "array");
 		return -1;
 	}
 	json_object_object_del(reply, "payload");
 	s = json_object_to_json_string_length(reply, CTL_JSON_FLAGS, &len);
 	/* s is "{...}": reopen it before the closing brace. */
-	printf("%.*s%s\"content\":", (int)(len - 1), s,
-	    json_object_object_length(reply) > 0 ? "," : "");
+	printf("%.*s%s\"%s\":", (int)(len - 1), s,
+	    json_object_object_length(reply) > 0 ? "," : "", key);
 	fwrite(ctl->payload, 1, ctl->payload_len, stdout);
 	printf("}\n");
 	return 0;
@@ -423,7 +432,10 @@ cmd_content(struct ctl *ctl, const struct target *t)
 	struct msg m;
 
 	msg_init(&m, line, sizeof(line));
-	msg_request_content(&m, &f, ctl->json);
+	if (ctl->has_version)
+		msg_request_version(&m, &f, ctl->json, ctl->version);
+	else
+		msg_request_content(&m, &f, ctl->json);
 	if (ctl_request(ctl, &m, 1) == -1)
 		return -1;
 	if (ctl->payload == NULL) {
@@ -432,8 +444,53 @@ cmd_content(struct ctl *ctl, const struct target *t)
 		return -1;
 	}
 	if (ctl->json)
-		return print_content_json(ctl);
+		return print_payload_json(ctl, "content", '"', '"');
 	fwrite(ctl->payload, 1, ctl->payload_len, stdout);
+	return 0;
+}
+
+/* One line per version, newest first: "<checksum>  <size> bytes  <time>
+   <save|disk>  <user|->". */
+static int
+cmd_history(struct ctl *ctl, const struct target *t)
+{
+	struct msg_file f = ctl_file(t);
+	struct json_object *list, *v;
+	char crc[32], size[32], time[32], source[32], user[512];
+	char line[MSG_LINE_MAX];
+	struct msg m;
+	size_t i, n;
+
+	msg_init(&m, line, sizeof(line));
+	msg_request_file(&m, "history", &f);
+	if (ctl_request(ctl, &m, 1) == -1)
+		return -1;
+	if (ctl->payload == NULL) {
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent a history reply without its versions");
+		return -1;
+	}
+	if (ctl->json)
+		return print_payload_json(ctl, "versions", '[', ']');
+	if ((list = json_tokener_parse(ctl->payload)) == NULL ||
+	    !json_object_is_type(list, json_type_array)) {
+		json_object_put(list);
+		snprintf(ctl->errstr, sizeof(ctl->errstr),
+		    "watcherd sent versions that are not a JSON array");
+		return -1;
+	}
+	if ((n = json_object_array_length(list)) == 0)
+		printf("no versions\n");
+	for (i = 0; i < n; i++) {
+		v = json_object_array_get_idx(list, i);
+		printf("%s  %s bytes  %s  %s  %s\n",
+		    value_text(v, "checksum", crc, sizeof(crc)),
+		    value_text(v, "size", size, sizeof(size)),
+		    time_text(v, "time", time, sizeof(time)),
+		    value_text(v, "source", source, sizeof(source)),
+		    value_text(v, "user", user, sizeof(user)));
+	}
+	json_object_put(list);
 	return 0;
 }
 
@@ -582,7 +639,7 @@ command_find(const char *name)
 int
 main(int argc, char *argv[])
 {
-	enum { OPT_MATCH = 256, OPT_IF };
+	enum { OPT_MATCH = 256, OPT_IF, OPT_VERSION };
 	static const struct option options[] = {
 		{ "socket",	required_argument,	NULL, 's' },
 		{ "json",	no_argument,		NULL, 'j' },
@@ -592,6 +649,7 @@ main(int argc, char *argv[])
 		{ "lines",	required_argument,	NULL, 'n' },
 		{ "match",	required_argument,	NULL, OPT_MATCH },
 		{ "if",		required_argument,	NULL, OPT_IF },
+		{ "version",	required_argument,	NULL, OPT_VERSION },
 		{ NULL,		0,			NULL, 0 },
 	};
 	const struct command *cmd;
@@ -622,6 +680,15 @@ main(int argc, char *argv[])
 		case OPT_MATCH:
 			match = optarg;
 			tail_options = 1;
+			break;
+		case OPT_VERSION:
+			if (crc_parse(optarg, &ctl.version) == -1) {
+				fprintf(stderr, "watcherctl: --version wants a "
+				    "checksum of 8 hexadecimal digits, not "
+				    "'%s'\n", optarg);
+				return 2;
+			}
+			ctl.has_version = 1;
 			break;
 		case OPT_IF:
 			if (crc_parse(optarg, &ctl.if_checksum) == -1) {
@@ -676,6 +743,12 @@ main(int argc, char *argv[])
 	}
 	if (ctl.has_if && !cmd->write_options) {
 		fprintf(stderr, "watcherctl: --if goes with write only\n");
+		usage(stderr);
+		return 2;
+	}
+	if (ctl.has_version && cmd->run != cmd_content) {
+		fprintf(stderr, "watcherctl: --version goes with content "
+		    "(show) only\n");
 		usage(stderr);
 		return 2;
 	}

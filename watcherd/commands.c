@@ -18,6 +18,7 @@
 #include "watcherd/save.h"
 #include "watcherd/server.h"
 #include "watcherd/subs.h"
+#include "watcherd/watch/history.h"
 #include "watcherd/watch/watch.h"
 
 /* Gets the watch a file request names, replying with the error if any;
@@ -116,6 +117,61 @@ parse_int(struct call *r, const char *key, int64_t min, int64_t max,
 	return -1;
 }
 
+/* Reads "version": 1 with *crc, 0 when absent, -1 after replying. */
+static int
+parse_version(struct call *r, uint32_t *crc)
+{
+	struct json_object *o;
+
+	if (r->obj == NULL || !json_object_object_get_ex(r->obj, "version", &o))
+		return 0;
+	if (json_object_is_type(o, json_type_string) &&
+	    json_object_get_string_len(o) == CRC_HEX_LEN &&
+	    crc_parse(json_object_get_string(o), crc) == 0)
+		return 1;
+	client_reply_error(r->c, PROTO_BAD_REQUEST, "version must be the 8 hex "
+	    "digits of a version's checksum");
+	return -1;
+}
+
+/* An old version of the file, read-only: the content reply of its
+   bytes. */
+static void
+answer_version(struct call *r, struct watch_name *n, uint32_t crc, int json)
+{
+	struct history_version v;
+	struct msg_state st;
+	enum proto_error e;
+	const char *why = "";
+	char line[MSG_LINE_MAX], *data, *literal = NULL;
+	size_t len;
+	int is_base64;
+	struct msg m;
+
+	if ((e = watch_version(r->d->watches, &r->wait, n, crc, &v, &data,
+	    &why)) != PROTO_OK) {
+		call_error(r, e, why);
+		return;
+	}
+	len = (size_t)v.size;
+	is_base64 = !text_utf8_valid(data, len);
+	if (json && (literal = text_content_literal(data, (size_t)v.size, &len,
+	    &is_base64)) == NULL) {
+		free(data);
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return;
+	}
+	st = (struct msg_state){ .exists = 1, .crc = v.crc,
+	    .size = (long long)v.size, .mtime = v.time };
+	msg_init(&m, line, sizeof(line));
+	msg_reply_content(&m, &st, watch_name_mode(n), is_base64, len);
+	client_reply(r->c, m.buf, m.len);
+	client_write(r->c, json ? literal : data, len);
+	free(literal);
+	free(data);
+}
+
 static void
 cmd_content(struct call *r)
 {
@@ -126,10 +182,17 @@ cmd_content(struct call *r)
 	const char *why = "";
 	char line[MSG_LINE_MAX];
 	struct msg m;
-	int json;
+	uint32_t version;
+	int json, old;
 
-	if ((json = parse_format(r)) == -1)
+	if ((json = parse_format(r)) == -1 ||
+	    (old = parse_version(r, &version)) == -1)
 		return;
+	if (old) {
+		if ((n = request_watch(r, 1)) != NULL)
+			answer_version(r, n, version, json);
+		return;
+	}
 	if ((n = request_watch(r, 0)) == NULL)
 		return;
 	if ((e = watch_content(r->d->watches, &r->wait, n, json, &wc,
@@ -263,6 +326,70 @@ cmd_subscribe(struct call *r)
 	answer_state(r, n);
 }
 
+/* Appends n bytes of s to the buffer *buf (*len used of *cap). 0, or -1
+   when out of memory. */
+static int
+append(char **buf, size_t *len, size_t *cap, const char *s, size_t n)
+{
+	char *grown;
+
+	if (*len + n > *cap) {
+		*cap = (*len + n) * 2;
+		if ((grown = realloc(*buf, *cap)) == NULL)
+			return -1;
+		*buf = grown;
+	}
+	memcpy(*buf + *len, s, n);
+	*len += n;
+	return 0;
+}
+
+/* The versions of a file, newest first (DESIGN.md section 9): the
+   history reply, their JSON array its payload. */
+static void
+cmd_history(struct call *r)
+{
+	struct history_version *list;
+	struct watch_name *n;
+	enum proto_error e;
+	const char *why = "";
+	char line[MSG_LINE_MAX], item[MSG_LINE_MAX], *out = NULL;
+	size_t count, i, len = 0, cap = 0;
+	int oom;
+	struct msg m;
+
+	if ((n = request_watch(r, 1)) == NULL)
+		return;
+	if ((e = watch_history(r->d->watches, &r->wait, n, &list, &count,
+	    &why)) != PROTO_OK) {
+		call_error(r, e, why);
+		return;
+	}
+	oom = append(&out, &len, &cap, "[", 1);
+	for (i = 0; i < count && !oom; i++) {
+		msg_init(&m, item, sizeof(item));
+		msg_version(&m, &(struct msg_version){ .crc = list[i].crc,
+		    .time = list[i].time, .size = list[i].size,
+		    .saved = list[i].saved,
+		    .user = list[i].user[0] ? list[i].user : NULL });
+		oom = (i > 0 && append(&out, &len, &cap, ",", 1) == -1) ||
+		    append(&out, &len, &cap, m.buf, m.len) == -1;
+	}
+	free(list);
+	if (oom || append(&out, &len, &cap, "]", 1) == -1) {
+		free(out);
+		client_reply_error(r->c, PROTO_UNAVAILABLE,
+		    "watcherd is out of memory");
+		return;
+	}
+	msg_init(&m, line, sizeof(line));
+	msg_reply_history(&m, watch_history_kept(r->d->watches,
+	    watch_name_file(n)), count, len);
+	client_reply(r->c, m.buf, m.len);
+	client_write(r->c, out, len);
+	free(out);
+}
+
 static void
 cmd_unwatch(struct call *r)
 {
@@ -389,6 +516,8 @@ status_values(const struct daemon *d, long long v[STATUS_COUNTERS])
 	v[STATUS_ACCESS_COMMAND_RUNS] = as.command_runs;
 	v[STATUS_ACCESS_COMMAND_FAILURES] = as.command_failures;
 	v[STATUS_ACCESS_COMMAND_CACHED] = as.command_cached;
+	v[STATUS_HISTORY_VERSIONS] = ws.history_versions;
+	v[STATUS_HISTORY_SKIPPED] = ws.history_skipped;
 }
 
 static void
@@ -533,6 +662,7 @@ static const struct command commands[] = {
 	{ "content",	CALL_NEEDS_FILE,		NULL,	cmd_content },
 	{ "tail",	CALL_NEEDS_FILE,		NULL,	cmd_tail },
 	{ "subscribe",	CALL_NEEDS_FILE,		NULL,	cmd_subscribe },
+	{ "history",	CALL_NEEDS_FILE,		NULL,	cmd_history },
 	{ "unwatch",	CALL_NEEDS_FILE | CALL_OWNER_ONLY, NULL, cmd_unwatch },
 	{ "list",	0,				NULL,	cmd_list },
 	{ "status",	0,				NULL,	cmd_status },

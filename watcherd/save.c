@@ -455,8 +455,8 @@ save_step(struct save *s, struct waiter *w)
 			waiter_restart(s->d->jobs, w);
 			e = watch_replace(s->d->watches, w, s->proposal,
 			    s->file_name, strlen(s->file_name), s->if_crc,
-			    s->data, s->len, s->as, replaced, s, &s->started,
-			    &why);
+			    s->data, s->len, s->as, s->user, replaced, s,
+			    &s->started, &why);
 			return e == PROTO_PENDING ? e : over(s, e, why);
 		}
 		if (!s->replaced)

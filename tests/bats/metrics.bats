@@ -207,7 +207,8 @@ handler_count() {
 	# The request counts: exactly every route and status of the fixed set.
 	jq -r 'keys[] | select(startswith("filehandler_requests_total"))' "$T/m" >"$T/got"
 	for route in file_content has_new_checksum file_tail events health \
-	    metrics contextfile/content contextfile/last_modified unknown; do
+	    metrics contextfile/content contextfile/last_modified file_history \
+	    unknown; do
 		for code in 200 304 400 401 403 404 405 411 412 413 422 428 500 503; do
 			series "$route" "$code"
 			echo

@@ -1111,6 +1111,20 @@ PY
 	    fail "after alice's save: $(stat -c '%a %U %G' "$F")"
 }
 
+@test "under unix a save's version is the saving member's, in a history of the proposal's group" {
+	unix_fixture
+	start_saving --access unix
+	c=$(new_content alice-version)
+	saves "$c" --user "$ALICE"
+	v=$(ls "$DAMNIT/.history/context.py" | grep -- "-save-$ALICE\$") ||
+	    fail "no version of $ALICE's: $(ls -l "$DAMNIT/.history/context.py")"
+	[ "$(stat -c '%U %G' "$DAMNIT/.history/context.py/$v")" = "$ALICE $PROP_GROUP" ] ||
+	    fail "$(stat -c '%U %G %a' "$DAMNIT/.history/context.py/$v")"
+	[ "$(stat -c '%G %a' "$DAMNIT/.history")" = "$PROP_GROUP 2770" ] ||
+	    fail "$(stat -c '%U %G %a' "$DAMNIT/.history")"
+	cmp "$DAMNIT/.history/context.py/$v" "$c"
+}
+
 @test "a member swapping the save's directory for a link to another proposal in a loop: no byte is written outside the proposal" {
 	local victim=$T/data/SPB/202601/p002222/usr/Shared/amore i c reply
 	mkdir -p "$victim/d/sub" "$DAMNIT/d/sub"

@@ -40,6 +40,9 @@ file_work(struct mount_job *mj)
 		fj->why = "";
 		fj->e = snapshot_read(fj->folder_fd, fj->file_name,
 		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
+		if (fj->e == PROTO_OK)
+			version_keep(&fj->versions, fj->folder_fd,
+			    fj->file_name, &fj->st, fj->data, NULL);
 		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE) {
 			/* Only a failure asks after the folder: on a network
 			   file system each stat is a round trip. */
@@ -94,6 +97,8 @@ file_finish(struct job *j)
 	struct watch_state st;
 	struct watch_name *n;
 
+	version_count(t, j->proposal, fj->file_name, &fj->versions);
+
 	if (table_get(t->checks, fj->key, fj->keylen) == j)
 		table_del(t->checks, fj->key, fj->keylen, j);
 	if (fj->folder_gone && fj->folder->fd != -1 && fj->folder->mount)
@@ -136,6 +141,7 @@ file_destroy(struct job *j)
 	free(fj->file_name);
 	free(fj->data);
 	free(fj->range);
+	version_note_free(&fj->versions);
 	free(fj);
 }
 
@@ -177,6 +183,7 @@ check_start(struct watch_table *t, struct waiter *w, struct folder *f,
 	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
 	    (fj->key = malloc(keylen)) == NULL ||
 	    (fj->file_name = strdup(file_name)) == NULL ||
+	    version_note_init(t, file_name, &fj->versions) == -1 ||
 	    (fj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		if (fj) {
 			fj->folder_fd = -1;
@@ -251,9 +258,9 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 	if (e != PROTO_OK) {
 		e = PROTO_NOT_FOUND;
 		*why = "the proposal's DAMNIT folder is gone";
-	} else
-		e = snapshot_read(f->fd, n->file_name, t->cfg->max_file_size,
-		    &st, &data, &fd, why);
+	} else if ((e = snapshot_read(f->fd, n->file_name,
+	    t->cfg->max_file_size, &st, &data, &fd, why)) == PROTO_OK)
+		version_keep_local(t, f, n->file_name, &st, data);
 	if (e != PROTO_OK && e != PROTO_TOO_LARGE)
 		memset(&st, 0, sizeof(st));
 	settle_name(t, n, &st, &data, fd);

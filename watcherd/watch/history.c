@@ -168,10 +168,13 @@ open_dir(int folder_fd, const char *file_name, const char *dir, int create,
 		    (mkdirat(fd, names[i], 0700) == 0 || errno == EEXIST)) {
 			hfd = openat(fd, names[i], O_RDONLY | O_DIRECTORY |
 			    O_NOFOLLOW | O_CLOEXEC);
-			/* The folder's mode, setgid bit and all, past the
-			   umask: the proposal's group shares it. */
-			if (hfd != -1)
-				(void)fchmod(hfd, sb.st_mode & 07777);
+			/* The folder's group and mode past the umask, and
+			   the set-group-ID bit, so that every version is the
+			   proposal group's too, whoever writes it. */
+			if (hfd != -1) {
+				(void)fchown(hfd, (uid_t)-1, sb.st_gid);
+				(void)fchmod(hfd, (sb.st_mode & 07777) | S_ISGID);
+			}
 		}
 		close(fd);
 		if (hfd == -1)
@@ -252,22 +255,27 @@ free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Drops the oldest versions beyond the bounds; the newest stays. */
+/* Drops the oldest versions beyond the bounds; the newest stays. names
+   is sorted oldest first; emptied names (settle()) do not count. */
 static void
 prune(int dfd, char **names, size_t n, const struct history_bounds *b)
 {
 	struct history_version v;
 	unsigned long long bytes = 0;
-	size_t i, first = 0;
+	size_t i, count = 0;
 
 	for (i = 0; i < n; i++)
-		if (parse_name(names[i], &v) == 0)
+		if (parse_name(names[i], &v) == 0) {
 			bytes += v.size;
-	while (n - first > 1 && (n - first > b->keep || bytes > b->max_bytes)) {
-		if (parse_name(names[first], &v) == 0)
-			bytes -= v.size;
-		(void)unlinkat(dfd, names[first], 0);
-		first++;
+			count++;
+		}
+	for (i = 0; i < n && count > 1 &&
+	    (count > b->keep || bytes > b->max_bytes); i++) {
+		if (parse_name(names[i], &v) == -1)
+			continue;
+		(void)unlinkat(dfd, names[i], 0);
+		bytes -= v.size;
+		count--;
 	}
 }
 
@@ -302,6 +310,37 @@ fail:
 	(void)unlinkat(dfd, tmp, 0);
 	errno = saved;
 	return -1;
+}
+
+/*
+ * One change recorded by a save and seen on disk at once (by this
+ * watcherd's loop while its worker saves, or by another watcherd) leaves
+ * the save's version only: after a save's version is linked, the disk
+ * versions of its prefix go; after a disk version (mine, not NULL) is
+ * linked, it goes itself when a save's is there. Whichever comes last
+ * cleans up. Removed names are taken off names.
+ */
+static void
+settle(int dfd, char **names, size_t n, const char *prefix, size_t plen,
+    const char *mine)
+{
+	struct history_version v;
+	size_t i;
+	int saved_there = 0;
+
+	for (i = 0; i < n; i++)
+		if (strncmp(names[i], prefix, plen) == 0 &&
+		    parse_name(names[i], &v) == 0 && v.saved)
+			saved_there = 1;
+	for (i = 0; i < n; i++) {
+		if (strncmp(names[i], prefix, plen) != 0 ||
+		    parse_name(names[i], &v) == -1 || v.saved)
+			continue;
+		if (mine == NULL || (saved_there && strcmp(names[i], mine) == 0)) {
+			(void)unlinkat(dfd, names[i], 0);
+			names[i][0] = '\0';	/* parse_name() skips it */
+		}
+	}
 }
 
 int
@@ -349,6 +388,7 @@ history_record(int folder_fd, const char *file_name,
 		saved = errno;
 	}
 	if (r == 1 && read_names(dfd, 0, &names, &n) == 0) {
+		settle(dfd, names, n, prefix, plen, v->saved ? NULL : name);
 		prune(dfd, names, n, b);
 		free_names(names, n);
 	}

@@ -48,7 +48,8 @@ struct history_version {
 /*
  * Records the v->size bytes of data as version v of file_name beneath
  * folder_fd, the history directories made as needed with the folder's
- * mode and the version with its read and write bits (and the owner's). Nothing is recorded
+ * group and mode (and the set-group-ID bit: versions are the group's), the
+ * version with the folder's read and write bits (and the owner's). Nothing is recorded
  * when the newest version has the same checksum, or a version of the same
  * time and checksum is there; but a save's version takes the place of a
  * disk version of the same time and checksum (another watcherd may have

@@ -51,6 +51,8 @@ struct replace_job {
 	void		*arg;
 	char		*key;
 	size_t		 keylen;
+	char		*user;		/* the saver, for its version; NULL */
+	struct version_note versions;
 	/* What the worker found. */
 	struct watch_replace_result res;
 };
@@ -268,6 +270,24 @@ replace_fail(struct replace_job *rj, enum proto_error e, const char *why)
 	rj->res.why = why;
 }
 
+/* The bytes a save is about to replace, kept as the version seen on disk
+   when none is (a file older than its history, or changed unseen). */
+static void
+keep_old(struct replace_job *rj, int fd, const struct stat *sb, uint32_t crc)
+{
+	struct watch_state st = { .exists = 1, .size = sb->st_size,
+	    .mtime = sb->st_mtim, .crc = crc };
+	char *old = NULL;
+
+	if (!rj->versions.on)
+		return;
+	if (snapshot_pread(fd, 0, (size_t)sb->st_size, &old) ==
+	    (ssize_t)sb->st_size || sb->st_size == 0)
+		version_keep(&rj->versions, rj->folder_fd, rj->file_name, &st,
+		    old ? old : "", NULL);
+	free(old);
+}
+
 static void
 replace_work(struct mount_job *mj)
 {
@@ -336,6 +356,7 @@ replace_work(struct mount_job *mj)
 		    "the edit started from");
 		goto done;
 	}
+	keep_old(rj, fd, &sb, crc);
 	if ((dfd = open_parent(rj->folder_fd, fd, base, sizeof(base))) == -1) {
 		replace_fail(rj, PROTO_UNAVAILABLE, "the file's directory "
 		    "changed while it was saved (a link on the way?); nothing "
@@ -365,6 +386,8 @@ replace_work(struct mount_job *mj)
 	if (snapshot_fstate(nfd, &res->st) == 0) {
 		res->st.crc = crc_buffer(rj->data, rj->len);
 		res->e = PROTO_OK;
+		version_keep(&rj->versions, rj->folder_fd, rj->file_name,
+		    &res->st, rj->data, rj->user ? rj->user : "");
 	} else
 		replace_fail(rj, PROTO_INTERNAL, "the new file cannot be "
 		    "stat'ed");
@@ -383,6 +406,7 @@ replace_finish(struct job *j)
 {
 	struct replace_job *rj = (struct replace_job *)j;
 
+	version_count(rj->t, j->proposal, rj->file_name, &rj->versions);
 	if (rj->res.e == PROTO_OK)
 		refresh_key(rj->t, rj->key, rj->keylen);
 	rj->done(rj->arg, &rj->res);
@@ -398,6 +422,8 @@ replace_destroy(struct job *j)
 	free(rj->file_name);
 	free(rj->key);
 	free(rj->as);
+	free(rj->user);
+	version_note_free(&rj->versions);
 	free(rj);
 }
 
@@ -422,8 +448,8 @@ static const struct job_ops replace_ops = {
 enum proto_error
 watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
     const char *file_name, size_t len, uint32_t if_crc, const char *data,
-    size_t data_len, const struct creds *as, watch_replace_fn *done,
-    void *arg, int *started, const char **why)
+    size_t data_len, const struct creds *as, const char *user,
+    watch_replace_fn *done, void *arg, int *started, const char **why)
 {
 	char key[NAME_KEY_MAX];
 	struct replace_job *rj;
@@ -447,11 +473,15 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 	    (rj->file_name = strdup(file_name)) == NULL ||
 	    (rj->key = malloc(keylen)) == NULL ||
 	    (as && (rj->as = malloc(sizeof(*as))) == NULL) ||
+	    (user && (rj->user = strdup(user)) == NULL) ||
+	    version_note_init(t, file_name, &rj->versions) == -1 ||
 	    (rj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
 		if (rj) {
 			free(rj->file_name);
 			free(rj->key);
 			free(rj->as);
+			free(rj->user);
+			version_note_free(&rj->versions);
 			free(rj);
 		}
 		*why = "watcherd is out of memory";

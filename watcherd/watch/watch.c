@@ -327,6 +327,8 @@ watch_get(struct watch_table *t, struct waiter *wt, unsigned proposal,
 			close(fd);
 		return e;
 	}
+	if (e == PROTO_OK)
+		version_keep_local(t, f, file_name, &st, data);
 	n = watch_start(t, f, file_name, key, keylen, &st, &data, fd, why);
 	free(data);
 	close(fd);
@@ -568,4 +570,6 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 	s->fs_timeouts = ms.timeouts;
 	s->fs_threads = ms.threads;
 	s->fs_busy = ms.busy;
+	s->history_versions = t->history_versions;
+	s->history_skipped = t->history_skipped;
 }

@@ -124,6 +124,8 @@ struct watch_stats {
 						   for a stall */
 	unsigned	fs_threads;		/* worker threads started */
 	unsigned	fs_busy;		/* ... inside a job now */
+	unsigned long	history_versions;	/* versions kept */
+	unsigned long	history_skipped;	/* ... that could not be */
 };
 
 /*
@@ -165,7 +167,10 @@ enum proto_error watch_get(struct watch_table *, struct waiter *,
  * access ACL. With as (a user's credentials, access = unix) every step
  * is that user's and the new file theirs; without, the old owner and
  * group are kept or nothing is saved. A name that is a symbolic link
- * inside the folder replaces its target. Always off the loop. done(arg, result) is called
+ * inside the folder replaces its target. For a name whose versions are
+ * kept (history-allow), the new bytes are kept as a version saved by user
+ * ("" for a trusted peer that named none), and the bytes they replace as
+ * the version seen on disk if none is. Always off the loop. done(arg, result) is called
  * on the loop once it is over (also when watcherd stops before), then w
  * resumes; a request waits for it up to fs-timeout on a file system that
  * may stall, WATCH_REPLACE_TIMEOUT_MS on a local disk, and nothing is
@@ -187,8 +192,27 @@ typedef void watch_replace_fn(void *arg, const struct watch_replace_result *);
 enum proto_error watch_replace(struct watch_table *, struct waiter *,
 	    unsigned proposal, const char *file_name, size_t len,
 	    uint32_t if_crc, const char *data, size_t data_len,
-	    const struct creds *as, watch_replace_fn *done, void *arg,
-	    int *started, const char **why);
+	    const struct creds *as, const char *user, watch_replace_fn *done,
+	    void *arg, int *started, const char **why);
+
+/* Versions (DESIGN.md section 9; watch/history.h). */
+struct history_version;
+/* 1 when the versions of file_name are kept (history-allow). */
+int	watch_history_kept(const struct watch_table *, const char *file_name);
+/*
+ * The versions of n's file, newest first, into *out (malloc()ed, the
+ * caller frees; none when its versions are not kept) and *n. On a file
+ * system that may stall, read off the loop: PROTO_PENDING (ask again when
+ * w resumes), as watch_get() does.
+ */
+enum proto_error watch_history(struct watch_table *, struct waiter *,
+	    struct watch_name *, struct history_version **out, size_t *count,
+	    const char **why);
+/* The newest version of n's file with checksum crc: *v and *data
+   (malloc()ed, v->size bytes). PROTO_NOT_FOUND when there is none. */
+enum proto_error watch_version(struct watch_table *, struct waiter *,
+	    struct watch_name *, uint32_t crc, struct history_version *v,
+	    char **data, const char **why);
 
 /* The current state of the file behind a name. */
 const struct watch_state *watch_name_state(const struct watch_name *);

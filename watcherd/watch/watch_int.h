@@ -24,6 +24,7 @@
 #include "watcherd/memo.h"
 #include "watcherd/watch/cache.h"
 #include "watcherd/watch/folder.h"
+#include "watcherd/watch/history.h"
 #include "watcherd/watch/watch.h"
 #include "watcherd/work/job.h"
 #include "watcherd/work/mount.h"
@@ -115,6 +116,8 @@ struct watch_table {
 	unsigned long		 fallbacks;
 	size_t			 n_dirs;
 	int			 fault_enospc;
+	unsigned long		 history_versions;	/* recorded */
+	unsigned long		 history_skipped;	/* could not be */
 };
 
 /* names.c */
@@ -183,6 +186,17 @@ enum proto_error check_known(struct watch_table *, struct waiter *,
 struct file_job *file_result(struct waiter *, const char *key,
 	    size_t keylen);
 
+/* What a job needs to keep versions of a file on a worker: a copy of the
+   bounds (the config may be reloaded meanwhile), and what it did. on is
+   0 for a name whose versions are not kept (history-allow). */
+struct version_note {
+	int			 on;
+	struct history_bounds	 b;
+	char			*dir;
+	unsigned		 recorded, skipped;
+	int			 err;		/* the last skip's errno */
+};
+
 /*
  * A check of a file on a file system that may stall, done by a worker:
  * stat it and compare with the state known (have), read it when that
@@ -192,6 +206,7 @@ struct file_job *file_result(struct waiter *, const char *key,
 struct file_job {
 	struct job		 j;
 	struct watch_table	*t;
+	struct version_note	 versions;	/* a change read is kept */
 	struct folder		*folder;
 	char			*key;		/* the name's, in t->checks */
 	size_t			 keylen;
@@ -238,6 +253,27 @@ enum proto_error check_start(struct watch_table *, struct waiter *,
 	    struct folder *, unsigned proposal, const char *file_name,
 	    const char *key, size_t keylen, const struct check *,
 	    const char **why);
+
+/* versions.c */
+
+/* Sets up vn for file_name. Returns 0, or -1 when out of memory. */
+int	version_note_init(struct watch_table *, const char *file_name,
+	    struct version_note *vn);
+void	version_note_free(struct version_note *);
+/* On a worker or the loop: keeps data, the file's bytes in state st, as
+   a version beneath folder_fd; saved by user, or seen on disk (NULL). A
+   version that cannot be written is skipped, never an error. */
+void	version_keep(struct version_note *, int folder_fd,
+	    const char *file_name, const struct watch_state *st,
+	    const char *data, const char *user);
+/* On the loop, for a local file read anew: its bytes as the version seen
+   on disk, unless the newest one has them. */
+void	version_keep_local(struct watch_table *, struct folder *,
+	    const char *file_name, const struct watch_state *st,
+	    const char *data);
+/* On the loop: counts what vn did (status), and logs a skip. */
+void	version_count(struct watch_table *, unsigned proposal,
+	    const char *file_name, const struct version_note *vn);
 
 /* poll.c */
 

@@ -1,0 +1,286 @@
+/*
+ * The versions of watched files (history.h keeps them on disk): what a
+ * job needs to keep one on a worker, the counts, and the listing and
+ * reading of versions for requests, off the loop on a file system that
+ * may stall.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "common/log.h"
+#include "watcherd/watch/watch_int.h"
+
+int
+version_note_init(struct watch_table *t, const char *file_name,
+    struct version_note *vn)
+{
+	memset(vn, 0, sizeof(*vn));
+	if (!policy_allowed(t->cfg->history_allow, t->cfg->n_history_allow,
+	    file_name))
+		return 0;
+	if ((vn->dir = strdup(t->cfg->history_dir)) == NULL)
+		return -1;
+	vn->on = 1;
+	vn->b.dir = vn->dir;
+	vn->b.keep = t->cfg->history_keep;
+	vn->b.max_bytes = t->cfg->history_max_bytes;
+	return 0;
+}
+
+void
+version_note_free(struct version_note *vn)
+{
+	free(vn->dir);
+	vn->dir = NULL;
+	vn->on = 0;
+}
+
+void
+version_keep(struct version_note *vn, int folder_fd, const char *file_name,
+    const struct watch_state *st, const char *data, const char *user)
+{
+	struct history_version v = { .time = st->mtime, .crc = st->crc,
+	    .size = (unsigned long long)st->size, .saved = user != NULL };
+
+	if (!vn->on || data == NULL || !st->exists || st->too_large)
+		return;
+	if (user)
+		snprintf(v.user, sizeof(v.user), "%s", user);
+	switch (history_record(folder_fd, file_name, &vn->b, &v, data)) {
+	case 1:
+		vn->recorded++;
+		break;
+	case -1:
+		vn->skipped++;
+		vn->err = errno;
+		break;
+	}
+}
+
+void
+version_keep_local(struct watch_table *t, struct folder *f,
+    const char *file_name, const struct watch_state *st, const char *data)
+{
+	struct version_note vn;
+
+	if (version_note_init(t, file_name, &vn) == -1 || !vn.on)
+		return;
+	version_keep(&vn, f->fd, file_name, st, data, NULL);
+	version_count(t, f->proposal, file_name, &vn);
+	version_note_free(&vn);
+}
+
+void
+version_count(struct watch_table *t, unsigned proposal,
+    const char *file_name, const struct version_note *vn)
+{
+	t->history_versions += vn->recorded;
+	t->history_skipped += vn->skipped;
+	if (vn->skipped)
+		log_warn("version_skipped", "proposal=%u file=%s reason=%s",
+		    proposal, log_str(file_name), log_str(strerror(vn->err)));
+}
+
+/*
+ * A request's listing or reading of versions, on a worker for a file
+ * system that may stall. The result stays in the job for the request it
+ * resumes (job_result()).
+ */
+struct version_job {
+	struct job		 j;
+	int			 folder_fd;	/* a duplicate, the job's */
+	char			*file_name;
+	char			*dir;
+	int			 list;		/* else read crc */
+	uint32_t		 crc;
+	size_t			 max;
+	/* What the worker found. */
+	int			 err;
+	struct history_version	*versions;
+	size_t			 n;
+	struct history_version	 v;
+	char			*data;
+};
+
+/* Lists or reads, as vj says, into vj. */
+static void
+version_do(struct version_job *vj)
+{
+	int r;
+
+	if (vj->list)
+		r = history_list(vj->folder_fd, vj->file_name, vj->dir,
+		    &vj->versions, &vj->n);
+	else
+		r = history_read(vj->folder_fd, vj->file_name, vj->dir,
+		    vj->crc, vj->max, &vj->v, &vj->data);
+	vj->err = r == -1 ? errno : 0;
+}
+
+static void
+version_work(struct mount_job *mj)
+{
+	version_do((struct version_job *)mj);
+}
+
+static void
+version_finish(struct job *j)
+{
+	(void)j;
+}
+
+static void
+version_destroy(struct job *j)
+{
+	struct version_job *vj = (struct version_job *)j;
+
+	if (vj->folder_fd != -1)
+		close(vj->folder_fd);
+	free(vj->file_name);
+	free(vj->dir);
+	free(vj->versions);
+	free(vj->data);
+	free(vj);
+}
+
+static const struct job_ops version_ops = {
+	.work = version_work,
+	.finish = version_finish,
+	.destroy = version_destroy,
+	.file_system = 1,
+};
+
+/* The answer of a listing or a reading done: PROTO_OK, or the error. */
+static enum proto_error
+version_answer(struct version_job *vj, const char **why)
+{
+	switch (vj->err) {
+	case 0:
+		return PROTO_OK;
+	case ENOENT:
+		*why = "no such version of this file";
+		return PROTO_NOT_FOUND;
+	case EFBIG:
+		*why = "the version is larger than max-file-size";
+		return PROTO_TOO_LARGE;
+	case ENOTDIR:
+	case ELOOP:
+		*why = "the history directory is not a directory";
+		return PROTO_FORBIDDEN;
+	case EACCES:
+		*why = "watcherd may not read the history";
+		return PROTO_FORBIDDEN;
+	default:
+		*why = "the history cannot be read";
+		return PROTO_UNAVAILABLE;
+	}
+}
+
+/* Lists (list) or reads (crc) n's versions: on the loop on a local disk,
+   else by a job whose result the resumed request takes; *out the job
+   done, to be taken from and released by version_take(). */
+static enum proto_error
+version_run(struct watch_table *t, struct waiter *w, struct watch_name *n,
+    int list, uint32_t crc, struct version_job **out, const char **why)
+{
+	struct version_job *vj;
+	struct folder *f = n->folder;
+
+	*out = NULL;
+	if ((vj = (struct version_job *)job_result(w, &version_ops)) != NULL &&
+	    vj->list == list && vj->crc == crc &&
+	    strcmp(vj->file_name, n->file_name) == 0) {
+		/* Done for this request: taken, then freed with the job. */
+		*out = vj;
+		return version_answer(vj, why);
+	}
+	if (f->fd == -1) {
+		*why = "the proposal's DAMNIT folder is gone";
+		return PROTO_NOT_FOUND;
+	}
+	if ((vj = calloc(1, sizeof(*vj))) == NULL ||
+	    (vj->file_name = strdup(n->file_name)) == NULL ||
+	    (vj->dir = strdup(t->cfg->history_dir)) == NULL ||
+	    (vj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
+		if (vj) {
+			vj->folder_fd = -1;
+			version_destroy(&vj->j);
+		}
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	vj->list = list;
+	vj->crc = crc;
+	vj->max = t->cfg->max_file_size;
+	vj->j.ops = &version_ops;
+	vj->j.proposal = n->proposal;
+	if (f->mount)
+		return job_run(t->jobs, f->mount, &vj->j, NULL, w, why);
+	version_do(vj);
+	*out = vj;
+	vj->j.waiters = NULL;
+	return version_answer(vj, why);
+}
+
+/* Frees a version job that ran on the loop; one done by a worker is
+   the job room's to free. */
+static void
+version_release(struct version_job *vj, struct waiter *w)
+{
+	if (vj && job_result(w, &version_ops) != &vj->j)
+		version_destroy(&vj->j);
+}
+
+int
+watch_history_kept(const struct watch_table *t, const char *file_name)
+{
+	return policy_allowed(t->cfg->history_allow, t->cfg->n_history_allow,
+	    file_name);
+}
+
+enum proto_error
+watch_history(struct watch_table *t, struct waiter *w, struct watch_name *n,
+    struct history_version **out, size_t *count, const char **why)
+{
+	struct version_job *vj;
+	enum proto_error e;
+
+	*out = NULL;
+	*count = 0;
+	if (!watch_history_kept(t, n->file_name))
+		return PROTO_OK;
+	e = version_run(t, w, n, 1, 0, &vj, why);
+	if (e == PROTO_OK) {
+		*out = vj->versions;
+		*count = vj->n;
+		vj->versions = NULL;
+	}
+	version_release(vj, w);
+	return e;
+}
+
+enum proto_error
+watch_version(struct watch_table *t, struct waiter *w, struct watch_name *n,
+    uint32_t crc, struct history_version *v, char **data, const char **why)
+{
+	struct version_job *vj;
+	enum proto_error e;
+
+	*data = NULL;
+	if (!watch_history_kept(t, n->file_name)) {
+		*why = "no versions of this file are kept (history-allow)";
+		return PROTO_NOT_FOUND;
+	}
+	e = version_run(t, w, n, 0, crc, &vj, why);
+	if (e == PROTO_OK) {
+		*v = vj->v;
+		*data = vj->data;
+		vj->data = NULL;
+	}
+	version_release(vj, w);
+	return e;
+}
