@@ -65,19 +65,19 @@ main(void)
 	    n == 0, "a file without history has no versions");
 
 	v = version(1, text, sizeof(text), 0, NULL);
-	tap_ok(history_record(fd, "context.py", &bounds, &v, text) == 1,
+	tap_ok(history_record(fd, "context.py", &bounds, NULL, NULL, &v, text) == 1,
 	    "a change seen on disk is recorded");
-	tap_ok(history_record(fd, "context.py", &bounds, &v, text) == 0,
+	tap_ok(history_record(fd, "context.py", &bounds, NULL, NULL, &v, text) == 0,
 	    "the same change seen again (another watcherd) is not");
 	v.time.tv_sec += 10;
-	tap_ok(history_record(fd, "context.py", &bounds, &v, text) == 0,
+	tap_ok(history_record(fd, "context.py", &bounds, NULL, NULL, &v, text) == 0,
 	    "nor the same bytes again (a touch)");
 
 	v = version(2, text, sizeof(text), 0, NULL);
-	history_record(fd, "context.py", &bounds, &v, text);
+	history_record(fd, "context.py", &bounds, NULL, NULL, &v, text);
 	v.saved = 1;
 	snprintf(v.user, sizeof(v.user), "alice/x-y%%z");
-	tap_ok(history_record(fd, "context.py", &bounds, &v, text) == 1 &&
+	tap_ok(history_record(fd, "context.py", &bounds, NULL, NULL, &v, text) == 1 &&
 	    entries(hist) == 2,
 	    "a save's version takes the place of a disk one of the same time "
 	    "and checksum");
@@ -114,14 +114,14 @@ main(void)
 		utimensat(AT_FDCWD, path, old, 0);
 	}
 	v = version(3, text, sizeof(text), 0, NULL);
-	history_record(fd, "context.py", &bounds, &v, text);
+	history_record(fd, "context.py", &bounds, NULL, NULL, &v, text);
 	tap_ok(access(path, F_OK) == -1, "and is removed by a later record");
 
 	/* The bounds: keep 3, then bytes. */
 	bounds.keep = 3;
 	for (i = 4; i < 10; i++) {
 		v = version(i, text, sizeof(text), 0, NULL);
-		history_record(fd, "context.py", &bounds, &v, text);
+		history_record(fd, "context.py", &bounds, NULL, NULL, &v, text);
 	}
 	ok = history_list(fd, "context.py", ".history", &list, &n) == 0 &&
 	    n == 3 && list[0].time.tv_sec == 1009 && list[2].time.tv_sec == 1007;
@@ -130,14 +130,14 @@ main(void)
 	bounds.keep = 500;
 	bounds.max_bytes = 15;
 	v = version(10, text, sizeof(text), 0, NULL);
-	history_record(fd, "context.py", &bounds, &v, text);
+	history_record(fd, "context.py", &bounds, NULL, NULL, &v, text);
 	ok = history_list(fd, "context.py", ".history", &list, &n) == 0 &&
 	    n == 2 && list[0].time.tv_sec == 1010;
 	tap_ok(ok, "history-max-bytes: the oldest go first, past the bound");
 	free(list);
 	bounds.max_bytes = 1;
 	v = version(11, text, sizeof(text), 0, NULL);
-	history_record(fd, "context.py", &bounds, &v, text);
+	history_record(fd, "context.py", &bounds, NULL, NULL, &v, text);
 	tap_ok(history_list(fd, "context.py", ".history", &list, &n) == 0 &&
 	    n == 1 && list[0].time.tv_sec == 1011,
 	    "the newest stays, even over the bound");
@@ -152,7 +152,7 @@ main(void)
 	(void)!symlink("elsewhere", path);
 	v = version(12, text, sizeof(text), 0, NULL);
 	errno = 0;
-	tap_ok(history_record(fd, "context.py", &bounds, &v, text) == -1 &&
+	tap_ok(history_record(fd, "context.py", &bounds, NULL, NULL, &v, text) == -1 &&
 	    errno == ENOTDIR && entries(hist) == 0,
 	    "a .history that is a link is not followed: nothing is written");
 	tap_ok(history_list(fd, "context.py", ".history", &list, &n) == -1,
@@ -161,7 +161,7 @@ main(void)
 	/* Names with a slash and odd bytes are one directory each. */
 	unlink(path);
 	v = version(13, text, sizeof(text), 1, "bob");
-	tap_ok(history_record(fd, "sub dir/ctx-1.py", &bounds, &v, text) == 1 &&
+	tap_ok(history_record(fd, "sub dir/ctx-1.py", &bounds, NULL, NULL, &v, text) == 1 &&
 	    history_list(fd, "sub dir/ctx-1.py", ".history", &list, &n) == 0 &&
 	    n == 1 && strcmp(list[0].user, "bob") == 0,
 	    "a name with a slash, a blank and a dash has its own history");

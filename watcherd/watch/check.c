@@ -42,7 +42,8 @@ file_work(struct mount_job *mj)
 		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
 		if (fj->e == PROTO_OK)
 			version_keep(&fj->versions, fj->folder_fd,
-			    fj->file_name, &fj->st, fj->data, NULL);
+			    fj->file_name, NULL, NULL, &fj->st, fj->data,
+			    NULL);
 		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE) {
 			/* Only a failure asks after the folder: on a network
 			   file system each stat is a round trip. */
@@ -260,7 +261,7 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 		*why = "the proposal's DAMNIT folder is gone";
 	} else if ((e = snapshot_read(f->fd, n->file_name,
 	    t->cfg->max_file_size, &st, &data, &fd, why)) == PROTO_OK)
-		version_keep_local(t, f, n->file_name, &st, data);
+		version_keep_local(t, f, n, n->file_name, &st, data);
 	if (e != PROTO_OK && e != PROTO_TOO_LARGE)
 		memset(&st, 0, sizeof(st));
 	settle_name(t, n, &st, &data, fd);

@@ -255,30 +255,6 @@ free_names(char **names, size_t n)
 	free(names);
 }
 
-/* Drops the oldest versions beyond the bounds; the newest stays. names
-   is sorted oldest first; emptied names (settle()) do not count. */
-static void
-prune(int dfd, char **names, size_t n, const struct history_bounds *b)
-{
-	struct history_version v;
-	unsigned long long bytes = 0;
-	size_t i, count = 0;
-
-	for (i = 0; i < n; i++)
-		if (parse_name(names[i], &v) == 0) {
-			bytes += v.size;
-			count++;
-		}
-	for (i = 0; i < n && count > 1 &&
-	    (count > b->keep || bytes > b->max_bytes); i++) {
-		if (parse_name(names[i], &v) == -1)
-			continue;
-		(void)unlinkat(dfd, names[i], 0);
-		bytes -= v.size;
-		count--;
-	}
-}
-
 /* Writes data to a temporary file in dfd and links it to name: 0, or -1
    with errno (EEXIST: the name is there). */
 static int
@@ -312,89 +288,198 @@ fail:
 	return -1;
 }
 
+/* A version's name into name, and the prefix of its time and checksum
+   into prefix (*plen bytes). 0, or -1 with errno. */
+static int
+names_of(const struct history_version *v, char *name, char *prefix,
+    size_t *plen)
+{
+	if (version_name(v, name) == -1) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	*plen = (size_t)snprintf(prefix, TIME_LEN + 1 + 8 + 2, "%.*s-",
+	    TIME_LEN + 9, name);
+	return 0;
+}
+
+/* The name of the disk version of v's time and checksum: deterministic,
+   as a disk version names no user. */
+static int
+disk_name_of(const struct history_version *v, char *out)
+{
+	struct history_version d = *v;
+
+	d.saved = 0;
+	d.user[0] = '\0';
+	return version_name(&d, out);
+}
+
+/* Takes name off the listing (found or not). */
+static void
+listing_drop(char **names, size_t *n, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < *n; i++)
+		if (strcmp(names[i], name) == 0) {
+			free(names[i]);
+			memmove(names + i, names + i + 1,
+			    (*n - i - 1) * sizeof(*names));
+			(*n)--;
+			return;
+		}
+}
+
+/* Puts name into the sorted listing (room for it was made). 0, or -1. */
+static int
+listing_add(char **names, size_t *n, const char *name)
+{
+	size_t i = *n;
+	char *copy;
+
+	if ((copy = strdup(name)) == NULL)
+		return -1;
+	while (i > 0 && strcmp(names[i - 1], name) > 0) {
+		names[i] = names[i - 1];
+		i--;
+	}
+	names[i] = copy;
+	(*n)++;
+	return 0;
+}
+
 /*
- * One change recorded by a save and seen on disk at once (by this
- * watcherd's loop while its worker saves, or by another watcherd) leaves
- * the save's version only: after a save's version is linked, the disk
- * versions of its prefix go; after a disk version (mine, not NULL) is
- * linked, it goes itself when a save's is there. Whichever comes last
- * cleans up. Removed names are taken off names.
+ * Records version v in the directory dfd, whose versions names holds
+ * (sorted, kept current). Returns 1 when recorded, 0 when it was there
+ * already (the newest has its bytes, or a version of its time and
+ * checksum is there: a save's takes the place of a disk one), -1 with
+ * errno.
+ */
+static int
+record_one(int dfd, char **names, size_t *n, const struct history_version *v,
+    const char *data, mode_t mode)
+{
+	char name[NAME_MAX + 1], disk[NAME_MAX + 1], prefix[TIME_LEN + 12];
+	struct history_version other;
+	size_t plen, i;
+
+	if (names_of(v, name, prefix, &plen) == -1 ||
+	    disk_name_of(v, disk) == -1)
+		return -1;
+	if (*n > 0 && parse_name(names[*n - 1], &other) == 0 &&
+	    other.crc == v->crc && (!v->saved || other.saved))
+		return 0;
+	for (i = 0; i < *n; i++) {
+		if (strncmp(names[i], prefix, plen) != 0 ||
+		    parse_name(names[i], &other) == -1)
+			continue;
+		if (!v->saved || other.saved)
+			return 0;	/* seen, by this watcherd or another */
+	}
+	if (write_version(dfd, name, data, v->size, mode) == -1)
+		return errno == EEXIST ? 0 : -1;
+	if (v->saved) {
+		/* A disk version of this save, recorded before or while it
+		   was (by the loop, or another watcherd): the save's takes its
+		   place. */
+		(void)unlinkat(dfd, disk, 0);
+		listing_drop(names, n, disk);
+	}
+	return listing_add(names, n, name) == -1 ? -1 : 1;
+}
+
+/*
+ * A disk version linked while a save's of the same change was being
+ * recorded elsewhere: the save's has it removed, unless the save looked
+ * before the disk version was linked. So a disk version looks once more
+ * after it is linked, and goes itself when a save's is there.
  */
 static void
-settle(int dfd, char **names, size_t n, const char *prefix, size_t plen,
-    const char *mine)
+settle_disk(int dfd, char **names, size_t *n, const struct history_version *v)
+{
+	char name[NAME_MAX + 1], prefix[TIME_LEN + 12], **now;
+	struct history_version other;
+	size_t plen, count, i;
+
+	if (names_of(v, name, prefix, &plen) == -1 ||
+	    read_names(dfd, 0, &now, &count) == -1)
+		return;
+	for (i = 0; i < count; i++)
+		if (strncmp(now[i], prefix, plen) == 0 &&
+		    parse_name(now[i], &other) == 0 && other.saved) {
+			(void)unlinkat(dfd, name, 0);
+			listing_drop(names, n, name);
+			break;
+		}
+	free_names(now, count);
+}
+
+/* Drops the oldest versions beyond the bounds; the newest stays. names
+   is sorted oldest first. */
+static void
+prune(int dfd, char **names, size_t n, const struct history_bounds *b)
 {
 	struct history_version v;
-	size_t i;
-	int saved_there = 0;
+	unsigned long long bytes = 0;
+	size_t i, count = 0;
 
 	for (i = 0; i < n; i++)
-		if (strncmp(names[i], prefix, plen) == 0 &&
-		    parse_name(names[i], &v) == 0 && v.saved)
-			saved_there = 1;
-	for (i = 0; i < n; i++) {
-		if (strncmp(names[i], prefix, plen) != 0 ||
-		    parse_name(names[i], &v) == -1 || v.saved)
-			continue;
-		if (mine == NULL || (saved_there && strcmp(names[i], mine) == 0)) {
-			(void)unlinkat(dfd, names[i], 0);
-			names[i][0] = '\0';	/* parse_name() skips it */
+		if (parse_name(names[i], &v) == 0) {
+			bytes += v.size;
+			count++;
 		}
+	for (i = 0; i < n && count > 1 &&
+	    (count > b->keep || bytes > b->max_bytes); i++) {
+		if (parse_name(names[i], &v) == -1)
+			continue;
+		(void)unlinkat(dfd, names[i], 0);
+		bytes -= v.size;
+		count--;
 	}
 }
 
 int
 history_record(int folder_fd, const char *file_name,
-    const struct history_bounds *b, const struct history_version *v,
+    const struct history_bounds *b, const struct history_version *before,
+    const char *before_data, const struct history_version *v,
     const char *data)
 {
-	char name[NAME_MAX + 1], prefix[TIME_LEN + 1 + 8 + 2];
-	struct history_version last;
-	char **names;
-	size_t n, i, plen;
-	int dfd, r = 1, saved = 0;
+	char **names, **grown;
+	size_t n;
+	int dfd, r = 0, one, saved;
 	mode_t mode;
 
-	if (version_name(v, name) == -1) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	plen = (size_t)snprintf(prefix, sizeof(prefix), "%.*s-", TIME_LEN + 9,
-	    name);
 	if ((dfd = open_dir(folder_fd, file_name, b->dir, 1, &mode)) == -1)
 		return -1;
 	if (read_names(dfd, 1, &names, &n) == -1) {
 		close(dfd);
 		return -1;
 	}
-	if (n > 0 && parse_name(names[n - 1], &last) == 0 &&
-	    last.crc == v->crc && (!v->saved || last.saved))
-		r = 0;		/* the newest has these bytes already */
-	for (i = 0; r == 1 && i < n; i++) {
-		if (strncmp(names[i], prefix, plen) != 0)
-			continue;
-		if (!v->saved || parse_name(names[i], &last) == -1 ||
-		    last.saved) {
-			r = 0;	/* seen, by this watcherd or another */
-			break;
-		}
-		/* A disk version of this save: the save's takes its place. */
-		(void)unlinkat(dfd, names[i], 0);
-	}
-	free_names(names, n);
-	if (r == 1 && write_version(dfd, name, data, v->size, mode) == -1) {
-		/* EEXIST: another watcherd linked it first. */
-		r = errno == EEXIST ? 0 : -1;
-		saved = errno;
-	}
-	if (r == 1 && read_names(dfd, 0, &names, &n) == 0) {
-		settle(dfd, names, n, prefix, plen, v->saved ? NULL : name);
-		prune(dfd, names, n, b);
+	/* Room for the two a record may add. */
+	if ((grown = realloc(names, (n + 2) * sizeof(*names))) == NULL) {
 		free_names(names, n);
+		close(dfd);
+		errno = ENOMEM;
+		return -1;
 	}
+	names = grown;
+	if (before && (one = record_one(dfd, names, &n, before, before_data,
+	    mode)) > 0)
+		r += one;
+	if ((one = record_one(dfd, names, &n, v, data, mode)) == -1)
+		r = -1;
+	else if (one == 1) {
+		r++;
+		if (!v->saved)
+			settle_disk(dfd, names, &n, v);
+	}
+	saved = errno;
+	if (r > 0)
+		prune(dfd, names, n, b);
+	free_names(names, n);
 	close(dfd);
-	if (r == -1)
-		errno = saved;
+	errno = saved;
 	return r;
 }
 

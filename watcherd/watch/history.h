@@ -47,17 +47,21 @@ struct history_version {
 
 /*
  * Records the v->size bytes of data as version v of file_name beneath
- * folder_fd, the history directories made as needed with the folder's
- * group and mode (and the set-group-ID bit: versions are the group's), the
- * version with the folder's read and write bits (and the owner's). Nothing is recorded
- * when the newest version has the same checksum, or a version of the same
- * time and checksum is there; but a save's version takes the place of a
- * disk version of the same time and checksum (another watcherd may have
- * seen the change first). Returns 1 when recorded, 0 when it was there
- * already, -1 with errno (EACCES: nobody may write the history here).
+ * folder_fd, and first, when given, before (the bytes a save replaces, as
+ * seen on disk), the history directories made as needed with the folder's
+ * group and mode (and the set-group-ID bit: versions are the group's), a
+ * version with the folder's read and write bits (and the owner's). A
+ * version is not recorded when the newest one has the same checksum, or a
+ * version of the same time and checksum is there; but a save's version
+ * takes the place of a disk version of the same time and checksum
+ * (another watcherd may have seen the change first). Then the oldest
+ * versions past the bounds go. One listing of the directory for a save.
+ * Returns how many versions were recorded (0 when they were there
+ * already), or -1 with errno (EACCES: nobody may write the history here).
  */
 int	history_record(int folder_fd, const char *file_name,
-	    const struct history_bounds *, const struct history_version *v,
+	    const struct history_bounds *, const struct history_version *before,
+	    const char *before_data, const struct history_version *v,
 	    const char *data);
 
 /*

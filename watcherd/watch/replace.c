@@ -15,6 +15,7 @@
 #include "common/log.h"
 #include "common/policy.h"
 #include "common/proto.h"
+#include "watcherd/table.h"
 #include "watcherd/work/creds.h"
 #include "watcherd/watch/watch_int.h"
 
@@ -53,6 +54,8 @@ struct replace_job {
 	size_t		 keylen;
 	char		*user;		/* the saver, for its version; NULL */
 	struct version_note versions;
+	char		*old;		/* the bytes replaced, for a version */
+	struct watch_state old_st;
 	/* What the worker found. */
 	struct watch_replace_result res;
 };
@@ -270,22 +273,21 @@ replace_fail(struct replace_job *rj, enum proto_error e, const char *why)
 	rj->res.why = why;
 }
 
-/* The bytes a save is about to replace, kept as the version seen on disk
-   when none is (a file older than its history, or changed unseen). */
+/* The bytes a save is about to replace, to be kept as the version seen
+   on disk when none is (a file older than its history, or changed
+   unseen): read into rj->old, with their state. */
 static void
-keep_old(struct replace_job *rj, int fd, const struct stat *sb, uint32_t crc)
+read_old(struct replace_job *rj, int fd, const struct stat *sb, uint32_t crc)
 {
-	struct watch_state st = { .exists = 1, .size = sb->st_size,
+	rj->old_st = (struct watch_state){ .exists = 1, .size = sb->st_size,
 	    .mtime = sb->st_mtim, .crc = crc };
-	char *old = NULL;
-
-	if (!rj->versions.on)
-		return;
-	if (snapshot_pread(fd, 0, (size_t)sb->st_size, &old) ==
-	    (ssize_t)sb->st_size || sb->st_size == 0)
-		version_keep(&rj->versions, rj->folder_fd, rj->file_name, &st,
-		    old ? old : "", NULL);
-	free(old);
+	if (rj->versions.on && snapshot_pread(fd, 0, (size_t)sb->st_size,
+	    &rj->old) != (ssize_t)sb->st_size) {
+		free(rj->old);
+		rj->old = NULL;
+	}
+	if (rj->versions.on && sb->st_size == 0 && rj->old == NULL)
+		rj->old = strdup("");
 }
 
 static void
@@ -356,7 +358,7 @@ replace_work(struct mount_job *mj)
 		    "the edit started from");
 		goto done;
 	}
-	keep_old(rj, fd, &sb, crc);
+	read_old(rj, fd, &sb, crc);
 	if ((dfd = open_parent(rj->folder_fd, fd, base, sizeof(base))) == -1) {
 		replace_fail(rj, PROTO_UNAVAILABLE, "the file's directory "
 		    "changed while it was saved (a link on the way?); nothing "
@@ -387,7 +389,8 @@ replace_work(struct mount_job *mj)
 		res->st.crc = crc_buffer(rj->data, rj->len);
 		res->e = PROTO_OK;
 		version_keep(&rj->versions, rj->folder_fd, rj->file_name,
-		    &res->st, rj->data, rj->user ? rj->user : "");
+		    &rj->old_st, rj->old, &res->st, rj->data,
+		    rj->user ? rj->user : "");
 	} else
 		replace_fail(rj, PROTO_INTERNAL, "the new file cannot be "
 		    "stat'ed");
@@ -405,8 +408,16 @@ static void
 replace_finish(struct job *j)
 {
 	struct replace_job *rj = (struct replace_job *)j;
+	struct watch_name *n;
 
 	version_count(rj->t, j->proposal, rj->file_name, &rj->versions);
+	if ((n = table_get(rj->t->by_name, rj->key, rj->keylen)) != NULL) {
+		if (n->saving > 0)
+			n->saving--;
+		if (rj->res.e == PROTO_OK && rj->versions.on &&
+		    rj->versions.skipped == 0)
+			version_noted(n, &rj->res.st);
+	}
 	if (rj->res.e == PROTO_OK)
 		refresh_key(rj->t, rj->key, rj->keylen);
 	rj->done(rj->arg, &rj->res);
@@ -423,6 +434,7 @@ replace_destroy(struct job *j)
 	free(rj->key);
 	free(rj->as);
 	free(rj->user);
+	free(rj->old);
 	version_note_free(&rj->versions);
 	free(rj);
 }
@@ -453,6 +465,7 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 {
 	char key[NAME_KEY_MAX];
 	struct replace_job *rj;
+	struct watch_name *n;
 	struct folder *f;
 	struct mount *m;
 	enum proto_error e;
@@ -507,7 +520,10 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 	rj->arg = arg;
 	rj->res.e = PROTO_INTERNAL;
 	rj->res.why = "the save did not run";
-	if ((e = job_run(t->jobs, m, &rj->j, NULL, w, why)) == PROTO_PENDING)
-		*started = 1;
+	if ((e = job_run(t->jobs, m, &rj->j, NULL, w, why)) != PROTO_PENDING)
+		return e;
+	*started = 1;
+	if ((n = table_get(t->by_name, key, keylen)) != NULL)
+		n->saving++;
 	return e;
 }

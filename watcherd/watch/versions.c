@@ -39,38 +39,65 @@ version_note_free(struct version_note *vn)
 	vn->on = 0;
 }
 
-void
-version_keep(struct version_note *vn, int folder_fd, const char *file_name,
-    const struct watch_state *st, const char *data, const char *user)
+/* The version of the bytes of a file in state st, saved by user (NULL:
+   seen on disk). */
+static struct history_version
+version_of(const struct watch_state *st, const char *user)
 {
 	struct history_version v = { .time = st->mtime, .crc = st->crc,
 	    .size = (unsigned long long)st->size, .saved = user != NULL };
 
-	if (!vn->on || data == NULL || !st->exists || st->too_large)
-		return;
 	if (user)
 		snprintf(v.user, sizeof(v.user), "%s", user);
-	switch (history_record(folder_fd, file_name, &vn->b, &v, data)) {
-	case 1:
-		vn->recorded++;
-		break;
-	case -1:
+	return v;
+}
+
+void
+version_keep(struct version_note *vn, int folder_fd, const char *file_name,
+    const struct watch_state *before, const char *before_data,
+    const struct watch_state *st, const char *data, const char *user)
+{
+	struct history_version old, v = version_of(st, user);
+	int r;
+
+	if (!vn->on || data == NULL || !st->exists || st->too_large)
+		return;
+	if (before && before_data)
+		old = version_of(before, NULL);
+	if ((r = history_record(folder_fd, file_name, &vn->b,
+	    before && before_data ? &old : NULL, before_data, &v, data)) ==
+	    -1) {
 		vn->skipped++;
 		vn->err = errno;
-		break;
-	}
+	} else
+		vn->recorded += (unsigned)r;
+}
+
+void
+version_noted(struct watch_name *n, const struct watch_state *st)
+{
+	n->kept_known = 1;
+	n->kept_crc = st->crc;
+	n->kept_time = st->mtime;
 }
 
 void
 version_keep_local(struct watch_table *t, struct folder *f,
-    const char *file_name, const struct watch_state *st, const char *data)
+    struct watch_name *n, const char *file_name,
+    const struct watch_state *st, const char *data)
 {
 	struct version_note vn;
 
+	if (n && (n->saving > 0 || (n->kept_known &&
+	    n->kept_crc == st->crc && n->kept_time.tv_sec == st->mtime.tv_sec &&
+	    n->kept_time.tv_nsec == st->mtime.tv_nsec)))
+		return;
 	if (version_note_init(t, file_name, &vn) == -1 || !vn.on)
 		return;
-	version_keep(&vn, f->fd, file_name, st, data, NULL);
+	version_keep(&vn, f->fd, file_name, NULL, NULL, st, data, NULL);
 	version_count(t, f->proposal, file_name, &vn);
+	if (n && vn.skipped == 0)
+		version_noted(n, st);
 	version_note_free(&vn);
 }
 

@@ -67,6 +67,14 @@ struct watch_name {
 	unsigned		 gen_count;
 	off_t			 gen_size;
 	off_t			 change_mark;	/* the change callback's */
+	/* The version last kept (or found kept) of this name's file: a
+	   refresh that finds the same bytes at the same time does not look
+	   at the history again (after a save of ours, above all). */
+	int			 kept_known;
+	uint32_t		 kept_crc;
+	struct timespec		 kept_time;
+	unsigned		 saving;	/* saves of ours under way: they
+						   keep their versions themselves */
 	/* Off the loop: the last check recorded (its job's seq) and what
 	   it found. */
 	unsigned long		 checked_seq;
@@ -261,16 +269,23 @@ int	version_note_init(struct watch_table *, const char *file_name,
 	    struct version_note *vn);
 void	version_note_free(struct version_note *);
 /* On a worker or the loop: keeps data, the file's bytes in state st, as
-   a version beneath folder_fd; saved by user, or seen on disk (NULL). A
-   version that cannot be written is skipped, never an error. */
+   a version beneath folder_fd, saved by user or seen on disk (NULL), and
+   first before_data, the bytes a save replaced in state before, as seen
+   on disk (NULL: none). A version that cannot be written is skipped,
+   never an error. */
 void	version_keep(struct version_note *, int folder_fd,
-	    const char *file_name, const struct watch_state *st,
+	    const char *file_name, const struct watch_state *before,
+	    const char *before_data, const struct watch_state *st,
 	    const char *data, const char *user);
-/* On the loop, for a local file read anew: its bytes as the version seen
-   on disk, unless the newest one has them. */
+/* On the loop, for a local file read anew (its name n, or NULL before it
+   is watched): its bytes as the version seen on disk, unless the newest
+   one has them. */
 void	version_keep_local(struct watch_table *, struct folder *,
-	    const char *file_name, const struct watch_state *st,
-	    const char *data);
+	    struct watch_name *n, const char *file_name,
+	    const struct watch_state *st, const char *data);
+/* Notes that the bytes of n's file in state st are kept (a save's
+   version was recorded for them). */
+void	version_noted(struct watch_name *n, const struct watch_state *st);
 /* On the loop: counts what vn did (status), and logs a skip. */
 void	version_count(struct watch_table *, unsigned proposal,
 	    const char *file_name, const struct version_note *vn);
