@@ -26,7 +26,6 @@ struct user {
 struct user_job {
 	struct job	 j;
 	struct user	*u;
-	char		*name;
 	/* What the worker found. */
 	struct creds *account;
 	int		 err;		/* errno of a failed lookup */
@@ -48,7 +47,7 @@ user_work(struct mount_job *mj)
 			goto done;
 		}
 		buf = grown;
-		r = getpwnam_r(uj->name, &pw, buf, buflen, &found);
+		r = getpwnam_r(uj->j.name, &pw, buf, buflen, &found);
 		if (r != ERANGE || buflen >= USERS_PW_BUF)
 			break;
 		buflen *= 2;
@@ -67,7 +66,7 @@ user_work(struct mount_job *mj)
 	a->gid = pw.pw_gid;
 	n = CREDS_GROUPS_MAX;
 	/* More than CREDS_GROUPS_MAX groups: the first ones count. */
-	if (getgrouplist(uj->name, pw.pw_gid, a->groups, &n) == -1 &&
+	if (getgrouplist(uj->j.name, pw.pw_gid, a->groups, &n) == -1 &&
 	    n > CREDS_GROUPS_MAX)
 		n = CREDS_GROUPS_MAX;
 	a->n_groups = n > 0 ? (size_t)n : 0;
@@ -101,7 +100,6 @@ user_destroy(struct job *j)
 	struct user_job *uj = (struct user_job *)j;
 
 	free(uj->account);
-	free(uj->name);
 	free(uj);
 }
 
@@ -144,16 +142,15 @@ lookup_start(struct access *a, struct user *u, struct waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	uj->j.ops = &user_ops;
-	/* Not a file system's stall: fs_timeouts does not count it. */
-	uj->j.late = "the user database (NSS) is not responding; try again "
-	    "later";
-	uj->u = u;
-	if ((uj->name = strdup(u->e.key)) == NULL) {
+	if (job_prepare(&uj->j, &user_ops, 0, -1, u->e.key) == -1) {
 		free(uj);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
+	/* Not a file system's stall: fs_timeouts does not count it. */
+	uj->j.late = "the user database (NSS) is not responding; try again "
+	    "later";
+	uj->u = u;
 	return job_run(a->jobs, m, &uj->j, &u->lookup, w, why);
 }
 

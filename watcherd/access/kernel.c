@@ -40,9 +40,8 @@ struct verdict {
 
 struct verdict_job {
 	struct job	 j;
-	struct verdict	*v;
-	int		 proposal_fd;	/* a duplicate, the job's */
-	char		*path;		/* below pNNNNNN */
+	struct verdict	*v;		/* j.dir_fd: pNNNNNN; j.name: the
+					   path below it */
 	struct creds	*creds;
 	int		 write;
 	struct decision	 d;
@@ -106,7 +105,7 @@ verdict_work(struct mount_job *mj)
 {
 	struct verdict_job *vj = (struct verdict_job *)mj;
 
-	decide(vj->proposal_fd, vj->path, vj->creds, vj->write, &vj->d);
+	decide(vj->j.dir_fd, vj->j.name, vj->creds, vj->write, &vj->d);
 }
 
 static void
@@ -125,9 +124,6 @@ verdict_destroy(struct job *j)
 {
 	struct verdict_job *vj = (struct verdict_job *)j;
 
-	if (vj->proposal_fd != -1)
-		close(vj->proposal_fd);
-	free(vj->path);
 	free(vj->creds);
 	free(vj);
 }
@@ -166,23 +162,20 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 	struct verdict_job *vj;
 
 	if ((vj = calloc(1, sizeof(*vj))) == NULL ||
-	    (vj->path = strdup(path)) == NULL ||
-	    (vj->creds = malloc(sizeof(*c))) == NULL ||
-	    (vj->proposal_fd = fcntl(f->proposal_fd, F_DUPFD_CLOEXEC, 0)) ==
-	    -1) {
-		if (vj) {
-			free(vj->path);
-			free(vj->creds);
-			free(vj);
-		}
+	    job_prepare(&vj->j, &verdict_ops, f->proposal, f->proposal_fd,
+	    path) == -1) {
+		free(vj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((vj->creds = malloc(sizeof(*c))) == NULL) {
+		job_destroy(&vj->j);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	*vj->creds = *c;
 	vj->write = write;
 	vj->v = v;
-	vj->j.ops = &verdict_ops;
-	vj->j.proposal = f->proposal;
 	return job_run(a->jobs, f->mount, &vj->j, &v->job, w, why);
 }
 

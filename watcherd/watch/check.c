@@ -23,7 +23,7 @@ file_work(struct mount_job *mj)
 	int fd = -1;
 
 	if (!fj->read && fj->have.exists &&
-	    snapshot_stat(fj->folder_fd, fj->file_name, &sb) == 0 &&
+	    snapshot_stat(fj->j.dir_fd, fj->j.name, &sb) == 0 &&
 	    snapshot_matches(&fj->have, &sb)) {
 		fj->unchanged = 1;
 		fj->st = fj->have;
@@ -31,23 +31,23 @@ file_work(struct mount_job *mj)
 		fj->why = "file is larger than max-file-size";
 		if (!fj->want_range)
 			return;
-		fd = policy_open_beneath(fj->folder_fd, fj->file_name,
+		fd = policy_open_beneath(fj->j.dir_fd, fj->j.name,
 		    O_RDONLY | O_NONBLOCK | O_NOCTTY);
 		if (fd == -1 || fstat(fd, &sb) == -1 ||
 		    sb.st_ino != fj->have.ino || sb.st_dev != fj->have.dev)
 			goto done;	/* replaced meanwhile: no range */
 	} else {
 		fj->why = "";
-		fj->e = snapshot_read(fj->folder_fd, fj->file_name,
+		fj->e = snapshot_read(fj->j.dir_fd, fj->j.name,
 		    fj->max_size, &fj->st, &fj->data, &fd, &fj->why);
 		if (fj->e == PROTO_OK)
-			version_keep(&fj->versions, fj->folder_fd,
-			    fj->file_name, NULL, NULL, &fj->st, fj->data,
+			version_keep(&fj->versions, fj->j.dir_fd,
+			    fj->j.name, NULL, NULL, &fj->st, fj->data,
 			    NULL);
 		if (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE) {
 			/* Only a failure asks after the folder: on a network
 			   file system each stat is a round trip. */
-			if (fstat(fj->folder_fd, &sb) == -1 || sb.st_nlink == 0) {
+			if (fstat(fj->j.dir_fd, &sb) == -1 || sb.st_nlink == 0) {
 				fj->folder_gone = 1;
 				fj->e = PROTO_NOT_FOUND;
 				fj->why = "the proposal's DAMNIT folder is gone";
@@ -98,7 +98,7 @@ file_finish(struct job *j)
 	struct watch_state st;
 	struct watch_name *n;
 
-	version_count(t, j->proposal, fj->file_name, &fj->versions);
+	version_count(t, j->proposal, fj->j.name, &fj->versions);
 
 	if (table_get(t->checks, fj->key, fj->keylen) == j)
 		table_del(t->checks, fj->key, fj->keylen, j);
@@ -121,7 +121,7 @@ file_finish(struct job *j)
 	}
 	if (!fj->create || (fj->e != PROTO_OK && fj->e != PROTO_TOO_LARGE))
 		return;
-	if ((n = watch_start(t, fj->folder, fj->file_name, fj->key, fj->keylen,
+	if ((n = watch_start(t, fj->folder, fj->j.name, fj->key, fj->keylen,
 	    &fj->st, &fj->data, -1, &fj->why)) == NULL) {
 		fj->e = PROTO_UNAVAILABLE;
 		return;
@@ -136,10 +136,7 @@ file_destroy(struct job *j)
 {
 	struct file_job *fj = (struct file_job *)j;
 
-	if (fj->folder_fd != -1)
-		close(fj->folder_fd);
 	free(fj->key);
-	free(fj->file_name);
 	free(fj->data);
 	free(fj->range);
 	version_note_free(&fj->versions);
@@ -182,22 +179,20 @@ check_start(struct watch_table *t, struct waiter *w, struct folder *f,
 	    (!c->create || fj->create) && !c->want_range && !fj->want_range)
 		return job_wait(t->jobs, &fj->j, w);
 	if ((fj = calloc(1, sizeof(*fj))) == NULL ||
-	    (fj->key = malloc(keylen)) == NULL ||
-	    (fj->file_name = strdup(file_name)) == NULL ||
-	    version_note_init(t, file_name, &fj->versions) == -1 ||
-	    (fj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		if (fj) {
-			fj->folder_fd = -1;
-			file_destroy(&fj->j);
-		}
+	    job_prepare(&fj->j, &file_ops, proposal, f->fd, file_name) == -1) {
+		free(fj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((fj->key = malloc(keylen)) == NULL ||
+	    version_note_init(t, file_name, &fj->versions) == -1) {
+		job_destroy(&fj->j);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	memcpy(fj->key, key, keylen);
 	fj->keylen = keylen;
-	fj->j.ops = &file_ops;
 	fj->t = t;
-	fj->j.proposal = proposal;
 	fj->folder = f;
 	fj->max_size = t->cfg->max_file_size;
 	if (c->have)

@@ -33,7 +33,6 @@ struct lookup_job {
 	struct job	 j;
 	struct folders	*fs;
 	struct folder	*f;
-	char		*data_root;
 	/* What the worker found. */
 	struct policy_folder found;
 	int		 err;		/* errno of a lookup that failed */
@@ -72,7 +71,7 @@ lookup_work(struct mount_job *mj)
 	struct policy_folder *found = &lj->found;
 	struct stat sb;
 
-	if (policy_open_folder(lj->data_root, lj->j.proposal, found) == -1) {
+	if (policy_open_folder(lj->j.name, lj->j.proposal, found) == -1) {
 		lj->err = errno;
 		return;
 	}
@@ -134,7 +133,6 @@ lookup_destroy(struct job *j)
 		close(lj->found.fd);
 	if (lj->found.proposal_fd != -1)
 		close(lj->found.proposal_fd);
-	free(lj->data_root);
 	free(lj);
 }
 
@@ -157,12 +155,11 @@ lookup_start(struct folders *t, struct folder *f, struct waiter *w,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	lj->j.ops = &lookup_ops;
-	lj->j.proposal = f->proposal;
 	lj->fs = t;
 	lj->f = f;
 	lj->found.fd = lj->found.proposal_fd = -1;
-	if ((lj->data_root = strdup(t->cfg->data_root)) == NULL) {
+	if (job_prepare(&lj->j, &lookup_ops, f->proposal, -1,
+	    t->cfg->data_root) == -1) {
 		free(lj);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;

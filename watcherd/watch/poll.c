@@ -240,9 +240,11 @@ round_add(struct poll_round *r, struct watch_name *n)
 	struct poll_entry *e, *prev;
 
 	if (b == NULL || b->n == POLL_BATCH) {
-		if ((b = calloc(1, sizeof(*b))) == NULL)
+		if ((b = calloc(1, sizeof(*b))) == NULL ||
+		    job_prepare(&b->j, &batch_ops, 0, -1, NULL) == -1) {
+			free(b);
 			return -1;
-		b->j.ops = &batch_ops;
+		}
 		b->round = r;
 		if (r->pending_tail)
 			r->pending_tail->next = b;

@@ -34,10 +34,9 @@
  * the name again.
  */
 struct replace_job {
-	struct job	 j;
+	struct job	 j;		/* j.dir_fd: the folder; j.name:
+					   the file's */
 	struct watch_table *t;
-	int		 folder_fd;	/* a duplicate, the job's */
-	char		*file_name;
 	uint32_t	 if_crc;
 	const char	*data;		/* the new bytes, borrowed: the caller
 					   keeps them until done is called */
@@ -308,7 +307,7 @@ replace_work(struct mount_job *mj)
 		return;
 	}
 	for (attempt = 0;; attempt++) {
-		fd = policy_open_beneath(rj->folder_fd, rj->file_name,
+		fd = policy_open_beneath(rj->j.dir_fd, rj->j.name,
 		    O_RDWR | O_NOCTTY | O_NONBLOCK);
 		if (fd == -1) {
 			res->e = policy_open_error(errno, &res->why);
@@ -328,7 +327,7 @@ replace_work(struct mount_job *mj)
 			goto done;
 		}
 		/* Still the file behind the name, now that we hold it? */
-		nfd = policy_open_beneath(rj->folder_fd, rj->file_name, O_PATH);
+		nfd = policy_open_beneath(rj->j.dir_fd, rj->j.name, O_PATH);
 		if (nfd != -1 && fstat(nfd, &now) == 0 && now.st_ino ==
 		    sb.st_ino && now.st_dev == sb.st_dev && sb.st_nlink > 0) {
 			close(nfd);
@@ -359,7 +358,7 @@ replace_work(struct mount_job *mj)
 		goto done;
 	}
 	read_old(rj, fd, &sb, crc);
-	if ((dfd = open_parent(rj->folder_fd, fd, base, sizeof(base))) == -1) {
+	if ((dfd = open_parent(rj->j.dir_fd, fd, base, sizeof(base))) == -1) {
 		replace_fail(rj, PROTO_UNAVAILABLE, "the file's directory "
 		    "changed while it was saved (a link on the way?); nothing "
 		    "was saved");
@@ -388,7 +387,7 @@ replace_work(struct mount_job *mj)
 	if (snapshot_fstate(nfd, &res->st) == 0) {
 		res->st.crc = crc_buffer(rj->data, rj->len);
 		res->e = PROTO_OK;
-		version_keep(&rj->versions, rj->folder_fd, rj->file_name,
+		version_keep(&rj->versions, rj->j.dir_fd, rj->j.name,
 		    &rj->old_st, rj->old, &res->st, rj->data,
 		    rj->user ? rj->user : "");
 	} else
@@ -410,7 +409,7 @@ replace_finish(struct job *j)
 	struct replace_job *rj = (struct replace_job *)j;
 	struct watch_name *n;
 
-	version_count(rj->t, j->proposal, rj->file_name, &rj->versions);
+	version_count(rj->t, j->proposal, rj->j.name, &rj->versions);
 	if ((n = table_get(rj->t->by_name, rj->key, rj->keylen)) != NULL) {
 		if (n->saving > 0)
 			n->saving--;
@@ -428,9 +427,6 @@ replace_destroy(struct job *j)
 {
 	struct replace_job *rj = (struct replace_job *)j;
 
-	if (rj->folder_fd != -1)
-		close(rj->folder_fd);
-	free(rj->file_name);
 	free(rj->key);
 	free(rj->as);
 	free(rj->user);
@@ -483,20 +479,17 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 		return PROTO_UNAVAILABLE;
 	}
 	if ((rj = calloc(1, sizeof(*rj))) == NULL ||
-	    (rj->file_name = strdup(file_name)) == NULL ||
-	    (rj->key = malloc(keylen)) == NULL ||
+	    job_prepare(&rj->j, &replace_ops, proposal, f->fd, file_name) ==
+	    -1) {
+		free(rj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((rj->key = malloc(keylen)) == NULL ||
 	    (as && (rj->as = malloc(sizeof(*as))) == NULL) ||
 	    (user && (rj->user = strdup(user)) == NULL) ||
-	    version_note_init(t, file_name, &rj->versions) == -1 ||
-	    (rj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		if (rj) {
-			free(rj->file_name);
-			free(rj->key);
-			free(rj->as);
-			free(rj->user);
-			version_note_free(&rj->versions);
-			free(rj);
-		}
+	    version_note_init(t, file_name, &rj->versions) == -1) {
+		job_destroy(&rj->j);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
@@ -504,9 +497,7 @@ watch_replace(struct watch_table *t, struct waiter *w, unsigned proposal,
 	rj->keylen = keylen;
 	if (as)
 		*rj->as = *as;
-	rj->j.ops = &replace_ops;
 	rj->t = t;
-	rj->j.proposal = proposal;
 	/* A file system that may stall has the usual time; a local disk
 	   the time a flush of a large file may take. */
 	rj->j.timeout_ms = f->mount ? (int)t->cfg->fs_timeout_ms :

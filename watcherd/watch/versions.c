@@ -118,9 +118,8 @@ version_count(struct watch_table *t, unsigned proposal,
  * resumes (job_result()).
  */
 struct version_job {
-	struct job		 j;
-	int			 folder_fd;	/* a duplicate, the job's */
-	char			*file_name;
+	struct job		 j;		/* j.dir_fd: the folder;
+						   j.name: the file's */
 	char			*dir;
 	int			 list;		/* else read crc */
 	uint32_t		 crc;
@@ -140,10 +139,10 @@ version_do(struct version_job *vj)
 	int r;
 
 	if (vj->list)
-		r = history_list(vj->folder_fd, vj->file_name, vj->dir,
+		r = history_list(vj->j.dir_fd, vj->j.name, vj->dir,
 		    &vj->versions, &vj->n);
 	else
-		r = history_read(vj->folder_fd, vj->file_name, vj->dir,
+		r = history_read(vj->j.dir_fd, vj->j.name, vj->dir,
 		    vj->crc, vj->max, &vj->v, &vj->data);
 	vj->err = r == -1 ? errno : 0;
 }
@@ -165,9 +164,6 @@ version_destroy(struct job *j)
 {
 	struct version_job *vj = (struct version_job *)j;
 
-	if (vj->folder_fd != -1)
-		close(vj->folder_fd);
-	free(vj->file_name);
 	free(vj->dir);
 	free(vj->versions);
 	free(vj->data);
@@ -220,7 +216,7 @@ version_run(struct watch_table *t, struct waiter *w, struct watch_name *n,
 	*out = NULL;
 	if ((vj = (struct version_job *)job_result(w, &version_ops)) != NULL &&
 	    vj->list == list && vj->crc == crc &&
-	    strcmp(vj->file_name, n->file_name) == 0) {
+	    strcmp(vj->j.name, n->file_name) == 0) {
 		/* Done for this request: taken, then freed with the job. */
 		*out = vj;
 		return version_answer(vj, why);
@@ -230,26 +226,24 @@ version_run(struct watch_table *t, struct waiter *w, struct watch_name *n,
 		return PROTO_NOT_FOUND;
 	}
 	if ((vj = calloc(1, sizeof(*vj))) == NULL ||
-	    (vj->file_name = strdup(n->file_name)) == NULL ||
-	    (vj->dir = strdup(t->cfg->history_dir)) == NULL ||
-	    (vj->folder_fd = fcntl(f->fd, F_DUPFD_CLOEXEC, 0)) == -1) {
-		if (vj) {
-			vj->folder_fd = -1;
-			version_destroy(&vj->j);
-		}
+	    job_prepare(&vj->j, &version_ops, n->proposal, f->fd,
+	    n->file_name) == -1) {
+		free(vj);
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if ((vj->dir = strdup(t->cfg->history_dir)) == NULL) {
+		job_destroy(&vj->j);
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
 	vj->list = list;
 	vj->crc = crc;
 	vj->max = t->cfg->max_file_size;
-	vj->j.ops = &version_ops;
-	vj->j.proposal = n->proposal;
 	if (f->mount)
 		return job_run(t->jobs, f->mount, &vj->j, NULL, w, why);
 	version_do(vj);
 	*out = vj;
-	vj->j.waiters = NULL;
 	return version_answer(vj, why);
 }
 
@@ -259,7 +253,7 @@ static void
 version_release(struct version_job *vj, struct waiter *w)
 {
 	if (vj && job_result(w, &version_ops) != &vj->j)
-		version_destroy(&vj->j);
+		job_destroy(&vj->j);
 }
 
 int

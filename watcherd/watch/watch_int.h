@@ -212,14 +212,13 @@ struct version_note {
  * is recorded by file_finish() on the loop.
  */
 struct file_job {
-	struct job		 j;
+	struct job		 j;		/* j.dir_fd: the folder;
+						   j.name: the file's */
 	struct watch_table	*t;
 	struct version_note	 versions;	/* a change read is kept */
 	struct folder		*folder;
 	char			*key;		/* the name's, in t->checks */
 	size_t			 keylen;
-	char			*file_name;
-	int			 folder_fd;	/* a duplicate, the job's */
 	size_t			 max_size;
 	struct watch_state	 have;		/* exists == 0: nothing known */
 	int			 read;

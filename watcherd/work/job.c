@@ -1,7 +1,9 @@
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "watcherd/work/job.h"
 
@@ -106,6 +108,31 @@ static const struct job_ops outside_ops = {
 	.destroy = outside_destroy,
 };
 
+int
+job_prepare(struct job *j, const struct job_ops *ops, unsigned proposal,
+    int dir_fd, const char *name)
+{
+	j->ops = ops;
+	j->proposal = proposal;
+	j->dir_fd = -1;
+	if ((name && (j->name = strdup(name)) == NULL) || (dir_fd != -1 &&
+	    (j->dir_fd = fcntl(dir_fd, F_DUPFD_CLOEXEC, 0)) == -1)) {
+		free(j->name);
+		j->name = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+void
+job_destroy(struct job *j)
+{
+	if (j->dir_fd != -1)
+		close(j->dir_fd);
+	free(j->name);
+	j->ops->destroy(j);
+}
+
 static void
 job_done(struct mount_job *mj)
 {
@@ -120,7 +147,7 @@ job_done(struct mount_job *mj)
 		w->resume(w->arg);
 		w->result = NULL;
 	}
-	j->ops->destroy(j);
+	job_destroy(j);
 }
 
 struct job *
@@ -130,11 +157,11 @@ job_outside_new(struct jobs *js, int timeout_ms, const char *late)
 
 	if (j == NULL)
 		return NULL;
+	(void)job_prepare(j, &outside_ops, 0, -1, NULL);	/* holds nothing */
 	j->timeout_ms = timeout_ms;
 	j->late = late;
 	j->jobs = js;
 	j->seq = ++js->seq;
-	j->ops = &outside_ops;
 	return j;
 }
 
@@ -164,7 +191,7 @@ job_release(struct mount_job *mj)
 		waiter_detach(j->waiters);
 	if (j->ops->abandon)
 		j->ops->abandon(j);
-	j->ops->destroy(j);
+	job_destroy(j);
 }
 
 enum proto_error
@@ -180,7 +207,7 @@ job_start(struct jobs *js, struct mount *m, struct job *j,
 	j->mj.release = job_release;
 	if (mount_submit(m, &j->mj) == -1) {
 		e = job_refused(j, w, errno == EAGAIN, why);
-		j->ops->destroy(j);
+		job_destroy(j);
 		return e;
 	}
 	return PROTO_OK;

@@ -60,8 +60,8 @@ struct job_ops {
 };
 
 /* A piece of work and the requests that wait for it; embedded first in
-   the job of each kind, which sets ops, proposal and the optional
-   timeout_ms and late. */
+   the job of each kind, set up with job_prepare() (and the optional
+   timeout_ms and late). */
 struct job {
 	struct mount_job	 mj;
 	const struct job_ops	*ops;
@@ -74,7 +74,24 @@ struct job {
 	const char		*late;		/* not the file system's: the
 						   detail for a request that
 						   waited so long */
+	int			 dir_fd;	/* the directory the work is
+						   beneath, a duplicate: the
+						   job's; -1: none */
+	char			*name;		/* what it works on (a file's,
+						   a user's name), the job's */
 };
+
+/*
+ * Sets up the job j of a kind (zeroed by the caller): its operations, its
+ * proposal, a duplicate of dir_fd (-1: none) and a copy of name (NULL:
+ * none), both freed with it. Returns 0, or -1 when out of memory (then it
+ * holds nothing, and the caller frees its kind's struct).
+ */
+int	job_prepare(struct job *, const struct job_ops *, unsigned proposal,
+	    int dir_fd, const char *name);
+/* Frees j, started or not: what job_prepare() took, then its kind's
+   destroy. */
+void	job_destroy(struct job *);
 
 /* The room of cfg (kept by reference), its mounts and workers. NULL
    when out of memory. */
