@@ -325,6 +325,11 @@ export class FileEditor {
 	async save({ ifMatch, what = "" } = {}) {
 		if (!this.view || this.saving)
 			return;
+		if (this.merge && !ifMatch) {
+			// Ctrl+S while the merge is shown.
+			this.saveMerged();
+			return;
+		}
 		if (this.readOnly) {
 			this.message("forbidden", "This editor is read-only: the server does not let you " +
 			    "save this file.");
@@ -356,7 +361,7 @@ export class FileEditor {
 		if (answer)
 			this.saved(text, doc, answer, since);
 		else
-			await this.notSaved(error, text, doc, since);
+			await this.notSaved(error, doc, since);
 		if (this.closed)
 			return;
 		this.render();
@@ -381,14 +386,14 @@ export class FileEditor {
 		this.h.saved(text, answer);
 	}
 
-	async notSaved(e, text, doc, since) {
+	async notSaved(e, doc, since) {
 		const body = e.body || {};
 		switch (e.kind) {
 		case "conflict":
 			this.message("merge", `Not saved: ${this.file} changed on disk since your edit ` +
 			    `started from ${this.base.checksum}. Your changes and the ones on disk are ` +
 			    "merged below: review them, then Save merged.");
-			await this.showMerge(null, body.checksum, text);
+			await this.showMerge(null, body.checksum);
 			break;
 		case "invalid": {
 			const errors = Array.isArray(body.errors) ? body.errors : [];
@@ -495,10 +500,10 @@ export class FileEditor {
 		]) });
 	}
 
-	// The merge: the version the edit started from, mine (the text a save
-	// sent, or the editor's) and the file on disk (disk, or fetched;
-	// checksum, the one a 412 named), merged and shown for review.
-	async showMerge(disk, checksum, mine) {
+	// The merge: the version the edit started from, mine (the editor's
+	// text) and the file on disk (disk, or fetched; checksum, the one a 412
+	// named), merged and shown for review.
+	async showMerge(disk, checksum) {
 		const cm = this.cm;
 		if (!disk || disk.deleted) {
 			try {
@@ -522,7 +527,7 @@ export class FileEditor {
 		}
 		if (this.closed)
 			return;
-		mine = mine ?? this.view.state.sliceDoc();
+		const mine = this.view.state.sliceDoc();
 		const base = this.base.doc.sliceString(0, this.base.doc.length, this.view.state.lineBreak);
 		const blocks = m.merge3(base, mine, disk.text);
 		const merged = m.mergedText(blocks);

@@ -4,7 +4,7 @@
 // shown marked by where they came from until Save merged writes exactly
 // the merged text; changes to the same line are a conflict shown in its
 // place, and Take mine, Take theirs and Take both each give their text,
-// which Save merged writes. The merge's folded unchanged lines, and the
+// which Save merged (or Ctrl+S) writes. The merge's folded unchanged lines, and the
 // editor's fold markers, are drawn with glyphs the fonts have.
 //
 // Arguments: USER PASSWORD (a Basic login that may save).
@@ -69,10 +69,14 @@ async function drawnLine(page, line, via = line) {
 	}, line)).then((r) => r.value);
 }
 
-// Waits until the merged text's saved: the editor holds it, clean, and
-// the page shows the file's new checksum.
-async function savedMerged(page, want) {
-	await page.click("#m-save");
+// Saves the merge with Save merged (or Ctrl+S, with key) and waits until
+// it is saved: the file holds exactly want, the editor too, and the page
+// shows the file's new checksum.
+async function savedMerged(page, want, key = false) {
+	if (key)
+		await page.keyboard.press("Control+s");
+	else
+		await page.click("#m-save");
 	const { value: e } = await waitEdit(page, "saved", 10000);
 	if (e.merge)
 		throw new Error("the merge stays after Save merged");
@@ -137,7 +141,7 @@ run("edit-merge", async ({ page }) => {
 	await page.click("#m-review .mg-collapsed");
 	await waitFor("a fold opened", 2000, async () =>
 	    (await page.$$("#m-review .mg-collapsed")).length < bars.length);
-	await savedMerged(page, want);
+	await savedMerged(page, want, true);
 
 	// 2. The same line on both sides (12), and theirs far off too (150).
 	const base2 = read();
