@@ -274,7 +274,7 @@ have_pyflakes() {
 	browser edit-conflict demo pw-demo
 }
 
-@test "a save refused by a change on disk merges: far changes by themselves, marked for review; a conflict picked in place; Save merged writes exactly the merged text" {
+@test "a save refused by a change on disk merges: far changes by themselves, marked for review; a conflict picked in place; Save merged writes exactly the merged text, or merges again, or is refused by the check like any save" {
 	browser_saving || return 1
 	browser edit-merge demo pw-demo
 }

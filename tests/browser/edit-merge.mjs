@@ -4,7 +4,9 @@
 // shown marked by where they came from until Save merged writes exactly
 // the merged text; changes to the same line are a conflict shown in its
 // place, and Take mine, Take theirs and Take both each give their text,
-// which Save merged (or Ctrl+S) writes. The merge's folded unchanged lines, and the
+// which Save merged (or Ctrl+S) writes. A merged text is saved like any:
+// a further change on disk merges it again, and the check's refusal is
+// marked in the editor. The merge's folded unchanged lines, and the
 // editor's fold markers, are drawn with glyphs the fonts have.
 //
 // Arguments: USER PASSWORD (a Basic login that may save).
@@ -189,5 +191,41 @@ run("edit-merge", async ({ page }) => {
 			throw new Error("a pick changed the file");
 		note(`Take ${pick}: ${v.merge.changes.map((c) => c.text).join("; ")}`);
 	}
-	await savedMerged(page, picked([mineLine, theirsLine]));
+
+	// The file changes once more while the merge is shown: said, and Save
+	// merged is refused (412) and merges the picked text with it again.
+	const theirs3 = withLines(theirs2, { 180: "  # THEIRS 4" });
+	crc = await saveOnDisk(theirs3);
+	await waitFor("the change during the merge said", 3000, async () =>
+	    /changed on disk again/.test((await edited(page)).merge.note));
+	await page.click("#m-save");
+	const { value: again } = await waitFor("the merge again", 10000, async () => {
+		const v = await edited(page);
+		return v.merge && v.merge.disk.includes(crc) ? v : null;
+	});
+	const kinds3 = again.merge.changes.map((c) => `${c.kind}@${c.line}`).join(" ");
+	if (again.merge.conflicts !== 0 || kinds3 !== "mine@12 theirs@181")
+		throw new Error(`merged again: ${kinds3}, "${again.merge.summary}"`);
+	await savedMerged(page, withLines(picked([mineLine, theirsLine]), { 181: "  # THEIRS 4" }));
+
+	// A merged text that the check refuses (the disk's change is a syntax
+	// error): marked at its line in the editor, the file untouched.
+	const base4 = read();
+	await typeAtEnd(page, 8, "  # MINE 5");
+	await waitEdit(page, "dirty", 2000);
+	const theirs4 = withLines(base4, { 20: " +" });
+	crc = await saveOnDisk(theirs4);
+	await saveAndMerge(page, crc, theirs4);
+	await page.click("#m-save");
+	const { value: refused } = await waitFor("the merged text refused", 10000, async () => {
+		const v = await edited(page);
+		return v.msgKind === "invalid" ? v : null;
+	});
+	if (refused.merge || refused.text !== withLines(base4, { 8: "  # MINE 5", 20: " +" }))
+		throw new Error("the editor does not hold the merged text the check refused");
+	if (!refused.diagnostics.some((d) => d.line === 20 && d.severity === "error"))
+		throw new Error(`the error is not marked at line 20: ${JSON.stringify(refused.diagnostics)}`);
+	if (read() !== theirs4)
+		throw new Error("the refused merged text changed the file");
+	note(`refused merged text: "${refused.msg}"`);
 }, { httpCredentials: { username: user, password } });
