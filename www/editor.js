@@ -20,7 +20,6 @@
 // person's.
 
 import { decodeText } from "./api.js";
-
 import { textChange } from "./diff.js";
 
 let codemirror = null;
