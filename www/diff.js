@@ -66,3 +66,18 @@ function lcsKept(a, ao, an, b, bo, bn) {
 	}
 	return Array.from(kept);
 }
+
+// The smallest change that turns the string current into text: the common
+// head and tail stay (CodeMirror's change spec), so that the cursor and the
+// scroll position outside the change stay too.
+export function textChange(current, text) {
+	let head = 0;
+	const min = Math.min(current.length, text.length);
+	while (head < min && current.charCodeAt(head) === text.charCodeAt(head))
+		head++;
+	let tail = 0;
+	while (tail < min - head &&
+	    current.charCodeAt(current.length - 1 - tail) === text.charCodeAt(text.length - 1 - tail))
+		tail++;
+	return { from: head, to: current.length - tail, insert: text.slice(head, text.length - tail) };
+}

@@ -7,9 +7,11 @@
 //        their lines, the save stands
 //   422  the check's errors (and warnings) are marked at their lines; the file
 //        is untouched, the text stays
-//   412  the file changed on disk: both versions side by side, and Overwrite
-//        (save again, If-Match the version shown), Reload (take the disk's)
-//        or Keep editing
+//   412  the file changed on disk: the version the edit started from, the
+//        text and the disk's are merged (merge.js, imported then), and the
+//        merge is shown for review: Save merged (once every conflict is
+//        picked; If-Match the disk's version merged), Overwrite (mine,
+//        If-Match the same), Reload (take the disk's) or Keep editing
 //   401, 403, 413, 503  said in words, the text kept; a 403 turns the editor
 //        read-only
 //
@@ -18,14 +20,23 @@
 // person's.
 
 import { decodeText } from "./api.js";
+import { textChange } from "./diff.js";
 
 let codemirror = null;
+let merging = null;
 
 // The CodeMirror module, imported once.
 function loadCodeMirror() {
 	if (!codemirror)
 		codemirror = import("./vendor/codemirror.js");
 	return codemirror;
+}
+
+// The merge (merge.js and node-diff3), imported once, when first needed.
+function loadMerge() {
+	if (!merging)
+		merging = import("./merge.js");
+	return merging;
 }
 
 const $ = (id) => document.getElementById(id);
@@ -55,11 +66,10 @@ function highlightStyle(cm) {
 	]);
 }
 
-// fill: the editor fills its box (and scrolls inside it); else it is as
-// high as its text (the two sides of the conflict view).
-function theme(cm, fill) {
+// The editors' look; each fills its box and scrolls inside it.
+function theme(cm) {
 	return cm.EditorView.theme({
-		"&": { height: fill ? "100%" : "auto", fontSize: "13px", backgroundColor: "var(--panel)" },
+		"&": { height: "100%", fontSize: "13px", backgroundColor: "var(--panel)" },
 		"&.cm-focused": { outline: "none" },
 		".cm-scroller": { fontFamily: "var(--mono)", lineHeight: "20px" },
 		".cm-gutters": { backgroundColor: "#f8f9fb", color: "#9aa3b2",
@@ -91,21 +101,6 @@ function findingRange(doc, line, column) {
 	return { from: l.from + off, to: l.from + end };
 }
 
-// The smallest change that turns doc's text into text: the common head and
-// tail stay, so that the cursor and the scroll position outside the change
-// stay too.
-function changeTo(current, text) {
-	let head = 0;
-	const min = Math.min(current.length, text.length);
-	while (head < min && current.charCodeAt(head) === text.charCodeAt(head))
-		head++;
-	let tail = 0;
-	while (tail < min - head &&
-	    current.charCodeAt(current.length - 1 - tail) === text.charCodeAt(text.length - 1 - tail))
-		tail++;
-	return { from: head, to: current.length - tail, insert: text.slice(head, text.length - tail) };
-}
-
 // "\r\n" when every line break of text is one, so that a save keeps them.
 function lineBreakOf(text) {
 	const crlf = (text.match(/\r\n/g) || []).length;
@@ -131,7 +126,7 @@ export class FileEditor {
 		this.readOnly = false;
 		this.closed = false;
 		this.sinceSend = null;		// changes made while a save is under way
-		this.conflict = null;		// { text, checksum, mtime, merge } while shown
+		this.merge = null;		// { theirs: { text, checksum, mtime }, review } while shown
 		this.superseded = null;		// the disk's checksum a save replaced
 		this.problems = [];
 		// Ctrl+S outside the editor's text too (the editor's own keymap
@@ -196,7 +191,7 @@ export class FileEditor {
 					...cm.lintKeymap,
 					cm.indentWithTab,
 				]),
-				theme(cm, true),
+				theme(cm),
 				cm.EditorView.contentAttributes.of({ "aria-label": `${this.file}, editable` }),
 				cm.EditorView.updateListener.of((u) => {
 					if (!u.docChanged)
@@ -215,9 +210,10 @@ export class FileEditor {
 		document.addEventListener("keydown", this.onKey);
 		this.bind("e-save", () => this.save());
 		this.bind("e-close", () => this.askClose());
-		this.bind("c-overwrite", () => this.overwrite());
-		this.bind("c-reload", () => this.reload());
-		this.bind("c-keep", () => this.keepEditing());
+		this.bind("m-save", () => this.saveMerged());
+		this.bind("m-overwrite", () => this.overwrite());
+		this.bind("m-reload", () => this.reload());
+		this.bind("m-keep", () => this.keepEditing());
 		this.message(null);
 		this.render();
 		this.reconcile();
@@ -237,7 +233,7 @@ export class FileEditor {
 		for (const [el, fn] of this.buttons)
 			el.removeEventListener("click", fn);
 		this.buttons = [];
-		this.closeConflict();
+		this.closeMerge();
 		if (this.view)
 			this.view.destroy();
 		this.view = null;
@@ -256,8 +252,16 @@ export class FileEditor {
 			return;
 		this.superseded = null;
 		this.disk = disk;
-		if (this.conflict && !disk.deleted && disk.checksum !== this.conflict.checksum)
-			this.showConflict(disk);
+		const m = this.merge;
+		if (m && !disk.deleted && disk.checksum !== m.theirs.checksum) {
+			// Merged again with the newer text, unless that would undo
+			// the person's picks; Save merged then merges them with it.
+			if (!m.review.picked)
+				this.showMerge(disk);
+			else
+				this.mergeNote(`${this.file} changed on disk again (now checksum ` +
+				    `${disk.checksum}): Save merged merges your picks with it.`);
+		}
 		this.reconcile();
 	}
 
@@ -273,7 +277,7 @@ export class FileEditor {
 			note.hidden = true;
 			return;
 		}
-		if (!d.deleted && !this.dirty && !this.conflict) {
+		if (!d.deleted && !this.dirty && !this.merge) {
 			this.setText(d.text, d.checksum);
 			note.hidden = true;
 			this.message("info", `${this.file} changed on disk; the editor, which held no ` +
@@ -287,10 +291,10 @@ export class FileEditor {
 		p.textContent = d.deleted ?
 		    `${this.file} was deleted on disk while you were editing. Your text is kept.` :
 		    `${this.file} changed on disk (now checksum ${d.checksum}) since your edit ` +
-		    `started from ${this.base.checksum}. Your text is kept; saving asks what to do.`;
+		    `started from ${this.base.checksum}. Your text is kept; saving merges the two.`;
 		note.append(p);
 		if (!d.deleted) {
-			note.append(this.button("Compare", () => this.showConflict(d)),
+			note.append(this.button("Merge now", () => this.showMerge(d)),
 			    this.button("Reload from disk (discard mine)", () => this.reload(d)));
 		}
 	}
@@ -308,7 +312,7 @@ export class FileEditor {
 	setText(text, checksum) {
 		const current = this.view.state.sliceDoc();
 		if (current !== text)
-			this.view.dispatch({ changes: changeTo(current, text) });
+			this.view.dispatch({ changes: textChange(current, text) });
 		this.base = { checksum, doc: this.view.state.doc };
 		this.justSaved = false;
 		this.render();
@@ -316,9 +320,15 @@ export class FileEditor {
 
 	// Saves the editor's text; ifMatch, the checksum the save is
 	// conditional on, is the base's unless overwriting a newer version.
-	async save({ ifMatch } = {}) {
+	// what: how the message calls the text while it is sent.
+	async save({ ifMatch, what = "" } = {}) {
 		if (!this.view || this.saving)
 			return;
+		if (this.merge && !ifMatch) {
+			// Ctrl+S while the merge is shown.
+			this.saveMerged();
+			return;
+		}
 		if (this.readOnly) {
 			this.message("forbidden", "This editor is read-only: the server does not let you " +
 			    "save this file.");
@@ -334,7 +344,7 @@ export class FileEditor {
 		this.saving = true;
 		this.sinceSend = [];
 		this.showProblems([]);
-		this.message("saving", "Saving…");
+		this.message("saving", `Saving${what}…`);
 		this.render();
 		let answer = null, error = null;
 		try {
@@ -350,7 +360,7 @@ export class FileEditor {
 		if (answer)
 			this.saved(text, doc, answer, since);
 		else
-			await this.notSaved(error, text, doc, since);
+			await this.notSaved(error, doc, since);
 		if (this.closed)
 			return;
 		this.render();
@@ -363,7 +373,7 @@ export class FileEditor {
 		this.disk = { text, checksum: answer.checksum, mtime: answer.mtime };
 		this.base = { checksum: answer.checksum, doc };
 		this.justSaved = true;
-		this.closeConflict();
+		this.closeMerge();
 		const warnings = Array.isArray(answer.warnings) ? answer.warnings : [];
 		this.mark([], warnings, doc, since);
 		let msg = `Saved at ${formatTime(new Date())}: checksum ${answer.checksum}, ` +
@@ -375,13 +385,14 @@ export class FileEditor {
 		this.h.saved(text, answer);
 	}
 
-	async notSaved(e, text, doc, since) {
+	async notSaved(e, doc, since) {
 		const body = e.body || {};
 		switch (e.kind) {
 		case "conflict":
-			this.message("conflict", `Not saved: ${this.file} changed on disk since your edit ` +
-			    `started from ${this.base.checksum}. Compare the two versions below.`);
-			await this.showConflict(null, body.checksum, text);
+			this.message("merge", `Not saved: ${this.file} changed on disk since your edit ` +
+			    `started from ${this.base.checksum}. Your changes and the ones on disk are ` +
+			    "merged below: review them, then Save merged.");
+			await this.showMerge(null, body.checksum);
 			break;
 		case "invalid": {
 			const errors = Array.isArray(body.errors) ? body.errors : [];
@@ -488,9 +499,10 @@ export class FileEditor {
 		]) });
 	}
 
-	// The conflict view: the file on disk (disk, or fetched; checksum, the
-	// one a 412 named) beside mine, with Overwrite, Reload and Keep editing.
-	async showConflict(disk, checksum, mine) {
+	// The merge: the version the edit started from, mine (the editor's
+	// text) and the file on disk (disk, or fetched; checksum, the one a 412
+	// named), merged and shown for review.
+	async showMerge(disk, checksum) {
 		const cm = this.cm;
 		if (!disk || disk.deleted) {
 			try {
@@ -504,63 +516,115 @@ export class FileEditor {
 				return;
 			}
 		}
-		if (this.closed)
-			return;
-		mine = mine ?? this.view.state.sliceDoc();
-		if (disk.text === mine) {
-			// The disk has this very text (a save whose answer was lost):
-			// nothing to choose.
-			this.setText(disk.text, disk.checksum);
-			this.closeConflict();
-			this.message("saved", `${this.file} on disk is already your text (checksum ` +
-			    `${disk.checksum}).`);
+		let m;
+		try {
+			m = await loadMerge();
+		} catch (e) {
+			this.message("error", `Not saved: ${this.file} changed on disk, and the page could ` +
+			    `not load its merge (${e.message}). Your text is kept; reload the page to try again.`);
 			return;
 		}
-		this.closeConflict();
-		const readOnly = [cm.EditorState.readOnly.of(true), cm.EditorView.editable.of(false)];
-		const common = [cm.lineNumbers(), cm.syntaxHighlighting(highlightStyle(cm)),
-		    /\.py$/.test(this.file) ? cm.python() : [], theme(cm, false), readOnly,
-		    cm.EditorView.lineWrapping];
-		const host = $("c-merge");
-		host.replaceChildren();
-		const merge = new cm.MergeView({
-			a: { doc: disk.text, extensions: common },
-			b: { doc: mine, extensions: common },
-			parent: host,
-			collapseUnchanged: { margin: 3, minSize: 6 },
-			gutter: true,
-		});
-		this.conflict = { ...disk, merge };
-		$("c-disk").textContent = `On disk now: checksum ${disk.checksum}` +
-		    (disk.mtime ? `, saved ${formatTime(new Date(disk.mtime * 1000))}` : "");
-		$("c-mine").textContent = `Yours: not saved, edited from ${this.base.checksum}`;
-		$("conflict").hidden = false;
-		$("edit-view").dataset.conflict = "on";
-		$("c-overwrite").focus();
+		if (this.closed)
+			return;
+		const mine = this.view.state.sliceDoc();
+		const base = this.base.doc.sliceString(0, this.base.doc.length, this.view.state.lineBreak);
+		const blocks = m.merge3(base, mine, disk.text);
+		const merged = m.mergedText(blocks);
+		if (disk.text === mine || merged === disk.text) {
+			// The disk has this very text (a save whose answer was lost),
+			// or has every change of mine already: nothing to merge.
+			this.closeMerge();
+			this.setText(disk.text, disk.checksum);
+			this.message("saved", `${this.file} on disk already has ` +
+			    `${disk.text === mine ? "your text" : "all your changes"} (checksum ${disk.checksum}).`);
+			return;
+		}
+		this.closeMerge();
+		const review = new m.MergeReview(cm, {
+			host: $("m-review"),
+			list: $("m-changes"),
+			extensions: [cm.lineNumbers(), cm.syntaxHighlighting(highlightStyle(cm)),
+			    /\.py$/.test(this.file) ? cm.python() : [], theme(cm)],
+			onChange: () => this.renderMerge(),
+		}, blocks);
+		this.merge = { theirs: disk, review };
+		$("m-disk").textContent = `On disk now: checksum ${disk.checksum}` +
+		    (disk.mtime ? `, saved ${formatTime(new Date(disk.mtime * 1000))}` : "") +
+		    `. Yours: edited from ${this.base.checksum}, not saved.`;
+		this.mergeNote(null);
+		$("merge").hidden = false;
+		$("edit-view").dataset.merge = "on";
+		this.renderMerge();
+		review.showFirstConflict();
+		if (!review.conflictsLeft)
+			$("m-save").focus();
 	}
 
-	closeConflict() {
-		if (this.conflict)
-			this.conflict.merge.destroy();
-		this.conflict = null;
-		$("c-merge").replaceChildren();
-		$("conflict").hidden = true;
-		delete $("edit-view").dataset.conflict;
+	// The merge's summary and whether it may be saved.
+	renderMerge() {
+		const r = this.merge && this.merge.review;
+		if (!r)
+			return;
+		const left = r.conflictsLeft, all = r.conflicts;
+		const el = $("m-summary");
+		el.dataset.conflicts = String(left);
+		el.textContent = all === 0 ?
+		    "Your changes and the ones on disk do not overlap: they are merged below, each " +
+		    "marked by where it came from. Review them, then Save merged." :
+		    left > 0 ?
+		    `${plural(left, "conflict")} of ${all} left: your changes and the ones on disk ` +
+		    "overlap there. Pick yours, theirs or both in place; the rest is merged, each " +
+		    "change marked by where it came from." :
+		    "Every conflict is picked. Review the merged text, then Save merged.";
+		$("m-save").disabled = left > 0 || this.saving;
 	}
 
-	// Saves mine over the version the conflict view shows.
+	mergeNote(text) {
+		const el = $("m-note");
+		el.textContent = text || "";
+		el.hidden = !text;
+	}
+
+	closeMerge() {
+		if (this.merge)
+			this.merge.review.destroy();
+		this.merge = null;
+		$("m-review").replaceChildren();
+		$("m-changes").replaceChildren();
+		$("merge").hidden = true;
+		delete $("edit-view").dataset.merge;
+	}
+
+	// Saves the merged text: it goes into the editor (one undoable
+	// change), the disk's version it was merged with becomes the version
+	// the edit started from, and it is saved like any text: a 422 marks it
+	// in the editor, a 412 merges it again with the newer text on disk.
+	saveMerged() {
+		const m = this.merge;
+		const text = m && m.review.text;
+		if (text == null || this.saving)
+			return;
+		this.closeMerge();
+		const current = this.view.state.sliceDoc();
+		if (current !== text)
+			this.view.dispatch({ changes: textChange(current, text) });
+		this.base = { checksum: m.theirs.checksum, doc: this.view.state.toText(m.theirs.text) };
+		this.save({ what: " the merged text" });
+	}
+
+	// Saves mine over the version the merge was made with.
 	overwrite() {
-		if (this.conflict)
-			this.save({ ifMatch: this.conflict.checksum });
+		if (this.merge)
+			this.save({ ifMatch: this.merge.theirs.checksum });
 	}
 
-	// Takes the disk's version (the conflict view's, or disk), mine is
-	// dropped (undo brings it back).
+	// Takes the disk's version (the merge's, or disk), mine is dropped
+	// (undo brings it back).
 	reload(disk) {
-		const d = disk && !disk.deleted && disk.text != null ? disk : this.conflict;
+		const d = disk && !disk.deleted && disk.text != null ? disk : this.merge && this.merge.theirs;
 		if (!d)
 			return;
-		this.closeConflict();
+		this.closeMerge();
 		this.setText(d.text, d.checksum);
 		this.view.dispatch(this.cm.setDiagnostics(this.view.state, []));
 		this.showProblems([]);
@@ -571,7 +635,7 @@ export class FileEditor {
 	}
 
 	keepEditing() {
-		this.closeConflict();
+		this.closeMerge();
 		this.message("info", `Your text is kept, not saved. ${this.file} on disk is newer than ` +
 		    "your edit: saving asks again.");
 		this.reconcile();
@@ -599,7 +663,7 @@ export class FileEditor {
 		    "(and discard them), before opening another file.");
 	}
 
-	// The message under the bar: kind (saved, warnings, invalid, conflict,
+	// The message under the bar: kind (saved, warnings, invalid, merge,
 	// login, forbidden, too-large, unavailable, error, info, saving,
 	// confirm) or null for none.
 	message(kind, text = "", buttons = []) {
@@ -633,5 +697,6 @@ export class FileEditor {
 		}[state];
 		$("e-base").textContent = this.base ? `editing from checksum ${this.base.checksum}` : "";
 		$("e-save").disabled = state !== "dirty";
+		this.renderMerge();
 	}
 }

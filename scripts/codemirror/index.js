@@ -1,10 +1,10 @@
 // What the file page's editor (www/editor.js) takes from CodeMirror 6;
 // ./build bundles it, with everything it imports, into
 // www/vendor/codemirror.js.
-export { Compartment, EditorState } from "@codemirror/state";
+export { Compartment, EditorState, StateEffect, StateField } from "@codemirror/state";
 export {
-	EditorView, crosshairCursor, drawSelection, dropCursor, highlightActiveLine,
-	highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers,
+	Decoration, EditorView, WidgetType, crosshairCursor, drawSelection, dropCursor,
+	highlightActiveLine, highlightActiveLineGutter, highlightSpecialChars, keymap, lineNumbers,
 	rectangularSelection,
 } from "@codemirror/view";
 export { defaultKeymap, history, historyKeymap, indentWithTab } from "@codemirror/commands";
@@ -17,4 +17,3 @@ export { python } from "@codemirror/lang-python";
 export { highlightSelectionMatches, searchKeymap } from "@codemirror/search";
 export { closeBrackets, closeBracketsKeymap } from "@codemirror/autocomplete";
 export { forEachDiagnostic, lintGutter, lintKeymap, setDiagnostics } from "@codemirror/lint";
-export { MergeView } from "@codemirror/merge";

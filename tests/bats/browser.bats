@@ -269,9 +269,14 @@ have_pyflakes() {
 	fi
 }
 
-@test "a change on disk while editing is announced and the edit kept; saving then shows both versions, Overwrite and Reload work" {
+@test "a change on disk while editing is announced and the edit kept; saving then merges, and Keep editing, Overwrite and Reload work" {
 	browser_saving || return 1
 	browser edit-conflict demo pw-demo
+}
+
+@test "a save refused by a change on disk merges: far changes by themselves, marked for review; a conflict picked in place; Save merged writes exactly the merged text, or merges again, or is refused by the check like any save" {
+	browser_saving || return 1
+	browser edit-merge demo pw-demo
 }
 
 @test "a user who may read but not save gets a 403 in words and a read-only editor; 401 and 503 keep the text" {

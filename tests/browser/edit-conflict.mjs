@@ -1,9 +1,9 @@
 // A change on disk while the file is edited on the page: announced within
-// 2 s, the typed text kept. Saving then is refused (412) and shows the
-// version on disk beside the editor's; Keep editing goes back to the text,
-// Overwrite saves it over the version shown, Reload takes the disk's
-// version instead. An editor with no change of the person's follows the
-// file on disk.
+// 2 s, the typed text kept. Saving then is refused (412) and merges the
+// two for review (edit-merge.mjs tests the merge itself); Keep editing goes
+// back to the text, Overwrite saves it over the version merged with,
+// Reload takes the disk's version instead. An editor with no change of the
+// person's follows the file on disk.
 //
 // Arguments: USER PASSWORD (a Basic login that may save).
 import fs from "node:fs";
@@ -49,27 +49,24 @@ async function editWhileDiskChanges(page, round) {
 	return { text: e.text, disk, crc };
 }
 
-// Saves with Ctrl+S and waits for the conflict view; checks both sides.
-async function conflict(page, mine, disk, crc) {
+// Saves with Ctrl+S and waits for the merge; checks that it names the
+// disk's version and offers what it must.
+async function merged(page, crc, disk) {
 	await page.keyboard.press("Control+s");
-	const { value: e } = await waitFor("the conflict view", 10000, async () => {
+	const { value: e } = await waitFor("the merge", 10000, async () => {
 		const v = await edited(page);
-		return v.conflict ? v : null;
+		return v.merge ? v : null;
 	});
-	if (e.msgKind !== "conflict" || !/changed on disk/.test(e.msg))
+	if (e.msgKind !== "merge" || !/changed on disk/.test(e.msg))
 		throw new Error(`the message does not say why: "${e.msg}"`);
-	if (e.conflict.disk !== disk)
-		throw new Error("the conflict view's disk side is not the file on disk");
-	if (e.conflict.mine !== mine)
-		throw new Error("the conflict view's other side is not the editor's text");
-	if (!e.conflict.diskHead.includes(crc))
-		throw new Error(`the disk side is not named by its checksum: "${e.conflict.diskHead}"`);
+	if (!e.merge.disk.includes(crc))
+		throw new Error(`the merge does not name the disk's version: "${e.merge.disk}"`);
 	if (read() !== disk)
 		throw new Error("the refused save changed the file");
-	const buttons = await page.evaluate(() =>
-	    ["c-overwrite", "c-reload", "c-keep"].map((id) => document.getElementById(id).offsetWidth > 0));
+	const buttons = await page.evaluate(() => ["m-save", "m-overwrite", "m-reload", "m-keep"]
+	    .map((id) => document.getElementById(id).offsetWidth > 0));
 	if (!buttons.every(Boolean))
-		throw new Error("Overwrite, Reload and Keep editing are not all offered");
+		throw new Error("Save merged, Overwrite, Reload and Keep editing are not all offered");
 	return e;
 }
 
@@ -80,20 +77,20 @@ run("edit-conflict", async ({ page }) => {
 
 	// Keep editing, then Overwrite.
 	let r = await editWhileDiskChanges(page, 1);
-	await conflict(page, r.text, r.disk, r.crc);
-	await page.click("#c-keep");
+	await merged(page, r.crc, r.disk);
+	await page.click("#m-keep");
 	const { value: kept } = await waitFor("the editor again", 2000, async () => {
 		const v = await edited(page);
-		return !v.conflict && v.state === "dirty" ? v : null;
+		return !v.merge && v.state === "dirty" ? v : null;
 	});
 	if (kept.text !== r.text || kept.diskKind !== "changed")
 		throw new Error("Keep editing lost the text or the note");
-	await page.click("#e-disk button:has-text('Compare')");
-	await waitFor("the conflict view from Compare", 5000, async () => (await edited(page)).conflict);
-	await page.click("#c-overwrite");
+	await page.click("#e-disk button:has-text('Merge now')");
+	await waitFor("the merge from Merge now", 5000, async () => (await edited(page)).merge);
+	await page.click("#m-overwrite");
 	const { value: over } = await waitEdit(page, "saved", 10000);
-	if (over.conflict)
-		throw new Error("the conflict view stays after Overwrite");
+	if (over.merge)
+		throw new Error("the merge stays after Overwrite");
 	const after = read();
 	if (after !== r.text || !after.includes("MINE 1") || after.includes("THEIRS 1"))
 		throw new Error("Overwrite did not save the editor's text");
@@ -105,10 +102,10 @@ run("edit-conflict", async ({ page }) => {
 
 	// Reload.
 	r = await editWhileDiskChanges(page, 2);
-	await conflict(page, r.text, r.disk, r.crc);
-	await page.click("#c-reload");
+	await merged(page, r.crc, r.disk);
+	await page.click("#m-reload");
 	const { value: reloaded } = await waitEdit(page, "clean", 5000);
-	if (reloaded.conflict || reloaded.text !== r.disk || read() !== r.disk)
+	if (reloaded.merge || reloaded.text !== r.disk || read() !== r.disk)
 		throw new Error("Reload did not take the disk's version");
 	if (!reloaded.base.includes(r.crc) || reloaded.diskKind)
 		throw new Error(`after Reload the bar says "${reloaded.base}", the note "${reloaded.disk}"`);

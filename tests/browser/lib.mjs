@@ -246,8 +246,10 @@ export async function startEditing(page) {
 // changed-on-disk note (disk, diskKind), the findings list (problems:
 // [{line, severity, text}]), the findings marked in the text (diagnostics:
 // [{line, severity, message}]), its text, whether it may be typed into
-// (editable), and the conflict view (conflict: null or {disk, mine,
-// diskHead, mineHead}, the two sides' texts).
+// (editable), and the merge (merge: null or {summary, conflicts (left),
+// disk (the line naming the disk's version), note, shown (the review's
+// text, lines without their breaks), changes: [{kind, line, text}] (the
+// list of what merged), saveEnabled}).
 export function edited(page) {
 	return page.evaluate(async () => {
 		const cm = await import(new URL("vendor/codemirror.js", document.baseURI).href);
@@ -259,7 +261,7 @@ export function edited(page) {
 			cm.forEachDiagnostic(view.state, (d, from) => diagnostics.push({
 				line: view.state.doc.lineAt(from).number, severity: d.severity, message: d.message,
 			}));
-		const sides = [...document.querySelectorAll("#c-merge .cm-editor")].map(viewOf);
+		const review = viewOf(document.querySelector("#m-review .cm-editor"));
 		const shownText = (el) => (el.hidden ? "" : el.innerText.replace(/\s+/g, " ").trim());
 		return {
 			editing: $("main").dataset.editing === "on",
@@ -277,11 +279,17 @@ export function edited(page) {
 			text: view ? view.state.sliceDoc() : null,
 			editable: view ? view.contentDOM.contentEditable === "true" : false,
 			saveEnabled: !$("e-save").disabled,
-			conflict: $("conflict").hidden || sides.length !== 2 ? null : {
-				disk: sides[0].state.sliceDoc(),
-				mine: sides[1].state.sliceDoc(),
-				diskHead: $("c-disk").textContent,
-				mineHead: $("c-mine").textContent,
+			merge: $("merge").hidden || !review ? null : {
+				summary: $("m-summary").textContent,
+				conflicts: Number($("m-summary").dataset.conflicts),
+				disk: $("m-disk").textContent,
+				note: shownText($("m-note")),
+				shown: review.state.sliceDoc(),
+				changes: [...$("m-changes").querySelectorAll("li")].map((li) => ({
+					kind: li.dataset.kind, line: Number(li.dataset.line),
+					text: li.querySelector("span").textContent,
+				})),
+				saveEnabled: !$("m-save").disabled,
 			},
 		};
 	});
@@ -306,4 +314,36 @@ export function waitEdit(page, states, ms = 10000) {
 		const e = await edited(page);
 		return want.includes(e.state) ? e : null;
 	});
+}
+
+// The characters of the text of the elements that match selector which
+// the browser draws as a missing glyph (a box: no installed font has
+// them), as {char, text}. A character counts as missing when it is drawn
+// exactly as U+10FFFD (a private-use character no font has), in the
+// element's font.
+export function missingGlyphs(page, selector) {
+	return page.evaluate((sel) => {
+		const canvas = document.createElement("canvas");
+		canvas.width = canvas.height = 64;
+		const g = canvas.getContext("2d", { willReadFrequently: true });
+		const draw = (ch, font) => {
+			g.clearRect(0, 0, 64, 64);
+			g.font = font;
+			g.fillText(ch, 8, 40);
+			return g.getImageData(0, 0, 64, 64).data.join();
+		};
+		const found = [];
+		for (const el of document.querySelectorAll(sel)) {
+			const cs = getComputedStyle(el);
+			const font = `${cs.fontSize} ${cs.fontFamily}`;
+			const box = draw("\u{10FFFD}", font);
+			const texts = [el.textContent, ...["::before", "::after"].map((p) =>
+			    getComputedStyle(el, p).content.replace(/^"(.*)"$/, "$1"))];
+			for (const t of texts)
+				for (const ch of t)
+					if (ch.codePointAt(0) > 0x7e && draw(ch, font) === box)
+						found.push({ char: ch, text: t });
+		}
+		return found;
+	}, selector);
 }
