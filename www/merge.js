@@ -317,7 +317,8 @@ function side(cls, label, lines) {
 function defineWidgets(cm) {
 	if (ConflictWidget)
 		return;
-	ConflictWidget = class extends cm.WidgetType {
+	// A widget about block index of the review, n its number or size.
+	class BlockWidget extends cm.WidgetType {
 		constructor(review, index, n) {
 			super();
 			this.review = review;
@@ -328,7 +329,8 @@ function defineWidgets(cm) {
 		eq(other) {
 			return other.review === this.review && other.index === this.index;
 		}
-
+	}
+	ConflictWidget = class extends BlockWidget {
 		toDOM() {
 			const b = this.review.blocks[this.index];
 			const box = el("div", "mg-conflict");
@@ -345,18 +347,14 @@ function defineWidgets(cm) {
 			return 90 + 20 * (Math.max(b.mine.length, 1) + Math.max(b.theirs.length, 1));
 		}
 	};
-	PickedWidget = class extends cm.WidgetType {
+	PickedWidget = class extends BlockWidget {
 		constructor(review, index, n, pick) {
-			super();
-			this.review = review;
-			this.index = index;
-			this.n = n;
+			super(review, index, n);
 			this.pickName = pick;
 		}
 
 		eq(other) {
-			return other.review === this.review && other.index === this.index &&
-			    other.pickName === this.pickName;
+			return super.eq(other) && other.pickName === this.pickName;
 		}
 
 		toDOM() {
@@ -391,16 +389,9 @@ function defineWidgets(cm) {
 	};
 	// Unchanged lines folded: a bar drawn by style.css, its text plain
 	// words (no symbol a font may lack).
-	CollapsedWidget = class extends cm.WidgetType {
-		constructor(review, index, n) {
-			super();
-			this.review = review;
-			this.index = index;
-			this.n = n;
-		}
-
+	CollapsedWidget = class extends BlockWidget {
 		eq(other) {
-			return other.review === this.review && other.index === this.index && other.n === this.n;
+			return super.eq(other) && other.n === this.n;
 		}
 
 		toDOM() {

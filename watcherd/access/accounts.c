@@ -95,18 +95,15 @@ user_finish(struct job *j)
 }
 
 static void
-user_destroy(struct job *j)
+user_clear(struct job *j)
 {
-	struct user_job *uj = (struct user_job *)j;
-
-	free(uj->account);
-	free(uj);
+	free(((struct user_job *)j)->account);
 }
 
 static const struct job_ops user_ops = {
 	.work = user_work,
 	.finish = user_finish,
-	.destroy = user_destroy,
+	.clear = user_clear,
 };
 
 static int

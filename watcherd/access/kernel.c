@@ -120,18 +120,15 @@ verdict_finish(struct job *j)
 }
 
 static void
-verdict_destroy(struct job *j)
+verdict_clear(struct job *j)
 {
-	struct verdict_job *vj = (struct verdict_job *)j;
-
-	free(vj->creds);
-	free(vj);
+	free(((struct verdict_job *)j)->creds);
 }
 
 static const struct job_ops verdict_ops = {
 	.work = verdict_work,
 	.finish = verdict_finish,
-	.destroy = verdict_destroy,
+	.clear = verdict_clear,
 	.file_system = 1,
 };
 

@@ -132,7 +132,7 @@ file_finish(struct job *j)
 }
 
 static void
-file_destroy(struct job *j)
+file_clear(struct job *j)
 {
 	struct file_job *fj = (struct file_job *)j;
 
@@ -140,13 +140,12 @@ file_destroy(struct job *j)
 	free(fj->data);
 	free(fj->range);
 	version_note_free(&fj->versions);
-	free(fj);
 }
 
 static const struct job_ops file_ops = {
 	.work = file_work,
 	.finish = file_finish,
-	.destroy = file_destroy,
+	.clear = file_clear,
 	.file_system = 1,
 };
 

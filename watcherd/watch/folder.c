@@ -125,7 +125,7 @@ lookup_finish(struct job *j)
 }
 
 static void
-lookup_destroy(struct job *j)
+lookup_clear(struct job *j)
 {
 	struct lookup_job *lj = (struct lookup_job *)j;
 
@@ -133,13 +133,12 @@ lookup_destroy(struct job *j)
 		close(lj->found.fd);
 	if (lj->found.proposal_fd != -1)
 		close(lj->found.proposal_fd);
-	free(lj);
 }
 
 static const struct job_ops lookup_ops = {
 	.work = lookup_work,
 	.finish = lookup_finish,
-	.destroy = lookup_destroy,
+	.clear = lookup_clear,
 	.file_system = 1,
 };
 

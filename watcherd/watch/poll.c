@@ -114,7 +114,7 @@ batch_work(struct mount_job *mj)
 }
 
 static void
-batch_destroy(struct job *j)
+batch_clear(struct job *j)
 {
 	struct poll_batch *b = (struct poll_batch *)j;
 	size_t i;
@@ -125,7 +125,6 @@ batch_destroy(struct job *j)
 		free(b->e[i].key);
 		free(b->e[i].file_name);
 	}
-	free(b);
 }
 
 
@@ -175,7 +174,7 @@ batch_finish(struct job *j)
 static const struct job_ops batch_ops = {
 	.work = batch_work,
 	.finish = batch_finish,
-	.destroy = batch_destroy,
+	.clear = batch_clear,
 	.file_system = 1,
 };
 
@@ -187,7 +186,7 @@ round_drop(struct poll_round *r)
 
 	while ((b = r->pending) != NULL) {
 		r->pending = b->next;
-		batch_destroy(&b->j);
+		job_destroy(&b->j);
 	}
 	r->pending_tail = NULL;
 }

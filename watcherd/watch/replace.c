@@ -423,7 +423,7 @@ replace_finish(struct job *j)
 }
 
 static void
-replace_destroy(struct job *j)
+replace_clear(struct job *j)
 {
 	struct replace_job *rj = (struct replace_job *)j;
 
@@ -432,7 +432,6 @@ replace_destroy(struct job *j)
 	free(rj->user);
 	free(rj->old);
 	version_note_free(&rj->versions);
-	free(rj);
 }
 
 /* A job that will not finish (watcherd stops) still tells its caller. */
@@ -448,7 +447,7 @@ replace_abandon(struct job *j)
 static const struct job_ops replace_ops = {
 	.work = replace_work,
 	.finish = replace_finish,
-	.destroy = replace_destroy,
+	.clear = replace_clear,
 	.abandon = replace_abandon,
 	.file_system = 1,
 };

@@ -154,26 +154,18 @@ version_work(struct mount_job *mj)
 }
 
 static void
-version_finish(struct job *j)
-{
-	(void)j;
-}
-
-static void
-version_destroy(struct job *j)
+version_clear(struct job *j)
 {
 	struct version_job *vj = (struct version_job *)j;
 
 	free(vj->dir);
 	free(vj->versions);
 	free(vj->data);
-	free(vj);
 }
 
 static const struct job_ops version_ops = {
 	.work = version_work,
-	.finish = version_finish,
-	.destroy = version_destroy,
+	.clear = version_clear,
 	.file_system = 1,
 };
 

@@ -90,23 +90,8 @@ waiter_expired(void *arg)
 	w->resume(w->arg);
 }
 
-/* Work done outside records nothing. */
-static void
-outside_finish(struct job *j)
-{
-	(void)j;
-}
-
-static void
-outside_destroy(struct job *j)
-{
-	free(j);
-}
-
-static const struct job_ops outside_ops = {
-	.finish = outside_finish,
-	.destroy = outside_destroy,
-};
+/* Work done outside records nothing, and holds nothing. */
+static const struct job_ops outside_ops = { 0 };
 
 int
 job_prepare(struct job *j, const struct job_ops *ops, unsigned proposal,
@@ -130,7 +115,9 @@ job_destroy(struct job *j)
 	if (j->dir_fd != -1)
 		close(j->dir_fd);
 	free(j->name);
-	j->ops->destroy(j);
+	if (j->ops->clear)
+		j->ops->clear(j);
+	free(j);
 }
 
 static void
@@ -139,7 +126,8 @@ job_done(struct mount_job *mj)
 	struct job *j = (struct job *)mj;
 	struct waiter *w;
 
-	j->ops->finish(j);
+	if (j->ops->finish)
+		j->ops->finish(j);
 	while ((w = j->waiters) != NULL) {
 		waiter_detach(w);
 		loop_timer_disarm(j->jobs->loop, &w->timer);

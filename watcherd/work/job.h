@@ -47,11 +47,12 @@ struct job_ops {
 	/* On a worker (none for work outside). */
 	void		(*work)(struct mount_job *);
 	/* On the loop when the work is done, before the waiters resume:
-	   records the result. */
+	   records the result. Optional. */
 	void		(*finish)(struct job *);
-	/* Frees the job (it was finished, or never ran). */
-	void		(*destroy)(struct job *);
-	/* Optional: before destroy, for a job that will not finish. */
+	/* Frees what the job holds of its kind's (it was finished, or never
+	   ran); job_destroy() then frees the job. Optional. */
+	void		(*clear)(struct job *);
+	/* Optional: before clear, for a job that will not finish. */
 	void		(*abandon)(struct job *);
 	/* 1: the work is the file system's, so that a job refused or late
 	   is a stalled (or busy) file system; 0: it is not, and the
@@ -89,8 +90,8 @@ struct job {
  */
 int	job_prepare(struct job *, const struct job_ops *, unsigned proposal,
 	    int dir_fd, const char *name);
-/* Frees j, started or not: what job_prepare() took, then its kind's
-   destroy. */
+/* Frees j, started or not: what job_prepare() took, what its kind holds
+   (clear), and j itself. */
 void	job_destroy(struct job *);
 
 /* The room of cfg (kept by reference), its mounts and workers. NULL
