@@ -561,7 +561,7 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 	s->inotify_overflows = t->overflows;
 	s->inotify_fallbacks = t->fallbacks;
 	s->cache_bytes = t->cache.used;
-	for (e = t->cache.head; e; e = e->next)
+	TAILQ_FOREACH(e, &t->cache.lru, entry)
 		s->cache_entries++;
 	mount_table_stats(jobs_mounts(t->jobs), &ms);
 	s->fs_stalled = ms.stalled;
