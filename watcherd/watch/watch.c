@@ -94,7 +94,7 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 		else {
 			struct dir_link *l;
 
-			for (l = d->links; l; l = l->next)
+			LIST_FOREACH(l, &d->links, entry)
 				mark_dirty(t, l->name->w);
 		}
 		return;

@@ -17,6 +17,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "common/config.h"
 #include "common/policy.h"
@@ -35,14 +36,14 @@ struct table;
 struct dir {
 	int		 wd;
 	unsigned	 refs;
-	struct dir_link	*links;
+	LIST_HEAD(, dir_link) links;
 };
 
 /* The entry (directory, base name) through which a name is reached. */
 struct dir_link {
 	struct dir		*dir;	/* NULL: not linked (or dir gone) */
 	struct watch_name	*name;
-	struct dir_link		*prev, *next;
+	LIST_ENTRY(dir_link)	 entry;	/* in dir->links */
 	char			 key[sizeof(int) + NAME_MAX + 1];
 	size_t			 keylen;
 };
