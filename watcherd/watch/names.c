@@ -38,15 +38,7 @@ dirty_remove(struct watch_table *t, struct watch *w)
 {
 	if (!w->dirty)
 		return;
-	if (w->dirty_prev)
-		w->dirty_prev->dirty_next = w->dirty_next;
-	else
-		t->dirty_head = w->dirty_next;
-	if (w->dirty_next)
-		w->dirty_next->dirty_prev = w->dirty_prev;
-	else
-		t->dirty_tail = w->dirty_prev;
-	w->dirty_prev = w->dirty_next = NULL;
+	TAILQ_REMOVE(&t->dirty_queue, w, dirty_entry);
 	w->dirty = 0;
 }
 
@@ -59,13 +51,7 @@ mark_dirty(struct watch_table *t, struct watch *w)
 		return;
 	w->dirty = 1;
 	w->settle_deadline = loop_now(t->loop) + t->cfg->settle_time_ms;
-	w->dirty_next = NULL;
-	w->dirty_prev = t->dirty_tail;
-	if (t->dirty_tail)
-		t->dirty_tail->dirty_next = w;
-	else
-		t->dirty_head = w;
-	t->dirty_tail = w;
+	TAILQ_INSERT_TAIL(&t->dirty_queue, w, dirty_entry);
 	if (!t->settle_timer.armed)
 		loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
@@ -85,13 +71,7 @@ mark_saved(struct watch_table *t, struct watch *w)
 	w->dirty = 1;
 	w->settle_deadline = loop_now(t->loop);
 	/* No deadline is earlier: the queue stays in order. */
-	w->dirty_prev = NULL;
-	w->dirty_next = t->dirty_head;
-	if (t->dirty_head)
-		t->dirty_head->dirty_prev = w;
-	else
-		t->dirty_tail = w;
-	t->dirty_head = w;
+	TAILQ_INSERT_HEAD(&t->dirty_queue, w, dirty_entry);
 	loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
 

@@ -24,9 +24,10 @@ settle_fire(void *arg)
 	struct watch_table *t = arg;
 	struct watch *w;
 
-	while ((w = t->dirty_head) && w->settle_deadline <= loop_now(t->loop))
+	while ((w = TAILQ_FIRST(&t->dirty_queue)) &&
+	    w->settle_deadline <= loop_now(t->loop))
 		refresh_watch(t, w);
-	if ((w = t->dirty_head))
+	if ((w = TAILQ_FIRST(&t->dirty_queue)))
 		loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
 
@@ -171,6 +172,7 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->jobs = jobs;
 	t->folders = folders;
 	t->ifd = -1;
+	TAILQ_INIT(&t->dirty_queue);
 	t->fault_enospc = getenv("WATCHERD_FAULT_INOTIFY_ENOSPC") != NULL;
 	cache_init(&t->cache, cfg->cache_size);
 	t->by_name = table_new();

@@ -76,7 +76,7 @@ struct watch_name {
 
 struct watch {
 	struct watch		*prev, *next;		/* every watch */
-	struct watch		*dirty_prev, *dirty_next;
+	TAILQ_ENTRY(watch)	 dirty_entry;	/* in t->dirty_queue while dirty */
 	int			 dirty;
 	long long		 settle_deadline;
 	struct watch_state	 st;
@@ -105,7 +105,7 @@ struct watch_table {
 	struct folders		*folders;
 	struct watch		*all;
 	size_t			 count;
-	struct watch		*dirty_head, *dirty_tail;
+	TAILQ_HEAD(, watch)	 dirty_queue;	/* read from the head */
 	struct loop_timer	 settle_timer, poll_timer, idle_timer;
 	struct cache		 cache;
 	struct jobs		*jobs;
