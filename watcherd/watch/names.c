@@ -157,9 +157,8 @@ name_free(struct watch_table *t, struct watch_name *n)
 {
 	struct watch_subscriber *s;
 
-	while ((s = n->subs) != NULL) {
-		n->subs = s->next;
-		s->prev = s->next = NULL;
+	while ((s = LIST_FIRST(&n->subs)) != NULL) {
+		LIST_REMOVE(s, entry);
 		if (t->cb.dropped)
 			t->cb.dropped(t->cb.arg, s);	/* s->name still n */
 		else
@@ -253,8 +252,8 @@ notify(struct watch_table *t, struct watch_name *n, const char *ev,
 {
 	struct watch_subscriber *s, *next;
 
-	for (s = n->subs; s; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&n->subs); s; s = next) {
+		next = LIST_NEXT(s, entry);
 		t->cb.event(t->cb.arg, s, ev, st);
 	}
 }
@@ -516,11 +515,7 @@ watch_subscribe(struct watch_table *t, struct watch_name *n,
     struct watch_subscriber *s)
 {
 	s->name = n;
-	s->prev = NULL;
-	s->next = n->subs;
-	if (n->subs)
-		n->subs->prev = s;
-	n->subs = s;
+	LIST_INSERT_HEAD(&n->subs, s, entry);
 	n->n_subs++;
 	n->w->n_subs++;
 	n->w->last_active = loop_now(t->loop);
@@ -533,17 +528,11 @@ watch_unsubscribe(struct watch_table *t, struct watch_subscriber *s)
 
 	if (n == NULL)
 		return;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		n->subs = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	n->n_subs--;
 	n->w->n_subs--;
 	n->w->last_active = loop_now(t->loop);
 	s->name = NULL;
-	s->prev = s->next = NULL;
 }
 
 size_t

@@ -57,7 +57,7 @@ struct watch_name {
 	char			*key;
 	size_t			 keylen;
 	struct dir_link		 links[2];	/* literal parent, real parent */
-	struct watch_subscriber	*subs;
+	LIST_HEAD(, watch_subscriber) subs;
 	unsigned		 n_subs;
 	/* What the generation is made of, and what changes it. */
 	int			 gen_known;
