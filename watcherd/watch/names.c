@@ -87,10 +87,7 @@ watch_new(struct watch_table *t)
 	w->file_wd = -1;
 	w->poll = t->cfg->watch_mode == WATCH_MODE_POLL;
 	w->last_active = loop_now(t->loop);
-	w->next = t->all;
-	if (t->all)
-		t->all->prev = w;
-	t->all = w;
+	LIST_INSERT_HEAD(&t->watches, w, entry);
 	t->count++;
 	return w;
 }
@@ -192,12 +189,7 @@ watch_free(struct watch_table *t, struct watch *w)
 	}
 	cache_drop(&t->cache, &w->content);
 	dirty_remove(t, w);
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		t->all = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	t->count--;
 	free(w);
 	return dropped;

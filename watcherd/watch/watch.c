@@ -50,7 +50,7 @@ mark_all_dirty(struct watch_table *t)
 {
 	struct watch *w;
 
-	for (w = t->all; w; w = w->next)
+	LIST_FOREACH(w, &t->watches, entry)
 		mark_dirty(t, w);
 }
 
@@ -144,8 +144,8 @@ idle_fire(void *arg)
 	long long limit = (long long)t->cfg->idle_timeout_s * 1000;
 	struct watch *w, *next;
 
-	for (w = t->all; w; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&t->watches); w; w = next) {
+		next = LIST_NEXT(w, entry);
 		if (w->n_subs == 0 && loop_now(t->loop) - w->last_active >= limit) {
 			log_debug("watch_expired", "proposal=%u file=%s",
 			    w->names ? w->names->proposal : 0,
@@ -207,8 +207,8 @@ watch_table_free(struct watch_table *t)
 	if (t == NULL)
 		return;
 	poll_free_all(t);
-	while (t->all)
-		watch_free(t, t->all);
+	while (!LIST_EMPTY(&t->watches))
+		watch_free(t, LIST_FIRST(&t->watches));
 	if (t->loop) {
 		loop_timer_disarm(t->loop, &t->settle_timer);
 		loop_timer_disarm(t->loop, &t->poll_timer);
@@ -526,7 +526,7 @@ watch_table_list(struct watch_table *t,
 	struct watch_info info;
 	struct watch *w;
 
-	for (w = t->all; w; w = w->next) {
+	LIST_FOREACH(w, &t->watches, entry) {
 		if (w->names == NULL)
 			continue;
 		info = (struct watch_info){
@@ -552,7 +552,7 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 
 	memset(s, 0, sizeof(*s));
 	s->watches = t->count;
-	for (w = t->all; w; w = w->next) {
+	LIST_FOREACH(w, &t->watches, entry) {
 		if (w->poll)
 			s->poll_watches++;
 		else
