@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/queue.h>
 #include <sys/wait.h>
 
 #include "common/crc.h"
@@ -24,7 +25,7 @@
    it needs, so that a reload never pulls anything from under it. */
 struct run {
 	struct hooks		*hs;
-	struct run		*prev, *next;
+	TAILQ_ENTRY(run)	 entry;		/* in queue or running */
 	char			*argv[CONFIG_MAX_HOOK_ARGS + 1];
 	char			*env[HOOK_ENV + 1];
 	char			*strings;	/* owns argv's and env's */
@@ -37,8 +38,8 @@ struct run {
 };
 
 struct run_list {
-	struct run	*head, *tail;
-	size_t		 count;
+	TAILQ_HEAD(, run)	 runs;		/* oldest first */
+	size_t			 count;
 };
 
 struct match {
@@ -70,28 +71,14 @@ static void	pump(struct hooks *);
 static void
 list_append(struct run_list *l, struct run *r)
 {
-	r->next = NULL;
-	r->prev = l->tail;
-	if (l->tail)
-		l->tail->next = r;
-	else
-		l->head = r;
-	l->tail = r;
+	TAILQ_INSERT_TAIL(&l->runs, r, entry);
 	l->count++;
 }
 
 static void
 list_remove(struct run_list *l, struct run *r)
 {
-	if (r->prev)
-		r->prev->next = r->next;
-	else
-		l->head = r->next;
-	if (r->next)
-		r->next->prev = r->prev;
-	else
-		l->tail = r->prev;
-	r->prev = r->next = NULL;
+	TAILQ_REMOVE(&l->runs, r, entry);
 	l->count--;
 }
 
@@ -247,7 +234,7 @@ pump(struct hooks *hs)
 	struct run *r;
 
 	while (hs->running.count < hs->cfg->hook_max_running &&
-	    (r = hs->queue.head) != NULL) {
+	    (r = TAILQ_FIRST(&hs->queue.runs)) != NULL) {
 		list_remove(&hs->queue, r);
 		run_start(hs, r);
 	}
@@ -540,6 +527,8 @@ hooks_new(struct loop *loop, const struct config *cfg)
 		return NULL;
 	hs->loop = loop;
 	hs->cfg = cfg;
+	TAILQ_INIT(&hs->queue.runs);
+	TAILQ_INIT(&hs->running.runs);
 	hooks_reconfigure(hs);
 	return hs;
 }
@@ -552,11 +541,11 @@ hooks_free(struct hooks *hs)
 
 	if (hs == NULL)
 		return;
-	while ((r = hs->queue.head) != NULL) {
+	while ((r = TAILQ_FIRST(&hs->queue.runs)) != NULL) {
 		list_remove(&hs->queue, r);
 		run_free(r);
 	}
-	while ((r = hs->running.head) != NULL) {
+	while ((r = TAILQ_FIRST(&hs->running.runs)) != NULL) {
 		list_remove(&hs->running, r);
 		proc_abandon(r->proc);
 		log_warn("hook_killed", "%s reason=shutdown",

@@ -21,12 +21,7 @@ memo_drop(struct memo *m, struct memo_entry *e)
 	char *key = e->key;
 
 	table_del(m->table, e->key, e->keylen, e);
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		m->newest = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
+	LIST_REMOVE(e, entry);
 	/* The key last: release may still need it (a run's share of its
 	   user, given back by name). */
 	m->release(e);
@@ -36,8 +31,8 @@ memo_drop(struct memo *m, struct memo_entry *e)
 void
 memo_clear(struct memo *m)
 {
-	while (m->newest)
-		memo_drop(m, m->newest);
+	while (!LIST_EMPTY(&m->entries))
+		memo_drop(m, LIST_FIRST(&m->entries));
 	table_free(m->table);
 	m->table = NULL;
 }
@@ -54,7 +49,7 @@ memo_add(struct memo *m, struct memo_entry *e, const void *key, size_t keylen)
 	struct memo_entry *u, *oldest = NULL;
 
 	if (table_count(m->table) >= m->max) {
-		for (u = m->newest; u; u = u->next)
+		LIST_FOREACH(u, &m->entries, entry)
 			if (!m->busy(u))
 				oldest = u;
 		if (oldest)
@@ -69,11 +64,7 @@ memo_add(struct memo *m, struct memo_entry *e, const void *key, size_t keylen)
 		e->key = NULL;
 		return -1;
 	}
-	e->prev = NULL;
-	e->next = m->newest;
-	if (e->next)
-		e->next->prev = e;
-	m->newest = e;
+	LIST_INSERT_HEAD(&m->entries, e, entry);
 	return 0;
 }
 

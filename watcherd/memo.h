@@ -9,18 +9,29 @@
 #define MEMO_H
 
 #include <stddef.h>
+#include <sys/queue.h>
 
 struct table;
 
 struct memo_entry {
-	struct memo_entry	*prev, *next;	/* next: older */
+	union {
+		LIST_ENTRY(memo_entry) entry;	/* in the memo's entries */
+		struct memo_entry *next;	/* LIST_NEXT(e, entry): older;
+						   read by access.c and the
+						   unit test */
+	};
 	char			*key;
 	size_t			 keylen;
 };
 
 struct memo {
 	struct table		*table;
-	struct memo_entry	*newest;
+	union {
+		LIST_HEAD(, memo_entry) entries;	/* newest first */
+		struct memo_entry *newest;	/* LIST_FIRST(&m->entries),
+						   read by access.c and the
+						   unit test */
+	};
 	size_t			 max;
 	/* 1 while e may not be evicted (work under way for it). */
 	int			(*busy)(struct memo_entry *e);

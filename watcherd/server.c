@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/epoll.h>
+#include <sys/queue.h>
 #include <sys/socket.h>
 
 #include "common/log.h"
@@ -20,7 +21,7 @@
 struct client {
 	struct loop_io		 io;
 	struct server		*server;
-	struct client		*prev, *next;
+	LIST_ENTRY(client)	 entry;		/* in the server's clients */
 	struct proto_reader	 in;
 	char			*out;
 	size_t			 out_len, out_off, out_cap;
@@ -51,7 +52,7 @@ struct server {
 	struct server_handlers	 h;
 	struct loop_io		 io;
 	struct loop_timer	 accept_timer;
-	struct client		*clients;
+	LIST_HEAD(, client)	 clients;
 	size_t			 n_clients;
 	char			*path;		/* the socket file watcherd made,
 						   removed on exit; NULL for a
@@ -111,12 +112,7 @@ client_close(struct client *c, const char *why)
 	request_end(c);
 	loop_remove(s->d->loop, &c->io);
 	close(c->io.fd);
-	if (c->prev)
-		c->prev->next = c->next;
-	else
-		s->clients = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+	LIST_REMOVE(c, entry);
 	s->n_clients--;
 	loop_defer_free(s->d->loop, c, free);
 	proto_reader_free(&c->in);
@@ -565,10 +561,7 @@ server_accept(void *arg, uint32_t events)
 			refuse(fd, "watcherd cannot take more clients");
 			continue;
 		}
-		c->next = s->clients;
-		if (s->clients)
-			s->clients->prev = c;
-		s->clients = c;
+		LIST_INSERT_HEAD(&s->clients, c, entry);
 		s->n_clients++;
 	}
 }
@@ -610,8 +603,8 @@ server_free(struct server *s)
 {
 	if (s == NULL)
 		return;
-	while (s->clients)
-		client_close(s->clients, NULL);
+	while (!LIST_EMPTY(&s->clients))
+		client_close(LIST_FIRST(&s->clients), NULL);
 	loop_timer_disarm(s->d->loop, &s->accept_timer);
 	if (s->io.fn)
 		loop_remove(s->d->loop, &s->io);

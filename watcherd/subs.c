@@ -1,6 +1,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/queue.h>
 
 #include "common/log.h"
 #include "common/msg.h"
@@ -28,12 +29,12 @@ struct sub_client {
 	struct client		*c;
 	struct subs		*subs;
 	struct sub		*list;
-	struct sub_client	*prev, *next;
+	LIST_ENTRY(sub_client)	 entry;		/* in the clients of subs */
 };
 
 struct subs {
 	struct daemon		*d;
-	struct sub_client	*clients;
+	LIST_HEAD(, sub_client)	 clients;
 	struct loop_timer	 recheck_timer;
 	size_t			 n_rechecked;	/* subscriptions with a user */
 };
@@ -141,8 +142,8 @@ recheck_all(void *arg)
 	struct sub_client *sc, *cnext;
 	struct sub *sub, *snext;
 
-	for (sc = s->clients; sc; sc = cnext) {
-		cnext = sc->next;
+	for (sc = LIST_FIRST(&s->clients); sc; sc = cnext) {
+		cnext = LIST_NEXT(sc, entry);
 		for (sub = sc->list; sub && !client_gone(sc->c); sub = snext) {
 			snext = sub->next;
 			if (sub->user == NULL || sub->checking)
@@ -169,10 +170,7 @@ subs_add(struct subs *s, struct client *c, struct watch_name *n,
 			return -1;
 		sc->c = c;
 		sc->subs = s;
-		sc->next = s->clients;
-		if (s->clients)
-			s->clients->prev = sc;
-		s->clients = sc;
+		LIST_INSERT_HEAD(&s->clients, sc, entry);
 		client_set_data(c, sc);
 	}
 	for (sub = sc->list; sub; sub = sub->next)
@@ -204,12 +202,7 @@ subs_client_closed(struct subs *s, struct client *c)
 		watch_unsubscribe(s->d->watches, &sub->ws);
 		sub_remove(sc, sub);
 	}
-	if (sc->prev)
-		sc->prev->next = sc->next;
-	else
-		s->clients = sc->next;
-	if (sc->next)
-		sc->next->prev = sc->prev;
+	LIST_REMOVE(sc, entry);
 	client_set_data(c, NULL);
 	loop_defer_free(s->d->loop, sc, free);
 }

@@ -8,7 +8,7 @@ cache_init(struct cache *c, size_t limit)
 {
 	c->limit = limit;
 	c->used = 0;
-	c->head = c->tail = NULL;
+	TAILQ_INIT(&c->lru);
 }
 
 static size_t
@@ -18,35 +18,9 @@ entry_cost(const struct cache_entry *e)
 }
 
 static void
-unlink_entry(struct cache *c, struct cache_entry *e)
-{
-	if (e->prev)
-		e->prev->next = e->next;
-	else
-		c->head = e->next;
-	if (e->next)
-		e->next->prev = e->prev;
-	else
-		c->tail = e->prev;
-	e->prev = e->next = NULL;
-}
-
-static void
-push_front(struct cache *c, struct cache_entry *e)
-{
-	e->prev = NULL;
-	e->next = c->head;
-	if (c->head)
-		c->head->prev = e;
-	c->head = e;
-	if (c->tail == NULL)
-		c->tail = e;
-}
-
-static void
 free_entry(struct cache *c, struct cache_entry *e)
 {
-	unlink_entry(c, e);
+	TAILQ_REMOVE(&c->lru, e, entry);
 	c->used -= entry_cost(e);
 	*e->slot = NULL;
 	free(e->data);
@@ -58,10 +32,10 @@ free_entry(struct cache *c, struct cache_entry *e)
 static void
 evict(struct cache *c, const struct cache_entry *keep)
 {
-	struct cache_entry *e = c->tail;
+	struct cache_entry *e = TAILQ_LAST(&c->lru, cache_lru);
 
 	while (c->used > c->limit && e) {
-		struct cache_entry *prev = e->prev;
+		struct cache_entry *prev = TAILQ_PREV(e, cache_lru, entry);
 
 		if (e != keep)
 			free_entry(c, e);
@@ -72,8 +46,8 @@ evict(struct cache *c, const struct cache_entry *keep)
 void
 cache_clear(struct cache *c)
 {
-	while (c->head)
-		free_entry(c, c->head);
+	while (!TAILQ_EMPTY(&c->lru))
+		free_entry(c, TAILQ_FIRST(&c->lru));
 }
 
 void
@@ -102,7 +76,7 @@ cache_put(struct cache *c, struct cache_entry **slot, char *data, size_t len)
 	e->len = len;
 	e->slot = slot;
 	*slot = e;
-	push_front(c, e);
+	TAILQ_INSERT_HEAD(&c->lru, e, entry);
 	c->used += len;
 	evict(c, e);
 	return e;
@@ -111,9 +85,9 @@ cache_put(struct cache *c, struct cache_entry **slot, char *data, size_t len)
 void
 cache_touch(struct cache *c, struct cache_entry *e)
 {
-	if (c->head != e) {
-		unlink_entry(c, e);
-		push_front(c, e);
+	if (TAILQ_FIRST(&c->lru) != e) {
+		TAILQ_REMOVE(&c->lru, e, entry);
+		TAILQ_INSERT_HEAD(&c->lru, e, entry);
 	}
 }
 

@@ -9,6 +9,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/queue.h>
 
 struct cache_entry {
 	char			 *data;		/* the file's bytes */
@@ -17,13 +18,13 @@ struct cache_entry {
 	size_t			  literal_len;
 	int			  is_base64;
 	struct cache_entry	**slot;		/* the owner's pointer to us */
-	struct cache_entry	 *prev, *next;	/* LRU, most recent first */
+	TAILQ_ENTRY(cache_entry)  entry;	/* in the LRU */
 };
 
 struct cache {
 	size_t			 limit;
 	size_t			 used;
-	struct cache_entry	*head, *tail;
+	TAILQ_HEAD(cache_lru, cache_entry) lru;	/* most recent first */
 };
 
 void	cache_init(struct cache *, size_t limit);

@@ -50,14 +50,8 @@ dirs_unlink(struct watch_table *t, struct dir_link *l)
 	if (d == NULL)
 		return;
 	table_del(t->by_entry, l->key, l->keylen, l);
-	if (l->prev)
-		l->prev->next = l->next;
-	else
-		d->links = l->next;
-	if (l->next)
-		l->next->prev = l->prev;
+	LIST_REMOVE(l, entry);
 	l->dir = NULL;
-	l->prev = l->next = NULL;
 	dir_unref(t, d);
 }
 
@@ -103,10 +97,7 @@ link_set(struct watch_table *t, struct dir_link *l, int dirfd,
 	}
 	d->refs++;
 	l->dir = d;
-	l->next = d->links;
-	if (d->links)
-		d->links->prev = l;
-	d->links = l;
+	LIST_INSERT_HEAD(&d->links, l, entry);
 	return 0;
 }
 
@@ -191,11 +182,10 @@ dirs_gone(struct watch_table *t, struct dir *d,
 	struct dir_link *l;
 
 	table_del(t->by_dir_wd, &d->wd, sizeof(d->wd), d);
-	while ((l = d->links) != NULL) {
-		d->links = l->next;
+	while ((l = LIST_FIRST(&d->links)) != NULL) {
+		LIST_REMOVE(l, entry);
 		table_del(t->by_entry, l->key, l->keylen, l);
 		l->dir = NULL;
-		l->prev = l->next = NULL;
 		gone(t, l->name);
 	}
 	t->n_dirs--;

@@ -38,15 +38,7 @@ dirty_remove(struct watch_table *t, struct watch *w)
 {
 	if (!w->dirty)
 		return;
-	if (w->dirty_prev)
-		w->dirty_prev->dirty_next = w->dirty_next;
-	else
-		t->dirty_head = w->dirty_next;
-	if (w->dirty_next)
-		w->dirty_next->dirty_prev = w->dirty_prev;
-	else
-		t->dirty_tail = w->dirty_prev;
-	w->dirty_prev = w->dirty_next = NULL;
+	TAILQ_REMOVE(&t->dirty_queue, w, dirty_entry);
 	w->dirty = 0;
 }
 
@@ -59,13 +51,7 @@ mark_dirty(struct watch_table *t, struct watch *w)
 		return;
 	w->dirty = 1;
 	w->settle_deadline = loop_now(t->loop) + t->cfg->settle_time_ms;
-	w->dirty_next = NULL;
-	w->dirty_prev = t->dirty_tail;
-	if (t->dirty_tail)
-		t->dirty_tail->dirty_next = w;
-	else
-		t->dirty_head = w;
-	t->dirty_tail = w;
+	TAILQ_INSERT_TAIL(&t->dirty_queue, w, dirty_entry);
 	if (!t->settle_timer.armed)
 		loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
@@ -85,13 +71,7 @@ mark_saved(struct watch_table *t, struct watch *w)
 	w->dirty = 1;
 	w->settle_deadline = loop_now(t->loop);
 	/* No deadline is earlier: the queue stays in order. */
-	w->dirty_prev = NULL;
-	w->dirty_next = t->dirty_head;
-	if (t->dirty_head)
-		t->dirty_head->dirty_prev = w;
-	else
-		t->dirty_tail = w;
-	t->dirty_head = w;
+	TAILQ_INSERT_HEAD(&t->dirty_queue, w, dirty_entry);
 	loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
 
@@ -107,10 +87,7 @@ watch_new(struct watch_table *t)
 	w->file_wd = -1;
 	w->poll = t->cfg->watch_mode == WATCH_MODE_POLL;
 	w->last_active = loop_now(t->loop);
-	w->next = t->all;
-	if (t->all)
-		t->all->prev = w;
-	t->all = w;
+	LIST_INSERT_HEAD(&t->watches, w, entry);
 	t->count++;
 	return w;
 }
@@ -177,9 +154,8 @@ name_free(struct watch_table *t, struct watch_name *n)
 {
 	struct watch_subscriber *s;
 
-	while ((s = n->subs) != NULL) {
-		n->subs = s->next;
-		s->prev = s->next = NULL;
+	while ((s = LIST_FIRST(&n->subs)) != NULL) {
+		LIST_REMOVE(s, entry);
 		if (t->cb.dropped)
 			t->cb.dropped(t->cb.arg, s);	/* s->name still n */
 		else
@@ -213,12 +189,7 @@ watch_free(struct watch_table *t, struct watch *w)
 	}
 	cache_drop(&t->cache, &w->content);
 	dirty_remove(t, w);
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		t->all = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
+	LIST_REMOVE(w, entry);
 	t->count--;
 	free(w);
 	return dropped;
@@ -273,8 +244,8 @@ notify(struct watch_table *t, struct watch_name *n, const char *ev,
 {
 	struct watch_subscriber *s, *next;
 
-	for (s = n->subs; s; s = next) {
-		next = s->next;
+	for (s = LIST_FIRST(&n->subs); s; s = next) {
+		next = LIST_NEXT(s, entry);
 		t->cb.event(t->cb.arg, s, ev, st);
 	}
 }
@@ -536,11 +507,7 @@ watch_subscribe(struct watch_table *t, struct watch_name *n,
     struct watch_subscriber *s)
 {
 	s->name = n;
-	s->prev = NULL;
-	s->next = n->subs;
-	if (n->subs)
-		n->subs->prev = s;
-	n->subs = s;
+	LIST_INSERT_HEAD(&n->subs, s, entry);
 	n->n_subs++;
 	n->w->n_subs++;
 	n->w->last_active = loop_now(t->loop);
@@ -553,17 +520,11 @@ watch_unsubscribe(struct watch_table *t, struct watch_subscriber *s)
 
 	if (n == NULL)
 		return;
-	if (s->prev)
-		s->prev->next = s->next;
-	else
-		n->subs = s->next;
-	if (s->next)
-		s->next->prev = s->prev;
+	LIST_REMOVE(s, entry);
 	n->n_subs--;
 	n->w->n_subs--;
 	n->w->last_active = loop_now(t->loop);
 	s->name = NULL;
-	s->prev = s->next = NULL;
 }
 
 size_t

@@ -24,9 +24,10 @@ settle_fire(void *arg)
 	struct watch_table *t = arg;
 	struct watch *w;
 
-	while ((w = t->dirty_head) && w->settle_deadline <= loop_now(t->loop))
+	while ((w = TAILQ_FIRST(&t->dirty_queue)) &&
+	    w->settle_deadline <= loop_now(t->loop))
 		refresh_watch(t, w);
-	if ((w = t->dirty_head))
+	if ((w = TAILQ_FIRST(&t->dirty_queue)))
 		loop_timer_arm_at(t->loop, &t->settle_timer, w->settle_deadline);
 }
 
@@ -49,7 +50,7 @@ mark_all_dirty(struct watch_table *t)
 {
 	struct watch *w;
 
-	for (w = t->all; w; w = w->next)
+	LIST_FOREACH(w, &t->watches, entry)
 		mark_dirty(t, w);
 }
 
@@ -94,7 +95,7 @@ handle_event(struct watch_table *t, const struct inotify_event *ev)
 		else {
 			struct dir_link *l;
 
-			for (l = d->links; l; l = l->next)
+			LIST_FOREACH(l, &d->links, entry)
 				mark_dirty(t, l->name->w);
 		}
 		return;
@@ -143,8 +144,8 @@ idle_fire(void *arg)
 	long long limit = (long long)t->cfg->idle_timeout_s * 1000;
 	struct watch *w, *next;
 
-	for (w = t->all; w; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&t->watches); w; w = next) {
+		next = LIST_NEXT(w, entry);
 		if (w->n_subs == 0 && loop_now(t->loop) - w->last_active >= limit) {
 			log_debug("watch_expired", "proposal=%u file=%s",
 			    w->names ? w->names->proposal : 0,
@@ -171,6 +172,7 @@ watch_table_new(struct loop *loop, const struct config *cfg,
 	t->jobs = jobs;
 	t->folders = folders;
 	t->ifd = -1;
+	TAILQ_INIT(&t->dirty_queue);
 	t->fault_enospc = getenv("WATCHERD_FAULT_INOTIFY_ENOSPC") != NULL;
 	cache_init(&t->cache, cfg->cache_size);
 	t->by_name = table_new();
@@ -205,8 +207,8 @@ watch_table_free(struct watch_table *t)
 	if (t == NULL)
 		return;
 	poll_free_all(t);
-	while (t->all)
-		watch_free(t, t->all);
+	while (!LIST_EMPTY(&t->watches))
+		watch_free(t, LIST_FIRST(&t->watches));
 	if (t->loop) {
 		loop_timer_disarm(t->loop, &t->settle_timer);
 		loop_timer_disarm(t->loop, &t->poll_timer);
@@ -526,7 +528,7 @@ watch_table_list(struct watch_table *t,
 	struct watch_info info;
 	struct watch *w;
 
-	for (w = t->all; w; w = w->next) {
+	LIST_FOREACH(w, &t->watches, entry) {
 		if (w->names == NULL)
 			continue;
 		info = (struct watch_info){
@@ -552,7 +554,7 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 
 	memset(s, 0, sizeof(*s));
 	s->watches = t->count;
-	for (w = t->all; w; w = w->next) {
+	LIST_FOREACH(w, &t->watches, entry) {
 		if (w->poll)
 			s->poll_watches++;
 		else
@@ -563,7 +565,7 @@ watch_table_stats(struct watch_table *t, struct watch_stats *s)
 	s->inotify_overflows = t->overflows;
 	s->inotify_fallbacks = t->fallbacks;
 	s->cache_bytes = t->cache.used;
-	for (e = t->cache.head; e; e = e->next)
+	TAILQ_FOREACH(e, &t->cache.lru, entry)
 		s->cache_entries++;
 	mount_table_stats(jobs_mounts(t->jobs), &ms);
 	s->fs_stalled = ms.stalled;

@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "common/config.h"
@@ -37,7 +38,7 @@ struct watch_name;
 /* A subscription, owned by a client of the server and linked into the name
    it subscribed through. */
 struct watch_subscriber {
-	struct watch_subscriber	*prev, *next;
+	LIST_ENTRY(watch_subscriber) entry;	/* in the name's */
 	struct watch_name	*name;
 	void			*owner;
 };

@@ -17,6 +17,7 @@
 
 #include <limits.h>
 #include <stddef.h>
+#include <sys/queue.h>
 
 #include "common/config.h"
 #include "common/policy.h"
@@ -36,14 +37,14 @@ struct table;
 struct dir {
 	int		 wd;
 	unsigned	 refs;
-	struct dir_link	*links;
+	LIST_HEAD(, dir_link) links;
 };
 
 /* The entry (directory, base name) through which a name is reached. */
 struct dir_link {
 	struct dir		*dir;	/* NULL: not linked (or dir gone) */
 	struct watch_name	*name;
-	struct dir_link		*prev, *next;
+	LIST_ENTRY(dir_link)	 entry;	/* in dir->links */
 	char			 key[sizeof(int) + NAME_MAX + 1];
 	size_t			 keylen;
 };
@@ -57,7 +58,7 @@ struct watch_name {
 	char			*key;
 	size_t			 keylen;
 	struct dir_link		 links[2];	/* literal parent, real parent */
-	struct watch_subscriber	*subs;
+	LIST_HEAD(, watch_subscriber) subs;
 	unsigned		 n_subs;
 	/* What the generation is made of, and what changes it. */
 	int			 gen_known;
@@ -83,8 +84,12 @@ struct watch_name {
 };
 
 struct watch {
-	struct watch		*prev, *next;		/* every watch */
-	struct watch		*dirty_prev, *dirty_next;
+	union {
+		LIST_ENTRY(watch) entry;	/* in t->watches */
+		struct watch	*next;		/* LIST_NEXT(w, entry), read
+						   by poll.c's walks */
+	};
+	TAILQ_ENTRY(watch)	 dirty_entry;	/* in t->dirty_queue while dirty */
 	int			 dirty;
 	long long		 settle_deadline;
 	struct watch_state	 st;
@@ -111,9 +116,13 @@ struct watch_table {
 	struct table		*by_dir_wd;
 	struct table		*by_entry;
 	struct folders		*folders;
-	struct watch		*all;
+	union {
+		LIST_HEAD(, watch) watches;	/* every watch */
+		struct watch	*all;		/* LIST_FIRST(&t->watches),
+						   read by poll.c's walks */
+	};
 	size_t			 count;
-	struct watch		*dirty_head, *dirty_tail;
+	TAILQ_HEAD(, watch)	 dirty_queue;	/* read from the head */
 	struct loop_timer	 settle_timer, poll_timer, idle_timer;
 	struct cache		 cache;
 	struct jobs		*jobs;

@@ -17,8 +17,8 @@ struct mount {
 	struct mount		*next;		/* every mount */
 	dev_t			 dev;
 	char			*point;
-	struct mount_job	*running, *running_tail;	/* oldest first */
-	struct mount_job	*queue, *queue_tail;
+	TAILQ_HEAD(, mount_job)	 running;	/* oldest first */
+	TAILQ_HEAD(, mount_job)	 queue;
 	unsigned		 n_running, n_queued;
 	int			 stalled;
 	long long		 stalled_at;
@@ -38,34 +38,6 @@ struct mount_table {
 
 static void	start_queued(struct mount *);
 
-static void
-list_append(struct mount_job **head, struct mount_job **tail,
-    struct mount_job *j)
-{
-	j->next = NULL;
-	j->prev = *tail;
-	if (*tail)
-		(*tail)->next = j;
-	else
-		*head = j;
-	*tail = j;
-}
-
-static void
-list_remove(struct mount_job **head, struct mount_job **tail,
-    struct mount_job *j)
-{
-	if (j->prev)
-		j->prev->next = j->next;
-	else
-		*head = j->next;
-	if (j->next)
-		j->next->prev = j->prev;
-	else
-		*tail = j->prev;
-	j->prev = j->next = NULL;
-}
-
 static long long
 check_interval(const struct mount_table *mt)
 {
@@ -79,17 +51,18 @@ void
 mount_check(struct mount *m)
 {
 	struct mount_table *mt = m->mt;
+	struct mount_job *oldest = TAILQ_FIRST(&m->running);
 	long long now = loop_now(mt->loop);
 
-	if (m->stalled || m->running == NULL ||
-	    now - m->running->started < (long long)mt->cfg->fs_timeout_ms)
+	if (m->stalled || oldest == NULL ||
+	    now - oldest->started < (long long)mt->cfg->fs_timeout_ms)
 		return;
 	m->stalled = 1;
 	m->stalled_at = now;
 	log_warn("fs_stalled", "mount=%s jobs=%u waiting=%u "
 	    "reason=\"no answer for %lld ms\" action=\"answer unavailable "
 	    "until it answers\"", log_str(m->point), m->n_running, m->n_queued,
-	    now - m->running->started);
+	    now - oldest->started);
 }
 
 static void
@@ -121,11 +94,13 @@ pool_done(struct pool_job *pj)
 	struct mount_job *j = (struct mount_job *)pj;
 	struct mount *m = j->mount;
 	struct mount_table *mt = m->mt;
+	struct mount_job *oldest;
 	long long now = loop_now(mt->loop);
 
-	list_remove(&m->running, &m->running_tail, j);
+	TAILQ_REMOVE(&m->running, j, entry);
 	m->n_running--;
-	if (m->stalled && (m->running == NULL || now - m->running->started <
+	oldest = TAILQ_FIRST(&m->running);
+	if (m->stalled && (oldest == NULL || now - oldest->started <
 	    (long long)mt->cfg->fs_timeout_ms)) {
 		m->stalled = 0;
 		log_info("fs_recovered", "mount=%s stalled_ms=%lld",
@@ -151,7 +126,7 @@ start_job(struct mount *m, struct mount_job *j)
 	j->started = loop_now(mt->loop);
 	if (pool_submit(mt->pool, &j->pj) == -1)
 		return -1;
-	list_append(&m->running, &m->running_tail, j);
+	TAILQ_INSERT_TAIL(&m->running, j, entry);
 	m->n_running++;
 	if (!mt->check_timer.armed)
 		loop_timer_arm(mt->loop, &mt->check_timer, check_interval(mt));
@@ -164,11 +139,11 @@ start_queued(struct mount *m)
 	struct mount_job *j;
 
 	while (!m->stalled && m->n_running < MOUNT_THREADS &&
-	    (j = m->queue) != NULL) {
-		list_remove(&m->queue, &m->queue_tail, j);
+	    (j = TAILQ_FIRST(&m->queue)) != NULL) {
+		TAILQ_REMOVE(&m->queue, j, entry);
 		m->n_queued--;
 		if (start_job(m, j) == -1) {
-			list_append(&m->queue, &m->queue_tail, j);
+			TAILQ_INSERT_TAIL(&m->queue, j, entry);
 			m->n_queued++;
 			return;
 		}
@@ -183,10 +158,10 @@ mount_submit(struct mount *m, struct mount_job *j)
 		errno = m->stalled ? EBUSY : EAGAIN;
 		return -1;
 	}
-	if (m->n_running < MOUNT_THREADS && m->queue == NULL &&
+	if (m->n_running < MOUNT_THREADS && TAILQ_EMPTY(&m->queue) &&
 	    start_job(m, j) == 0)
 		return 0;
-	list_append(&m->queue, &m->queue_tail, j);
+	TAILQ_INSERT_TAIL(&m->queue, j, entry);
 	m->n_queued++;
 	return 0;
 }
@@ -232,8 +207,8 @@ mount_table_free(struct mount_table *mt)
 	pool_free(mt->pool, release_job);
 	while ((m = mt->all) != NULL) {
 		mt->all = m->next;
-		while ((j = m->queue) != NULL) {
-			m->queue = j->next;
+		while ((j = TAILQ_FIRST(&m->queue)) != NULL) {
+			TAILQ_REMOVE(&m->queue, j, entry);
 			j->release(j);
 		}
 		free(m->point);
@@ -260,6 +235,8 @@ mount_get(struct mount_table *mt, dev_t dev, const char *point)
 	}
 	m->mt = mt;
 	m->dev = dev;
+	TAILQ_INIT(&m->running);
+	TAILQ_INIT(&m->queue);
 	m->next = mt->all;
 	mt->all = m;
 	return m;

@@ -9,6 +9,7 @@
 #ifndef MOUNT_H
 #define MOUNT_H
 
+#include <sys/queue.h>
 #include <sys/types.h>
 
 #include "watcherd/work/pool.h"
@@ -32,7 +33,7 @@ struct mount_job {
 	void		(*release)(struct mount_job *);
 	struct mount	*mount;			/* set by mount_submit */
 	long long	 started;		/* loop ms it went to a thread */
-	struct mount_job *prev, *next;		/* the mount's */
+	TAILQ_ENTRY(mount_job) entry;		/* the mount's */
 };
 
 struct mount_stats {
