@@ -14,24 +14,15 @@
 struct table;
 
 struct memo_entry {
-	union {
-		LIST_ENTRY(memo_entry) entry;	/* in the memo's entries */
-		struct memo_entry *next;	/* LIST_NEXT(e, entry): older;
-						   read by access.c and the
-						   unit test */
-	};
+	LIST_ENTRY(memo_entry)	 entry;	/* in the memo's entries; the next
+					   is older */
 	char			*key;
 	size_t			 keylen;
 };
 
 struct memo {
 	struct table		*table;
-	union {
-		LIST_HEAD(, memo_entry) entries;	/* newest first */
-		struct memo_entry *newest;	/* LIST_FIRST(&m->entries),
-						   read by access.c and the
-						   unit test */
-	};
+	LIST_HEAD(, memo_entry)	 entries;	/* newest first */
 	size_t			 max;
 	/* 1 while e may not be evicted (work under way for it). */
 	int			(*busy)(struct memo_entry *e);

@@ -64,7 +64,8 @@ main(void)
 	add(&m, 3, "carol", 0);
 	tap_ok(get(&m, "alice") == a && get(&m, "bob") == b &&
 	    get(&m, "dave") == NULL, "entries are found by key, others not");
-	tap_ok(m.newest->next->next == &a->e && a->e.next == NULL,
+	tap_ok(LIST_NEXT(LIST_NEXT(LIST_FIRST(&m.entries), entry), entry) ==
+	    &a->e && LIST_NEXT(&a->e, entry) == NULL,
 	    "the list runs from newest to oldest");
 	add(&m, 4, "dave", 0);
 	tap_ok(get(&m, "alice") == a && get(&m, "bob") == NULL &&

@@ -113,13 +113,13 @@ access_reconfigure(struct access *a)
 	warn_unused(a->cfg);
 	/* Another command, or another access mode: ask again. Runs under
 	   way finish and are believed. */
-	for (e = a->answers.newest; e; e = next) {
-		next = e->next;
+	for (e = LIST_FIRST(&a->answers.entries); e; e = next) {
+		next = LIST_NEXT(e, entry);
 		if (!answer_busy(e))
 			memo_drop(&a->answers, e);
 	}
-	for (e = a->verdicts.newest; e; e = next) {
-		next = e->next;
+	for (e = LIST_FIRST(&a->verdicts.entries); e; e = next) {
+		next = LIST_NEXT(e, entry);
 		if (!a->verdicts.busy(e))
 			memo_drop(&a->verdicts, e);
 	}
@@ -151,7 +151,7 @@ access_stats(const struct access *a, struct access_stats *out)
 
 	*out = a->stats;
 	out->command_cached = 0;
-	for (e = a->answers.newest; e; e = e->next)
+	LIST_FOREACH(e, &a->answers.entries, entry)
 		if (now - ((const struct answer *)e)->decided <
 		    a->cfg->access_cache_s * 1000LL)
 			out->command_cached++;

@@ -300,7 +300,8 @@ round_fill(struct watch_table *t, struct poll_round *r)
 	round_drop(r);
 	if ((names = calloc(t->count ? t->count : 1, sizeof(*names))) == NULL)
 		goto nomem;
-	for (w = t->all; w && count < t->count; w = w->next)
+	for (w = LIST_FIRST(&t->watches); w && count < t->count;
+	    w = LIST_NEXT(w, entry))
 		if (watch_needs_poll(w) && (n = w->names) != NULL &&
 		    n->folder->mount == r->mount && n->folder->fd != -1)
 			names[count++] = n;
@@ -341,8 +342,8 @@ poll_fire(void *arg)
 	struct poll_round *r;
 	struct stat sb;
 
-	for (w = t->all; w; w = next) {
-		next = w->next;
+	for (w = LIST_FIRST(&t->watches); w; w = next) {
+		next = LIST_NEXT(w, entry);
 		if (!watch_needs_poll(w) || (n = w->names) == NULL)
 			continue;
 		if (n->folder->mount) {

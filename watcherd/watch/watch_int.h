@@ -84,11 +84,7 @@ struct watch_name {
 };
 
 struct watch {
-	union {
-		LIST_ENTRY(watch) entry;	/* in t->watches */
-		struct watch	*next;		/* LIST_NEXT(w, entry), read
-						   by poll.c's walks */
-	};
+	LIST_ENTRY(watch)	 entry;		/* in t->watches */
 	TAILQ_ENTRY(watch)	 dirty_entry;	/* in t->dirty_queue while dirty */
 	int			 dirty;
 	long long		 settle_deadline;
@@ -116,11 +112,7 @@ struct watch_table {
 	struct table		*by_dir_wd;
 	struct table		*by_entry;
 	struct folders		*folders;
-	union {
-		LIST_HEAD(, watch) watches;	/* every watch */
-		struct watch	*all;		/* LIST_FIRST(&t->watches),
-						   read by poll.c's walks */
-	};
+	LIST_HEAD(, watch)	 watches;	/* every watch */
 	size_t			 count;
 	TAILQ_HEAD(, watch)	 dirty_queue;	/* read from the head */
 	struct loop_timer	 settle_timer, poll_timer, idle_timer;

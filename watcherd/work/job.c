@@ -20,17 +20,9 @@ struct jobs {
 static void
 waiter_detach(struct waiter *w)
 {
-	struct job *j = w->job;
-
-	if (j == NULL)
+	if (w->job == NULL)
 		return;
-	if (w->prev)
-		w->prev->next = w->next;
-	else
-		j->waiters = w->next;
-	if (w->next)
-		w->next->prev = w->prev;
-	w->prev = w->next = NULL;
+	LIST_REMOVE(w, entry);
 	w->job = NULL;
 }
 
@@ -128,7 +120,7 @@ job_done(struct mount_job *mj)
 
 	if (j->ops->finish)
 		j->ops->finish(j);
-	while ((w = j->waiters) != NULL) {
+	while ((w = LIST_FIRST(&j->waiters)) != NULL) {
 		waiter_detach(w);
 		loop_timer_disarm(j->jobs->loop, &w->timer);
 		w->result = j;
@@ -175,8 +167,8 @@ job_release(struct mount_job *mj)
 {
 	struct job *j = (struct job *)mj;
 
-	while (j->waiters)
-		waiter_detach(j->waiters);
+	while (!LIST_EMPTY(&j->waiters))
+		waiter_detach(LIST_FIRST(&j->waiters));
 	if (j->ops->abandon)
 		j->ops->abandon(j);
 	job_destroy(j);
@@ -208,11 +200,7 @@ job_wait(struct jobs *js, struct job *j, struct waiter *w)
 		return PROTO_PENDING;	/* nobody waits: the result is recorded */
 	waiter_detach(w);
 	w->job = j;
-	w->prev = NULL;
-	w->next = j->waiters;
-	if (j->waiters)
-		j->waiters->prev = w;
-	j->waiters = w;
+	LIST_INSERT_HEAD(&j->waiters, w, entry);
 	if (w->min_seq > j->seq)
 		w->min_seq = j->seq;
 	loop_timer_arm_at(js->loop, &w->timer, w->began + (j->timeout_ms ?
@@ -245,7 +233,6 @@ waiter_begin(struct jobs *js, struct waiter *w,
 {
 	/* On every request: set what the request needs, no more (the detail
 	   is written only when it is used). */
-	w->prev = w->next = NULL;
 	w->job = w->result = NULL;
 	w->timed_out = 0;
 	w->resume = resume;

@@ -18,6 +18,8 @@
 #ifndef JOB_H
 #define JOB_H
 
+#include <sys/queue.h>
+
 #include "common/config.h"
 #include "common/proto.h"
 #include "watcherd/loop.h"
@@ -30,7 +32,7 @@ struct jobs;
    waiter_begin() when the request arrives and waiter_end() once it is
    answered. The fields are the room's; detail and result may be read. */
 struct waiter {
-	struct waiter		*prev, *next;	/* on the job waited for */
+	LIST_ENTRY(waiter)	 entry;		/* on the job waited for */
 	struct job		*job;		/* waited for, or NULL */
 	struct job		*result;	/* the job done, during resume */
 	unsigned long		 min_seq;	/* older checks are stale */
@@ -69,7 +71,7 @@ struct job {
 	struct jobs		*jobs;
 	unsigned long		 seq;		/* order of submission */
 	unsigned		 proposal;
-	struct waiter		*waiters;
+	LIST_HEAD(, waiter)	 waiters;
 	int			 timeout_ms;	/* a request waits this long;
 						   0: fs-timeout */
 	const char		*late;		/* not the file system's: the
