@@ -1,7 +1,8 @@
 // The file handler's HTTP API, as README.md's "HTTP API" documents it:
 // /file_content (with ETag / If-None-Match, and PUT with If-Match to save),
-// /file_tail (offset, generation, max_bytes), /has_new_checksum (wait=) and
-// the URL of /events. Every call resolves to the parsed answer or throws an
+// /file_tail (offset, generation, max_bytes), /has_new_checksum (wait=),
+// /file_history and a kept version (/file_content?version=), and the URL of
+// /events. Every call resolves to the parsed answer or throws an
 // ApiError that says which of the page's states it stands for.
 
 // A failed call. kind is what the page shows for it:
@@ -121,6 +122,19 @@ export function createApi(base, { onUser } = {}) {
 				proposal, file_name: file, offset, generation,
 				max_bytes: maxBytes, wait,
 			}, { signal });
+		},
+
+		// The file's kept versions: {kept, versions: [{checksum, time,
+		// size, user, source}, ...]}, newest first.
+		history(proposal, file, signal) {
+			return call("file_history", { proposal, file_name: file }, { signal });
+		},
+
+		// The kept version of checksum: /file_content's answer (its time
+		// as mtime); an ApiError "file" when it is gone.
+		version(proposal, file, checksum, signal) {
+			return call("file_content", { proposal, file_name: file, version: checksum },
+			    { signal });
 		},
 
 		// true once the file's checksum differs from checksum, within wait

@@ -2,7 +2,8 @@
 // file with its metadata and keeps it up to date as it is saved (context.py
 // and other files: the whole file again, changed lines marked) or grows
 // (logs: the new bytes appended, following the end). A file that is not a
-// log can be edited and saved on the page (editor.js).
+// log can be edited and saved on the page (editor.js), and one whose
+// versions are kept has a History panel (history.js, imported when opened).
 //
 // The proposal and file are in the address (#proposal=1111&file=context.py;
 // &live=poll forces the long-poll fallback instead of /events).
@@ -28,6 +29,15 @@ const view = new LineView($("viewport"));
 // The files the server refused this user to save (a 403), by
 // "proposal/file", with its reason: no Edit for them while the page is open.
 const readOnlyFiles = new Map();
+
+let historyModule = null;
+
+// The History panel's module, imported once, when first opened.
+function loadHistory() {
+	if (!historyModule)
+		historyModule = import("./history.js");
+	return historyModule;
+}
 
 const isLog = (file) => /\.(log|out)$/.test(file);
 const languageOf = (file) => (/\.py$/.test(file) ? "python" : null);
@@ -78,6 +88,12 @@ class FileSession {
 		this.hlSeq = 0;
 		this.streamBroken = false;
 		this.editor = null;
+		this.editorReady = null;
+		// Whether the file's versions are kept (its History panel), once
+		// known; the panel, once opened.
+		this.kept = null;
+		this.firstHistory = null;
+		this.history = null;
 		// Why this user may not save the file, once the server said so.
 		this.readOnly = readOnlyFiles.get(`${proposal}/${file}`) || null;
 		this.ac = new AbortController();
@@ -112,6 +128,9 @@ class FileSession {
 		this.watcher.stop();
 		clearTimeout(this.timer);
 		this.stopEditing();
+		if (this.history)
+			this.history.destroy();
+		this.history = null;
 	}
 
 	// The file is gone (an event, or a 404).
@@ -141,8 +160,78 @@ class FileSession {
 			closed: () => this.stopEditing(),
 		});
 		this.editor.disk = { text: this.text, checksum: this.checksum, mtime: this.mtime };
+		if (this.history)
+			this.history.showFile();
 		show(this);
-		this.editor.open(this.text, this.checksum, this.language);
+		this.editorReady = this.editor.open(this.text, this.checksum, this.language);
+	}
+
+	// Why a kept version may not be restored here, or null.
+	mayRestore() {
+		if (this.readOnly)
+			return `the server does not let you save ${this.file}: ${this.readOnly}`;
+		if (this.editor && this.editor.readOnly)
+			return `the server does not let you save ${this.file}`;
+		if (!this.editor && !this.editable)
+			return this.encoding !== "utf-8" ? `${this.file} is not UTF-8 text` :
+			    `${this.file} cannot be saved while it is not shown`;
+		return null;
+	}
+
+	// Saves text, a kept version's, through the editor (opened for it):
+	// a save like the person's own, what naming it in its messages.
+	async restore(text, what) {
+		if (!this.editor)
+			this.startEditing();
+		const editor = this.editor;
+		if (!editor)
+			return;
+		await this.editorReady;
+		if (this.editor === editor)
+			editor.restore(text, what);
+	}
+
+	// Learns once whether the file's versions are kept: the History
+	// button is shown only then.
+	async learnKept() {
+		if (this.kept !== null || this.tail)
+			return;
+		this.kept = false;
+		try {
+			const body = await api.history(this.proposal, this.file, this.ac.signal);
+			this.kept = body.kept === true;
+			this.firstHistory = body;
+		} catch {
+			this.kept = false;
+		}
+		if (!this.closed)
+			show(this);
+	}
+
+	async toggleHistory() {
+		if (this.history && this.history.isOpen) {
+			this.history.close();
+			return;
+		}
+		if (!this.history) {
+			const m = await loadHistory();
+			if (this.closed || this.history)
+				return;
+			this.history = new m.HistoryPanel(api, this);
+		}
+		this.history.open(this.firstHistory);
+		this.firstHistory = null;
+		show(this);
+	}
+
+	// The History panel was closed.
+	panelClosed() {
+		show(this);
+		$("history-open").focus();
+	}
+
+	editorDirty() {
+		return Boolean(this.editor && this.editor.dirty);
 	}
 
 	stopEditing() {
@@ -207,6 +296,7 @@ class FileSession {
 		if (this.closed)
 			return;
 		this.setStatus("ok");
+		this.learnKept();
 		if (this.streamBroken) {
 			// The file answers, the stream did not: try the stream
 			// again in a moment (after a few tries, long-polls).
@@ -302,6 +392,8 @@ class FileSession {
 			this.changed(diff.ranges, diff.removed, diff.first);
 		if (this.language)
 			this.highlight(text, lines.length);
+		if (this.history)
+			this.history.fileChanged();
 	}
 
 	async highlight(text, n) {
@@ -438,6 +530,9 @@ function show(s) {
 	main.dataset.mode = s ? (s.tail ? "tail" : "content") : "";
 	main.dataset.editing = s && s.editor ? "on" : "";
 	$("edit").hidden = !(s && s.editable && !s.editor);
+	const hb = $("history-open");
+	hb.hidden = !(s && s.kept && !s.tail && s.loaded);
+	hb.setAttribute("aria-expanded", String(Boolean(s && s.history && s.history.isOpen)));
 	const ro = $("m-readonly");
 	ro.hidden = !(s && s.readOnly && !s.editor);
 	ro.textContent = s && s.readOnly ? "read-only for you" : "";
@@ -561,6 +656,11 @@ view.onUnseen = (n) => {
 $("edit").addEventListener("click", () => {
 	if (session)
 		session.startEditing();
+});
+
+$("history-open").addEventListener("click", () => {
+	if (session)
+		session.toggleHistory();
 });
 
 window.addEventListener("hashchange", () => {

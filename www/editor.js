@@ -25,8 +25,8 @@ import { textChange } from "./diff.js";
 let codemirror = null;
 let merging = null;
 
-// The CodeMirror module, imported once.
-function loadCodeMirror() {
+// The CodeMirror module, imported once (the History panel's views share it).
+export function loadCodeMirror() {
 	if (!codemirror)
 		codemirror = import("./vendor/codemirror.js");
 	return codemirror;
@@ -50,7 +50,7 @@ function plural(n, word) {
 }
 
 // Python as the read-only view colours it (style.css, Prism's tokens).
-function highlightStyle(cm) {
+export function highlightStyle(cm) {
 	const t = cm.tags;
 	return cm.HighlightStyle.define([
 		{ tag: [t.keyword, t.controlKeyword, t.definitionKeyword, t.moduleKeyword,
@@ -67,7 +67,7 @@ function highlightStyle(cm) {
 }
 
 // The editors' look; each fills its box and scrolls inside it.
-function theme(cm) {
+export function theme(cm) {
 	return cm.EditorView.theme({
 		"&": { height: "100%", fontSize: "13px", backgroundColor: "var(--panel)" },
 		"&.cm-focused": { outline: "none" },
@@ -127,6 +127,7 @@ export class FileEditor {
 		this.closed = false;
 		this.sinceSend = null;		// changes made while a save is under way
 		this.merge = null;		// { theirs: { text, checksum, mtime }, review } while shown
+		this.saveWhat = "";		// how the messages name the text being saved
 		this.superseded = null;		// the disk's checksum a save replaced
 		this.problems = [];
 		// Ctrl+S outside the editor's text too (the editor's own keymap
@@ -307,6 +308,20 @@ export class FileEditor {
 		return b;
 	}
 
+	// Saves text, an old version's (what: how the messages name it), as
+	// a save of the person's: it replaces the editor's text (one undoable
+	// change) and is saved from the base, so that a change on disk since
+	// leads to the merge and the check may refuse it.
+	restore(text, what) {
+		if (!this.view || this.closed || this.saving)
+			return;
+		this.closeMerge();
+		const current = this.view.state.sliceDoc();
+		if (current !== text)
+			this.view.dispatch({ changes: textChange(current, text) });
+		this.save({ what });
+	}
+
 	// Replaces the editor's text by text, the file's content of checksum,
 	// which becomes the base (one undoable change).
 	setText(text, checksum) {
@@ -342,6 +357,7 @@ export class FileEditor {
 		const text = this.view.state.sliceDoc();
 		const checksum = ifMatch || this.base.checksum;
 		this.saving = true;
+		this.saveWhat = what;
 		this.sinceSend = [];
 		this.showProblems([]);
 		this.message("saving", `Saving${what}…`);
@@ -376,7 +392,7 @@ export class FileEditor {
 		this.closeMerge();
 		const warnings = Array.isArray(answer.warnings) ? answer.warnings : [];
 		this.mark([], warnings, doc, since);
-		let msg = `Saved at ${formatTime(new Date())}: checksum ${answer.checksum}, ` +
+		let msg = `Saved${this.saveWhat} at ${formatTime(new Date())}: checksum ${answer.checksum}, ` +
 		    `${plural(answer.size, "byte")}.`;
 		if (warnings.length)
 			msg += ` The check has ${plural(warnings.length, "warning")}, marked in the editor ` +

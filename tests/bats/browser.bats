@@ -284,6 +284,29 @@ have_pyflakes() {
 	browser edit-forbidden guest pw-guest
 }
 
+# The History panel (DESIGN.md section 9): as browser_saving, with two
+# users who may save, alice and bob (password pw-NAME); context.py's
+# versions are kept (history-allow's default).
+browser_history() {
+	local u hash
+	: >>"$T/actions.log" || return 1
+	cp "$REPO_ROOT/data/$DAMNIT_REL/context.py" "$DAMNIT/context.py" || return 1
+	: >"$T/htpasswd.history" || return 1
+	for u in alice bob; do
+		hash=$(openssl passwd -6 "pw-$u") || return 1
+		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.history" || return 1
+	done
+	restart_web_watcherd --write \
+	    --access command --access-command "\"$REPO_ROOT/scripts/demo-access\" alice bob" \
+	    --validate "context.py \"$REPO_ROOT/dist/validate-context\"" || return 1
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.history" start_lighttpd auth
+}
+
+@test "the History panel lists two users' saves with who and when; a version's text and its differences are shown; Restore writes exactly that version and is listed as the newest" {
+	browser_history || return 1
+	browser history alice pw-alice bob pw-bob
+}
+
 # demo_login NAME: the password `make run` printed for NAME.
 demo_login() {
 	sed -n "s|.*log in as $1 / \([^ ]*\) .*|\1|p; s|.* or as $1 / \([^ ]*\) .*|\1|p" "$T/demo.out" | head -n 1
