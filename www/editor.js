@@ -21,6 +21,7 @@
 
 import { decodeText } from "./api.js";
 import { textChange } from "./diff.js";
+import { plural } from "./dom.js";
 
 let codemirror = null;
 let merging = null;
@@ -45,9 +46,6 @@ function formatTime(date) {
 	return date.toLocaleTimeString("en-GB", { hour12: false });
 }
 
-function plural(n, word) {
-	return `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
-}
 
 // Python as the read-only view colours it (style.css, Prism's tokens).
 export function highlightStyle(cm) {

@@ -9,6 +9,7 @@
 import { decodeText } from "./api.js";
 import { highlightStyle, loadCodeMirror, theme } from "./editor.js";
 import { diffIndices } from "./vendor/diff3.js";
+import { el, plural } from "./dom.js";
 
 const CONTEXT = 3;		// unchanged lines shown around a difference
 const REFRESH_MS = 200;		// changes closer than this: the list is read once
@@ -16,18 +17,7 @@ const TICK_MS = 15000;		// "3 min ago" ages
 
 const $ = (id) => document.getElementById(id);
 
-function el(tag, className, text) {
-	const e = document.createElement(tag);
-	if (className)
-		e.className = className;
-	if (text != null)
-		e.textContent = text;
-	return e;
-}
 
-function plural(n, word) {
-	return `${n.toLocaleString("en")} ${word}${n === 1 ? "" : "s"}`;
-}
 
 function shortSize(n) {
 	return n < 1024 ? plural(n, "byte") : n < 1024 * 1024 ? `${(n / 1024).toFixed(1)} KiB` :

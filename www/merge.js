@@ -19,6 +19,7 @@
 
 import { diff3MergeRegions, diffIndices } from "./vendor/diff3.js";
 import { textChange } from "./diff.js";
+import { el, plural } from "./dom.js";
 
 const COLLAPSE_MARGIN = 3;	// unchanged lines kept around a change
 const COLLAPSE_MIN = 6;		// fewer unchanged lines than this stay shown
@@ -108,18 +109,7 @@ function tookText(pick) {
 	    pick === "mine" ? "took yours" : "took the one on disk";
 }
 
-function plural(n, word) {
-	return `${n} ${word}${n === 1 ? "" : "s"}`;
-}
 
-function el(tag, className, text) {
-	const e = document.createElement(tag);
-	if (className)
-		e.className = className;
-	if (text != null)
-		e.textContent = text;
-	return e;
-}
 
 // The review of a merge: a read-only editor on the merged text, each line
 // that came from one side marked as such, a conflict as a box in its place
