@@ -37,8 +37,7 @@ route_context_content(struct request *req)
 		return;
 	if (fields_content(r.line, r.len, &st, &base64) == -1 ||
 	    r.payload == NULL) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(&r);
+		request_incomplete(req, &r);
 		return;
 	}
 	msg_init(&t, mtime, sizeof(mtime));
@@ -65,8 +64,7 @@ route_context_last_modified(struct request *req)
 	    request_ask(req, "checksum", &r) == -1)
 		return;
 	if (fields_state(r.line, r.len, &st) == -1) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(&r);
+		request_incomplete(req, &r);
 		return;
 	}
 	msg_init(&t, mtime, sizeof(mtime));

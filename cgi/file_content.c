@@ -106,8 +106,7 @@ answer_content(struct request *req, struct reply *r, int etag)
 	if (state_crc(r, &st, crc) == -1 ||
 	    fields_content(r->line, r->len, &st, &base64) == -1 ||
 	    r->payload == NULL) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(r);
+		request_incomplete(req, r);
 		return;
 	}
 	request_checksum_headers(req, crc, etag);
@@ -120,7 +119,7 @@ answer_content(struct request *req, struct reply *r, int etag)
 	msg_state(&t, &st);
 	msg_text(&t, "}");
 	if (h.full || t.full)
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 	else
 		http_send(req->x, 200, 1, (struct http_chunk[]){
 		    { h.buf, h.len }, { r->payload, r->payload_len },

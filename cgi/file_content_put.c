@@ -124,7 +124,7 @@ saved(struct request *req, const struct reply *r)
 
 	if (fields_write(r->line, r->len, &w) == -1 || !w.st.exists ||
 	    w.st.too_large) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 		return;
 	}
 	crc_format(w.st.crc, crc);
@@ -135,7 +135,7 @@ saved(struct request *req, const struct reply *r)
 	msg_state(&h, &w.st);
 	msg_text(&h, ",\"warnings\":");
 	if (h.full) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 		return;
 	}
 	http_send(req->x, 200, 0, (struct http_chunk[]){ { h.buf, h.len },

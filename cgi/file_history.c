@@ -25,8 +25,7 @@ route_file_history(struct request *req)
 		return;
 	if (fields_history(r.line, r.len, &kept, &count) == -1 ||
 	    r.payload == NULL) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(&r);
+		request_incomplete(req, &r);
 		return;
 	}
 	msg_init(&h, head, sizeof(head));
@@ -34,7 +33,7 @@ route_file_history(struct request *req)
 	msg_text(&h, kept ? ",\"kept\":true,\"versions\":" :
 	    ",\"kept\":false,\"versions\":");
 	if (h.full)
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 	else
 		http_send(req->x, 200, 0, (struct http_chunk[]){
 		    { h.buf, h.len }, { r.payload, r.payload_len },

@@ -26,7 +26,7 @@ answer_tail(struct request *req, const struct reply *r)
 	struct msg m;
 
 	if (fields_tail(r->line, r->len, &t) == -1 || r->payload == NULL) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 		return;
 	}
 	msg_init(&m, head, sizeof(head));
@@ -35,7 +35,7 @@ answer_tail(struct request *req, const struct reply *r)
 	msg_tail_fields(&m, &t);
 	msg_text(&m, ",\"data\":");
 	if (m.full) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
+		request_incomplete(req, NULL);
 		return;
 	}
 	if (t.has_crc) {

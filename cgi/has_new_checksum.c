@@ -24,8 +24,7 @@ answer_checksum(struct request *req, uint32_t want)
 		return;
 	if (fields_state(r.line, r.len, &st) == -1 || !st.exists ||
 	    st.too_large) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(&r);
+		request_incomplete(req, &r);
 		return;
 	}
 	differs = st.crc != want;

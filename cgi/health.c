@@ -25,8 +25,7 @@ route_health(struct request *req)
 	if (request_ask(req, "status", &r) == -1)
 		return;
 	if ((status = reply_parse(&r)) == NULL) {
-		http_error(req->x, 500, "watcherd sent an incomplete reply");
-		reply_free(&r);
+		request_incomplete(req, &r);
 		return;
 	}
 	json_object_object_del(status, "ok");

@@ -97,6 +97,14 @@ request_ask_content(struct request *req, struct reply *r)
 }
 
 void
+request_incomplete(struct request *req, struct reply *r)
+{
+	http_error(req->x, 500, "watcherd sent an incomplete reply");
+	if (r)
+		reply_free(r);
+}
+
+void
 request_refused(struct request *req, struct reply *r)
 {
 	struct fields_refusal ref;

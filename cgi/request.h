@@ -55,6 +55,9 @@ int	request_ask(struct request *, const char *cmd, struct reply *);
 int	request_ask_line(struct request *, const struct msg *, struct reply *);
 /* request_ask() of the content request, format json. */
 int	request_ask_content(struct request *, struct reply *);
+/* Answers 500: watcherd's reply r (freed; NULL: none) did not hold what
+   its shape promises, or the answer made of it did not fit. */
+void	request_incomplete(struct request *, struct reply *r);
 /* Answers a reply that is not "ok":true: the status its error code maps
    to (proto_error_http_status()) with watcherd's detail. Frees it. */
 void	request_refused(struct request *, struct reply *);

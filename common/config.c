@@ -395,8 +395,8 @@ check_hook_matches(const struct config *c, char *err, size_t errlen)
 	return 0;
 }
 
-enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_MODE, KEY_ALLOW,
-	KEY_HOOK, KEY_HOOK_MATCH, KEY_ACCESS, KEY_COMMAND, KEY_WRITE_ALLOW,
+enum key_type { KEY_STRING, KEY_UINT, KEY_SIZE, KEY_BOOL, KEY_ENUM, KEY_ALLOW,
+	KEY_HOOK, KEY_HOOK_MATCH, KEY_COMMAND, KEY_WRITE_ALLOW,
 	KEY_VALIDATE, KEY_HISTORY_ALLOW, KEY_NAME };
 
 static const struct config_key {
@@ -408,7 +408,7 @@ static const struct config_key {
 	{ "socket", KEY_STRING, offsetof(struct config, socket_path), 0, 0 },
 	{ "data-root", KEY_STRING, offsetof(struct config, data_root), 0, 0 },
 	{ "idle-timeout", KEY_UINT, offsetof(struct config, idle_timeout_s), 1, 86400 * 365 },
-	{ "watch-mode", KEY_MODE, offsetof(struct config, watch_mode), 0, 0 },
+	{ "watch-mode", KEY_ENUM, offsetof(struct config, watch_mode), 0, 0 },
 	{ "poll-interval", KEY_UINT, offsetof(struct config, poll_interval_ms), 10, 3600000 },
 	{ "settle-time", KEY_UINT, offsetof(struct config, settle_time_ms), 0, 10000 },
 	{ "fs-timeout", KEY_UINT, offsetof(struct config, fs_timeout_ms), 10, 2000 },
@@ -422,7 +422,7 @@ static const struct config_key {
 	{ "hook-max-running", KEY_UINT, offsetof(struct config, hook_max_running), 1, 1024 },
 	{ "hook-queue", KEY_UINT, offsetof(struct config, hook_queue), 0, 100000 },
 	{ "hook-timeout", KEY_UINT, offsetof(struct config, hook_timeout_s), 1, 86400 },
-	{ "access", KEY_ACCESS, offsetof(struct config, access), 0, 0 },
+	{ "access", KEY_ENUM, offsetof(struct config, access), 0, 0 },
 	{ "access-command", KEY_COMMAND, offsetof(struct config, access_command), 0, 0 },
 	{ "access-cache-seconds", KEY_UINT, offsetof(struct config, access_cache_s), 0, 86400 },
 	{ "min-uid", KEY_UINT, offsetof(struct config, min_uid), 1, 4000000000U },
@@ -441,6 +441,30 @@ static const struct config_key {
 	{ "foreground", KEY_BOOL, offsetof(struct config, foreground), 0, 0 },
 	{ "verbose", KEY_BOOL, offsetof(struct config, verbose), 0, 0 },
 };
+
+/* The names of a KEY_ENUM key's values, by the key's offset. */
+static const struct enum_names {
+	size_t			 offset;
+	const char *const	*names;
+	int			 n;
+	const char		*one_of;	/* for an error */
+} enum_names[] = {
+	{ offsetof(struct config, watch_mode), watch_mode_names,
+	    NAMES(watch_mode_names), "auto, inotify, poll" },
+	{ offsetof(struct config, access), access_names, NAMES(access_names),
+	    "unix, command, open" },
+};
+
+static const struct enum_names *
+enum_of(const struct config_key *k)
+{
+	size_t i;
+
+	for (i = 0; i < NAMES(enum_names) - 1; i++)
+		if (enum_names[i].offset == k->offset)
+			break;
+	return &enum_names[i];
+}
 
 /* Repeatable keys: given as flags, or in the file over the defaults, their
    first occurrence replaces the list. */
@@ -525,6 +549,7 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 	const struct config_key *k = find_key(key);
 	unsigned long long v;
 	char *slot = (char *)c;
+	const struct enum_names *e;
 	int b, i;
 
 	if (k == NULL) {
@@ -552,17 +577,12 @@ config_set(struct config *c, const char *key, const char *value, char *err,
 			goto bad;
 		*(int *)(slot + k->offset) = b;
 		return 0;
-	case KEY_MODE:
-		if ((i = parse_name(value, watch_mode_names,
-		    NAMES(watch_mode_names))) == -1)
+	case KEY_ENUM:
+		/* An enum's value: its name's index (enums are ints). */
+		e = enum_of(k);
+		if ((i = parse_name(value, e->names, e->n)) == -1)
 			goto bad;
-		c->watch_mode = (enum watch_mode)i;
-		return 0;
-	case KEY_ACCESS:
-		if ((i = parse_name(value, access_names,
-		    NAMES(access_names))) == -1)
-			goto bad;
-		c->access = (enum access_mode)i;
+		*(int *)(slot + k->offset) = i;
 		return 0;
 	case KEY_COMMAND:
 		free(c->access_command.pattern);
@@ -607,10 +627,9 @@ bad:
 		snprintf(err, errlen, "bad value '%s' for %s (a whole number "
 		    "from %llu to %llu%s)", value, k->name, k->min, k->max,
 		    k->type == KEY_SIZE ? ", k/M/G suffixes allowed" : "");
-	else if (k->type == KEY_MODE || k->type == KEY_ACCESS)
+	else if (k->type == KEY_ENUM)
 		snprintf(err, errlen, "bad value '%s' for %s (one of %s)", value,
-		    k->name, k->type == KEY_MODE ? "auto, inotify, poll" :
-		    "unix, command, open");
+		    k->name, enum_of(k)->one_of);
 	else
 		snprintf(err, errlen, "bad value '%s' for %s", value, k->name);
 	return -1;

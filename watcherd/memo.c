@@ -73,3 +73,20 @@ memo_count(const struct memo *m)
 {
 	return table_count(m->table);
 }
+
+struct memo_entry *
+memo_get_or_add(struct memo *m, const void *key, size_t keylen, size_t size,
+    int *added)
+{
+	struct memo_entry *e;
+
+	*added = 0;
+	if ((e = memo_get(m, key, keylen)) != NULL)
+		return e;
+	if ((e = calloc(1, size)) == NULL || memo_add(m, e, key, keylen) == -1) {
+		free(e);
+		return NULL;
+	}
+	*added = 1;
+	return e;
+}

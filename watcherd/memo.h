@@ -44,6 +44,11 @@ struct memo_entry *memo_get(const struct memo *, const void *key,
    when out of memory (e is not added). */
 int	memo_add(struct memo *, struct memo_entry *e, const void *key,
 	    size_t keylen);
+/* The entry of key, or else a new one of size bytes (the owner's struct,
+   zeroed, its memo_entry first) added as memo_add() does, with *added
+   set. NULL when out of memory. */
+struct memo_entry *memo_get_or_add(struct memo *, const void *key,
+	    size_t keylen, size_t size, int *added);
 /* Takes e out and releases it. */
 void	memo_drop(struct memo *, struct memo_entry *e);
 size_t	memo_count(const struct memo *);

@@ -230,19 +230,29 @@ browser_unix_forbidden_undo() {
 # context.py. Called in an || list, where errexit does not hold: every
 # step is checked.
 browser_saving() {
+	browser_logins save "demo guest" demo
+}
+
+# browser_logins NAME "USER..." "SAVER...": as `make run` sets it up,
+# watcherd saving and checking context.py, scripts/demo-access letting
+# every user logged in read and the SAVERs save, lighttpd's Basic login
+# for each USER (password pw-USER, in $T/htpasswd.NAME); context.py the
+# demo's.
+browser_logins() {
 	local u hash
 	# A failure's report shows the actions' log: it must exist.
 	: >>"$T/actions.log" || return 1
 	cp "$REPO_ROOT/data/$DAMNIT_REL/context.py" "$DAMNIT/context.py" || return 1
-	: >"$T/htpasswd.save" || return 1
-	for u in demo guest; do
+	: >"$T/htpasswd.$1" || return 1
+	# shellcheck disable=SC2086	# $2 is a list of names
+	for u in $2; do
 		hash=$(openssl passwd -6 "pw-$u") || return 1
-		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.save" || return 1
+		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.$1" || return 1
 	done
-	restart_web_watcherd --write \
-	    --access command --access-command "\"$REPO_ROOT/scripts/demo-access\" demo" \
+	restart_web_watcherd --write --access command --access-command \
+	    "\"$REPO_ROOT/scripts/demo-access\" $3" \
 	    --validate "context.py \"$REPO_ROOT/dist/validate-context\"" || return 1
-	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.save" start_lighttpd auth
+	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.$1" start_lighttpd auth
 }
 
 # Whether the check knows undefined names and warnings (python3-pyflakes).
@@ -288,18 +298,7 @@ have_pyflakes() {
 # users who may save, alice and bob (password pw-NAME); context.py's
 # versions are kept (history-allow's default).
 browser_history() {
-	local u hash
-	: >>"$T/actions.log" || return 1
-	cp "$REPO_ROOT/data/$DAMNIT_REL/context.py" "$DAMNIT/context.py" || return 1
-	: >"$T/htpasswd.history" || return 1
-	for u in alice bob; do
-		hash=$(openssl passwd -6 "pw-$u") || return 1
-		printf '%s:%s\n' "$u" "$hash" >>"$T/htpasswd.history" || return 1
-	done
-	restart_web_watcherd --write \
-	    --access command --access-command "\"$REPO_ROOT/scripts/demo-access\" alice bob" \
-	    --validate "context.py \"$REPO_ROOT/dist/validate-context\"" || return 1
-	FILEHANDLER_AUTH_USERFILE="$T/htpasswd.history" start_lighttpd auth
+	browser_logins history "alice bob" "alice bob"
 }
 
 @test "the History panel lists two users' saves with who and when; a version's text and its differences are shown; Restore writes exactly that version and is listed as the newest" {

@@ -257,19 +257,17 @@ ask_command(struct access *a, struct waiter *w, const char *user,
 	char key[POLICY_MAX_USER + 32];
 	struct answer *ans;
 	size_t keylen;
-	int n;
+	int n, added;
 
 	n = snprintf(key, sizeof(key), "%s%c%u%c%s", user, 0, proposal, 0,
 	    access);
 	keylen = (size_t)n + 1;
-	if ((ans = (struct answer *)memo_get(&a->answers, key, keylen)) ==
-	    NULL) {
-		if ((ans = calloc(1, sizeof(*ans))) == NULL ||
-		    memo_add(&a->answers, &ans->e, key, keylen) == -1) {
-			free(ans);
-			*why = "watcherd is out of memory";
-			return PROTO_UNAVAILABLE;
-		}
+	if ((ans = (struct answer *)memo_get_or_add(&a->answers, key, keylen,
+	    sizeof(*ans), &added)) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
+	}
+	if (added) {
 		ans->a = a;
 		ans->decided = LLONG_MIN / 2;
 	}

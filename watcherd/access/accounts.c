@@ -155,20 +155,18 @@ enum proto_error
 access_account(struct access *a, struct waiter *w, const char *name,
     const struct creds **out, const char **why)
 {
-	size_t keylen = strlen(name) + 1;
-	struct user *u = (struct user *)memo_get(&a->accounts, name, keylen);
+	struct user *u;
 	struct job *j;
+	int added;
 
 	*out = NULL;
-	if (u == NULL) {
-		if ((u = calloc(1, sizeof(*u))) == NULL ||
-		    memo_add(&a->accounts, &u->e, name, keylen) == -1) {
-			free(u);
-			*why = "watcherd is out of memory";
-			return PROTO_UNAVAILABLE;
-		}
-		u->fetched = LLONG_MIN / 2;
+	if ((u = (struct user *)memo_get_or_add(&a->accounts, name,
+	    strlen(name) + 1, sizeof(*u), &added)) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
 	}
+	if (added)
+		u->fetched = LLONG_MIN / 2;
 	if (u->lookup)
 		return job_wait(a->jobs, u->lookup, w);
 	if (loop_now(a->loop) - u->fetched >= ACCESS_ACCOUNT_TTL_S * 1000LL) {

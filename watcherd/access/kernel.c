@@ -42,7 +42,7 @@ struct verdict_job {
 	struct job	 j;
 	struct verdict	*v;		/* j.dir_fd: pNNNNNN; j.name: the
 					   path below it */
-	struct creds	*creds;
+	struct creds	 creds;		/* a copy */
 	int		 write;
 	struct decision	 d;
 };
@@ -105,7 +105,7 @@ verdict_work(struct mount_job *mj)
 {
 	struct verdict_job *vj = (struct verdict_job *)mj;
 
-	decide(vj->j.dir_fd, vj->j.name, vj->creds, vj->write, &vj->d);
+	decide(vj->j.dir_fd, vj->j.name, &vj->creds, vj->write, &vj->d);
 }
 
 static void
@@ -119,16 +119,9 @@ verdict_finish(struct job *j)
 	    loop_now(jobs_loop(j->jobs));
 }
 
-static void
-verdict_clear(struct job *j)
-{
-	free(((struct verdict_job *)j)->creds);
-}
-
 static const struct job_ops verdict_ops = {
 	.work = verdict_work,
 	.finish = verdict_finish,
-	.clear = verdict_clear,
 	.file_system = 1,
 };
 
@@ -165,12 +158,7 @@ verdict_start(struct access *a, struct verdict *v, struct folder *f,
 		*why = "watcherd is out of memory";
 		return PROTO_UNAVAILABLE;
 	}
-	if ((vj->creds = malloc(sizeof(*c))) == NULL) {
-		job_destroy(&vj->j);
-		*why = "watcherd is out of memory";
-		return PROTO_UNAVAILABLE;
-	}
-	*vj->creds = *c;
+	vj->creds = *c;
 	vj->write = write;
 	vj->v = v;
 	return job_run(a->jobs, f->mount, &vj->j, &v->job, w, why);
@@ -224,6 +212,7 @@ access_kernel(struct access *a, struct waiter *w,
 	struct verdict *v;
 	enum proto_error e;
 	size_t keylen;
+	int added;
 
 	memcpy(key, &c->uid, sizeof(uid_t));
 	key[sizeof(uid_t)] = write ? 'w' : 'r';
@@ -237,16 +226,13 @@ access_kernel(struct access *a, struct waiter *w,
 		*why = "file_name is too long";
 		return PROTO_BAD_REQUEST;
 	}
-	if ((v = (struct verdict *)memo_get(&a->verdicts, key, keylen)) ==
-	    NULL) {
-		if ((v = calloc(1, sizeof(*v))) == NULL ||
-		    memo_add(&a->verdicts, &v->e, key, keylen) == -1) {
-			free(v);
-			*why = "watcherd is out of memory";
-			return PROTO_UNAVAILABLE;
-		}
-		v->decided = LLONG_MIN / 2;
+	if ((v = (struct verdict *)memo_get_or_add(&a->verdicts, key, keylen,
+	    sizeof(*v), &added)) == NULL) {
+		*why = "watcherd is out of memory";
+		return PROTO_UNAVAILABLE;
 	}
+	if (added)
+		v->decided = LLONG_MIN / 2;
 	if (v->job)
 		return job_wait(a->jobs, v->job, w);
 	/* The check this request waited for is its answer, however old. */

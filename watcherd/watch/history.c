@@ -11,6 +11,7 @@
 
 #include "common/crc.h"
 #include "common/io.h"
+#include "common/text.h"
 #include "watcherd/watch/history.h"
 
 #define TMP_PREFIX	".tmp-"
@@ -45,18 +46,6 @@ encode(const char *s, char *out, size_t size)
 	return 0;
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 /* The user of a name, decoded into out (size bytes). 0, or -1. */
 static int
 decode(const char *s, char *out, size_t size)
@@ -71,7 +60,8 @@ decode(const char *s, char *out, size_t size)
 			out[o++] = *s;
 			continue;
 		}
-		if ((hi = hexval(s[1])) == -1 || (lo = hexval(s[2])) == -1)
+		if ((hi = text_hex_digit(s[1])) == -1 ||
+		    (lo = text_hex_digit(s[2])) == -1)
 			return -1;
 		out[o++] = (char)(hi << 4 | lo);
 		s += 2;
