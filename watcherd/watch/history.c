@@ -131,7 +131,7 @@ open_dir(int folder_fd, const char *file_name, const char *dir, int create,
     mode_t *mode)
 {
 	char enc[NAME_MAX + 1];
-	struct stat sb;
+	struct stat sb, made;
 	int hfd, fd, i;
 	const char *names[2];
 
@@ -161,8 +161,9 @@ open_dir(int folder_fd, const char *file_name, const char *dir, int create,
 			/* The folder's group and mode past the umask, and
 			   the set-group-ID bit, so that every version is the
 			   proposal group's too, whoever writes it. */
-			if (hfd != -1) {
-				(void)fchown(hfd, (uid_t)-1, sb.st_gid);
+			if (hfd != -1 && fstat(hfd, &made) == 0) {
+				if (made.st_gid != sb.st_gid)
+					(void)fchown(hfd, (uid_t)-1, sb.st_gid);
 				(void)fchmod(hfd, (sb.st_mode & 07777) | S_ISGID);
 			}
 		}

@@ -19,8 +19,10 @@ version_note_init(struct watch_table *t, const char *file_name,
     struct version_note *vn)
 {
 	memset(vn, 0, sizeof(*vn));
-	if (!policy_allowed(t->cfg->history_allow, t->cfg->n_history_allow,
-	    file_name))
+	/* A watcherd that takes no saves writes nothing into proposals'
+	   folders, versions neither. */
+	if (!t->cfg->write || !policy_allowed(t->cfg->history_allow,
+	    t->cfg->n_history_allow, file_name))
 		return 0;
 	if ((vn->dir = strdup(t->cfg->history_dir)) == NULL)
 		return -1;
