@@ -19,14 +19,30 @@ setup_file() {
 	web_setup_file && start_web_watcherd "${FLAGS[@]}"
 }
 
-# versions FILE: GET /file_history of FILE as alice into $T/b.
+# versions FILE [N]: GET /file_history of FILE as alice into $T/b; with
+# N, until it lists N versions (a save's versions are written just after
+# its answer), at most 5 s.
 versions() {
+	if [ $# -eq 2 ]; then
+		wait_until 5000 version_count "$1" "$2"
+		return 0
+	fi
 	cgi GET "/file_history?proposal=1111&file_name=$1" REMOTE_USER=alice
 }
 
 # version_count FILE N: the history of FILE lists N versions.
 version_count() {
 	versions "$1" && [ "$STATUS" = 200 ] && [ "$(jqb '.versions | length')" = "$2" ]
+}
+
+# history_says FILE FILTER: the history of FILE answers FILTER (jq -e).
+history_says() {
+	versions "$1" && jq -e "$2" "$T/b" >/dev/null
+}
+
+# newest_is FILE CHECKSUM: the newest version of FILE is CHECKSUM.
+newest_is() {
+	versions "$1" && [ "$(jqb '.versions[0].checksum')" = "$2" ]
 }
 
 # put_as USER FILE IF_CRC BODY_FILE: PUT /file_content through the handler.
@@ -54,7 +70,7 @@ save_as() {
 	first=$(crc32 "$DAMNIT/h1.py")
 	save_as alice h1.py $'second\n'
 	second=$(crc32 "$DAMNIT/h1.py")
-	versions h1.py
+	versions h1.py 2
 	expect_status 200
 	jq -e --arg a "$second" --arg b "$first" '
 	    .proposal == 1111 and .file_name == "h1.py" and .kept == true and
@@ -74,6 +90,7 @@ save_as() {
 	printf 'one\n' >"$DAMNIT/h2.py"
 	one=$(crc32 "$DAMNIT/h2.py")
 	save_as bob h2.py $'two\n'
+	versions h2.py 2
 	cgi GET "/file_content?proposal=1111&file_name=h2.py&version=$one" REMOTE_USER=bob
 	expect_status 200
 	[ "$(jqb .content)" = one ] && [ "$(jqb .checksum)" = "$one" ] &&
@@ -118,13 +135,13 @@ save_as() {
 		sleep 0.3
 	done
 	save_as carol h4.py $'saved\n'
-	sleep 0.5
-	versions h4.py
-	jq -e '(.versions | length) == 5 and
+	# The other watcherd may see the save on disk first: the save's
+	# version then takes its place.
+	wait_until 5000 history_says h4.py '(.versions | length) == 5 and
 	    ([.versions[].checksum] | unique | length) == 5 and
 	    .versions[0].source == "save" and .versions[0].user == "carol" and
-	    ([.versions[] | select(.source == "save")] | length) == 1' "$T/b" \
-	    >/dev/null || fail "$(body)"
+	    ([.versions[] | select(.source == "save")] | length) == 1' ||
+	    fail "$(body)"
 	end_pid "$pid2" "$WATCHERD_STOP_MS" TERM watcherd
 }
 
@@ -134,9 +151,8 @@ save_as() {
 	for i in 1 2 3 4 5; do
 		save_as alice h5.py "v$i"$'\n'
 	done
-	versions h5.py
+	wait_until 5000 newest_is h5.py "$(crc32 "$DAMNIT/h5.py")" || fail "$(body)"
 	jq -e '(.versions | length) == 3' "$T/b" >/dev/null || fail "$(body)"
-	[ "$(jqb '.versions[0].checksum')" = "$(crc32 "$DAMNIT/h5.py")" ]
 	[ "$(ls "$DAMNIT/.history/h5.py" | wc -l)" = 3 ]
 	restart_web_watcherd "${FLAGS[@]}"
 }
@@ -145,12 +161,13 @@ save_as() {
 	printf 'good\n' >"$DAMNIT/h6.py"
 	good=$(crc32 "$DAMNIT/h6.py")
 	save_as alice h6.py $'broken\n'
+	versions h6.py 2
 	cgi GET "/file_content?proposal=1111&file_name=h6.py&version=$good" REMOTE_USER=bob
 	jq -j .content "$T/b" >"$T/old"
 	put_as bob h6.py "$(crc32 "$DAMNIT/h6.py")" "$T/old"
 	expect_status 200
 	[ "$(cat "$DAMNIT/h6.py")" = good ]
-	versions h6.py
+	versions h6.py 3
 	jq -e --arg g "$good" '(.versions | length) == 3 and
 	    .versions[0].checksum == $g and .versions[0].user == "bob" and
 	    .versions[1].user == "alice"' "$T/b" >/dev/null || fail "$(body)"
@@ -159,6 +176,7 @@ save_as() {
 @test "the history is refused exactly where reading is: nobody logged in, a user the command refuses, a link out of the folder" {
 	printf 'kept\n' >"$DAMNIT/h7.py"
 	save_as alice h7.py $'kept 2\n'
+	versions h7.py 2
 	cgi GET "/file_history?proposal=1111&file_name=h7.py"
 	expect_error 401 "log in"
 	cgi GET "/file_content?proposal=1111&file_name=h7.py&version=$(crc32 "$DAMNIT/h7.py")"
@@ -178,6 +196,7 @@ save_as() {
 @test "a crash between writing a version and linking it leaves no version; a file whose versions are not kept has none" {
 	printf 'solid\n' >"$DAMNIT/h9.py"
 	save_as alice h9.py $'solid 2\n'
+	versions h9.py 2
 	printf 'half a vers' >"$DAMNIT/.history/h9.py/.tmp-0123456789ab"
 	versions h9.py
 	jq -e '(.versions | length) == 2 and
@@ -191,6 +210,7 @@ save_as() {
 	printf 'ctl 1\n' >"$DAMNIT/h10.py"
 	old=$(crc32 "$DAMNIT/h10.py")
 	save_as dave h10.py $'ctl 2\n'
+	versions h10.py 2
 	run "$WATCHERCTL" --socket "$SOCK" history 1111 h10.py
 	[ "$status" = 0 ] || fail "$output"
 	[ "${#lines[@]}" = 2 ]

@@ -1116,6 +1116,8 @@ PY
 	start_saving --access unix
 	c=$(new_content alice-version)
 	saves "$c" --user "$ALICE"
+	# Kept just after the answer.
+	wait_until 5000 eval 'ls "$DAMNIT/.history/context.py" 2>/dev/null | grep -q -- "-save-$ALICE\$"'
 	v=$(ls "$DAMNIT/.history/context.py" | grep -- "-save-$ALICE\$") ||
 	    fail "no version of $ALICE's: $(ls -l "$DAMNIT/.history/context.py")"
 	[ "$(stat -c '%U %G' "$DAMNIT/.history/context.py/$v")" = "$ALICE $PROP_GROUP" ] ||

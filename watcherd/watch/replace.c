@@ -387,9 +387,6 @@ replace_work(struct mount_job *mj)
 	if (snapshot_fstate(nfd, &res->st) == 0) {
 		res->st.crc = crc_buffer(rj->data, rj->len);
 		res->e = PROTO_OK;
-		version_keep(&rj->versions, rj->j.dir_fd, rj->j.name,
-		    &rj->old_st, rj->old, &res->st, rj->data,
-		    rj->user ? rj->user : "");
 	} else
 		replace_fail(rj, PROTO_INTERNAL, "the new file cannot be "
 		    "stat'ed");
@@ -409,14 +406,16 @@ replace_finish(struct job *j)
 	struct replace_job *rj = (struct replace_job *)j;
 	struct watch_name *n;
 
-	version_count(rj->t, j->proposal, rj->j.name, &rj->versions);
-	if ((n = table_get(rj->t->by_name, rj->key, rj->keylen)) != NULL) {
-		if (n->saving > 0)
-			n->saving--;
-		if (rj->res.e == PROTO_OK && rj->versions.on &&
-		    rj->versions.skipped == 0)
-			version_noted(n, &rj->res.st);
-	}
+	/* Its versions are kept after the answer, off the save's path; the
+	   name stays counted as saving until they are. */
+	if (rj->res.e == PROTO_OK && rj->versions.on) {
+		version_keep_after(rj->t, j->mj.mount, j->dir_fd, j->proposal,
+		    j->name, rj->key, rj->keylen, &rj->old_st, rj->old,
+		    &rj->res.st, rj->data, rj->user ? rj->user : "", rj->as);
+		rj->old = NULL;
+	} else if ((n = table_get(rj->t->by_name, rj->key, rj->keylen)) !=
+	    NULL && n->saving > 0)
+		n->saving--;
 	if (rj->res.e == PROTO_OK)
 		refresh_key(rj->t, rj->key, rj->keylen);
 	rj->done(rj->arg, &rj->res);

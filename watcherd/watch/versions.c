@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "common/log.h"
+#include "watcherd/table.h"
 #include "watcherd/watch/watch_int.h"
 
 int
@@ -298,4 +299,145 @@ watch_version(struct watch_table *t, struct waiter *w, struct watch_name *n,
 	}
 	version_release(vj, w);
 	return e;
+}
+
+/*
+ * The versions of a save, kept on a worker once the save is answered, so
+ * that a save waits for the file's own flushes only, not for its
+ * version's. The save's name counts it (saving) until it is done: the
+ * loop's refresh meanwhile leaves the history to it.
+ */
+struct keep_job {
+	struct job		 j;		/* j.dir_fd: the folder;
+						   j.name: the file's */
+	struct watch_table	*t;
+	char			*key;		/* the name's */
+	size_t			 keylen;
+	struct version_note	 vn;
+	struct watch_state	 before, st;
+	char			*before_data;	/* NULL: none */
+	char			*data;
+	char			*user;
+	int			 as_user;	/* with the saver's credentials */
+	struct creds		 as;
+};
+
+static void
+keep_work(struct mount_job *mj)
+{
+	struct keep_job *kj = (struct keep_job *)mj;
+
+	if (kj->as_user && creds_enter(&kj->as) == -1) {
+		kj->vn.skipped++;
+		kj->vn.err = EPERM;
+		return;
+	}
+	version_keep(&kj->vn, kj->j.dir_fd, kj->j.name,
+	    kj->before_data ? &kj->before : NULL, kj->before_data, &kj->st,
+	    kj->data, kj->user);
+	if (kj->as_user)
+		creds_leave();
+}
+
+/* The save's name: counted out, and its bytes known as kept. */
+static void
+keep_done(struct watch_table *t, const char *key, size_t keylen,
+    const struct version_note *vn, const struct watch_state *st)
+{
+	struct watch_name *n;
+
+	if ((n = table_get(t->by_name, key, keylen)) == NULL)
+		return;
+	if (n->saving > 0)
+		n->saving--;
+	if (vn->on && vn->skipped == 0)
+		version_noted(n, st);
+}
+
+static void
+keep_finish(struct job *j)
+{
+	struct keep_job *kj = (struct keep_job *)j;
+
+	version_count(kj->t, j->proposal, j->name, &kj->vn);
+	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st);
+}
+
+/* Not run (watcherd stops, or the mount refused it): the name is
+   counted out all the same. */
+static void
+keep_abandon(struct job *j)
+{
+	struct keep_job *kj = (struct keep_job *)j;
+
+	kj->vn.skipped++;
+	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st);
+}
+
+static void
+keep_clear(struct job *j)
+{
+	struct keep_job *kj = (struct keep_job *)j;
+
+	free(kj->key);
+	free(kj->before_data);
+	free(kj->data);
+	free(kj->user);
+	version_note_free(&kj->vn);
+}
+
+static const struct job_ops keep_ops = {
+	.work = keep_work,
+	.finish = keep_finish,
+	.abandon = keep_abandon,
+	.clear = keep_clear,
+	.file_system = 1,
+};
+
+void
+version_keep_after(struct watch_table *t, struct mount *m, int folder_fd,
+    unsigned proposal, const char *file_name, const char *key,
+    size_t keylen, const struct watch_state *before, char *before_data,
+    const struct watch_state *st, const char *data, const char *user,
+    const struct creds *as)
+{
+	struct keep_job *kj;
+	const char *why;
+
+	if ((kj = calloc(1, sizeof(*kj))) == NULL ||
+	    job_prepare(&kj->j, &keep_ops, proposal, folder_fd, file_name) ==
+	    -1) {
+		free(kj);
+		free(before_data);
+		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
+		    st);
+		return;
+	}
+	kj->t = t;
+	kj->before_data = before_data;
+	if ((kj->key = malloc(keylen)) == NULL ||
+	    (kj->data = malloc((size_t)st->size + 1)) == NULL ||
+	    (user && (kj->user = strdup(user)) == NULL) ||
+	    version_note_init(t, file_name, &kj->vn) == -1) {
+		free(kj->key);
+		kj->key = NULL;
+		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
+		    st);
+		job_destroy(&kj->j);
+		return;
+	}
+	memcpy(kj->key, key, keylen);
+	kj->keylen = keylen;
+	memcpy(kj->data, data, (size_t)st->size);
+	kj->st = *st;
+	if (before)
+		kj->before = *before;
+	if (as) {
+		kj->as = *as;
+		kj->as_user = 1;
+	}
+	/* Refused (a stalled or busy mount): destroyed, and counted out. */
+	if (job_start(t->jobs, m, &kj->j, NULL, &why) != PROTO_OK)
+		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
+		    st);
 }

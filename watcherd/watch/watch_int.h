@@ -286,6 +286,19 @@ void	version_keep_local(struct watch_table *, struct folder *,
 /* Notes that the bytes of n's file in state st are kept (a save's
    version was recorded for them). */
 void	version_noted(struct watch_name *n, const struct watch_state *st);
+/*
+ * On the loop, once a save of the name of key is answered: keeps its
+ * versions on a worker of mount m (before_data, the bytes it replaced in
+ * state before, taken, or NULL; data, copied, in state st), saved by user,
+ * with the saver's credentials as (NULL: watcherd's own), and then counts
+ * the name's saving down. Never fails the save: what cannot be kept is
+ * skipped.
+ */
+void	version_keep_after(struct watch_table *, struct mount *m,
+	    int folder_fd, unsigned proposal, const char *file_name,
+	    const char *key, size_t keylen, const struct watch_state *before,
+	    char *before_data, const struct watch_state *st, const char *data,
+	    const char *user, const struct creds *as);
 /* On the loop: counts what vn did (status), and logs a skip. */
 void	version_count(struct watch_table *, unsigned proposal,
 	    const char *file_name, const struct version_note *vn);
