@@ -45,6 +45,19 @@ newest_is() {
 	versions "$1" && [ "$(jqb '.versions[0].checksum')" = "$2" ]
 }
 
+# saved_over FILE OLD NEW USER: FILE holds OLD, USER saves NEW over it; sets
+# OLD_CRC, and returns once both are kept.
+saved_over() {
+	printf '%s' "$2" >"$DAMNIT/$1"
+	OLD_CRC=$(crc32 "$DAMNIT/$1")
+	save_as "$4" "$1" "$3" && versions "$1" 2
+}
+
+# version_of FILE CHECKSUM USER: GET /file_content?version= into $T/b.
+version_of() {
+	cgi GET "/file_content?proposal=1111&file_name=$1&version=$2" REMOTE_USER="$3"
+}
+
 # put_as USER FILE IF_CRC BODY_FILE: PUT /file_content through the handler.
 put_as() {
 	local uri="/file_content?proposal=1111&file_name=$2" rc=0
@@ -87,11 +100,9 @@ save_as() {
 }
 
 @test "/file_content?version=C is that version, read-only; an unknown one is 404, a malformed one 400" {
-	printf 'one\n' >"$DAMNIT/h2.py"
-	one=$(crc32 "$DAMNIT/h2.py")
-	save_as bob h2.py $'two\n'
-	versions h2.py 2
-	cgi GET "/file_content?proposal=1111&file_name=h2.py&version=$one" REMOTE_USER=bob
+	saved_over h2.py $'one\n' $'two\n' bob
+	one=$OLD_CRC
+	version_of h2.py "$one" bob
 	expect_status 200
 	[ "$(jqb .content)" = one ] && [ "$(jqb .checksum)" = "$one" ] &&
 	    [ "$(jqb .encoding)" = utf-8 ] || fail "$(body)"
@@ -158,11 +169,9 @@ save_as() {
 }
 
 @test "a restore is a save of the old text: the file holds it, and it is a new version" {
-	printf 'good\n' >"$DAMNIT/h6.py"
-	good=$(crc32 "$DAMNIT/h6.py")
-	save_as alice h6.py $'broken\n'
-	versions h6.py 2
-	cgi GET "/file_content?proposal=1111&file_name=h6.py&version=$good" REMOTE_USER=bob
+	saved_over h6.py $'good\n' $'broken\n' alice
+	good=$OLD_CRC
+	version_of h6.py "$good" bob
 	jq -j .content "$T/b" >"$T/old"
 	put_as bob h6.py "$(crc32 "$DAMNIT/h6.py")" "$T/old"
 	expect_status 200

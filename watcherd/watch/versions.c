@@ -311,15 +311,17 @@ struct keep_job {
 	struct job		 j;		/* j.dir_fd: the folder;
 						   j.name: the file's */
 	struct watch_table	*t;
-	char			*key;		/* the name's */
-	size_t			 keylen;
 	struct version_note	 vn;
 	struct watch_state	 before, st;
+	int			 as_user;	/* with the saver's credentials */
+	struct creds		 as;
+	/* Copies, in the job's own allocation (copies[]). */
+	char			*key;		/* the name's */
+	size_t			 keylen;
 	char			*before_data;	/* NULL: none */
 	char			*data;
 	char			*user;
-	int			 as_user;	/* with the saver's credentials */
-	struct creds		 as;
+	char			 copies[];
 };
 
 static void
@@ -377,13 +379,7 @@ keep_abandon(struct job *j)
 static void
 keep_clear(struct job *j)
 {
-	struct keep_job *kj = (struct keep_job *)j;
-
-	free(kj->key);
-	free(kj->before_data);
-	free(kj->data);
-	free(kj->user);
-	version_note_free(&kj->vn);
+	version_note_free(&((struct keep_job *)j)->vn);
 }
 
 static const struct job_ops keep_ops = {
@@ -401,37 +397,39 @@ version_keep_after(struct watch_table *t, struct mount *m, int folder_fd,
     const struct watch_state *st, const char *data, const char *user,
     const struct creds *as)
 {
+	size_t old = before_data ? (size_t)before->size : 0;
+	size_t ulen = strlen(user ? user : "") + 1;
 	struct keep_job *kj;
 	const char *why;
+	char *p;
 
-	if ((kj = calloc(1, sizeof(*kj))) == NULL ||
-	    job_prepare(&kj->j, &keep_ops, proposal, folder_fd, file_name) ==
-	    -1) {
-		free(kj);
+	kj = calloc(1, sizeof(*kj) + keylen + old + (size_t)st->size + ulen);
+	if (kj == NULL || job_prepare(&kj->j, &keep_ops, proposal, folder_fd,
+	    file_name) == -1 || version_note_init(t, file_name, &kj->vn) == -1) {
+		if (kj && kj->j.ops)
+			job_destroy(&kj->j);
+		else
+			free(kj);
 		free(before_data);
 		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
 		    st);
 		return;
 	}
 	kj->t = t;
-	kj->before_data = before_data;
-	if ((kj->key = malloc(keylen)) == NULL ||
-	    (kj->data = malloc((size_t)st->size + 1)) == NULL ||
-	    (user && (kj->user = strdup(user)) == NULL) ||
-	    version_note_init(t, file_name, &kj->vn) == -1) {
-		free(kj->key);
-		kj->key = NULL;
-		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
-		    st);
-		job_destroy(&kj->j);
-		return;
-	}
-	memcpy(kj->key, key, keylen);
-	kj->keylen = keylen;
-	memcpy(kj->data, data, (size_t)st->size);
 	kj->st = *st;
-	if (before)
+	p = kj->copies;
+	kj->key = memcpy(p, key, keylen);
+	kj->keylen = keylen;
+	p += keylen;
+	if (before_data) {
 		kj->before = *before;
+		kj->before_data = memcpy(p, before_data, old);
+		p += old;
+		free(before_data);
+	}
+	kj->data = memcpy(p, data, (size_t)st->size);
+	p += st->size;
+	kj->user = user ? memcpy(p, user, ulen) : NULL;
 	if (as) {
 		kj->as = *as;
 		kj->as_user = 1;
