@@ -17,6 +17,8 @@
 #define TMP_PREFIX	".tmp-"
 #define TMP_STALE_S	3600	/* a temporary file this old was a crash's */
 #define TIME_LEN	22	/* "SSSSSSSSSSSS.NNNNNNNNN" */
+#define SCAN_MAX	200000	/* entries of a history directory read at
+				   most: more is a member's flood, not ours */
 
 /* s percent-encoded into out (size bytes): bytes other than letters,
    digits, '.' and '_' become %XX, so that '-' and '/' never appear.
@@ -190,10 +192,10 @@ read_names(int dfd, int prune, char ***names, size_t *n)
 	struct history_version v;
 	struct dirent *de;
 	struct stat sb;
-	size_t cap = 0;
+	size_t cap = 0, seen = 0;
 	char **list = NULL, **grown;
 	DIR *d;
-	int fd;
+	int fd, saved;
 
 	*names = NULL;
 	*n = 0;
@@ -205,6 +207,10 @@ read_names(int dfd, int prune, char ***names, size_t *n)
 	}
 	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
+		if (++seen > SCAN_MAX) {
+			errno = EMLINK;
+			goto fail_errno;
+		}
 		if (strncmp(de->d_name, TMP_PREFIX, strlen(TMP_PREFIX)) == 0) {
 			if (prune && fstatat(dfd, de->d_name, &sb,
 			    AT_SYMLINK_NOFOLLOW) == 0 &&
@@ -230,11 +236,14 @@ read_names(int dfd, int prune, char ***names, size_t *n)
 	*names = list;
 	return 0;
 fail:
+	errno = ENOMEM;
+fail_errno:
+	saved = errno;
 	closedir(d);
 	while (*n > 0)
 		free(list[--*n]);
 	free(list);
-	errno = ENOMEM;
+	errno = saved;
 	return -1;
 }
 
