@@ -98,7 +98,8 @@ route_of(const char *uri, char *path, size_t size)
 {
 	static const char *const routes[] = { "/file_content",
 	    "/has_new_checksum", "/file_tail", "/events", "/health",
-	    "/metrics", "/contextfile/content", "/contextfile/last_modified" };
+	    "/metrics", "/contextfile/content", "/contextfile/last_modified",
+	    "/file_history" };
 	size_t n, i;
 
 	if (uri == NULL)
@@ -238,6 +239,7 @@ check_file_answer(const char *route, const struct answer *a,
 	char want_crc[16], buf[256], etag[32];
 	size_t len, plen, name_len;
 	unsigned proposal;
+	struct json_object *versions;
 	char *file, err[256];
 	int64_t off, next;
 	struct query q;
@@ -292,6 +294,12 @@ check_file_answer(const char *route, const struct answer *a,
 		    (unsigned)len)), "has_new_checksum says %d for %s, the "
 		    "file's is %s", json_object_get_boolean(body), given,
 		    want_crc);
+	} else if (!strcmp(route, "/file_history")) {
+		FUZZ_CHECK(fuzz_json_int(body, "proposal") == proposal &&
+		    same(fuzz_json_string(body, "file_name"), name) &&
+		    json_object_object_get_ex(body, "versions", &versions) &&
+		    json_object_is_type(versions, json_type_array),
+		    "file_history is not the file's list of versions");
 	} else if (!strcmp(route, "/file_tail")) {
 		off = fuzz_json_int(body, "offset");
 		next = fuzz_json_int(body, "next_offset");

@@ -195,6 +195,30 @@ payload_bytes(const char *payload, size_t len, int json, const char *enc,
 	return copy;
 }
 
+/* A history reply: "kept", and "count" the versions of the JSON array
+   that is its payload. */
+static void
+check_history(const char *name, struct json_object *reply,
+    const char *payload, size_t payload_len)
+{
+	struct json_object *kept, *list;
+	char *copy;
+
+	FUZZ_CHECK(json_object_object_get_ex(reply, "kept", &kept) &&
+	    json_object_is_type(kept, json_type_boolean),
+	    "history of '%s' without kept", name);
+	FUZZ_CHECK(payload != NULL, "history of '%s' without its versions",
+	    name);
+	copy = strndup(payload, payload_len);
+	list = copy ? json_tokener_parse(copy) : NULL;
+	FUZZ_CHECK(list && json_object_is_type(list, json_type_array) &&
+	    (int64_t)json_object_array_length(list) ==
+	    fuzz_json_int(reply, "count"), "history of '%s': %zu bytes that "
+	    "are not an array of count versions", name, payload_len);
+	json_object_put(list);
+	free(copy);
+}
+
 /* An ok reply about a file: the file is one watcherd may serve, and the
    reply tells its truth. */
 static void
@@ -227,6 +251,16 @@ check_file_reply(struct json_object *req, const char *cmd,
 	FUZZ_CHECK(file != NULL, "%s of %u '%s' answered ok, but it opens no "
 	    "file beneath the folder", cmd, proposal, name);
 	if (!strcmp(cmd, "unwatch")) {
+		free(file);
+		return;
+	}
+	if (!strcmp(cmd, "history")) {
+		check_history(name, reply, payload, payload_len);
+		free(file);
+		return;
+	}
+	if (json_object_object_get_ex(req, "version", &fmt)) {
+		/* A kept version's bytes, not the file's. */
 		free(file);
 		return;
 	}
