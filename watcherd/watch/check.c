@@ -255,7 +255,8 @@ refresh_name(struct watch_table *t, struct watch_name *n, const char **why)
 		*why = "the proposal's DAMNIT folder is gone";
 	} else if ((e = snapshot_read(f->fd, n->file_name,
 	    t->cfg->max_file_size, &st, &data, &fd, why)) == PROTO_OK)
-		version_keep_local(t, f, n, n->file_name, &st, data);
+		version_keep_local(t, f, n, n->file_name, n->key, n->keylen,
+		    &st, data);
 	if (e != PROTO_OK && e != PROTO_TOO_LARGE)
 		memset(&st, 0, sizeof(st));
 	settle_name(t, n, &st, &data, fd);

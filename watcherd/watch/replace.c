@@ -411,7 +411,7 @@ replace_finish(struct job *j)
 	if (rj->res.e == PROTO_OK && rj->versions.on) {
 		version_keep_after(rj->t, j->mj.mount, j->dir_fd, j->proposal,
 		    j->name, rj->key, rj->keylen, &rj->old_st, rj->old,
-		    &rj->res.st, rj->data, rj->user ? rj->user : "", rj->as);
+		    &rj->res.st, rj->data, rj->user ? rj->user : "", rj->as, 1);
 		rj->old = NULL;
 	} else if ((n = table_get(rj->t->by_name, rj->key, rj->keylen)) !=
 	    NULL && n->saving > 0)

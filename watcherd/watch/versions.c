@@ -86,22 +86,25 @@ version_noted(struct watch_name *n, const struct watch_state *st)
 
 void
 version_keep_local(struct watch_table *t, struct folder *f,
-    struct watch_name *n, const char *file_name,
-    const struct watch_state *st, const char *data)
+    struct watch_name *n, const char *file_name, const char *key,
+    size_t keylen, const struct watch_state *st, const char *data)
 {
-	struct version_note vn;
+	struct mount *m;
 
 	if (n && (n->saving > 0 || (n->kept_known &&
 	    n->kept_crc == st->crc && n->kept_time.tv_sec == st->mtime.tv_sec &&
 	    n->kept_time.tv_nsec == st->mtime.tv_nsec)))
 		return;
-	if (version_note_init(t, file_name, &vn) == -1 || !vn.on)
+	if (!t->cfg->write || !watch_history_kept(t, file_name) ||
+	    !st->exists || st->too_large || data == NULL)
 		return;
-	version_keep(&vn, f->fd, file_name, NULL, NULL, st, data, NULL);
-	version_count(t, f->proposal, file_name, &vn);
-	if (n && vn.skipped == 0)
-		version_noted(n, st);
-	version_note_free(&vn);
+	/* Written and flushed on a worker, never on the loop. */
+	if ((m = mount_local_writes(jobs_mounts(t->jobs))) == NULL) {
+		t->history_skipped++;
+		return;
+	}
+	version_keep_after(t, m, f->fd, f->proposal, file_name, key, keylen,
+	    NULL, NULL, st, data, NULL, NULL, 0);
 }
 
 void
@@ -302,10 +305,11 @@ watch_version(struct watch_table *t, struct waiter *w, struct watch_name *n,
 }
 
 /*
- * The versions of a save, kept on a worker once the save is answered, so
- * that a save waits for the file's own flushes only, not for its
- * version's. The save's name counts it (saving) until it is done: the
- * loop's refresh meanwhile leaves the history to it.
+ * Versions kept on a worker: a save's once the save is answered, so that
+ * a save waits for the file's own flushes only, not for its version's (the
+ * save's name counts it, saving, until it is done: the loop's refresh
+ * meanwhile leaves the history to it); and a change read on the loop, so
+ * that the loop never writes or flushes a version.
  */
 struct keep_job {
 	struct job		 j;		/* j.dir_fd: the folder;
@@ -315,6 +319,7 @@ struct keep_job {
 	struct watch_state	 before, st;
 	int			 as_user;	/* with the saver's credentials */
 	struct creds		 as;
+	int			 saving;	/* counts the name's saving down */
 	/* Copies, in the job's own allocation (copies[]). */
 	char			*key;		/* the name's */
 	size_t			 keylen;
@@ -341,16 +346,17 @@ keep_work(struct mount_job *mj)
 		creds_leave();
 }
 
-/* The save's name: counted out, and its bytes known as kept. */
+/* The name: counted out of its saves (saving), and its bytes known as
+   kept. */
 static void
 keep_done(struct watch_table *t, const char *key, size_t keylen,
-    const struct version_note *vn, const struct watch_state *st)
+    const struct version_note *vn, const struct watch_state *st, int saving)
 {
 	struct watch_name *n;
 
 	if ((n = table_get(t->by_name, key, keylen)) == NULL)
 		return;
-	if (n->saving > 0)
+	if (saving && n->saving > 0)
 		n->saving--;
 	if (vn->on && vn->skipped == 0)
 		version_noted(n, st);
@@ -362,7 +368,7 @@ keep_finish(struct job *j)
 	struct keep_job *kj = (struct keep_job *)j;
 
 	version_count(kj->t, j->proposal, j->name, &kj->vn);
-	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st);
+	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st, kj->saving);
 }
 
 /* Not run (watcherd stops, or the mount refused it): the name is
@@ -373,7 +379,7 @@ keep_abandon(struct job *j)
 	struct keep_job *kj = (struct keep_job *)j;
 
 	kj->vn.skipped++;
-	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st);
+	keep_done(kj->t, kj->key, kj->keylen, &kj->vn, &kj->st, kj->saving);
 }
 
 static void
@@ -395,7 +401,7 @@ version_keep_after(struct watch_table *t, struct mount *m, int folder_fd,
     unsigned proposal, const char *file_name, const char *key,
     size_t keylen, const struct watch_state *before, char *before_data,
     const struct watch_state *st, const char *data, const char *user,
-    const struct creds *as)
+    const struct creds *as, int saving)
 {
 	size_t old = before_data ? (size_t)before->size : 0;
 	size_t ulen = strlen(user ? user : "") + 1;
@@ -412,11 +418,12 @@ version_keep_after(struct watch_table *t, struct mount *m, int folder_fd,
 			free(kj);
 		free(before_data);
 		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
-		    st);
+		    st, saving);
 		return;
 	}
 	kj->t = t;
 	kj->st = *st;
+	kj->saving = saving;
 	p = kj->copies;
 	kj->key = memcpy(p, key, keylen);
 	kj->keylen = keylen;
@@ -437,5 +444,5 @@ version_keep_after(struct watch_table *t, struct mount *m, int folder_fd,
 	/* Refused (a stalled or busy mount): destroyed, and counted out. */
 	if (job_start(t->jobs, m, &kj->j, NULL, &why) != PROTO_OK)
 		keep_done(t, key, keylen, &(struct version_note){ .skipped = 1 },
-		    st);
+		    st, saving);
 }

@@ -330,7 +330,8 @@ watch_get(struct watch_table *t, struct waiter *wt, unsigned proposal,
 		return e;
 	}
 	if (e == PROTO_OK)
-		version_keep_local(t, f, NULL, file_name, &st, data);
+		version_keep_local(t, f, NULL, file_name, key, keylen, &st,
+		    data);
 	n = watch_start(t, f, file_name, key, keylen, &st, &data, fd, why);
 	free(data);
 	close(fd);

@@ -278,27 +278,27 @@ void	version_keep(struct version_note *, int folder_fd,
 	    const char *before_data, const struct watch_state *st,
 	    const char *data, const char *user);
 /* On the loop, for a local file read anew (its name n, or NULL before it
-   is watched): its bytes as the version seen on disk, unless the newest
-   one has them. */
+   is watched; its key): its bytes, copied, as the version seen on disk,
+   written by a worker (never on the loop), unless the newest has them. */
 void	version_keep_local(struct watch_table *, struct folder *,
-	    struct watch_name *n, const char *file_name,
-	    const struct watch_state *st, const char *data);
+	    struct watch_name *n, const char *file_name, const char *key,
+	    size_t keylen, const struct watch_state *st, const char *data);
 /* Notes that the bytes of n's file in state st are kept (a save's
    version was recorded for them). */
 void	version_noted(struct watch_name *n, const struct watch_state *st);
 /*
- * On the loop, once a save of the name of key is answered: keeps its
- * versions on a worker of mount m (before_data, the bytes it replaced in
- * state before, taken, or NULL; data, copied, in state st), saved by user,
- * with the saver's credentials as (NULL: watcherd's own), and then counts
- * the name's saving down. Never fails the save: what cannot be kept is
- * skipped.
+ * On the loop: keeps versions of the name of key on a worker of mount m
+ * (before_data, the bytes a save replaced in state before, taken, or
+ * NULL; data, copied, in state st), saved by user (NULL: seen on disk),
+ * with the saver's credentials as (NULL: watcherd's own); with saving,
+ * once a save is answered, then counts the name's saving down. Never fails
+ * anything: what cannot be kept is skipped.
  */
 void	version_keep_after(struct watch_table *, struct mount *m,
 	    int folder_fd, unsigned proposal, const char *file_name,
 	    const char *key, size_t keylen, const struct watch_state *before,
 	    char *before_data, const struct watch_state *st, const char *data,
-	    const char *user, const struct creds *as);
+	    const char *user, const struct creds *as, int saving);
 /* On the loop: counts what vn did (status), and logs a skip. */
 void	version_count(struct watch_table *, unsigned proposal,
 	    const char *file_name, const struct version_note *vn);
